@@ -1,0 +1,58 @@
+//! The sealed [`ServiceBuilderExt`] trait: one method per pattern on tower's `ServiceBuilder`.
+
+#[cfg(feature = "timeout")]
+use std::time::Duration;
+#[allow(unused_imports)]
+use tower::layer::util::Stack;
+use tower::ServiceBuilder;
+
+mod sealed {
+    #[allow(unreachable_pub, missing_debug_implementations)]
+    pub trait Sealed<T> {}
+}
+
+/// Extension methods on tower's [`ServiceBuilder`] that add bulwark's layers.
+///
+/// The trait is sealed: it is implemented for `ServiceBuilder` only.
+///
+/// # Names
+///
+/// tower's `ServiceBuilder` has inherent methods named `timeout`, `retry` and
+/// `concurrency_limit` when tower's matching features are enabled, and an inherent method always
+/// wins over a trait method. So where tower already uses a name, bulwark's method carries a
+/// `bulwark_` prefix (`bulwark_timeout`); where it does not, the method has the pattern's plain
+/// name. Each method is equivalent to `.layer(...)` with the pattern's layer, which is the form to
+/// use for layers with non-default settings.
+///
+/// ```
+/// # #[cfg(feature = "timeout")] {
+/// use std::time::Duration;
+/// use bulwark::ServiceBuilderExt;
+/// use tower::ServiceBuilder;
+///
+/// let builder = ServiceBuilder::new().bulwark_timeout(Duration::from_millis(250));
+/// # let _ = builder;
+/// # }
+/// ```
+pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
+    /// Fails calls that take longer than `timeout` with [`Elapsed`](crate::timeout::Elapsed).
+    ///
+    /// Same as `.layer(TimeoutLayer::new(timeout))`; see [`crate::timeout`].
+    #[cfg(feature = "timeout")]
+    fn bulwark_timeout(
+        self,
+        timeout: Duration,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+}
+
+impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "timeout")]
+    fn bulwark_timeout(
+        self,
+        timeout: Duration,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
+        self.layer(crate::timeout::TimeoutLayer::new(timeout))
+    }
+}

@@ -1,0 +1,50 @@
+//! Resilience patterns for services built on tokio and tower.
+//!
+//! `bulwark` protects outbound calls and multi-step workflows. Every call-level pattern works two
+//! ways over one core: as a tower [`Layer`](tower::Layer) in a [`ServiceBuilder`](tower::ServiceBuilder)
+//! stack, and standalone around any async call.
+//!
+//! | pattern | module | feature |
+//! |---|---|---|
+//! | timeout | [`timeout`] | `timeout` |
+//!
+//! Integrations are off by default: `tracing` turns every pattern event into a structured
+//! [`tracing`](https://docs.rs/tracing) event.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "timeout")]
+//! # async fn demo() -> Result<(), tower::BoxError> {
+//! use std::time::Duration;
+//! use bulwark::ServiceBuilderExt;
+//! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+//!
+//! let mut svc = ServiceBuilder::new()
+//!     .bulwark_timeout(Duration::from_secs(1))
+//!     .service(service_fn(|name: &'static str| async move {
+//!         Ok::<_, tower::BoxError>(format!("hello, {name}"))
+//!     }));
+//!
+//! let reply = svc.ready().await?.call("world").await?;
+//! assert_eq!(reply, "hello, world");
+//! # Ok(())
+//! # }
+//! # #[cfg(feature = "timeout")]
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
+//!
+//! See `ARCHITECTURE.md` in the repository for the map of modules and the shared decisions.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod builder;
+mod event;
+
+#[cfg(feature = "timeout")]
+pub mod timeout;
+
+pub use builder::ServiceBuilderExt;
+
+/// The boxed error that bulwark's tower layers return, as in tower.
+pub use tower::BoxError;

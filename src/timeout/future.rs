@@ -1,0 +1,148 @@
+//! The futures of the timeout pattern.
+
+use super::error::Elapsed;
+use super::Event;
+use crate::event::Listeners;
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+pin_project! {
+    /// A future bounded by a deadline, returned by [`Timeout::run`](super::Timeout::run).
+    ///
+    /// The deadline is fixed when the future is created. The timer is armed only if the inner
+    /// future is still pending at its first poll, so a call that completes at once never touches
+    /// the runtime's timer. Dropping this future drops the inner future and the timer.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<F> {
+        #[pin]
+        future: F,
+        #[pin]
+        sleep: Option<Sleep>,
+        deadline: Option<Instant>,
+        after: Duration,
+        listeners: Listeners<Event>,
+    }
+}
+
+impl<F> Run<F> {
+    /// A deadline too far in the future to represent means no deadline at all.
+    pub(crate) fn new(future: F, after: Duration, listeners: Listeners<Event>) -> Self {
+        Self {
+            future,
+            sleep: None,
+            deadline: Instant::now().checked_add(after),
+            after,
+            listeners,
+        }
+    }
+
+    /// The instant at which this future fails with [`Elapsed`], if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+impl<F: Future> Future for Run<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(out) = this.future.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
+        if this.sleep.is_none() {
+            this.sleep.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        if let Some(sleep) = this.sleep.as_pin_mut() {
+            if sleep.poll(cx).is_ready() {
+                let after = *this.after;
+                this.listeners.emit(|| Event::TimedOut {
+                    after,
+                    waiting_for_readiness: false,
+                });
+                return Poll::Ready(Err(Elapsed::call(after)));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<F> fmt::Debug for Run<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("future", &std::any::type_name::<F>())
+            .field("deadline", &self.deadline)
+            .field("timer_armed", &self.sleep.is_some())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The response future of [`TimeoutService`](super::TimeoutService).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running { #[pin] run: Run<F> },
+        Failed { error: Option<Elapsed> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn running(run: Run<F>) -> Self {
+        Self {
+            state: State::Running { run },
+        }
+    }
+
+    pub(crate) fn failed(error: Elapsed) -> Self {
+        Self {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<crate::BoxError>,
+{
+    type Output = Result<T, crate::BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Running { run } => match run.poll(cx) {
+                Poll::Ready(Ok(out)) => Poll::Ready(out.map_err(Into::into)),
+                Poll::Ready(Err(elapsed)) => Poll::Ready(Err(elapsed.into())),
+                Poll::Pending => Poll::Pending,
+            },
+            StateProj::Failed { error } => match error.take() {
+                Some(e) => Poll::Ready(Err(e.into())),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            State::Running { run } => f.debug_tuple("ResponseFuture").field(run).finish(),
+            State::Failed { error } => f.debug_tuple("ResponseFuture").field(error).finish(),
+        }
+    }
+}

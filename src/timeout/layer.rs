@@ -1,0 +1,106 @@
+//! The tower layer of the timeout pattern.
+
+use super::{DefaultTimeout, Event, TimeoutService};
+use crate::event::Listeners;
+use std::fmt;
+use std::time::Duration;
+use tower::Layer;
+
+/// Applies a timeout to every call of the services it wraps.
+///
+/// See the [module docs](super) for the behaviour and an example.
+#[derive(Clone)]
+pub struct TimeoutLayer<P = DefaultTimeout> {
+    pub(super) timeout: Duration,
+    pub(super) ready_timeout: Option<Duration>,
+    pub(super) per_request: P,
+    pub(super) listeners: Listeners<Event>,
+}
+
+impl TimeoutLayer {
+    /// A layer that fails a call with [`Elapsed`](super::Elapsed) once it has run for `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ready_timeout: None,
+            per_request: DefaultTimeout,
+            listeners: Listeners::new(),
+        }
+    }
+}
+
+impl<P> TimeoutLayer<P> {
+    /// Also bounds the time spent waiting in `poll_ready` for the inner service to become ready.
+    ///
+    /// tower's own `Timeout` only bounds the call. When the inner service stays not ready for
+    /// `ready_timeout`, the service reports itself *ready* (an error from `poll_ready` would tell
+    /// the caller to throw the service away) and the next call fails at once with an
+    /// [`Elapsed`](super::Elapsed) whose
+    /// [`while_waiting_for_readiness`](super::Elapsed::while_waiting_for_readiness) is true,
+    /// without calling the inner service.
+    ///
+    /// The trade-off: a stack that uses readiness for backpressure (a `ConcurrencyLimit` below
+    /// this layer, say) turns into a stack that sheds load after `ready_timeout`, and the caller
+    /// sees an error for a request the inner service never saw. The first time the inner service is
+    /// pending, the service allocates one timer, which it keeps and re-arms for later waits.
+    #[must_use]
+    pub fn ready_timeout(mut self, ready_timeout: Duration) -> Self {
+        self.ready_timeout = Some(ready_timeout);
+        self
+    }
+
+    /// Chooses the timeout per request: `f` returns `Some(duration)` to override the layer's
+    /// timeout for that request, or `None` to keep it. `Some(Duration::MAX)` means no timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bulwark::timeout::TimeoutLayer;
+    ///
+    /// // Reports may take a minute, everything else a second.
+    /// let layer = TimeoutLayer::new(Duration::from_secs(1)).per_request(|path: &&str| {
+    ///     path.starts_with("/reports").then_some(Duration::from_secs(60))
+    /// });
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn per_request<F>(self, f: F) -> TimeoutLayer<F> {
+        TimeoutLayer {
+            timeout: self.timeout,
+            ready_timeout: self.ready_timeout,
+            per_request: f,
+            listeners: self.listeners,
+        }
+    }
+
+    /// Registers a listener for this layer's [`Event`]s. Listeners run on the task that observed
+    /// the event and should return quickly.
+    #[must_use]
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.listeners = self.listeners.with(f);
+        self
+    }
+
+    /// The default timeout of a call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl<S, P: Clone> Layer<S> for TimeoutLayer<P> {
+    type Service = TimeoutService<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TimeoutService::new(inner, self.clone())
+    }
+}
+
+impl<P> fmt::Debug for TimeoutLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutLayer")
+            .field("timeout", &self.timeout)
+            .field("ready_timeout", &self.ready_timeout)
+            .field("per_request", &std::any::type_name::<P>())
+            .field("listeners", &self.listeners)
+            .finish()
+    }
+}
