@@ -2,9 +2,9 @@
 
 #[cfg(feature = "timeout")]
 use std::time::Duration;
+use tower::ServiceBuilder;
 #[allow(unused_imports)]
 use tower::layer::util::Stack;
-use tower::ServiceBuilder;
 
 mod sealed {
     #[allow(unreachable_pub, missing_debug_implementations)]

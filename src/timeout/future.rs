@@ -1,7 +1,7 @@
 //! The futures of the timeout pattern.
 
-use super::error::Elapsed;
 use super::Event;
+use super::error::Elapsed;
 use crate::event::Listeners;
 use pin_project_lite::pin_project;
 use std::fmt;
