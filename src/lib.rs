@@ -41,6 +41,8 @@
 mod builder;
 mod event;
 
+pub mod backoff;
+
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
