@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
@@ -45,6 +46,9 @@ pub mod backoff;
 
 #[cfg(feature = "timeout")]
 pub mod timeout;
+
+#[cfg(feature = "retry")]
+pub mod retry;
 
 pub use builder::ServiceBuilderExt;
 

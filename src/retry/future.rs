@@ -1,0 +1,339 @@
+//! The futures of the retry pattern: [`Run`] (standalone) and [`ResponseFuture`] (tower).
+
+use super::attempts::{Attempts, Decision};
+use super::{GiveUpReason, Replay, Retry, RetryAfter, ShouldRetry};
+use crate::BoxError;
+use crate::backoff::MakeDelays;
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::time::Sleep;
+use tower::Service;
+
+pin_project! {
+    /// A call with retries, returned by [`Retry::run`](super::Retry::run).
+    ///
+    /// Holds the attempt in flight or the sleep before the next one, inline: no allocation.
+    /// Dropping it drops the attempt in flight (or the sleep) and makes no further attempt.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<F, Fut, B, P, H>
+    where
+        Fut: Future,
+        B: MakeDelays,
+    {
+        retry: Retry<B, P, H>,
+        make: F,
+        attempts: Attempts<B::Delays>,
+        last: Option<Fut::Output>,
+        #[pin]
+        state: RunState<Fut>,
+    }
+}
+
+pin_project! {
+    #[project = RunStateProj]
+    enum RunState<Fut> {
+        Attempting { #[pin] future: Fut },
+        Sleeping { #[pin] sleep: Sleep },
+    }
+}
+
+impl<F, Fut, B, P, H> Run<F, Fut, B, P, H>
+where
+    F: FnMut(super::Attempt) -> Fut,
+    Fut: Future,
+    B: MakeDelays,
+{
+    pub(super) fn new(retry: Retry<B, P, H>, mut make: F) -> Self {
+        let attempts = Attempts::start(&retry);
+        let future = make(attempts.current());
+        Self {
+            retry,
+            make,
+            attempts,
+            last: None,
+            state: RunState::Attempting { future },
+        }
+    }
+}
+
+impl<F, Fut, B, P, H, T, E> Future for Run<F, Fut, B, P, H>
+where
+    F: FnMut(super::Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    B: MakeDelays,
+    P: ShouldRetry<T, E>,
+    H: RetryAfter<T, E>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                RunStateProj::Attempting { future } => {
+                    let outcome = ready!(future.poll(cx));
+                    let Decision::Retry {
+                        delay,
+                        reason,
+                        hinted,
+                    } = this.attempts.decide(this.retry, &outcome)
+                    else {
+                        return Poll::Ready(outcome);
+                    };
+                    if !this.attempts.commit(this.retry, delay, reason, hinted) {
+                        return Poll::Ready(outcome);
+                    }
+                    if delay.is_zero() {
+                        let future = (this.make)(this.attempts.next_attempt());
+                        this.state.set(RunState::Attempting { future });
+                    } else {
+                        *this.last = Some(outcome);
+                        let sleep = tokio::time::sleep(delay);
+                        this.state.set(RunState::Sleeping { sleep });
+                    }
+                }
+                RunStateProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    let last = this.last.take();
+                    if this.attempts.past_deadline() {
+                        if let Some(outcome) = last {
+                            this.attempts.give_up(this.retry, GiveUpReason::Deadline);
+                            return Poll::Ready(outcome);
+                        }
+                    }
+                    let future = (this.make)(this.attempts.next_attempt());
+                    this.state.set(RunState::Attempting { future });
+                }
+            }
+        }
+    }
+}
+
+impl<F, Fut: Future, B: MakeDelays, P, H> fmt::Debug for Run<F, Fut, B, P, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            RunState::Attempting { .. } => "attempting",
+            RunState::Sleeping { .. } => "sleeping",
+        };
+        f.debug_struct("Run")
+            .field("make", &std::any::type_name::<F>())
+            .field("attempt", &self.attempts.current().number())
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// What a tower call keeps to send its request again: made only if another attempt may follow.
+pub(super) struct Again<S, Req, K> {
+    pub(super) service: S,
+    pub(super) replay: K,
+    /// The request for the next attempt.
+    pub(super) request: Option<Req>,
+}
+
+pin_project! {
+    /// The response future of [`RetryService`](super::RetryService).
+    ///
+    /// Before every retry it drives its own clone of the inner service to readiness, then calls
+    /// it; the sleep and the wait for readiness are bounded by the deadline.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S, Req, B, P, H, K>
+    where
+        S: Service<Req>,
+        B: MakeDelays,
+    {
+        retry: Retry<B, P, H>,
+        again: Option<Again<S, Req, K>>,
+        attempts: Attempts<B::Delays>,
+        last: Option<Result<S::Response, BoxError>>,
+        #[pin]
+        sleep: Option<Sleep>,
+        #[pin]
+        state: State<S::Future>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling { #[pin] future: F },
+        Sleeping,
+        Readying,
+    }
+}
+
+impl<S, Req, B, P, H, K> ResponseFuture<S, Req, B, P, H, K>
+where
+    S: Service<Req>,
+    B: MakeDelays,
+{
+    pub(super) fn new(
+        retry: Retry<B, P, H>,
+        attempts: Attempts<B::Delays>,
+        again: Option<Again<S, Req, K>>,
+        future: S::Future,
+    ) -> Self {
+        Self {
+            retry,
+            again,
+            attempts,
+            last: None,
+            sleep: None,
+            state: State::Calling { future },
+        }
+    }
+}
+
+impl<S, Req, B, P, H, K> Future for ResponseFuture<S, Req, B, P, H, K>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    B: MakeDelays,
+    P: ShouldRetry<S::Response, BoxError>,
+    H: RetryAfter<S::Response, BoxError>,
+    K: Replay<Req>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { future } => {
+                    let mut outcome = ready!(future.poll(cx)).map_err(Into::into);
+                    let Decision::Retry {
+                        delay,
+                        reason,
+                        hinted,
+                    } = this.attempts.decide(this.retry, &outcome)
+                    else {
+                        return Poll::Ready(outcome);
+                    };
+                    let request = this.again.as_mut().and_then(|again| {
+                        again.request.take().or_else(|| match &mut outcome {
+                            Err(error) => again.replay.recover(error),
+                            Ok(_) => None,
+                        })
+                    });
+                    let (Some(again), Some(request)) = (this.again.as_mut(), request) else {
+                        this.attempts.give_up(this.retry, GiveUpReason::NoRequest);
+                        return Poll::Ready(outcome);
+                    };
+                    if !this.attempts.commit(this.retry, delay, reason, hinted) {
+                        return Poll::Ready(outcome);
+                    }
+                    again.request = Some(request);
+                    *this.last = Some(outcome);
+                    if delay.is_zero() {
+                        this.state.set(State::Readying);
+                        arm_deadline(this.sleep.as_mut(), this.attempts);
+                    } else {
+                        set_sleep(this.sleep.as_mut(), after(delay));
+                        this.state.set(State::Sleeping);
+                    }
+                }
+                StateProj::Sleeping => {
+                    if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+                        ready!(sleep.poll(cx));
+                    }
+                    this.state.set(State::Readying);
+                    arm_deadline(this.sleep.as_mut(), this.attempts);
+                }
+                StateProj::Readying => {
+                    let Some(again) = this.again.as_mut() else {
+                        return give_up(this.attempts, this.retry, this.last);
+                    };
+                    match again.service.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
+                        Poll::Pending => {
+                            if this.attempts.deadline().is_some() {
+                                if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+                                    if sleep.poll(cx).is_ready() {
+                                        return give_up(this.attempts, this.retry, this.last);
+                                    }
+                                }
+                            }
+                            return Poll::Pending;
+                        }
+                    }
+                    let Some(request) = again.request.take() else {
+                        return give_up(this.attempts, this.retry, this.last);
+                    };
+                    if this.attempts.past_deadline() {
+                        return give_up(this.attempts, this.retry, this.last);
+                    }
+                    this.attempts.next_attempt();
+                    if this.attempts.may_retry(this.retry) {
+                        again.request = again.replay.keep(&request);
+                    }
+                    *this.last = None;
+                    let future = again.service.call(request);
+                    this.state.set(State::Calling { future });
+                }
+            }
+        }
+    }
+}
+
+/// Returns the last outcome after giving up on the deadline while waiting for readiness.
+fn give_up<D, B, P, H, T>(
+    attempts: &Attempts<D>,
+    retry: &Retry<B, P, H>,
+    last: &mut Option<T>,
+) -> Poll<T> {
+    match last.take() {
+        Some(outcome) => {
+            attempts.give_up(retry, GiveUpReason::Deadline);
+            Poll::Ready(outcome)
+        }
+        // Only when polled again after completing.
+        None => Poll::Pending,
+    }
+}
+
+/// The instant `delay` from now; a delay too long to represent means about thirty years, as in
+/// `tokio::time::sleep`.
+fn after(delay: std::time::Duration) -> tokio::time::Instant {
+    const FAR: std::time::Duration = std::time::Duration::from_secs(86_400 * 365 * 30);
+    let now = tokio::time::Instant::now();
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
+fn set_sleep(mut sleep: Pin<&mut Option<Sleep>>, until: tokio::time::Instant) {
+    match sleep.as_mut().as_pin_mut() {
+        Some(sleep) => sleep.reset(until),
+        None => sleep.set(Some(tokio::time::sleep_until(until))),
+    }
+}
+
+/// Points the timer at the deadline (if any) for the wait for readiness.
+fn arm_deadline<D>(sleep: Pin<&mut Option<Sleep>>, attempts: &Attempts<D>) {
+    if let Some(deadline) = attempts.deadline() {
+        set_sleep(sleep, deadline);
+    }
+}
+
+impl<S, Req, B, P, H, K> fmt::Debug for ResponseFuture<S, Req, B, P, H, K>
+where
+    S: Service<Req>,
+    B: MakeDelays,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Calling { .. } => "calling",
+            State::Sleeping => "sleeping",
+            State::Readying => "readying",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("attempt", &self.attempts.current().number())
+            .field("state", &state)
+            .field("may_retry", &self.again.is_some())
+            .finish()
+    }
+}
