@@ -8,8 +8,9 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod retry;
 mod support;
 mod timeout;
 
-criterion_group!(benches, timeout::bench);
+criterion_group!(benches, timeout::bench, retry::bench);
 criterion_main!(benches);

@@ -1,7 +1,7 @@
 //! The state machine of one call, shared by both doors: counts attempts, keeps the deadline,
 //! decides after each outcome whether and when to try again, and reports what it decided.
 
-use super::{Event, GiveUpReason, Retry, RetryAfter, RetryReason, ShouldRetry};
+use super::{Config, Event, GiveUpReason, RetryAfter, RetryReason, ShouldRetry};
 use crate::backoff::MakeDelays;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -47,14 +47,14 @@ pub(super) enum Decision {
 pub(super) struct Attempts<D> {
     started: u32,
     deadline: Option<Instant>,
-    /// Made at the first retry, so a call that succeeds at once never touches the backoff.
-    delays: Option<D>,
+    /// Made (and boxed) at the first retry, so a call that succeeds at once never touches the
+    /// backoff, and its future stays small.
+    delays: Option<Box<D>>,
 }
 
 impl<D> Attempts<D> {
     /// Starts a call: records it in the budget, and fixes the deadline.
-    pub(super) fn start<B, P, H>(retry: &Retry<B, P, H>) -> Self {
-        let cfg = &retry.shared;
+    pub(super) fn start<B, P, H>(cfg: &Config<B, P, H>) -> Self {
         let mut deadline = None;
         if cfg.budget.is_some() || cfg.deadline.is_some() {
             let now = Instant::now();
@@ -83,24 +83,21 @@ impl<D> Attempts<D> {
     }
 
     /// Whether an attempt could follow the current one: worth keeping a copy of the request for.
-    pub(super) fn may_retry<B, P, H>(&self, retry: &Retry<B, P, H>) -> bool {
-        self.started < retry.shared.max_attempts
+    pub(super) fn may_retry<B, P, H>(&self, cfg: &Config<B, P, H>) -> bool {
+        self.started < cfg.max_attempts
     }
 
     /// Reports that the call gave up with its last outcome.
-    pub(super) fn give_up<B, P, H>(&self, retry: &Retry<B, P, H>, reason: GiveUpReason) {
+    pub(super) fn give_up<B, P, H>(&self, cfg: &Config<B, P, H>, reason: GiveUpReason) {
         let attempts = self.started;
-        retry
-            .shared
-            .listeners
-            .emit(|| Event::GaveUp { attempts, reason });
+        cfg.listeners.emit(|| Event::GaveUp { attempts, reason });
     }
 
     /// Decides after `outcome`: stop, or try again after a delay. Gives up (with an event) when
     /// the outcome is final or a limit is reached; the budget is checked by [`Self::commit`].
     pub(super) fn decide<B, P, H, T, E>(
         &mut self,
-        retry: &Retry<B, P, H>,
+        cfg: &Config<B, P, H>,
         outcome: &Result<T, E>,
     ) -> Decision
     where
@@ -109,26 +106,27 @@ impl<D> Attempts<D> {
         P: ShouldRetry<T, E>,
         H: RetryAfter<T, E>,
     {
-        let cfg = &retry.shared;
         if !cfg.predicate.should_retry(outcome) {
             if outcome.is_err() {
-                self.give_up(retry, GiveUpReason::NotRetryable);
+                self.give_up(cfg, GiveUpReason::NotRetryable);
             }
             return Decision::Stop;
         }
         if self.started >= cfg.max_attempts {
-            self.give_up(retry, GiveUpReason::Attempts);
+            self.give_up(cfg, GiveUpReason::Attempts);
             return Decision::Stop;
         }
         let hint = cfg.hint.retry_after(outcome);
         let delay = match hint {
             Some(delay) => delay,
             None => {
-                let delays = self.delays.get_or_insert_with(|| cfg.backoff.delays());
+                let delays = self
+                    .delays
+                    .get_or_insert_with(|| Box::new(cfg.backoff.delays()));
                 match delays.next() {
                     Some(delay) => delay,
                     None => {
-                        self.give_up(retry, GiveUpReason::Attempts);
+                        self.give_up(cfg, GiveUpReason::Attempts);
                         return Decision::Stop;
                     }
                 }
@@ -140,7 +138,7 @@ impl<D> Attempts<D> {
                 .checked_add(delay)
                 .is_none_or(|end| end >= deadline)
             {
-                self.give_up(retry, GiveUpReason::Deadline);
+                self.give_up(cfg, GiveUpReason::Deadline);
                 return Decision::Stop;
             }
         }
@@ -160,15 +158,14 @@ impl<D> Attempts<D> {
     /// budget is spent.
     pub(super) fn commit<B, P, H>(
         &mut self,
-        retry: &Retry<B, P, H>,
+        cfg: &Config<B, P, H>,
         delay: Duration,
         reason: RetryReason,
         hinted: bool,
     ) -> bool {
-        let cfg = &retry.shared;
         if let Some(budget) = &cfg.budget {
             if !budget.try_withdraw(Instant::now()) {
-                self.give_up(retry, GiveUpReason::Budget);
+                self.give_up(cfg, GiveUpReason::Budget);
                 return false;
             }
         }

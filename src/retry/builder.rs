@@ -1,6 +1,6 @@
 //! The builder of a [`Retry`].
 
-use super::{DefaultHint, Event, HintOr, InvalidRetry, OnError, Retry, RetryBudget, Shared};
+use super::{Config, DefaultHint, Event, HintOr, InvalidRetry, OnError, Retry, RetryBudget};
 use crate::backoff::{Backoff, MakeDelays};
 use crate::event::Listeners;
 use std::fmt;
@@ -138,7 +138,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             BudgetChoice::None => None,
         };
         Ok(Retry {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Config {
                 max_attempts: self.max_attempts,
                 deadline: self.deadline,
                 backoff: self.backoff,

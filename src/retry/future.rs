@@ -1,7 +1,7 @@
 //! The futures of the retry pattern: [`Run`] (standalone) and [`ResponseFuture`] (tower).
 
 use super::attempts::{Attempts, Decision};
-use super::{GiveUpReason, Replay, Retry, RetryAfter, ShouldRetry};
+use super::{Config, GiveUpReason, Replay, Retry, RetryAfter, ShouldRetry};
 use crate::BoxError;
 use crate::backoff::MakeDelays;
 use pin_project_lite::pin_project;
@@ -15,7 +15,8 @@ use tower::Service;
 pin_project! {
     /// A call with retries, returned by [`Retry::run`](super::Retry::run).
     ///
-    /// Holds the attempt in flight or the sleep before the next one, inline: no allocation.
+    /// Holds the attempt in flight inline: no allocation unless a retry waits (then one timer and
+    /// the backoff iterator are allocated, once per call).
     /// Dropping it drops the attempt in flight (or the sleep) and makes no further attempt.
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<F, Fut, B, P, H>
@@ -36,7 +37,8 @@ pin_project! {
     #[project = RunStateProj]
     enum RunState<Fut> {
         Attempting { #[pin] future: Fut },
-        Sleeping { #[pin] sleep: Sleep },
+        // Boxed: made only when a retry waits, and it keeps the future small for the happy path.
+        Sleeping { sleep: Pin<Box<Sleep>> },
     }
 }
 
@@ -47,7 +49,7 @@ where
     B: MakeDelays,
 {
     pub(super) fn new(retry: Retry<B, P, H>, mut make: F) -> Self {
-        let attempts = Attempts::start(&retry);
+        let attempts = Attempts::start(&retry.shared);
         let future = make(attempts.current());
         Self {
             retry,
@@ -79,11 +81,14 @@ where
                         delay,
                         reason,
                         hinted,
-                    } = this.attempts.decide(this.retry, &outcome)
+                    } = this.attempts.decide(&this.retry.shared, &outcome)
                     else {
                         return Poll::Ready(outcome);
                     };
-                    if !this.attempts.commit(this.retry, delay, reason, hinted) {
+                    if !this
+                        .attempts
+                        .commit(&this.retry.shared, delay, reason, hinted)
+                    {
                         return Poll::Ready(outcome);
                     }
                     if delay.is_zero() {
@@ -91,16 +96,17 @@ where
                         this.state.set(RunState::Attempting { future });
                     } else {
                         *this.last = Some(outcome);
-                        let sleep = tokio::time::sleep(delay);
+                        let sleep = Box::pin(tokio::time::sleep(delay));
                         this.state.set(RunState::Sleeping { sleep });
                     }
                 }
                 RunStateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
+                    ready!(sleep.as_mut().poll(cx));
                     let last = this.last.take();
                     if this.attempts.past_deadline() {
                         if let Some(outcome) = last {
-                            this.attempts.give_up(this.retry, GiveUpReason::Deadline);
+                            this.attempts
+                                .give_up(&this.retry.shared, GiveUpReason::Deadline);
                             return Poll::Ready(outcome);
                         }
                     }
@@ -145,12 +151,12 @@ pin_project! {
         S: Service<Req>,
         B: MakeDelays,
     {
-        retry: Retry<B, P, H>,
+        cfg: Config<B, P, H>,
         again: Option<Again<S, Req, K>>,
         attempts: Attempts<B::Delays>,
         last: Option<Result<S::Response, BoxError>>,
-        #[pin]
-        sleep: Option<Sleep>,
+        // Boxed: made only when a retry waits, and it keeps the future small for the happy path.
+        sleep: Option<Pin<Box<Sleep>>>,
         #[pin]
         state: State<S::Future>,
     }
@@ -171,13 +177,13 @@ where
     B: MakeDelays,
 {
     pub(super) fn new(
-        retry: Retry<B, P, H>,
+        cfg: Config<B, P, H>,
         attempts: Attempts<B::Delays>,
         again: Option<Again<S, Req, K>>,
         future: S::Future,
     ) -> Self {
         Self {
-            retry,
+            cfg,
             again,
             attempts,
             last: None,
@@ -208,7 +214,7 @@ where
                         delay,
                         reason,
                         hinted,
-                    } = this.attempts.decide(this.retry, &outcome)
+                    } = this.attempts.decide(this.cfg, &outcome)
                     else {
                         return Poll::Ready(outcome);
                     };
@@ -219,41 +225,41 @@ where
                         })
                     });
                     let (Some(again), Some(request)) = (this.again.as_mut(), request) else {
-                        this.attempts.give_up(this.retry, GiveUpReason::NoRequest);
+                        this.attempts.give_up(this.cfg, GiveUpReason::NoRequest);
                         return Poll::Ready(outcome);
                     };
-                    if !this.attempts.commit(this.retry, delay, reason, hinted) {
+                    if !this.attempts.commit(this.cfg, delay, reason, hinted) {
                         return Poll::Ready(outcome);
                     }
                     again.request = Some(request);
                     *this.last = Some(outcome);
                     if delay.is_zero() {
                         this.state.set(State::Readying);
-                        arm_deadline(this.sleep.as_mut(), this.attempts);
+                        arm_deadline(this.sleep, this.attempts);
                     } else {
-                        set_sleep(this.sleep.as_mut(), after(delay));
+                        set_sleep(this.sleep, after(delay));
                         this.state.set(State::Sleeping);
                     }
                 }
                 StateProj::Sleeping => {
-                    if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
-                        ready!(sleep.poll(cx));
+                    if let Some(sleep) = this.sleep.as_mut() {
+                        ready!(sleep.as_mut().poll(cx));
                     }
                     this.state.set(State::Readying);
-                    arm_deadline(this.sleep.as_mut(), this.attempts);
+                    arm_deadline(this.sleep, this.attempts);
                 }
                 StateProj::Readying => {
                     let Some(again) = this.again.as_mut() else {
-                        return give_up(this.attempts, this.retry, this.last);
+                        return give_up(this.attempts, this.cfg, this.last);
                     };
                     match again.service.poll_ready(cx) {
                         Poll::Ready(Ok(())) => {}
                         Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
                         Poll::Pending => {
                             if this.attempts.deadline().is_some() {
-                                if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
-                                    if sleep.poll(cx).is_ready() {
-                                        return give_up(this.attempts, this.retry, this.last);
+                                if let Some(sleep) = this.sleep.as_mut() {
+                                    if sleep.as_mut().poll(cx).is_ready() {
+                                        return give_up(this.attempts, this.cfg, this.last);
                                     }
                                 }
                             }
@@ -261,13 +267,13 @@ where
                         }
                     }
                     let Some(request) = again.request.take() else {
-                        return give_up(this.attempts, this.retry, this.last);
+                        return give_up(this.attempts, this.cfg, this.last);
                     };
                     if this.attempts.past_deadline() {
-                        return give_up(this.attempts, this.retry, this.last);
+                        return give_up(this.attempts, this.cfg, this.last);
                     }
                     this.attempts.next_attempt();
-                    if this.attempts.may_retry(this.retry) {
+                    if this.attempts.may_retry(this.cfg) {
                         again.request = again.replay.keep(&request);
                     }
                     *this.last = None;
@@ -282,12 +288,12 @@ where
 /// Returns the last outcome after giving up on the deadline while waiting for readiness.
 fn give_up<D, B, P, H, T>(
     attempts: &Attempts<D>,
-    retry: &Retry<B, P, H>,
+    cfg: &Config<B, P, H>,
     last: &mut Option<T>,
 ) -> Poll<T> {
     match last.take() {
         Some(outcome) => {
-            attempts.give_up(retry, GiveUpReason::Deadline);
+            attempts.give_up(cfg, GiveUpReason::Deadline);
             Poll::Ready(outcome)
         }
         // Only when polled again after completing.
@@ -305,15 +311,15 @@ fn after(delay: std::time::Duration) -> tokio::time::Instant {
         .unwrap_or(now)
 }
 
-fn set_sleep(mut sleep: Pin<&mut Option<Sleep>>, until: tokio::time::Instant) {
-    match sleep.as_mut().as_pin_mut() {
-        Some(sleep) => sleep.reset(until),
-        None => sleep.set(Some(tokio::time::sleep_until(until))),
+fn set_sleep(sleep: &mut Option<Pin<Box<Sleep>>>, until: tokio::time::Instant) {
+    match sleep {
+        Some(sleep) => sleep.as_mut().reset(until),
+        None => *sleep = Some(Box::pin(tokio::time::sleep_until(until))),
     }
 }
 
 /// Points the timer at the deadline (if any) for the wait for readiness.
-fn arm_deadline<D>(sleep: Pin<&mut Option<Sleep>>, attempts: &Attempts<D>) {
+fn arm_deadline<D>(sleep: &mut Option<Pin<Box<Sleep>>>, attempts: &Attempts<D>) {
     if let Some(deadline) = attempts.deadline() {
         set_sleep(sleep, deadline);
     }

@@ -197,10 +197,13 @@ pub use service::RetryService;
 /// every clone, every [`layer`](Self::layer) and every service made from it share one
 /// configuration and one [`RetryBudget`].
 pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
-    shared: Arc<Shared<B, P, H>>,
+    shared: Arc<Config<B, P, H>>,
 }
 
-struct Shared<B, P, H> {
+/// A retry's configuration. The tower door copies it into each call's future (when `B`, `P` and
+/// `H` are `Clone`), so a call touches no reference count shared with other threads unless a
+/// budget or listeners are set.
+struct Config<B, P, H> {
     max_attempts: u32,
     deadline: Option<Duration>,
     backoff: B,
@@ -220,7 +223,7 @@ impl Retry {
 impl Default for Retry {
     /// A retry with the defaults of [`RetryBuilder`].
     fn default() -> Self {
-        let shared = Shared {
+        let shared = Config {
             max_attempts: 3,
             deadline: None,
             backoff: Backoff::default(),
@@ -273,6 +276,20 @@ impl<B, P, H> Retry<B, P, H> {
     /// The deadline across all attempts of a call, if any.
     pub fn deadline(&self) -> Option<Duration> {
         self.shared.deadline
+    }
+}
+
+impl<B: Clone, P: Clone, H: Clone> Clone for Config<B, P, H> {
+    fn clone(&self) -> Self {
+        Self {
+            max_attempts: self.max_attempts,
+            deadline: self.deadline,
+            backoff: self.backoff.clone(),
+            predicate: self.predicate.clone(),
+            hint: self.hint.clone(),
+            budget: self.budget.clone(),
+            listeners: self.listeners.clone(),
+        }
     }
 }
 

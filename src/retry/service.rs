@@ -45,9 +45,9 @@ impl<S, Req, B, P, H, K> Service<Req> for RetryService<S, B, P, H, K>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
-    B: MakeDelays,
-    P: ShouldRetry<S::Response, BoxError>,
-    H: RetryAfter<S::Response, BoxError>,
+    B: MakeDelays + Clone,
+    P: ShouldRetry<S::Response, BoxError> + Clone,
+    H: RetryAfter<S::Response, BoxError> + Clone,
     K: Replay<Req> + Clone,
 {
     type Response = S::Response;
@@ -60,16 +60,17 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let attempts = Attempts::start(&self.retry);
+        let cfg = &*self.retry.shared;
+        let attempts = Attempts::start(cfg);
         // What a retry needs is set aside only if one may follow. The clone of the inner service
         // is not ready: the future drives it to readiness before every retry.
-        let again = attempts.may_retry(&self.retry).then(|| Again {
+        let again = attempts.may_retry(cfg).then(|| Again {
             service: self.inner.clone(),
             replay: self.replay.clone(),
             request: self.replay.keep(&request),
         });
         let future = self.inner.call(request);
-        ResponseFuture::new(self.retry.clone(), attempts, again, future)
+        ResponseFuture::new(cfg.clone(), attempts, again, future)
     }
 }
 
