@@ -153,11 +153,13 @@
 //!
 //! # Cost
 //!
-//! When the first attempt succeeds, a call allocates nothing (a test proves it): the state is
-//! inline in the future, the backoff iterator and its random generator are made only at the first
-//! retry, and the timer only when there is a wait. It reads the clock once, at the start, if a
-//! deadline or a budget is set; the budget's deposit is one atomic add. Through the layer, a call
-//! that may retry also clones the inner service, the request and an `Arc`.
+//! When the first attempt succeeds, a call allocates nothing (a test proves it): its state is
+//! inline in the future. The backoff iterator (with its random generator) and the timer are made
+//! at the first retry that needs them, boxed so the happy-path future stays small: a call that
+//! retries allocates them once. A call reads the clock once, at the start, only if a deadline or a
+//! budget is set, and the budget's deposit is one atomic add. Through the layer, each call copies
+//! the configuration (no shared reference count, unless a budget or listeners are set) and, when a
+//! retry may follow, clones the inner service and the request.
 //!
 //! # Events
 //!
