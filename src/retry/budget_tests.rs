@@ -88,6 +88,24 @@ fn build_rejects_invalid_settings_naming_the_field() {
     assert_eq!(field(RetryBudget::builder().percent(1000.0)), Ok(()));
 }
 
+#[test]
+fn concurrent_withdrawals_never_exceed_the_budget() {
+    let b = budget(50.0, 0, 10 * SECOND);
+    let now = b.state.start;
+    for _ in 0..100 {
+        b.deposit(now);
+    }
+    let granted: u32 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..1_000).filter(|_| b.try_withdraw(now)).count() as u32))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    assert!(granted <= 50, "granted {granted}");
+    assert!(granted > 0);
+    assert_eq!(b.state.metrics(now).retries, u64::from(granted));
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Request,
