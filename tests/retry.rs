@@ -1,9 +1,8 @@
-//! The retry pattern, standalone door: limits, predicate, hints, budget, deadline, events.
+//! The retry pattern, standalone door: attempts, predicate, hints, events, settings.
 #![cfg(feature = "retry")]
 
 use bulwark::backoff::{Backoff, Jitter};
-use bulwark::retry::{Attempt, Event, GiveUpReason, Retry, RetryBudget, RetryReason};
-use proptest::prelude::*;
+use bulwark::retry::{Attempt, Event, GiveUpReason, Retry, RetryReason};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -152,120 +151,6 @@ async fn a_retry_after_hint_replaces_the_backoff() {
     ));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_hint_past_the_deadline_gives_up_at_once() {
-    let (events, on_event) = recorder();
-    let retry = Retry::builder()
-        .max_attempts(5)
-        .deadline(Duration::from_secs(5))
-        .retry_after(|_: &Result<(), &str>| Some(Duration::from_secs(10)))
-        .on_event(on_event)
-        .build()
-        .unwrap();
-    let start = Instant::now();
-    let out = retry.run(|_| async { Err("busy") }).await;
-    assert_eq!(out, Err("busy"));
-    assert_eq!(start.elapsed(), Duration::ZERO);
-    assert_eq!(
-        events.lock().unwrap()[0],
-        Event::GaveUp {
-            attempts: 1,
-            reason: GiveUpReason::Deadline
-        }
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn no_sleep_is_entered_that_would_end_past_the_deadline() {
-    let retry = Retry::builder()
-        .max_attempts(100)
-        .deadline(35 * MS)
-        .backoff(fixed(10 * MS))
-        .build()
-        .unwrap();
-    let start = Instant::now();
-    let mut starts = Vec::new();
-    let out: Result<(), ()> = retry
-        .run(|_| {
-            starts.push(start.elapsed());
-            async { Err(()) }
-        })
-        .await;
-    assert!(out.is_err());
-    assert_eq!(starts, [Duration::ZERO, 10 * MS, 20 * MS, 30 * MS]);
-    assert_eq!(start.elapsed(), 30 * MS);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_spent_budget_returns_the_last_error_and_says_why() {
-    let (events, on_event) = recorder();
-    let budget = RetryBudget::builder()
-        .percent(0.0)
-        .min_per_second(0)
-        .build()
-        .unwrap();
-    let retry = Retry::builder()
-        .budget(budget.clone())
-        .on_event(on_event)
-        .build()
-        .unwrap();
-    let mut calls = 0;
-    let out: Result<(), &str> = retry
-        .run(|_| {
-            calls += 1;
-            async { Err("down") }
-        })
-        .await;
-    assert_eq!((out, calls), (Err("down"), 1));
-    assert_eq!(
-        events.lock().unwrap()[0],
-        Event::GaveUp {
-            attempts: 1,
-            reason: GiveUpReason::Budget
-        }
-    );
-    assert_eq!(budget.metrics().requests, 1);
-}
-
-#[tokio::test(start_paused = true)]
-async fn retries_sharing_a_budget_draw_from_one_pool() {
-    // 50 % and no floor: two successful calls fund exactly one retry, whichever retry uses it.
-    let budget = RetryBudget::builder()
-        .percent(50.0)
-        .min_per_second(0)
-        .build()
-        .unwrap();
-    let a = Retry::builder()
-        .budget(budget.clone())
-        .backoff(fixed(MS))
-        .build()
-        .unwrap();
-    let b = Retry::builder()
-        .budget(budget.clone())
-        .backoff(fixed(MS))
-        .build()
-        .unwrap();
-    assert_eq!(a.run(|_| async { Ok::<_, ()>(()) }).await, Ok(()));
-    assert_eq!(b.clone().run(|_| async { Ok::<_, ()>(()) }).await, Ok(()));
-    // Each failing call is itself a request: after these two the window has 4 requests, 2 retries.
-    let mut calls = 0;
-    let _ = a
-        .run(|_| {
-            calls += 1;
-            async { Err::<(), _>(()) }
-        })
-        .await;
-    let _ = b
-        .run(|_| {
-            calls += 1;
-            async { Err::<(), _>(()) }
-        })
-        .await;
-    assert_eq!(calls, 4);
-    assert_eq!(budget.metrics().retries, 2);
-    assert_eq!(budget.metrics().available, 0);
-}
-
 #[test]
 fn build_rejects_invalid_settings_naming_the_field() {
     let err = Retry::builder().max_attempts(0).build().unwrap_err();
@@ -297,64 +182,4 @@ async fn a_finite_custom_backoff_ends_the_retries() {
         })
         .await;
     assert_eq!(calls, 3);
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
-
-    /// Whatever the backoff, hints and attempt durations: no attempt starts at or after the
-    /// deadline, and no sleep ends past it, so the call ends by the deadline plus the duration of
-    /// its last attempt.
-    #[test]
-    fn the_deadline_is_never_overrun(
-        deadline_ms in 1u64..500,
-        base_ms in 0u64..100,
-        seed in any::<u64>(),
-        attempt_ms in prop::collection::vec(0u64..50, 64),
-        hint_ms in prop::collection::vec(prop::option::of(0u64..200), 64),
-    ) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let deadline = Duration::from_millis(deadline_ms);
-            let retry = Retry::builder()
-                .max_attempts(64)
-                .deadline(deadline)
-                .backoff(
-                    Backoff::exponential(Duration::from_millis(base_ms))
-                        .max_delay(Duration::from_secs(1))
-                        .seed(seed)
-                        .build()
-                        .unwrap(),
-                )
-                .retry_after(|outcome: &Result<(), usize>| {
-                    outcome.err().and_then(|n| hint_ms[n]).map(Duration::from_millis)
-                })
-                .no_budget()
-                .build()
-                .unwrap();
-            let start = Instant::now();
-            let mut starts = Vec::new();
-            let out = retry
-                .run(|a| {
-                    let n = (a.number() - 1) as usize;
-                    starts.push(start.elapsed());
-                    let took = Duration::from_millis(attempt_ms[n]);
-                    async move {
-                        tokio::time::sleep(took).await;
-                        Err(n)
-                    }
-                })
-                .await;
-            let last = out.unwrap_err();
-            for s in &starts {
-                prop_assert!(*s < deadline, "attempt started at {s:?}, deadline {deadline:?}");
-            }
-            prop_assert!(start.elapsed() <= deadline + Duration::from_millis(attempt_ms[last]));
-            Ok(())
-        })?;
-    }
 }

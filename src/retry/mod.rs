@@ -170,242 +170,24 @@ mod attempts;
 mod budget;
 mod builder;
 mod error;
+mod events;
 pub mod future;
+mod handle;
 mod layer;
 mod policy;
 mod replay;
+mod run;
 mod service;
-
-use crate::backoff::{Backoff, MakeDelays};
-use crate::event::{Listeners, PatternEvent};
-use std::fmt;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
 
 pub use attempts::Attempt;
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
 pub use error::InvalidRetry;
+pub use events::{Event, GiveUpReason, RetryReason};
 pub use future::{ResponseFuture, Run};
+use handle::Config;
+pub use handle::Retry;
 pub use layer::RetryLayer;
 pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, ShouldRetry};
 pub use replay::{CloneRequest, RebuildWith, RecoverWith, Replay};
 pub use service::RetryService;
-
-/// Tries a call again when it fails, within limits; the handle of the retry pattern.
-///
-/// Built with [`Retry::builder`] (or [`Retry::default`]). Cheap to clone: an `Arc` inside, so
-/// every clone, every [`layer`](Self::layer) and every service made from it share one
-/// configuration and one [`RetryBudget`].
-pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
-    shared: Arc<Config<B, P, H>>,
-}
-
-/// A retry's configuration. The tower door copies it into each call's future (when `B`, `P` and
-/// `H` are `Clone`), so a call touches no reference count shared with other threads unless a
-/// budget or listeners are set.
-struct Config<B, P, H> {
-    max_attempts: u32,
-    deadline: Option<Duration>,
-    backoff: B,
-    predicate: P,
-    hint: H,
-    budget: Option<RetryBudget>,
-    listeners: Listeners<Event>,
-}
-
-impl Retry {
-    /// A builder; its defaults are listed on [`RetryBuilder`].
-    pub fn builder() -> RetryBuilder {
-        RetryBuilder::new()
-    }
-}
-
-impl Default for Retry {
-    /// A retry with the defaults of [`RetryBuilder`].
-    fn default() -> Self {
-        let shared = Config {
-            max_attempts: 3,
-            deadline: None,
-            backoff: Backoff::default(),
-            predicate: OnError,
-            hint: DefaultHint,
-            budget: RetryBudget::builder().build().ok(),
-            listeners: Listeners::new(),
-        };
-        Self {
-            shared: Arc::new(shared),
-        }
-    }
-}
-
-impl<B, P, H> Retry<B, P, H> {
-    /// Runs a call, trying again as configured. `make` builds each attempt's future and gets the
-    /// [`Attempt`] (its number, the deadline). Resolves to the first outcome that is not retried,
-    /// or the last outcome when a limit is reached.
-    ///
-    /// The first attempt is built now, and the deadline (if any) starts now.
-    pub fn run<F, Fut, T, E>(&self, make: F) -> Run<F, Fut, B, P, H>
-    where
-        B: MakeDelays,
-        F: FnMut(Attempt) -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        P: ShouldRetry<T, E>,
-        H: RetryAfter<T, E>,
-    {
-        Run::new(self.clone(), make)
-    }
-
-    /// A tower layer whose services retry with this handle's configuration and budget.
-    ///
-    /// Requests are cloned to be sent again ([`CloneRequest`]); see [`RetryLayer::rebuild_with`]
-    /// and [`RetryLayer::recover_with`] for requests that are not `Clone`.
-    pub fn layer(&self) -> RetryLayer<B, P, H> {
-        RetryLayer::new(self.clone())
-    }
-
-    /// The budget this retry draws from, if it has one.
-    pub fn budget(&self) -> Option<&RetryBudget> {
-        self.shared.budget.as_ref()
-    }
-
-    /// The most attempts a call makes, the first included.
-    pub fn max_attempts(&self) -> u32 {
-        self.shared.max_attempts
-    }
-
-    /// The deadline across all attempts of a call, if any.
-    pub fn deadline(&self) -> Option<Duration> {
-        self.shared.deadline
-    }
-}
-
-impl<B: Clone, P: Clone, H: Clone> Clone for Config<B, P, H> {
-    fn clone(&self) -> Self {
-        Self {
-            max_attempts: self.max_attempts,
-            deadline: self.deadline,
-            backoff: self.backoff.clone(),
-            predicate: self.predicate.clone(),
-            hint: self.hint.clone(),
-            budget: self.budget.clone(),
-            listeners: self.listeners.clone(),
-        }
-    }
-}
-
-impl<B, P, H> Clone for Retry<B, P, H> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-impl<B, P, H> fmt::Debug for Retry<B, P, H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.shared;
-        f.debug_struct("Retry")
-            .field("max_attempts", &s.max_attempts)
-            .field("deadline", &s.deadline)
-            .field("backoff", &std::any::type_name::<B>())
-            .field("predicate", &std::any::type_name::<P>())
-            .field("hint", &std::any::type_name::<H>())
-            .field("budget", &s.budget)
-            .field("listeners", &s.listeners)
-            .finish()
-    }
-}
-
-/// Something that happened in a retry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// An attempt's outcome is retried: the next attempt starts after `delay`.
-    Retrying {
-        /// The number of the attempt that just ended (1 for the first).
-        attempt: u32,
-        /// The wait before the next attempt.
-        delay: Duration,
-        /// What made the outcome retryable.
-        reason: RetryReason,
-        /// Whether the delay came from a hint ([`RetryBuilder::retry_after`], an open circuit)
-        /// rather than from the backoff.
-        hinted: bool,
-    },
-    /// A call stopped retrying and returned its last outcome.
-    GaveUp {
-        /// Attempts made, the first included.
-        attempts: u32,
-        /// Why it stopped.
-        reason: GiveUpReason,
-    },
-}
-
-/// What made an outcome retryable; see [`Event::Retrying`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RetryReason {
-    /// The attempt failed with an error the predicate retries.
-    Error,
-    /// The attempt returned a response the predicate retries (an HTTP 503, say).
-    Response,
-}
-
-/// Why a call stopped retrying; see [`Event::GaveUp`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum GiveUpReason {
-    /// The maximum number of attempts was reached, or a finite backoff ran out of delays.
-    Attempts,
-    /// The next sleep would have ended at or past the deadline, or the deadline passed while
-    /// waiting for the inner service to become ready.
-    Deadline,
-    /// The retry budget was spent.
-    Budget,
-    /// The predicate does not retry this error.
-    NotRetryable,
-    /// No copy of the request could be had to send again (tower layer only).
-    NoRequest,
-}
-
-impl GiveUpReason {
-    /// A short lower-case name, as used in `tracing` events.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            Self::Attempts => "attempts",
-            Self::Deadline => "deadline",
-            Self::Budget => "budget",
-            Self::NotRetryable => "not retryable",
-            Self::NoRequest => "no request",
-        }
-    }
-}
-
-impl PatternEvent for Event {
-    #[cfg(feature = "tracing")]
-    fn trace(&self) {
-        match self {
-            Event::Retrying {
-                attempt,
-                delay,
-                reason,
-                hinted,
-            } => tracing::info!(
-                target: "bulwark::retry",
-                attempt,
-                delay_ms = delay.as_millis() as u64,
-                reason = ?reason,
-                hinted,
-                "retrying"
-            ),
-            Event::GaveUp { attempts, reason } => tracing::warn!(
-                target: "bulwark::retry",
-                attempts,
-                reason = reason.as_str(),
-                "gave up"
-            ),
-        }
-    }
-}
