@@ -15,7 +15,7 @@ pub enum Event {
         delay: Duration,
         /// What made the outcome retryable.
         reason: RetryReason,
-        /// Whether the delay came from a hint ([`RetryBuilder::retry_after`], an open circuit)
+        /// Whether the delay came from a hint ([`RetryBuilder::retry_after`](super::RetryBuilder::retry_after), an open circuit)
         /// rather than from the backoff.
         hinted: bool,
     },

@@ -77,7 +77,7 @@ impl<B, P, H> Retry<B, P, H> {
 
     /// A tower layer whose services retry with this handle's configuration and budget.
     ///
-    /// Requests are cloned to be sent again ([`CloneRequest`]); see [`RetryLayer::rebuild_with`]
+    /// Requests are cloned to be sent again ([`CloneRequest`](super::CloneRequest)); see [`RetryLayer::rebuild_with`]
     /// and [`RetryLayer::recover_with`] for requests that are not `Clone`.
     pub fn layer(&self) -> RetryLayer<B, P, H> {
         RetryLayer::new(self.clone())
