@@ -48,3 +48,8 @@ pub use builder::ServiceBuilderExt;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
