@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
@@ -41,6 +42,8 @@
 mod builder;
 mod event;
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
