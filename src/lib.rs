@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
 //! | saga | [`saga`] | `saga` |
+//! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
@@ -42,6 +43,8 @@
 mod builder;
 mod event;
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
@@ -52,3 +55,8 @@ pub use builder::ServiceBuilderExt;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
