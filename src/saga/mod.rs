@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use bulwark::saga::{Outcome, RetryPolicy, Saga, Step};
+//! use bulwark::saga::{Outcome, RetryPolicy, Saga, Step, StepContext};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -37,7 +37,7 @@
 //!     .deadline(Duration::from_secs(30));
 //!
 //! let reserve = saga.step(
-//!     Step::new("reserve-inventory", |ctx| async move {
+//!     Step::new("reserve-inventory", |ctx: StepContext<Order>| async move {
 //!         let order = ctx.input();
 //!         let key = ctx.idempotency_key().to_string();
 //!         let id = inventory::reserve(&order.sku, order.quantity, &key).await?;
@@ -54,7 +54,7 @@
 //! );
 //!
 //! let charge = saga.step(
-//!     Step::new("charge-payment", move |ctx| async move {
+//!     Step::new("charge-payment", move |ctx: StepContext<Order>| async move {
 //!         let reservation = ctx.output(&reserve)?; // typed: &Reservation
 //!         let cents = 1999 * u64::from(ctx.input().quantity);
 //!         let key = ctx.idempotency_key().to_string();
@@ -70,7 +70,7 @@
 //! );
 //!
 //! let ship = saga.step(
-//!     Step::new("create-shipment", move |ctx| async move {
+//!     Step::new("create-shipment", move |ctx: StepContext<Order>| async move {
 //!         let reservation = ctx.output(&reserve)?.id;
 //!         let tracking = shipping::create(&ctx.input().address, reservation, &ctx.idempotency_key().to_string()).await?;
 //!         Ok::<_, bulwark::BoxError>(Shipment { tracking })
@@ -98,6 +98,11 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The context's type is written out (`ctx: StepContext<Order>`) because a closure's argument
+//! type is settled before the method chain around it (`.compensate(..)`, `.timeout(..)`) tells
+//! the compiler which saga the step is for. A step written as a function returning
+//! `Step<Order, Charge>` (the usual shape once a step captures a client) needs no annotation.
 //!
 //! # Typed steps, and why keys
 //!

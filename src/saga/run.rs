@@ -65,32 +65,29 @@ where
 {
     /// Runs the saga with `input` under a fresh [`SagaId`].
     ///
-    /// The run is a task spawned on the current tokio runtime; the returned [`Run`] waits for
-    /// its [`Outcome`]. Dropping the `Run` cancels the saga: no new step starts, the step in
-    /// flight is abandoned, and the compensations run to the end in that task all the same.
+    /// The run is a task spawned on the current tokio runtime (at once if this is called
+    /// inside one, else when the [`Run`] is first polled); the `Run` waits for its [`Outcome`].
+    /// Dropping the `Run` cancels the saga: no new step starts, the step in flight is abandoned,
+    /// and the compensations run to the end in that task all the same.
     pub fn run(&self, input: I) -> Run {
         self.run_with_id(SagaId::generate(), input)
     }
 
     /// Runs the saga with `input` under the id `id` (an order number, say), which then prefixes
     /// every idempotency key.
-    pub fn run_with_id(&self, id: SagaId, input: I) -> Run {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Run {
-                id,
-                state: State::Failed(Some(SagaError::NoRuntime)),
-            };
-        };
+    pub fn run_with_id(&self, id: impl Into<SagaId>, input: I) -> Run {
+        let id = id.into();
         let (cancel, cancelled) = oneshot::channel();
-        let definition = self.definition.clone();
-        let task = engine::drive(definition, id.clone(), input, cancelled);
+        let task = engine::drive(self.definition.clone(), id.clone(), input, cancelled);
         let task = in_saga_span(task, self.definition.name, &id);
+        let state = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => State::Running(runtime.spawn(task)),
+            Err(_) => State::Waiting(Some(Box::pin(task))),
+        };
         Run {
             id,
-            state: State::Running {
-                task: runtime.spawn(task),
-                cancel: Some(cancel),
-            },
+            state,
+            cancel: Some(cancel),
         }
     }
 
@@ -131,14 +128,32 @@ impl<I> fmt::Debug for Saga<I> {
 pub struct Run {
     id: SagaId,
     state: State,
+    /// Dropped: the saga is cancelled. Sent `()`: detached, never cancelled.
+    cancel: Option<oneshot::Sender<()>>,
 }
 
+type Task = Pin<Box<dyn Future<Output = Result<Outcome, SagaError>> + Send>>;
+
 enum State {
-    Running {
-        task: JoinHandle<Result<Outcome, SagaError>>,
-        cancel: Option<oneshot::Sender<()>>,
-    },
-    Failed(Option<SagaError>),
+    /// Not spawned yet: `run` was called outside a runtime.
+    Waiting(Option<Task>),
+    Running(JoinHandle<Result<Outcome, SagaError>>),
+}
+
+impl State {
+    /// Spawns a waiting task on the current runtime.
+    fn start(&mut self) -> Result<&mut JoinHandle<Result<Outcome, SagaError>>, SagaError> {
+        if let State::Waiting(task) = self {
+            let runtime =
+                tokio::runtime::Handle::try_current().map_err(|_| SagaError::NoRuntime)?;
+            let task = task.take().ok_or(SagaError::Aborted)?;
+            *self = State::Running(runtime.spawn(task));
+        }
+        match self {
+            State::Running(handle) => Ok(handle),
+            State::Waiting(_) => Err(SagaError::Aborted),
+        }
+    }
 }
 
 impl Run {
@@ -148,15 +163,15 @@ impl Run {
     }
 
     /// Lets the saga run to its outcome without anyone waiting for it (the outcome is in the
-    /// store's log and in the events). Returns the run's id.
-    pub fn detach(mut self) -> SagaId {
-        if let State::Running { cancel, .. } = &mut self.state {
-            if let Some(cancel) = cancel.take() {
-                // The task reads a sent value as "never cancel"; it may have finished already.
-                let _ = cancel.send(());
-            }
+    /// store's log and in the events). Returns the run's id; fails only if the run was created
+    /// outside a runtime and this is still outside one.
+    pub fn detach(mut self) -> Result<SagaId, SagaError> {
+        self.state.start()?;
+        if let Some(cancel) = self.cancel.take() {
+            // The task reads a sent value as "never cancel"; it may have finished already.
+            let _ = cancel.send(());
         }
-        self.id.clone()
+        Ok(self.id.clone())
     }
 }
 
@@ -164,12 +179,13 @@ impl Future for Run {
     type Output = Result<Outcome, SagaError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.state {
-            State::Running { task, .. } => Pin::new(task)
-                .poll(cx)
-                .map(|joined| joined.unwrap_or(Err(SagaError::Aborted))),
-            State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(SagaError::Aborted))),
-        }
+        let task = match self.state.start() {
+            Ok(task) => task,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        Pin::new(task)
+            .poll(cx)
+            .map(|joined| joined.unwrap_or(Err(SagaError::Aborted)))
     }
 }
 

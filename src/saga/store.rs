@@ -82,6 +82,18 @@ impl SagaId {
     }
 }
 
+impl From<&str> for SagaId {
+    fn from(id: &str) -> Self {
+        Self::new(id)
+    }
+}
+
+impl From<String> for SagaId {
+    fn from(id: String) -> Self {
+        Self::new(id)
+    }
+}
+
 impl fmt::Display for SagaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
