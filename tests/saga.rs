@@ -53,7 +53,7 @@ const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 
 #[tokio::test(start_paused = true)]
 async fn happy_path_completes_with_typed_outputs() {
-    let store = InMemoryStore::new();
+    let store = InMemoryStore::keep_all();
     let mut b = Saga::<u32>::builder("sum").store(store.clone());
     let double = b.step(Step::new("double", |ctx| async move {
         Ok::<_, BoxError>(*ctx.input() * 2)
@@ -388,7 +388,7 @@ async fn compensation_retries_then_succeeds() {
 #[tokio::test(start_paused = true)]
 async fn compensation_exhausted_parks_the_saga_with_every_error() {
     let ledger = Ledger::default();
-    let store = InMemoryStore::new();
+    let store = InMemoryStore::keep_all();
     let mut b = Saga::<u32>::builder("stuck").store(store.clone());
     add_step(&mut b, &ledger, "early", false);
     failing_compensation(&mut b, &ledger, "middle", 10);
@@ -502,7 +502,7 @@ async fn finished(rx: &mut mpsc::UnboundedReceiver<Event>) -> OutcomeKind {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_run_still_compensates() {
     let ledger = Ledger::default();
-    let store = InMemoryStore::new();
+    let store = InMemoryStore::keep_all();
     let (saga, mut events) = hanging_saga(&ledger, &store);
     let run = saga.run(0);
     let id = run.id().clone();

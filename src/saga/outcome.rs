@@ -35,8 +35,8 @@ impl Outcome {
     pub fn into_result(self) -> Result<Outputs, SagaFailed> {
         match self {
             Outcome::Completed(outputs) => Ok(outputs),
-            Outcome::Compensated(c) => Err(SagaFailed::Compensated(c)),
-            Outcome::Parked(p) => Err(SagaFailed::Parked(p)),
+            Outcome::Compensated(c) => Err(SagaFailed::Compensated(Box::new(c))),
+            Outcome::Parked(p) => Err(SagaFailed::Parked(Box::new(p))),
         }
     }
 }
@@ -46,10 +46,10 @@ impl Outcome {
 pub enum SagaFailed {
     /// It was compensated.
     #[error(transparent)]
-    Compensated(Compensated),
+    Compensated(Box<Compensated>),
     /// It is parked.
     #[error(transparent)]
-    Parked(Parked),
+    Parked(Box<Parked>),
 }
 
 /// Why an attempt of an action or a compensation failed.

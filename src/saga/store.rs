@@ -233,16 +233,28 @@ pub enum LogEntry {
 
 /// The default store: logs kept in memory, lost with the process.
 ///
-/// Clones share the same logs, so a test (or an admin endpoint) can keep a clone to read them.
+/// [`new`](Self::new) keeps the logs of sagas in flight and of parked sagas, and drops a log
+/// once its saga completes or is compensated, so a long-running process does not grow;
+/// [`keep_all`](Self::keep_all) keeps every log (for tests and debugging). Clones share the same
+/// logs, so a test (or an admin endpoint) can keep a clone to read them.
 #[derive(Clone, Debug, Default)]
 pub struct InMemoryStore {
     logs: Arc<Mutex<HashMap<SagaId, Vec<LogEntry>>>>,
+    keep_finished: bool,
 }
 
 impl InMemoryStore {
-    /// An empty store.
+    /// An empty store that forgets sagas once they complete or are compensated.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that keeps every log, finished or not.
+    pub fn keep_all() -> Self {
+        Self {
+            keep_finished: true,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<SagaId, Vec<LogEntry>>> {
@@ -265,12 +277,20 @@ impl InMemoryStore {
 
 impl SagaStore for InMemoryStore {
     fn append<'a>(&'a self, id: &'a SagaId, entry: LogEntry) -> StoreFuture<'a, ()> {
+        let forget = !self.keep_finished
+            && matches!(
+                entry,
+                LogEntry::Finished {
+                    outcome: OutcomeKind::Completed | OutcomeKind::Compensated
+                }
+            );
         let mut logs = self.lock();
-        match logs.get_mut(id) {
-            Some(log) => log.push(entry),
-            None => {
-                logs.insert(id.clone(), vec![entry]);
-            }
+        if forget {
+            logs.remove(id);
+        } else if let Some(log) = logs.get_mut(id) {
+            log.push(entry);
+        } else {
+            logs.insert(id.clone(), vec![entry]);
         }
         drop(logs);
         Box::pin(std::future::ready(Ok(())))
