@@ -42,6 +42,7 @@
 mod builder;
 mod event;
 
+pub mod backoff;
 #[cfg(feature = "chaos")]
 pub mod chaos;
 #[cfg(feature = "timeout")]
