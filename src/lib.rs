@@ -43,6 +43,7 @@
 mod builder;
 mod event;
 
+pub mod backoff;
 #[cfg(feature = "chaos")]
 pub mod chaos;
 #[cfg(feature = "timeout")]

@@ -3,6 +3,7 @@
 #![cfg(feature = "saga")]
 
 use bulwark::BoxError;
+use bulwark::backoff::Backoff;
 use bulwark::saga::{
     Cause, Event, InMemoryStore, LogEntry, Outcome, OutcomeKind, RetryPolicy, Saga, SagaBuilder,
     SagaId, Step, StepError,
@@ -252,10 +253,11 @@ async fn step_exhausting_its_retries_fails_with_every_attempt_error() {
         Step::new("b", |ctx| async move {
             Err::<(), BoxError>(format!("attempt {}", ctx.attempt()).into())
         })
-        .retry(RetryPolicy::exponential(
+        .retry(RetryPolicy::new(
             3,
-            Duration::from_millis(1),
-            Duration::from_secs(1),
+            Backoff::exponential(Duration::from_millis(1))
+                .build()
+                .unwrap(),
         )),
     );
     let Outcome::Compensated(c) = b.build().unwrap().run(0).await.unwrap() else {

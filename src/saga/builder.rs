@@ -179,8 +179,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
             .steps
             .into_iter()
             .map(|mut step| {
-                step.compensation_retry
-                    .get_or_insert_with(|| compensation_retry.clone());
+                step.compensation_retry.get_or_insert(compensation_retry);
                 step
             })
             .collect();

@@ -89,6 +89,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let id = &self.run.id;
         let max = policy.max_attempts();
         let mut errors = Vec::new();
+        let mut delays = policy.delays();
         for attempt_no in 1..=max {
             let entry = LogEntry::CompensationStarted {
                 step: self.step_ref(index),
@@ -147,7 +148,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             let _ = self.def.store.append(id, entry).await;
             errors.push(error);
             if will_retry {
-                tokio::time::sleep(policy.delay_after(attempt_no)).await;
+                tokio::time::sleep(delays.next().unwrap_or_default()).await;
             }
         }
         let last = errors.pop().unwrap_or(StepError::Abandoned);

@@ -148,6 +148,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let id = &self.run.id;
         let max = step.retry.max_attempts();
         let mut errors = Vec::new();
+        let mut delays = step.retry.delays();
         let mut maybe = false;
         for attempt in 1..=max {
             let entry = LogEntry::StepStarted {
@@ -218,7 +219,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                     status::WAITING
                 };
                 self.set(index, next);
-                let delay = step.retry.delay_after(attempt);
+                let delay = delays.next().unwrap_or_default();
                 self.def.listeners.emit(|| Event::StepRetrying {
                     saga: id.clone(),
                     step: step.name,

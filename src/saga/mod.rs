@@ -11,6 +11,7 @@
 //!
 //! ```
 //! use std::time::Duration;
+//! use bulwark::backoff::Backoff;
 //! use bulwark::saga::{Outcome, RetryPolicy, Saga, Step, StepContext};
 //! use serde::{Deserialize, Serialize};
 //!
@@ -50,7 +51,7 @@
 //!         inventory::release(id, &ctx.action_key().to_string()).await
 //!     })
 //!     .timeout(Duration::from_secs(2))
-//!     .retry(RetryPolicy::exponential(3, Duration::from_millis(50), Duration::from_secs(1))),
+//!     .retry(RetryPolicy::new(3, Backoff::exponential(Duration::from_millis(50)).build()?)),
 //! );
 //!
 //! let charge = saga.step(
@@ -147,7 +148,9 @@
 //! # Timeouts, retries, deadline
 //!
 //! Per step: [`Step::timeout`] bounds each attempt (through [`crate::timeout`]), and
-//! [`Step::retry`] sets the attempts and the pauses between them; every attempt carries the
+//! [`Step::retry`] sets the attempts and the pauses between them (a [`Backoff`](crate::backoff::Backoff)
+//! from the shared [`backoff`](crate::backoff) module, so jitter and caps work as for the retry
+//! pattern); every attempt carries the
 //! same [`IdempotencyKey`] (`"{saga id}/{step}"`, the compensation's is
 //! `"{saga id}/{step}/compensate"`). Per saga: [`SagaBuilder::deadline`] bounds the forward
 //! steps; when it passes, the step in flight is abandoned and the saga compensates.

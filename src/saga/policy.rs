@@ -1,50 +1,61 @@
 //! How often a step (or a compensation) is tried, and how long to wait in between.
 
+use crate::backoff::{Backoff, Delays, Jitter};
 use std::time::Duration;
 
-/// The attempts a step's action, or a compensation, gets, and the pauses between them.
+/// The attempts a step's action, or a compensation, gets, and the pauses between them (a
+/// [`Backoff`], from the shared [`backoff`](crate::backoff) module).
 ///
 /// A step's action is tried once by default ([`RetryPolicy::never`]); a compensation gets
 /// [`RetryPolicy::compensation_default`] unless the saga or the step says otherwise, because a
 /// compensation that gives up parks the saga for an operator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::backoff::Backoff;
+/// use bulwark::saga::RetryPolicy;
+///
+/// # fn main() -> Result<(), bulwark::backoff::InvalidBackoff> {
+/// let backoff = Backoff::exponential(Duration::from_millis(50))
+///     .max_delay(Duration::from_secs(2))
+///     .build()?;
+/// let policy = RetryPolicy::new(4, backoff);
+/// assert_eq!(policy.max_attempts(), 4);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
     attempts: u32,
-    delays: Delays,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Delays {
-    Fixed(Duration),
-    Exponential { base: Duration, max: Duration },
+    backoff: Backoff,
 }
 
 impl RetryPolicy {
+    /// Up to `attempts` attempts in all (the first one included), pausing between them for
+    /// the delays of `backoff`, in order.
+    pub const fn new(attempts: u32, backoff: Backoff) -> Self {
+        Self { attempts, backoff }
+    }
+
     /// One attempt, no retry.
-    pub const fn never() -> Self {
+    pub fn never() -> Self {
         Self::fixed(1, Duration::ZERO)
     }
 
-    /// Up to `attempts` attempts in all, `delay` apart.
-    pub const fn fixed(attempts: u32, delay: Duration) -> Self {
-        Self {
-            attempts,
-            delays: Delays::Fixed(delay),
-        }
+    /// Up to `attempts` attempts in all, exactly `delay` apart (no jitter).
+    pub fn fixed(attempts: u32, delay: Duration) -> Self {
+        // A constant backoff without jitter or cap is always valid.
+        let backoff = Backoff::constant(delay).jitter(Jitter::None).build();
+        Self::new(attempts, backoff.unwrap_or_default())
     }
 
-    /// Up to `attempts` attempts in all; the pause after attempt `n` is `base * 2^(n-1)`,
-    /// at most `max`.
-    pub const fn exponential(attempts: u32, base: Duration, max: Duration) -> Self {
-        Self {
-            attempts,
-            delays: Delays::Exponential { base, max },
-        }
-    }
-
-    /// The default for compensations: 5 attempts, 100 ms doubling up to 5 s.
-    pub const fn compensation_default() -> Self {
-        Self::exponential(5, Duration::from_millis(100), Duration::from_secs(5))
+    /// The default for compensations: 5 attempts, pausing 100 ms doubling up to 5 s, with full
+    /// jitter.
+    pub fn compensation_default() -> Self {
+        let backoff = Backoff::exponential(Duration::from_millis(100))
+            .max_delay(Duration::from_secs(5))
+            .build();
+        Self::new(5, backoff.unwrap_or_default())
     }
 
     /// The number of attempts in all (the first one included).
@@ -52,15 +63,14 @@ impl RetryPolicy {
         self.attempts
     }
 
-    /// The pause after failed attempt `attempt` (counting from 1), before the next one.
-    pub fn delay_after(&self, attempt: u32) -> Duration {
-        match self.delays {
-            Delays::Fixed(d) => d,
-            Delays::Exponential { base, max } => {
-                let shift = attempt.saturating_sub(1).min(31);
-                base.checked_mul(1 << shift).map_or(max, |d| d.min(max))
-            }
-        }
+    /// The backoff between attempts.
+    pub const fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
+    /// The pauses of one step's (or compensation's) retries, in order.
+    pub(crate) fn delays(&self) -> Delays {
+        self.backoff.delays()
     }
 
     /// Why this policy is invalid, if it is.
