@@ -69,6 +69,11 @@ async fn happy_path_completes_with_typed_outputs() {
     let Outcome::Completed(outputs) = run.await.unwrap() else {
         panic!("expected completion")
     };
+    let metrics = saga.metrics();
+    assert_eq!(
+        (metrics.started, metrics.completed, metrics.in_flight),
+        (1, 1, 0)
+    );
     assert_eq!(outputs.get(&double), Some(&42));
     assert_eq!(outputs.get(&text).map(String::as_str), Some("42!"));
 
@@ -510,10 +515,13 @@ async fn dropping_the_run_still_compensates() {
     let id = run.id().clone();
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(ledger.entries(), ["do:a", "do:hang"]);
+    assert_eq!(saga.metrics().in_flight, 1);
     drop(run);
 
     assert_eq!(finished(&mut events).await, OutcomeKind::Compensated);
     assert_eq!(ledger.entries(), ["do:a", "do:hang", "undo:hang", "undo:a"]);
+    let metrics = saga.metrics();
+    assert_eq!((metrics.compensated, metrics.in_flight), (1, 0));
     let log = store.log(&id);
     assert!(log.iter().any(|e| matches!(e,
         LogEntry::StepFailed { outcome_unknown: true, error, .. } if error == "abandoned")));

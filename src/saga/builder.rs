@@ -1,10 +1,11 @@
 //! Building a saga definition: steps, parallel groups, deadline, store, listeners.
 
 use super::event::Event;
+use super::memory::InMemoryStore;
 use super::policy::RetryPolicy;
 use super::run::{Definition, Saga};
 use super::step::{Step, StepDef, StepKey};
-use super::store::{InMemoryStore, SagaStore};
+use super::store::SagaStore;
 use crate::event::Listeners;
 use std::collections::HashSet;
 use std::fmt;
@@ -192,6 +193,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
             deadline: self.deadline,
             store: self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new())),
             listeners: self.listeners,
+            counters: Default::default(),
         }))
     }
 }

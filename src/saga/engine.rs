@@ -57,6 +57,7 @@ where
         .append(&id, started)
         .await
         .map_err(SagaError::Store)?;
+    def.counters.started();
     def.listeners.emit(|| Event::SagaStarted {
         definition: def.name,
         saga: id.clone(),
@@ -99,6 +100,7 @@ where
         Some(cause) => engine.compensate(reached, cause).await,
     };
     let kind = outcome.kind();
+    def.counters.finished(kind);
     // The outcome stands even if it cannot be recorded: the log then reads as unfinished and a
     // recovering process replays it, which idempotent steps and compensations make harmless.
     let _ = def

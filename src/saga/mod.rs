@@ -206,6 +206,8 @@ mod context;
 mod engine;
 mod event;
 mod exec;
+mod memory;
+mod metrics;
 mod outcome;
 mod policy;
 mod run;
@@ -215,6 +217,8 @@ mod store;
 pub use builder::{BuildError, Group, SagaBuilder};
 pub use context::{CompensationContext, IdempotencyKey, MissingOutput, Outputs, StepContext};
 pub use event::Event;
+pub use memory::InMemoryStore;
+pub use metrics::Metrics;
 pub use outcome::{
     Cause, Compensated, CompensationFailure, Outcome, Parked, SagaError, SagaFailed, StepError,
     StepFailure,
@@ -222,6 +226,4 @@ pub use outcome::{
 pub use policy::RetryPolicy;
 pub use run::{Run, Saga};
 pub use step::{Step, StepKey};
-pub use store::{
-    InMemoryStore, LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture,
-};
+pub use store::{LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture};

@@ -3,6 +3,7 @@
 use super::builder::SagaBuilder;
 use super::engine;
 use super::event::{Event, in_saga_span};
+use super::metrics::{Counters, Metrics};
 use super::outcome::{Outcome, SagaError};
 use super::step::StepDef;
 use super::store::{SagaId, SagaStore};
@@ -29,6 +30,7 @@ pub(crate) struct Definition<I> {
     pub(crate) deadline: Option<Duration>,
     pub(crate) store: Arc<dyn SagaStore>,
     pub(crate) listeners: Listeners<Event>,
+    pub(crate) counters: Counters,
 }
 
 /// A saga definition, ready to run: built once, run many times.
@@ -99,6 +101,11 @@ where
     /// The definition's version.
     pub fn version(&self) -> u32 {
         self.definition.version
+    }
+
+    /// Counts of this definition's runs (shared by clones). Cheap: four atomic loads.
+    pub fn metrics(&self) -> Metrics {
+        self.definition.counters.snapshot()
     }
 
     /// The store the runs' logs go to.
