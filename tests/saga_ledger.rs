@@ -1,10 +1,12 @@
 //! The saga's promise as a property: whatever the steps do, the ledger of their effects ends
 //! all applied (Completed), net zero (Compensated), or the outcome is parked naming exactly the
-//! stuck steps, with nothing undone out of order.
+//! stuck steps, with nothing undone out of order; and the saga's log, replayed, agrees.
 #![cfg(feature = "saga")]
 
 use bulwark::BoxError;
-use bulwark::saga::{Outcome, RetryPolicy, Saga, Step, StepContext};
+use bulwark::saga::{
+    InMemoryStore, Outcome, Phase, Progress, Replay, RetryPolicy, Saga, SagaId, Step, StepContext,
+};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -121,7 +123,8 @@ fn stages(plans: &[Plan]) -> Vec<Vec<usize>> {
 fn check(plans: Vec<Plan>) -> Result<(), TestCaseError> {
     let ledger = Ledger::default();
     let stages = stages(&plans);
-    let mut b = Saga::<u32>::builder("ledger");
+    let store = InMemoryStore::keep_all();
+    let mut b = Saga::<u32>::builder("ledger").store(store.clone());
     for stage in &stages {
         if let [one] = stage.as_slice() {
             b.step(step(NAMES[*one], &plans[*one], &ledger));
@@ -140,6 +143,33 @@ fn check(plans: Vec<Plan>) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     let outcome = runtime.block_on(saga.run_with_id("case", 0)).unwrap();
+
+    // The log alone tells the same story as the outcome.
+    let replay = Replay::from_log(&store.log(&SagaId::new("case"))).unwrap();
+    prop_assert_eq!(replay.phase, Phase::Finished(outcome.kind()));
+    let left: BTreeSet<&str> = replay
+        .to_compensate()
+        .iter()
+        .map(|i| replay.steps[i].name.as_str())
+        .collect();
+    match &outcome {
+        Outcome::Completed(_) => {
+            prop_assert_eq!(replay.steps.len(), plans.len());
+            for r in replay.steps.values() {
+                prop_assert!(r.action == Progress::Completed && r.output.is_some());
+            }
+        }
+        Outcome::Compensated(_) => prop_assert!(left.is_empty(), "{left:?}"),
+        Outcome::Parked(p) => {
+            let expected: BTreeSet<&str> = p
+                .stuck()
+                .iter()
+                .map(|s| s.step())
+                .chain(p.pending().iter().copied())
+                .collect();
+            prop_assert_eq!(left, expected);
+        }
+    }
 
     // The model: the first stage with a failing step stops the saga; the steps to undo are those
     // of the stages reached whose action may have taken effect; undoing goes stage by stage in

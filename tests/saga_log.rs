@@ -4,8 +4,8 @@
 
 use bulwark::BoxError;
 use bulwark::saga::{
-    Cause, Event, InMemoryStore, LogEntry, Outcome, OutcomeKind, RetryPolicy, Saga, SagaError,
-    SagaId, SagaStore, Step, StepError, StoreError, StoreFuture,
+    Cause, Event, InMemoryStore, LogEntry, Outcome, OutcomeKind, Phase, Progress, Replay,
+    RetryPolicy, Saga, SagaError, SagaId, SagaStore, Step, StepError, StoreError, StoreFuture,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -103,6 +103,18 @@ async fn the_log_of_a_saga_in_flight_shows_the_step_in_flight_and_lists_it_unfin
         matches!(log.last(), Some(LogEntry::StepStarted { step, attempt: 1 }) if step.name == "hang" && step.index == 1)
     );
 
+    // Replayed, the log says where the saga stands.
+    let replay = Replay::from_log(&log).unwrap();
+    assert_eq!(
+        (replay.definition.as_str(), replay.version),
+        ("in-flight", 3)
+    );
+    assert_eq!(replay.phase, Phase::Forward);
+    assert_eq!(replay.steps[&0].action, Progress::Completed);
+    assert_eq!(replay.steps[&0].output, Some(serde_json::Value::Null));
+    assert_eq!(replay.steps[&1].action, Progress::InFlight);
+    assert_eq!(replay.to_compensate(), [1, 0]);
+
     // The log survives a trip through JSON, as a durable store would keep it.
     let json = serde_json::to_string(&log).unwrap();
     let back: Vec<LogEntry> = serde_json::from_str(&json).unwrap();
@@ -130,6 +142,19 @@ impl SagaStore for Flaky {
     fn list_unfinished(&self) -> StoreFuture<'_, Vec<SagaId>> {
         self.inner.list_unfinished()
     }
+}
+
+#[test]
+fn replay_rejects_a_log_that_is_not_a_saga_log() {
+    assert!(Replay::from_log(&[]).is_err());
+    let finished = LogEntry::Finished {
+        outcome: OutcomeKind::Completed,
+    };
+    let err = Replay::from_log(&[finished]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "saga log entry 0: the first entry must be `started`"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -210,6 +210,7 @@ mod memory;
 mod metrics;
 mod outcome;
 mod policy;
+mod replay;
 mod run;
 mod step;
 mod store;
@@ -224,6 +225,7 @@ pub use outcome::{
     StepFailure,
 };
 pub use policy::RetryPolicy;
+pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
 pub use run::{Run, Saga};
 pub use step::{Step, StepKey};
 pub use store::{LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture};
