@@ -157,14 +157,28 @@
 //!
 //! # The log
 //!
-//! Every transition is appended to the saga's log in a [`SagaStore`] ([`InMemoryStore`] by
-//! default) before the work it announces starts: an action never runs unless its
-//! [`LogEntry::StepStarted`] is recorded. The first entry names the definition and its
-//! version and holds the input; [`LogEntry::StepCompleted`] holds the output. So a log alone
-//! says where a saga stood: which steps completed (with their outputs), which was in flight
-//! (and may have taken effect), whether it was compensating and which compensations finished.
-//! That is what a durable store and recovery build on; this module only runs sagas forward
-//! from their start.
+//! Every transition is appended to the saga's log in a [`SagaStore`] before the work it
+//! announces starts: an action never runs unless its [`LogEntry::StepStarted`] is recorded (if
+//! the store refuses, the attempt fails with [`StepError::Store`] without running). The first
+//! entry names the definition and its version and holds the input as JSON;
+//! [`LogEntry::StepCompleted`] holds the output. So a log alone says where a saga stood: which
+//! steps completed (with their outputs), which was in flight (and may have taken effect),
+//! whether it was compensating and which compensations finished. [`Replay::from_log`] reads it
+//! back that way, for an operator or for recovery; [`Replay::to_compensate`] lists what is left
+//! to undo.
+//!
+//! The store interface is three methods: append to a saga's log, load it, list the sagas
+//! without a [`LogEntry::Finished`]. [`InMemoryStore`] is the default; it forgets a saga once
+//! it completes or is compensated (parked sagas stay, for the operator), or keeps everything
+//! with [`InMemoryStore::keep_all`]. This module runs sagas forward from their start; resuming
+//! one from a durable store after a crash is built on the log, the [`Replay`], the definition's
+//! [`name`](Saga::name) and [`version`](Saga::version), and the bounds the step and input types
+//! already carry (`DeserializeOwned`).
+//!
+//! # Metrics
+//!
+//! [`Saga::metrics`] counts the definition's runs: started, in flight, completed, compensated,
+//! parked.
 //!
 //! # Clone
 //!

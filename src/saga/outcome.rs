@@ -160,7 +160,8 @@ impl Compensated {
         &self.id
     }
 
-    /// The steps whose compensation ran, in the order they finished.
+    /// The steps whose compensation ran: later steps first (a parallel group's in reverse order
+    /// of the steps, although they ran together).
     pub fn compensated(&self) -> &[&'static str] {
         &self.compensated
     }
