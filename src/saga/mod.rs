@@ -27,7 +27,7 @@
 //!
 //! # mod inventory { pub async fn reserve(_: &str, _: u32, _: &str) -> Result<u64, std::io::Error> { Ok(7) }
 //! #     pub async fn release(_: Option<u64>, _: &str) -> Result<(), std::io::Error> { Ok(()) } }
-//! # mod payments { pub async fn charge(_: &str, cents: u64, key: &str) -> Result<String, std::io::Error> { Ok(format!("ch-{key}-{cents}")) }
+//! # mod payments { pub async fn charge(_: &str, cents: u64, _reservation: u64, key: &str) -> Result<String, std::io::Error> { Ok(format!("ch-{key}-{cents}")) }
 //! #     pub async fn refund_by_key(_: &str) -> Result<(), std::io::Error> { Ok(()) } }
 //! # mod shipping { pub async fn create(_: &str, _: u64, _: &str) -> Result<String, std::io::Error> { Ok("TRACK-1".into()) }
 //! #     pub async fn cancel(_: &str) -> Result<(), std::io::Error> { Ok(()) } }
@@ -59,8 +59,7 @@
 //!         let reservation = ctx.output(&reserve)?; // typed: &Reservation
 //!         let cents = 1999 * u64::from(ctx.input().quantity);
 //!         let key = ctx.idempotency_key().to_string();
-//!         let id = payments::charge(&ctx.input().card, cents, &key).await?;
-//!         # let _ = reservation.id;
+//!         let id = payments::charge(&ctx.input().card, cents, reservation.id, &key).await?;
 //!         Ok::<_, bulwark::BoxError>(Charge { id, cents })
 //!     })
 //!     .compensate(|ctx| async move {
@@ -144,6 +143,37 @@
 //! (nothing is undone out of order) and the outcome is [`Outcome::Parked`], with every error of
 //! every attempt ([`Parked::stuck`], [`Parked::cause`]) and the steps still to undo
 //! ([`Parked::pending`]).
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use bulwark::BoxError;
+//! use bulwark::saga::{Cause, Outcome, Saga, Step};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let undone = Arc::new(Mutex::new(Vec::new()));
+//! let step = |name: &'static str| {
+//!     let undone = undone.clone();
+//!     Step::<u32, ()>::new(name, |_ctx| async { Ok::<_, BoxError>(()) }).compensate(move |_ctx| {
+//!         let undone = undone.clone();
+//!         async move {
+//!             undone.lock().unwrap().push(name);
+//!             Ok::<_, BoxError>(())
+//!         }
+//!     })
+//! };
+//! let mut saga = Saga::<u32>::builder("undo-demo");
+//! saga.step(step("reserve"));
+//! saga.step(step("charge"));
+//! saga.step(Step::new("ship", |_ctx| async { Err::<(), BoxError>("no courier".into()) }));
+//!
+//! let Outcome::Compensated(compensated) = saga.build()?.run(7).await? else { unreachable!() };
+//! let Cause::Step(failure) = compensated.cause() else { unreachable!() };
+//! assert_eq!(failure.step(), "ship");
+//! assert_eq!(*undone.lock().unwrap(), ["charge", "reserve"]);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Timeouts, retries, deadline
 //!
