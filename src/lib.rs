@@ -8,6 +8,8 @@
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
+//! | saga | [`saga`] | `saga` |
+//! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
@@ -43,14 +45,23 @@ mod builder;
 mod event;
 
 pub mod backoff;
-
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
 #[cfg(feature = "retry")]
 pub mod retry;
 
+#[cfg(feature = "saga")]
+pub mod saga;
+
 pub use builder::ServiceBuilderExt;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
