@@ -95,6 +95,7 @@ impl<D> Attempts<D> {
 
     /// Decides after `outcome`: stop, or try again after a delay. Gives up (with an event) when
     /// the outcome is final or a limit is reached; the budget is checked by [`Self::commit`].
+    #[inline]
     pub(super) fn decide<B, P, H, T, E>(
         &mut self,
         cfg: &Config<B, P, H>,
@@ -112,6 +113,21 @@ impl<D> Attempts<D> {
             }
             return Decision::Stop;
         }
+        self.decide_retry(cfg, outcome)
+    }
+
+    /// The limits, the delay and the deadline, for an outcome the predicate retries.
+    #[inline(never)]
+    fn decide_retry<B, P, H, T, E>(
+        &mut self,
+        cfg: &Config<B, P, H>,
+        outcome: &Result<T, E>,
+    ) -> Decision
+    where
+        B: MakeDelays<Delays = D>,
+        D: Iterator<Item = Duration>,
+        H: RetryAfter<T, E>,
+    {
         if self.started >= cfg.max_attempts {
             self.give_up(cfg, GiveUpReason::Attempts);
             return Decision::Stop;

@@ -48,7 +48,8 @@ pub struct RetryBudget {
 
 struct State {
     start: Instant,
-    bucket_nanos: u128,
+    /// At least 1 ms (the window is at least 10 ms); u64 so the per-call division is cheap.
+    bucket_nanos: u64,
     /// Units each request deposits.
     deposit: u128,
     /// Units the floor adds to the window (`min_per_second × window`).
@@ -108,7 +109,9 @@ impl State {
     /// Brings the buckets up to `now`, clearing those that expired, and returns the current epoch.
     fn advance(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.start).as_nanos();
-        let epoch = u64::try_from(since / self.bucket_nanos).unwrap_or(u64::MAX);
+        // 584 years of nanoseconds fit in a u64; past that, the epoch stops moving.
+        let since = u64::try_from(since).unwrap_or(u64::MAX);
+        let epoch = since / self.bucket_nanos;
         let current = self.current.load(Ordering::Acquire);
         if epoch <= current {
             return current;
@@ -230,7 +233,7 @@ impl RetryBudgetBuilder {
         Ok(RetryBudget {
             state: Arc::new(State {
                 start: Instant::now(),
-                bucket_nanos: window / BUCKETS as u128,
+                bucket_nanos: u64::try_from(window / BUCKETS as u128).unwrap_or(u64::MAX),
                 deposit,
                 reserve,
                 current: AtomicU64::new(0),
@@ -244,7 +247,7 @@ impl RetryBudgetBuilder {
 impl fmt::Debug for RetryBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.state;
-        let window = u64::try_from(s.bucket_nanos * BUCKETS as u128).unwrap_or(u64::MAX);
+        let window = s.bucket_nanos.saturating_mul(BUCKETS as u64);
         f.debug_struct("RetryBudget")
             .field("percent", &(s.deposit as f64 / 10_000.0))
             .field("window", &Duration::from_nanos(window))

@@ -28,6 +28,7 @@ pin_project! {
     /// Before every retry it drives its own clone of the inner service to readiness, then calls
     /// it; the sleep and the wait for readiness are bounded by the deadline.
     #[must_use = "futures do nothing unless polled"]
+    #[project = Proj]
     pub struct ResponseFuture<S, Req, B, P, H, K>
     where
         S: Service<Req>,
@@ -86,85 +87,142 @@ where
 {
     type Output = Result<S::Response, BoxError>;
 
+    /// The attempt in flight is polled here; everything a retry does is out of line, so the
+    /// common case (an attempt that ends the call) stays small.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
-                StateProj::Calling { future } => {
-                    let mut outcome = ready!(future.poll(cx)).map_err(Into::into);
-                    let Decision::Retry {
-                        delay,
-                        reason,
-                        hinted,
-                    } = this.attempts.decide(this.cfg, &outcome)
-                    else {
-                        return Poll::Ready(outcome);
-                    };
-                    let request = this.again.as_mut().and_then(|again| {
-                        again.request.take().or_else(|| match &mut outcome {
-                            Err(error) => again.replay.recover(error),
-                            Ok(_) => None,
-                        })
-                    });
-                    let (Some(again), Some(request)) = (this.again.as_mut(), request) else {
-                        this.attempts.give_up(this.cfg, GiveUpReason::NoRequest);
-                        return Poll::Ready(outcome);
-                    };
-                    if !this.attempts.commit(this.cfg, delay, reason, hinted) {
-                        return Poll::Ready(outcome);
-                    }
-                    again.request = Some(request);
-                    *this.last = Some(outcome);
-                    if delay.is_zero() {
-                        this.state.set(State::Readying);
-                        arm_deadline(this.sleep, this.attempts);
-                    } else {
-                        set_sleep(this.sleep, after(delay));
-                        this.state.set(State::Sleeping);
-                    }
+            if let StateProj::Calling { future } = this.state.as_mut().project() {
+                let outcome = ready!(future.poll(cx)).map_err(Into::into);
+                if let Some(outcome) = after_outcome(&mut this, outcome) {
+                    return Poll::Ready(outcome);
                 }
-                StateProj::Sleeping => {
-                    if let Some(sleep) = this.sleep.as_mut() {
-                        ready!(sleep.as_mut().poll(cx));
-                    }
-                    this.state.set(State::Readying);
-                    arm_deadline(this.sleep, this.attempts);
-                }
-                StateProj::Readying => {
-                    let Some(again) = this.again.as_mut() else {
-                        return give_up(this.attempts, this.cfg, this.last);
-                    };
-                    match again.service.poll_ready(cx) {
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
-                        Poll::Pending => {
-                            if this.attempts.deadline().is_some() {
-                                if let Some(sleep) = this.sleep.as_mut() {
-                                    if sleep.as_mut().poll(cx).is_ready() {
-                                        return give_up(this.attempts, this.cfg, this.last);
-                                    }
-                                }
-                            }
-                            return Poll::Pending;
-                        }
-                    }
-                    let Some(request) = again.request.take() else {
-                        return give_up(this.attempts, this.cfg, this.last);
-                    };
-                    if this.attempts.past_deadline() {
-                        return give_up(this.attempts, this.cfg, this.last);
-                    }
-                    this.attempts.next_attempt();
-                    if this.attempts.may_retry(this.cfg) {
-                        again.request = again.replay.keep(&request);
-                    }
-                    *this.last = None;
-                    let future = again.service.call(request);
-                    this.state.set(State::Calling { future });
-                }
+            }
+            if let Err(outcome) = ready!(poll_between(&mut this, cx)) {
+                return Poll::Ready(outcome);
             }
         }
     }
+}
+
+type Outcome<S, Req> = Result<<S as Service<Req>>::Response, BoxError>;
+
+/// Decides after an outcome: returns it when the call ends, or sets up the next attempt.
+#[inline]
+fn after_outcome<S, Req, B, P, H, K>(
+    this: &mut Proj<'_, S, Req, B, P, H, K>,
+    outcome: Outcome<S, Req>,
+) -> Option<Outcome<S, Req>>
+where
+    S: Service<Req>,
+    B: MakeDelays,
+    P: ShouldRetry<S::Response, BoxError>,
+    H: RetryAfter<S::Response, BoxError>,
+    K: Replay<Req>,
+{
+    match this.attempts.decide(this.cfg, &outcome) {
+        Decision::Stop => Some(outcome),
+        Decision::Retry {
+            delay,
+            reason,
+            hinted,
+        } => schedule(this, outcome, delay, reason, hinted),
+    }
+}
+
+/// Gets the request for the next attempt, takes the retry from the budget, and enters the sleep
+/// (or the wait for readiness). Returns the outcome if the call ends instead.
+#[inline(never)]
+fn schedule<S, Req, B, P, H, K>(
+    this: &mut Proj<'_, S, Req, B, P, H, K>,
+    mut outcome: Outcome<S, Req>,
+    delay: std::time::Duration,
+    reason: super::RetryReason,
+    hinted: bool,
+) -> Option<Outcome<S, Req>>
+where
+    S: Service<Req>,
+    B: MakeDelays,
+    K: Replay<Req>,
+{
+    let request = this.again.as_mut().and_then(|again| {
+        again.request.take().or_else(|| match &mut outcome {
+            Err(error) => again.replay.recover(error),
+            Ok(_) => None,
+        })
+    });
+    let (Some(again), Some(request)) = (this.again.as_mut(), request) else {
+        this.attempts.give_up(this.cfg, GiveUpReason::NoRequest);
+        return Some(outcome);
+    };
+    if !this.attempts.commit(this.cfg, delay, reason, hinted) {
+        return Some(outcome);
+    }
+    again.request = Some(request);
+    *this.last = Some(outcome);
+    if delay.is_zero() {
+        this.state.set(State::Readying);
+        arm_deadline(this.sleep, this.attempts);
+    } else {
+        set_sleep(this.sleep, after(delay));
+        this.state.set(State::Sleeping);
+    }
+    None
+}
+
+/// Between attempts: the sleep, then the wait for readiness, then the call. `Ready(Ok)` once the
+/// next attempt is in flight, `Ready(Err(outcome))` when the call ends (the deadline passed, or
+/// the inner service failed).
+#[inline(never)]
+fn poll_between<S, Req, B, P, H, K>(
+    this: &mut Proj<'_, S, Req, B, P, H, K>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Outcome<S, Req>>>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    B: MakeDelays,
+    K: Replay<Req>,
+{
+    if let StateProj::Sleeping = this.state.as_mut().project() {
+        if let Some(sleep) = this.sleep.as_mut() {
+            ready!(sleep.as_mut().poll(cx));
+        }
+        this.state.set(State::Readying);
+        arm_deadline(this.sleep, this.attempts);
+    }
+    let Some(again) = this.again.as_mut() else {
+        return give_up(this.attempts, this.cfg, this.last).map(Err);
+    };
+    match again.service.poll_ready(cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(error)) => return Poll::Ready(Err(Err(error.into()))),
+        Poll::Pending => {
+            if this.attempts.deadline().is_some() {
+                if let Some(sleep) = this.sleep.as_mut() {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return give_up(this.attempts, this.cfg, this.last).map(Err);
+                    }
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+    let Some(request) = again.request.take() else {
+        return give_up(this.attempts, this.cfg, this.last).map(Err);
+    };
+    if this.attempts.past_deadline() {
+        return give_up(this.attempts, this.cfg, this.last).map(Err);
+    }
+    this.attempts.next_attempt();
+    if this.attempts.may_retry(this.cfg) {
+        again.request = again.replay.keep(&request);
+    }
+    *this.last = None;
+    let future = again.service.call(request);
+    this.state.set(State::Calling { future });
+    Poll::Ready(Ok(()))
 }
 
 /// Returns the last outcome after giving up on the deadline while waiting for readiness.
