@@ -119,10 +119,18 @@ async fn the_deadline_bounds_the_wait_for_readiness_and_returns_the_last_error()
     let (_, send) = handle.next_request().await.unwrap();
     send.send_error("first failure");
 
-    let start = tokio::time::Instant::now();
+    // The mock allows no second request: the retry waits for readiness until the deadline.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::advance(Duration::from_secs(1) - MS).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!task.is_finished());
+    tokio::time::advance(MS).await;
     let err = task.await.unwrap().unwrap_err();
     assert_eq!(err.to_string(), "first failure");
-    assert_eq!(start.elapsed(), Duration::from_secs(1));
     assert_eq!(
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
@@ -190,8 +198,39 @@ async fn an_http_aware_predicate_retries_503_with_its_retry_after() {
         }
     });
     let mut svc = retry.layer().layer(inner);
-    let start = tokio::time::Instant::now();
-    let out = svc.ready().await.unwrap().call(()).await.unwrap();
-    assert_eq!(out.status, 200);
-    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    let task = tokio::spawn(svc.ready().await.unwrap().call(()));
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::advance(Duration::from_secs(2) - MS).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    tokio::time::advance(MS).await;
+    assert_eq!(task.await.unwrap().unwrap().status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[cfg(feature = "timeout")]
+#[tokio::test(start_paused = true)]
+async fn a_timeout_inside_the_retry_bounds_each_attempt_and_its_elapsed_is_retried() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    // The first attempt hangs; the timeout cuts it, and the retry tries again.
+    let inner = service_fn(move |req: u32| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, BoxError>(req)
+        }
+    });
+    let mut svc = ServiceBuilder::new()
+        .bulwark_retry(&retry(3, 10 * MS))
+        .bulwark_timeout(Duration::from_millis(100))
+        .service(inner);
+    assert_eq!(svc.ready().await.unwrap().call(5).await.unwrap(), 5);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
