@@ -234,3 +234,34 @@ async fn a_finite_custom_backoff_ends_the_retries() {
         .await;
     assert_eq!(calls, 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_hint_falls_back_to_the_backoff_and_a_max_hint_gives_up() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(2)
+        .backoff(fixed(5 * MS))
+        .retry_after(|outcome: &Result<(), Duration>| outcome.err())
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let _ = retry.run(|_| async { Err(Duration::ZERO) }).await;
+    let _ = retry.run(|_| async { Err(Duration::MAX) }).await;
+    let events = events.lock().unwrap();
+    assert_eq!(
+        events[0],
+        Event::Retrying {
+            attempt: 1,
+            delay: 5 * MS,
+            reason: RetryReason::Error,
+            hinted: false
+        }
+    );
+    assert_eq!(
+        events[2],
+        Event::GaveUp {
+            attempts: 1,
+            reason: GiveUpReason::NotRetryable
+        }
+    );
+}

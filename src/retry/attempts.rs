@@ -132,7 +132,14 @@ impl<D> Attempts<D> {
             self.give_up(cfg, GiveUpReason::Attempts);
             return Decision::Stop;
         }
-        let hint = cfg.hint.retry_after(outcome);
+        // A hint of zero says nothing (a circuit whose probe slots are all taken cannot tell when
+        // one frees up): the backoff decides. A hint of `Duration::MAX` says waiting will not help
+        // (a circuit forced open).
+        let hint = cfg.hint.retry_after(outcome).filter(|d| !d.is_zero());
+        if hint == Some(Duration::MAX) {
+            self.give_up(cfg, GiveUpReason::NotRetryable);
+            return Decision::Stop;
+        }
         let delay = match hint {
             Some(delay) => delay,
             None => {

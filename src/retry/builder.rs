@@ -91,7 +91,8 @@ impl<B, P, H> RetryBuilder<B, P, H> {
     /// Reads a delay from an outcome (an HTTP `Retry-After`) to wait instead of the backoff.
     /// `hint` returning `None` falls back to the [`DefaultHint`] (an open circuit's wait), then to
     /// the backoff. A hint is still bounded by the deadline: a call gives up rather than sleep
-    /// past it. Without a deadline, a hint is followed as given.
+    /// past it. Without a deadline, a hint is followed as given, except that zero means "no hint"
+    /// and `Duration::MAX` means "waiting will not help" (the call gives up).
     pub fn retry_after<F>(self, hint: F) -> RetryBuilder<B, P, HintOr<F>> {
         RetryBuilder {
             max_attempts: self.max_attempts,

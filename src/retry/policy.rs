@@ -36,6 +36,10 @@ where
 /// Reads from an outcome how long to wait before the next attempt (an HTTP `Retry-After`, say).
 /// See [`RetryBuilder::retry_after`](super::RetryBuilder::retry_after).
 ///
+/// A hint replaces the backoff for that wait, except two values: zero says nothing (the backoff
+/// decides), and `Duration::MAX` says that waiting will not help, so the call gives up
+/// ([`GiveUpReason::NotRetryable`](super::GiveUpReason::NotRetryable)).
+///
 /// Implemented by [`DefaultHint`], by [`HintOr`] and by closures
 /// `Fn(&Result<T, E>) -> Option<Duration>`.
 pub trait RetryAfter<T, E> {
