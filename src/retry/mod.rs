@@ -136,8 +136,9 @@
 //! # Clone
 //!
 //! [`Retry`] is an `Arc`: its clones, its layers and every service made from them share one
-//! configuration and one budget. A [`RetryService`] clone clones the inner service. Each call
-//! keeps its own clone of the inner service for its retries.
+//! configuration and one budget. A [`RetryService`] clone clones the inner service. The inner
+//! service must be `Clone` (as for tower's `Retry`): each call that may retry keeps its own clone
+//! of it, and drives that clone to readiness before each retry.
 //!
 //! # Backpressure
 //!
