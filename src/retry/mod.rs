@@ -2,9 +2,9 @@
 //! callers so retries cannot turn an outage into a storm.
 //!
 //! Use it for calls that fail transiently (a reset connection, a 503 from a busy server) and are
-//! safe to repeat. Put it outside a per-attempt timeout and inside a circuit breaker's view of
-//! the world: an open circuit's error says when to come back, and the retry waits that long
-//! instead of hammering it.
+//! safe to repeat. Put it outside a per-attempt timeout and outside a circuit breaker: the
+//! breaker then sees every attempt, and an open circuit's error reaches the retry, which waits
+//! until the circuit may admit calls again instead of hammering it.
 //!
 //! # Standalone
 //!
@@ -166,6 +166,13 @@
 //!
 //! [`RetryBuilder::on_event`] registers listeners for [`Event`]s (retrying, gave up); with the
 //! `tracing` feature every event is also a `tracing` event with target `bulwark::retry`.
+//!
+//! # Metrics
+//!
+//! [`RetryBudget::metrics`] (through [`Retry::budget`]) gives the requests and retries of the
+//! budget's window and the retries available now. Counts of retries and give-ups by reason come
+//! from the events; the retry keeps no counters of its own, so a call shares no counter with
+//! calls on other threads.
 
 mod attempts;
 mod budget;
