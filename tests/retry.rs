@@ -265,3 +265,23 @@ async fn a_zero_hint_falls_back_to_the_backoff_and_a_max_hint_gives_up() {
         }
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn retries_without_delay_yield_to_the_scheduler() {
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(|| std::iter::repeat(Duration::ZERO))
+        .no_budget()
+        .build()
+        .unwrap();
+    let mut run = std::pin::pin!(retry.run(|_| async { Err::<(), _>("down") }));
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    // One attempt per poll: the first two polls end in a retry, the third returns the error.
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        run.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err("down"))
+    );
+}

@@ -98,6 +98,10 @@ where
                 if let Some(outcome) = after_outcome(&mut this, outcome) {
                     return Poll::Ready(outcome);
                 }
+                // Yield once per retry, so that attempts failing at once with no delay between
+                // them cannot hold the task's thread.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             if let Err(outcome) = ready!(poll_between(&mut this, cx)) {
                 return Poll::Ready(outcome);

@@ -92,6 +92,10 @@ where
                     if delay.is_zero() {
                         let future = (this.make)(this.attempts.next_attempt());
                         this.state.set(RunState::Attempting { future });
+                        // Yield, so that attempts failing at once with no delay between them
+                        // cannot hold the task's thread.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
                     } else {
                         *this.last = Some(outcome);
                         let sleep = Box::pin(tokio::time::sleep(delay));
