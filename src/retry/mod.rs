@@ -161,6 +161,8 @@
 //! budget is set, and the budget's deposit is one atomic add. Through the layer, each call copies
 //! the configuration (no shared reference count, unless a budget or listeners are set) and, when a
 //! retry may follow, clones the inner service and the request.
+//! Each retry yields to the scheduler once, so attempts that fail at once with no delay between
+//! them cannot hold the thread.
 //!
 //! # Events
 //!
