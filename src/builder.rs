@@ -43,6 +43,16 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         self,
         timeout: Duration,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+
+    /// Bounds the calls running at once, and those waiting, with a shared
+    /// [`Bulkhead`](crate::bulkhead::Bulkhead).
+    ///
+    /// Same as `.layer(bulkhead.layer())`; see [`crate::bulkhead`].
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
 }
 
 impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
@@ -54,5 +64,13 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timeout: Duration,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
         self.layer(crate::timeout::TimeoutLayer::new(timeout))
+    }
+
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
+        self.layer(bulkhead.layer())
     }
 }

@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | bulkhead | [`bulkhead`] | `bulkhead` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
@@ -43,6 +44,9 @@ mod event;
 
 #[cfg(feature = "timeout")]
 pub mod timeout;
+
+#[cfg(feature = "bulkhead")]
+pub mod bulkhead;
 
 pub use builder::ServiceBuilderExt;
 
