@@ -8,8 +8,9 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod bulkhead;
 mod support;
 mod timeout;
 
-criterion_group!(benches, timeout::bench);
+criterion_group!(benches, timeout::bench, bulkhead::bench);
 criterion_main!(benches);

@@ -121,11 +121,18 @@ pin_project! {
     where
         S: Service<Req>,
     {
-        Queued { #[pin] acquire: Acquire, call: Option<(S, Req)> },
+        // Boxed: only a call that found no free slot pays for it, and the future stays small.
+        Queued { queued: Box<Queued<S, Req>> },
         Running { #[pin] future: S::Future, permit: Option<Permit> },
         Failed { error: Option<BulkheadFull> },
         Done,
     }
+}
+
+/// A call waiting for a slot, with the service made ready for it.
+struct Queued<S, Req> {
+    acquire: Acquire,
+    call: Option<(S, Req)>,
 }
 
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
@@ -141,8 +148,10 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     pub(super) fn queued(acquire: Acquire, service: S, request: Req) -> Self {
         Self {
             state: State::Queued {
-                acquire,
-                call: Some((service, request)),
+                queued: Box::new(Queued {
+                    acquire,
+                    call: Some((service, request)),
+                }),
             },
         }
     }
@@ -165,8 +174,8 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Queued { acquire, call } => {
-                    let permit = match acquire.poll(cx) {
+                StateProj::Queued { queued } => {
+                    let permit = match Pin::new(&mut queued.acquire).poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(permit)) => permit,
                         Poll::Ready(Err(full)) => {
@@ -174,7 +183,7 @@ where
                             return Poll::Ready(Err(full.into()));
                         }
                     };
-                    let Some((mut service, request)) = call.take() else {
+                    let Some((mut service, request)) = queued.call.take() else {
                         state.set(State::Done);
                         return Poll::Pending;
                     };
@@ -186,12 +195,9 @@ where
                     });
                 }
                 StateProj::Running { future, permit } => {
-                    let out = match future.poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(out) => out,
-                    };
+                    let out = std::task::ready!(future.poll(cx));
+                    // Frees the slot now, not when this future is dropped.
                     drop(permit.take());
-                    state.set(State::Done);
                     return Poll::Ready(out.map_err(Into::into));
                 }
                 StateProj::Failed { error } => {

@@ -116,9 +116,11 @@
 //!
 //! A call that finds a free slot (and nobody waiting) costs one compare-and-swap on tokio's
 //! semaphore, one reference count, and on release the semaphore's return of the permit: no heap
-//! allocation, no clock read. A call that has to wait allocates once, for the semaphore's wait
-//! future (tokio does not name its type), reads the clock once and, with `max_wait`, arms one
-//! timer stored inline in the future.
+//! allocation, no clock read. A call that has to wait allocates its wait once (tokio's semaphore
+//! future cannot be named, so the wait, with its `max_wait` timer, is one boxed future) and reads
+//! the clock once; in the default tower mode the waiting call, with its request and the service
+//! made ready for it, is boxed too, which keeps the response future small for the calls that do
+//! not wait.
 
 mod acquire;
 mod config;
@@ -199,12 +201,6 @@ impl Bulkhead {
 
     pub(crate) fn acquire(&self) -> acquire::Acquire {
         acquire::Acquire::new(Arc::clone(&self.shared))
-    }
-
-    fn emit_admitted(&self) {
-        self.shared.listeners.emit(|| Event::Admitted {
-            waited: Duration::ZERO,
-        });
     }
 }
 

@@ -19,8 +19,8 @@ pub struct BulkheadService<S> {
     backpressure: bool,
     /// Backpressure mode: what `poll_ready` reserved for the next call.
     reserved: Option<Result<Permit, BulkheadFull>>,
-    /// Backpressure mode: a wait for a slot in progress; allocated only when a wait is needed.
-    waiting: Option<Pin<Box<Acquire>>>,
+    /// Backpressure mode: a wait for a slot in progress.
+    waiting: Option<Acquire>,
 }
 
 impl<S> BulkheadService<S> {
@@ -63,14 +63,16 @@ impl<S> BulkheadService<S> {
             Some(waiting) => waiting,
             None => {
                 if let Some(permit) = self.bulkhead.shared.try_acquire() {
-                    self.bulkhead.emit_admitted();
+                    self.bulkhead
+                        .shared
+                        .emit_admitted(std::time::Duration::ZERO);
                     self.reserved = Some(Ok(permit));
                     return Poll::Ready(());
                 }
-                self.waiting.insert(Box::pin(self.bulkhead.acquire()))
+                self.waiting.insert(self.bulkhead.acquire())
             }
         };
-        let result = std::task::ready!(waiting.as_mut().poll(cx));
+        let result = std::task::ready!(Pin::new(waiting).poll(cx));
         self.waiting = None;
         self.reserved = Some(result);
         Poll::Ready(())
@@ -106,7 +108,9 @@ where
             // clone here.
             None => match self.bulkhead.shared.try_acquire() {
                 Some(permit) => {
-                    self.bulkhead.emit_admitted();
+                    self.bulkhead
+                        .shared
+                        .emit_admitted(std::time::Duration::ZERO);
                     ResponseFuture::running(self.inner.call(request), permit)
                 }
                 None => {

@@ -13,20 +13,20 @@
 
 use super::{ConfigError, Event};
 use crate::event::Listeners;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub(super) struct Shared {
-    pub(super) semaphore: Arc<Semaphore>,
+    pub(super) semaphore: Semaphore,
     pub(super) max_wait: Option<Duration>,
     pub(super) listeners: Listeners<Event>,
     max_concurrent: AtomicUsize,
     max_queued: AtomicUsize,
     queued: AtomicUsize,
     /// Permits still to be taken out of circulation after `max_concurrent` was lowered.
-    /// Written only under `resize`; read without it.
+    /// Changed only under `resize`; read without it.
     debt: AtomicUsize,
     resize: Mutex<()>,
     rejected_queue_full: AtomicU64,
@@ -55,7 +55,7 @@ impl Shared {
         listeners: Listeners<Event>,
     ) -> Self {
         Self {
-            semaphore: Arc::new(Semaphore::new(max_concurrent)),
+            semaphore: Semaphore::new(max_concurrent),
             max_wait,
             listeners,
             max_concurrent: AtomicUsize::new(max_concurrent),
@@ -74,6 +74,31 @@ impl Shared {
     pub(super) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
         let permit = self.semaphore.try_acquire().ok()?;
         permit.forget();
+        self.keep()
+    }
+
+    /// Wraps a permit the semaphore's queue handed over.
+    pub(super) fn admit_queued(
+        self: &Arc<Self>,
+        permit: tokio::sync::SemaphorePermit<'_>,
+    ) -> Option<Permit> {
+        permit.forget();
+        self.keep()
+    }
+
+    /// Keeps a permit just taken out of the semaphore, unless a debt is owed: then the permit
+    /// pays it and the caller has no slot. A permit is only free while a debt is owed when a
+    /// release raced with `set_max_concurrent`; taking it synchronises with that call (the
+    /// semaphore's count is only changed by read-modify-writes), so the debt is seen here.
+    #[inline]
+    fn keep(self: &Arc<Self>) -> Option<Permit> {
+        if self.debt.load(Ordering::Acquire) > 0 {
+            let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.debt.load(Ordering::Relaxed) > 0 {
+                self.debt.fetch_sub(1, Ordering::Relaxed);
+                return None;
+            }
+        }
         Some(Permit {
             shared: Arc::clone(self),
         })
@@ -95,6 +120,11 @@ impl Shared {
         self.queued.load(Ordering::Relaxed)
     }
 
+    #[inline]
+    pub(super) fn emit_admitted(&self, waited: Duration) {
+        self.listeners.emit(|| Event::Admitted { waited });
+    }
+
     pub(super) fn count_rejection(&self, timed_out: bool) {
         let counter = if timed_out {
             &self.rejected_timed_out
@@ -106,30 +136,26 @@ impl Shared {
 
     /// Returns one slot: forgotten if there is a debt to pay, else back to the semaphore (which
     /// hands it to the first waiter).
+    ///
+    /// A release that reads no debt just before `set_max_concurrent` records one may put its
+    /// permit back after that call took the free permits: `keep` catches such a permit when it
+    /// is next taken, so it never admits a call past the limit.
     fn release(&self) {
         if self.debt.load(Ordering::Acquire) > 0 {
             let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
-            let debt = self.debt.load(Ordering::Relaxed);
-            if debt > 0 {
-                self.debt.store(debt - 1, Ordering::Relaxed);
+            if self.debt.load(Ordering::Relaxed) > 0 {
+                self.debt.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
         }
         self.semaphore.add_permits(1);
-        // Pairs with the fence in `set_max_concurrent`: either that call's `forget_permits` sees
-        // the permit just returned, or this load sees its debt and pays it from the free permits.
-        fence(Ordering::SeqCst);
-        if self.debt.load(Ordering::Relaxed) > 0 {
-            let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
-            self.pay_debt_locked();
-        }
     }
 
     /// Takes free permits out of circulation to pay the debt. Call with `resize` held.
     fn pay_debt_locked(&self) {
         let debt = self.debt.load(Ordering::Relaxed);
         let paid = self.semaphore.forget_permits(debt);
-        self.debt.store(debt - paid, Ordering::Relaxed);
+        self.debt.fetch_sub(paid, Ordering::Relaxed);
     }
 
     pub(super) fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
@@ -139,11 +165,12 @@ impl Shared {
         let debt = self.debt.load(Ordering::Relaxed);
         if n >= old {
             let paid = debt.min(n - old);
-            self.debt.store(debt - paid, Ordering::Relaxed);
+            self.debt.fetch_sub(paid, Ordering::Relaxed);
             self.semaphore.add_permits(n - old - paid);
         } else {
-            self.debt.store(debt + (old - n), Ordering::SeqCst);
-            fence(Ordering::SeqCst);
+            // Recorded before the free permits are taken (a release of the semaphore's count by
+            // `forget_permits`), so whoever takes a permit put back later sees the debt: see `keep`.
+            self.debt.fetch_add(old - n, Ordering::Release);
             self.pay_debt_locked();
         }
         Ok(())
@@ -180,32 +207,13 @@ impl Drop for Permit {
     }
 }
 
-impl Permit {
-    /// Wraps a permit taken from the semaphore's queue.
-    pub(super) fn adopt(shared: &Arc<Shared>, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
-        permit.forget();
-        Self {
-            shared: Arc::clone(shared),
-        }
-    }
-}
-
 /// One place in a bulkhead's queue, held while a call waits and released on drop.
 pub(super) struct QueueSlot {
     shared: Arc<Shared>,
 }
 
 impl Drop for QueueSlot {
-    /// Runs after the semaphore's wait future is dropped (`Waiting` declares it first). If that
-    /// wait had just been handed a permit, tokio returned it without looking at the debt: pay the
-    /// debt from the free permits, as `release` does.
     fn drop(&mut self) {
-        let shared = &self.shared;
-        shared.queued.fetch_sub(1, Ordering::AcqRel);
-        fence(Ordering::SeqCst);
-        if shared.debt.load(Ordering::Relaxed) > 0 {
-            let _guard = shared.resize.lock().unwrap_or_else(PoisonError::into_inner);
-            shared.pay_debt_locked();
-        }
+        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
     }
 }
