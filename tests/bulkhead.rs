@@ -1,60 +1,17 @@
 //! The bulkhead's admission rules, through the standalone `run` door.
+#![cfg(feature = "bulkhead")]
 
+#[path = "bulkhead_common/mod.rs"]
+mod common;
 mod support;
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError, BulkheadFull, Event, Reason};
+use bulwark::bulkhead::{Bulkhead, BulkheadError, Event, Reason};
+use common::{Started, bulkhead, full, held_call, poll_once};
 use futures::FutureExt;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
-use tokio::sync::oneshot;
-
-type Outcome = Result<u32, BulkheadError<Infallible>>;
-type Call = Pin<Box<dyn Future<Output = Outcome> + Send>>;
-
-/// The ids of the calls whose closure has started, in order.
-#[derive(Clone, Default)]
-struct Started(Arc<Mutex<Vec<u32>>>);
-
-impl Started {
-    fn ids(&self) -> Vec<u32> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// A call that records its start and then runs until its sender is used or dropped.
-fn held_call(b: &Bulkhead, id: u32, started: &Started) -> (Call, oneshot::Sender<()>) {
-    let (tx, rx) = oneshot::channel::<()>();
-    let started = started.clone();
-    let call = b.run(move || async move {
-        started.0.lock().unwrap().push(id);
-        let _ = rx.await;
-        Ok(id)
-    });
-    (Box::pin(call), tx)
-}
-
-async fn poll_once(call: &mut Call) -> Poll<Outcome> {
-    futures::poll!(call.as_mut())
-}
-
-fn bulkhead(max_concurrent: usize, max_queued: usize) -> Bulkhead {
-    Bulkhead::builder()
-        .max_concurrent(max_concurrent)
-        .max_queued(max_queued)
-        .build()
-        .unwrap()
-}
-
-fn full(outcome: Poll<Outcome>) -> BulkheadFull {
-    match outcome {
-        Poll::Ready(Err(BulkheadError::Full(full))) => full,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn admits_up_to_max_concurrent_then_queues_then_turns_away() {
@@ -82,7 +39,9 @@ async fn zero_max_queued_turns_away_at_once_when_full() {
     let (mut c1, _t1) = held_call(&b, 1, &started);
     let (mut c2, _t2) = held_call(&b, 2, &started);
     assert!(poll_once(&mut c1).await.is_pending());
-    assert!(full(poll_once(&mut c2).await).is_queue_full());
+    let rejected = full(poll_once(&mut c2).await);
+    assert!(rejected.is_queue_full());
+    assert_eq!(rejected.to_string(), "bulkhead full: queue full");
     assert_eq!(started.ids(), vec![1]);
 }
 
@@ -199,185 +158,6 @@ async fn a_waiter_admitted_before_max_wait_runs() {
     assert!(poll_once(&mut c2).await.is_pending());
     t2.send(()).unwrap();
     assert!(matches!(poll_once(&mut c2).await, Poll::Ready(Ok(2))));
-}
-
-#[tokio::test]
-async fn dropping_a_call_before_its_first_poll_takes_nothing() {
-    let b = bulkhead(1, 1);
-    let started = Started::default();
-    let (c1, _t1) = held_call(&b, 1, &started);
-    drop(c1);
-    let m = b.metrics();
-    assert_eq!((m.in_flight, m.queued), (0, 0));
-    assert!(started.ids().is_empty());
-}
-
-#[tokio::test]
-async fn dropping_a_waiter_leaves_the_queue_at_once() {
-    let b = bulkhead(1, 1);
-    let started = Started::default();
-    let (mut c1, t1) = held_call(&b, 1, &started);
-    let (mut c2, _t2) = held_call(&b, 2, &started);
-    let (mut c3, _t3) = held_call(&b, 3, &started);
-    assert!(poll_once(&mut c1).await.is_pending());
-    assert!(poll_once(&mut c2).await.is_pending());
-    drop(c2);
-    assert_eq!(b.metrics().queued, 0);
-    // Its place can be taken, and the slot goes to the next waiter.
-    assert!(poll_once(&mut c3).await.is_pending());
-    t1.send(()).unwrap();
-    assert!(poll_once(&mut c1).await.is_ready());
-    assert!(poll_once(&mut c3).await.is_pending());
-    assert_eq!(started.ids(), vec![1, 3]);
-}
-
-#[tokio::test]
-async fn dropping_an_admitted_waiter_before_it_runs_passes_the_slot_on() {
-    let b = bulkhead(1, 2);
-    let started = Started::default();
-    let (mut c1, t1) = held_call(&b, 1, &started);
-    let (mut c2, _t2) = held_call(&b, 2, &started);
-    let (mut c3, _t3) = held_call(&b, 3, &started);
-    assert!(poll_once(&mut c1).await.is_pending());
-    assert!(poll_once(&mut c2).await.is_pending());
-    assert!(poll_once(&mut c3).await.is_pending());
-    t1.send(()).unwrap();
-    assert!(poll_once(&mut c1).await.is_ready());
-    // The slot was handed to call 2, which is dropped before it could run.
-    drop(c2);
-    assert!(poll_once(&mut c3).await.is_pending());
-    assert_eq!(started.ids(), vec![1, 3]);
-    let m = b.metrics();
-    assert_eq!((m.in_flight, m.queued), (1, 0));
-}
-
-#[tokio::test]
-async fn dropping_a_running_call_frees_its_slot() {
-    let b = bulkhead(1, 1);
-    let started = Started::default();
-    let (mut c1, _t1) = held_call(&b, 1, &started);
-    let (mut c2, _t2) = held_call(&b, 2, &started);
-    assert!(poll_once(&mut c1).await.is_pending());
-    assert!(poll_once(&mut c2).await.is_pending());
-    drop(c1);
-    assert!(poll_once(&mut c2).await.is_pending());
-    assert_eq!(started.ids(), vec![1, 2]);
-    drop(c2);
-    let m = b.metrics();
-    assert_eq!((m.in_flight, m.queued), (0, 0));
-}
-
-#[tokio::test(start_paused = true)]
-async fn dropping_a_waiter_with_a_timer_leaves_nothing_behind() {
-    let b = Bulkhead::builder()
-        .max_concurrent(1)
-        .max_queued(1)
-        .max_wait(Duration::from_secs(1))
-        .build()
-        .unwrap();
-    let started = Started::default();
-    let (mut c1, t1) = held_call(&b, 1, &started);
-    let (mut c2, _t2) = held_call(&b, 2, &started);
-    assert!(poll_once(&mut c1).await.is_pending());
-    assert!(poll_once(&mut c2).await.is_pending());
-    drop(c2);
-    tokio::time::advance(Duration::from_secs(2)).await;
-    t1.send(()).unwrap();
-    assert!(poll_once(&mut c1).await.is_ready());
-    let m = b.metrics();
-    assert_eq!((m.in_flight, m.queued, m.rejected_timed_out), (0, 0, 0));
-}
-
-#[tokio::test]
-async fn raising_max_concurrent_admits_waiters_at_once() {
-    let b = bulkhead(1, 5);
-    let started = Started::default();
-    let mut calls = Vec::new();
-    for id in 0..4 {
-        let (mut c, t) = held_call(&b, id, &started);
-        assert!(poll_once(&mut c).await.is_pending());
-        calls.push((c, t));
-    }
-    b.set_max_concurrent(3).unwrap();
-    for (c, _) in calls.iter_mut() {
-        let _ = poll_once(c).await;
-    }
-    assert_eq!(started.ids(), vec![0, 1, 2]);
-    let m = b.metrics();
-    assert_eq!((m.in_flight, m.queued, m.max_concurrent), (3, 1, 3));
-}
-
-#[tokio::test]
-async fn lowering_max_concurrent_keeps_running_calls_and_admits_below_the_new_limit() {
-    let b = bulkhead(3, 5);
-    let started = Started::default();
-    let mut running = Vec::new();
-    for id in 0..3 {
-        let (mut c, t) = held_call(&b, id, &started);
-        assert!(poll_once(&mut c).await.is_pending());
-        running.push((c, t));
-    }
-    let (mut waiter, _tw) = held_call(&b, 9, &started);
-    assert!(poll_once(&mut waiter).await.is_pending());
-    b.set_max_concurrent(1).unwrap();
-    // Nothing running is cancelled.
-    assert_eq!(b.metrics().in_flight, 3);
-    for expect_in_flight in [2, 1] {
-        let (mut c, t) = running.remove(0);
-        t.send(()).unwrap();
-        assert!(poll_once(&mut c).await.is_ready());
-        assert!(poll_once(&mut waiter).await.is_pending());
-        assert_eq!(started.ids(), vec![0, 1, 2]);
-        assert_eq!(b.metrics().in_flight, expect_in_flight);
-    }
-    let (mut c, t) = running.remove(0);
-    t.send(()).unwrap();
-    assert!(poll_once(&mut c).await.is_ready());
-    assert!(poll_once(&mut waiter).await.is_pending());
-    assert_eq!(started.ids(), vec![0, 1, 2, 9]);
-    assert_eq!(b.metrics().in_flight, 1);
-}
-
-#[tokio::test]
-async fn lowering_then_raising_the_limit_restores_exactly_the_new_limit() {
-    let b = bulkhead(4, 0);
-    let started = Started::default();
-    let mut running = Vec::new();
-    for id in 0..4 {
-        let (mut c, t) = held_call(&b, id, &started);
-        assert!(poll_once(&mut c).await.is_pending());
-        running.push((c, t));
-    }
-    b.set_max_concurrent(1).unwrap();
-    b.set_max_concurrent(2).unwrap();
-    // Two of the four running calls are now over the limit; finishing them admits nobody.
-    drop(running.drain(..3));
-    assert_eq!(b.metrics().in_flight, 1);
-    let (mut c, _t) = held_call(&b, 10, &started);
-    assert!(poll_once(&mut c).await.is_pending());
-    let (mut over, _to) = held_call(&b, 11, &started);
-    assert!(full(poll_once(&mut over).await).is_queue_full());
-    assert_eq!(b.metrics().in_flight, 2);
-}
-
-#[tokio::test]
-async fn lowering_max_queued_keeps_the_waiters_already_queued() {
-    let b = bulkhead(1, 3);
-    let started = Started::default();
-    let (mut c1, t1) = held_call(&b, 1, &started);
-    let (mut c2, _t2) = held_call(&b, 2, &started);
-    let (mut c3, _t3) = held_call(&b, 3, &started);
-    assert!(poll_once(&mut c1).await.is_pending());
-    assert!(poll_once(&mut c2).await.is_pending());
-    assert!(poll_once(&mut c3).await.is_pending());
-    b.set_max_queued(1);
-    let (mut c4, _t4) = held_call(&b, 4, &started);
-    assert!(full(poll_once(&mut c4).await).is_queue_full());
-    assert_eq!(b.metrics().queued, 2);
-    t1.send(()).unwrap();
-    assert!(poll_once(&mut c1).await.is_ready());
-    assert!(poll_once(&mut c2).await.is_pending());
-    assert_eq!(started.ids(), vec![1, 2]);
 }
 
 #[test]

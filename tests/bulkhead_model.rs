@@ -1,4 +1,5 @@
 //! A property test of the admission logic against a plain model: random sequences of calls,
+#![cfg(feature = "bulkhead")]
 //! completions, cancellations, limit changes and clock advances, with the bulkhead's outcomes,
 //! order of admission and counters compared with the model after every step.
 

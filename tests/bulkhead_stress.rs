@@ -1,4 +1,5 @@
 //! Many tasks on a multi-thread runtime against one bulkhead: the limits hold and nothing leaks,
+#![cfg(feature = "bulkhead")]
 //! whatever is cancelled when.
 
 use bulwark::bulkhead::{Bulkhead, BulkheadError};

@@ -1,4 +1,5 @@
 //! The bulkhead's tower door: the service contract in both modes, composition, allocation.
+#![cfg(feature = "bulkhead")]
 
 mod support;
 
