@@ -102,8 +102,9 @@
 //!
 //! [`Bulkhead::set_max_concurrent`] and [`Bulkhead::set_max_queued`] change the limits while
 //! calls run. Raising `max_concurrent` admits waiters at once. Lowering it cancels nothing: the
-//! calls already running finish, and no call is admitted until fewer than the new limit run.
-//! Lowering `max_queued` keeps the calls already waiting.
+//! calls already running finish, and no call is admitted until fewer than the new limit run (a
+//! waiter handed a slot in the very instant the limit is lowered gives it up and waits again, at
+//! the back of the queue). Lowering `max_queued` keeps the calls already waiting.
 //!
 //! # Metrics and events
 //!
