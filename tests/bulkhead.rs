@@ -252,3 +252,21 @@ fn uncontended_run_allocates_nothing() {
     });
     assert_eq!(per_call, 0.0);
 }
+
+#[test]
+fn handles_and_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Bulkhead>();
+    send_sync::<bulwark::bulkhead::BulkheadLayer>();
+    send_sync::<
+        bulwark::bulkhead::BulkheadService<tower::util::BoxCloneSyncService<u8, u8, Infallible>>,
+    >();
+    let b = bulkhead(1, 1);
+    let run = b.run(|| async { Ok::<_, Infallible>(()) });
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&run);
+    send::<
+        bulwark::bulkhead::ResponseFuture<tower::util::BoxCloneSyncService<u8, u8, Infallible>, u8>,
+    >();
+}
