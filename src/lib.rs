@@ -7,6 +7,8 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | saga | [`saga`] | `saga` |
+//! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
@@ -42,13 +44,23 @@
 mod builder;
 mod event;
 
+pub mod backoff;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
+#[cfg(feature = "saga")]
+pub mod saga;
 
 pub use builder::ServiceBuilderExt;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
