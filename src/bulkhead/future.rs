@@ -170,6 +170,7 @@ where
 {
     type Output = Result<S::Response, crate::BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {

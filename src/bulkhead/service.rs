@@ -88,6 +88,7 @@ where
     type Error = crate::BoxError;
     type Future = ResponseFuture<S, Req>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.backpressure {
             std::task::ready!(self.poll_reserve(cx));
@@ -99,6 +100,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         match self.reserved.take() {
             Some(Ok(permit)) => ResponseFuture::running(self.inner.call(request), permit),

@@ -140,6 +140,7 @@ impl Shared {
     /// A release that reads no debt just before `set_max_concurrent` records one may put its
     /// permit back after that call took the free permits: `keep` catches such a permit when it
     /// is next taken, so it never admits a call past the limit.
+    #[inline]
     fn release(&self) {
         if self.debt.load(Ordering::Acquire) > 0 {
             let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
@@ -202,6 +203,7 @@ pub(crate) struct Permit {
 }
 
 impl Drop for Permit {
+    #[inline]
     fn drop(&mut self) {
         self.shared.release();
     }
