@@ -50,6 +50,7 @@ where
 {
     type Output = Result<T, BulkheadError<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {

@@ -79,9 +79,10 @@
 //!
 //! # Backpressure
 //!
-//! By default, `poll_ready` is the inner service's, and the bulkhead acts in the response future:
-//! a call that finds no free slot waits there, in the bounded queue, then runs or fails with
-//! [`BulkheadFull`]. The waiting call keeps the inner service that was made ready for it (and
+//! By default, `poll_ready` is the inner service's, and the bulkhead acts in `call` and the
+//! response future: `call` takes a free slot at once (held until the response future completes or
+//! is dropped), and a call that finds none waits in the response future, in the bounded queue,
+//! then runs or fails with [`BulkheadFull`]. The waiting call keeps the inner service that was made ready for it (and
 //! leaves a fresh clone in the service, which is why the inner service must be `Clone`), so any
 //! reservation made by the layers below is held while it waits.
 //!
