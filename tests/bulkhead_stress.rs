@@ -2,7 +2,7 @@
 #![cfg(feature = "bulkhead")]
 //! whatever is cancelled when.
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError};
+use bulwark::bulkhead::{Bulkhead, BulkheadError, Event};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::convert::Infallible;
@@ -165,9 +165,17 @@ async fn assert_exactly(b: &Bulkhead, limit: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn limits_hold_under_many_tasks_with_cancellation() {
+    // Every call that joins the queue reports the queue's length, itself included.
+    let queued_on_join = Arc::new(AtomicUsize::new(0));
+    let seen = queued_on_join.clone();
     let b = Bulkhead::builder()
         .max_concurrent(3)
         .max_queued(5)
+        .on_event(move |e| {
+            if let Event::Queued { queued } = e {
+                seen.fetch_max(*queued, Ordering::SeqCst);
+            }
+        })
         .build()
         .unwrap();
     let gauge = Gauge::default();
@@ -188,6 +196,8 @@ async fn limits_hold_under_many_tasks_with_cancellation() {
     let max_queued_seen = monitor.await.unwrap();
     assert!(gauge.max.load(Ordering::SeqCst) <= 3);
     assert!(max_queued_seen <= 5);
+    let joined = queued_on_join.load(Ordering::SeqCst);
+    assert!(joined > 0 && joined <= 5, "{joined}");
     assert!(admitted > 0 && rejected > 0, "{admitted} {rejected}");
     let m = b.metrics();
     assert_eq!(m.rejected_queue_full as usize, rejected);
