@@ -186,3 +186,30 @@ async fn lowering_max_queued_keeps_the_waiters_already_queued() {
     assert!(poll_once(&mut c2).await.is_pending());
     assert_eq!(started.ids(), vec![1, 2]);
 }
+
+#[tokio::test]
+async fn a_waiter_handed_a_slot_just_before_the_limit_drops_gives_it_back_and_waits_again() {
+    let b = bulkhead(2, 2);
+    let started = Started::default();
+    let (mut c1, t1) = held_call(&b, 1, &started);
+    let (mut c2, t2) = held_call(&b, 2, &started);
+    let (mut w, _tw) = held_call(&b, 3, &started);
+    let (mut x, _tx) = held_call(&b, 4, &started);
+    for c in [&mut c1, &mut c2, &mut w, &mut x] {
+        assert!(poll_once(c).await.is_pending());
+    }
+    t1.send(()).unwrap();
+    assert!(poll_once(&mut c1).await.is_ready());
+    // The slot was handed to call 3, which has not run yet when the limit drops to 1.
+    b.set_max_concurrent(1).unwrap();
+    assert!(poll_once(&mut w).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 2]);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (1, 2));
+    // Call 3 joined the back of the queue: the next slot goes to call 4.
+    t2.send(()).unwrap();
+    assert!(poll_once(&mut c2).await.is_ready());
+    assert!(poll_once(&mut w).await.is_pending());
+    assert!(poll_once(&mut x).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 2, 4]);
+}
