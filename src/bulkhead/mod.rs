@@ -129,19 +129,19 @@ mod config;
 mod error;
 pub mod future;
 mod layer;
+mod observe;
 mod service;
 mod state;
 
-use crate::event::PatternEvent;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use config::Builder;
 pub use error::{BulkheadError, BulkheadFull, ConfigError, Reason};
 pub use future::{ResponseFuture, Run};
 pub use layer::BulkheadLayer;
+pub use observe::{Event, Metrics};
 pub use service::BulkheadService;
 
 /// A bulkhead: at most `max_concurrent` calls at once, at most `max_queued` waiting.
@@ -180,6 +180,17 @@ impl Bulkhead {
 
     /// Changes how many calls may run at once; see [Changing the limits](self#changing-the-limits).
     ///
+    /// ```
+    /// use bulwark::bulkhead::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::builder().max_concurrent(8).max_queued(16).build()?;
+    /// // An operator halves the limit while the dependency recovers.
+    /// bulkhead.set_max_concurrent(4)?;
+    /// let m = bulkhead.metrics();
+    /// assert_eq!((m.max_concurrent, m.max_queued, m.in_flight), (4, 16, 0));
+    /// # Ok::<(), bulwark::bulkhead::ConfigError>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ConfigError`] if `n` is 0 or above tokio's `Semaphore::MAX_PERMITS`; the limit is then
@@ -211,73 +222,5 @@ impl fmt::Debug for Bulkhead {
         f.debug_struct("Bulkhead")
             .field("metrics", &self.metrics())
             .finish()
-    }
-}
-
-/// A snapshot of a [`Bulkhead`], from [`Bulkhead::metrics`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Metrics {
-    /// Calls holding a slot now (after `max_concurrent` was lowered, possibly more than it).
-    pub in_flight: usize,
-    /// Calls waiting for a slot now.
-    pub queued: usize,
-    /// Calls turned away because the queue was full, since the bulkhead was built.
-    pub rejected_queue_full: u64,
-    /// Calls turned away after waiting `max_wait`, since the bulkhead was built.
-    pub rejected_timed_out: u64,
-    /// The current limit on calls at once.
-    pub max_concurrent: usize,
-    /// The current limit on waiting calls.
-    pub max_queued: usize,
-    /// How long one call may wait, if bounded.
-    pub max_wait: Option<Duration>,
-}
-
-/// Something that happened in a bulkhead.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A call took a slot.
-    Admitted {
-        /// How long it waited in the queue (zero if it did not wait).
-        waited: Duration,
-    },
-    /// A call found every slot taken and joined the queue.
-    Queued {
-        /// Calls waiting, this one included.
-        queued: usize,
-    },
-    /// A call was turned away.
-    Rejected {
-        /// Why.
-        reason: Reason,
-    },
-}
-
-impl PatternEvent for Event {
-    #[cfg(feature = "tracing")]
-    fn trace(&self) {
-        match self {
-            Event::Admitted { waited } => tracing::trace!(
-                target: "bulwark::bulkhead",
-                waited_ms = waited.as_millis() as u64,
-                "admitted"
-            ),
-            Event::Queued { queued } => {
-                tracing::debug!(target: "bulwark::bulkhead", queued, "queued")
-            }
-            Event::Rejected { reason } => match reason {
-                Reason::QueueFull => {
-                    tracing::warn!(target: "bulwark::bulkhead", reason = "queue full", "rejected")
-                }
-                Reason::TimedOut { after } => tracing::warn!(
-                    target: "bulwark::bulkhead",
-                    reason = "timed out",
-                    after_ms = after.as_millis() as u64,
-                    "rejected"
-                ),
-            },
-        }
     }
 }
