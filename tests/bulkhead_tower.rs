@@ -187,6 +187,30 @@ async fn backpressure_mode_honours_max_wait() {
     assert_eq!(b.metrics().rejected_timed_out, 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn default_mode_waiter_is_turned_away_after_max_wait() {
+    let b = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(1)
+        .max_wait(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(b.layer());
+    assert!(svc.poll_ready().is_ready());
+    let _running = svc.call(1);
+    assert!(svc.poll_ready().is_ready());
+    let mut waiting = Box::pin(svc.call(2));
+    assert!(futures::poll!(waiting.as_mut()).is_pending());
+    tokio::time::advance(Duration::from_millis(50)).await;
+    let err = waiting.await.unwrap_err();
+    assert!(as_full(err).is_timed_out());
+    let (req, _respond) = handle.next_request().await.unwrap();
+    assert_eq!(req, 1);
+    assert!(handle.poll_request().is_pending());
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued, m.rejected_timed_out), (1, 0, 1));
+}
+
 #[tokio::test]
 async fn every_layer_call_and_clone_shares_the_handles_state() {
     let b = bulkhead(1, 0);
