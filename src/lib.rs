@@ -52,6 +52,7 @@ pub mod timeout;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
+
 #[cfg(feature = "saga")]
 pub mod saga;
 
