@@ -39,10 +39,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+pub mod classify;
 mod event;
 
 #[cfg(feature = "timeout")]
 pub mod timeout;
+
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
 
 pub use builder::ServiceBuilderExt;
 
