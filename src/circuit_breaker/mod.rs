@@ -12,6 +12,7 @@
 //! When the circuit is open the closure is not even invoked:
 //!
 //! ```
+//! use std::io;
 //! use std::time::Duration;
 //! use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
 //!
@@ -24,12 +25,13 @@
 //!     .open_duration(Duration::from_secs(5))
 //!     .build()?;
 //!
+//! let refused = || async { Err::<(), _>(io::Error::other("connection refused")) };
 //! for _ in 0..4 {
-//!     let _ = breaker.run(|| async { Err::<(), _>("connection refused") }).await;
+//!     let _ = breaker.run(refused).await;
 //! }
 //! assert_eq!(breaker.state(), State::Open);
 //!
-//! match breaker.run(|| async { Ok::<_, &str>("never called") }).await {
+//! match breaker.run(|| async { Ok::<_, io::Error>("never called") }).await {
 //!     Err(Error::Open(open)) => assert_eq!(open.retry_after(), Duration::from_secs(5)),
 //!     other => panic!("expected a rejection, got {other:?}"),
 //! }
@@ -37,7 +39,7 @@
 //! // After the open duration, probe calls close the circuit again.
 //! tokio::time::advance(Duration::from_secs(5)).await;
 //! for _ in 0..5 {
-//!     breaker.run(|| async { Ok::<_, &str>(()) }).await?;
+//!     breaker.run(|| async { Ok::<_, io::Error>(()) }).await?;
 //! }
 //! assert_eq!(breaker.state(), State::Closed);
 //! # Ok(())
