@@ -50,7 +50,10 @@ async fn open_circuit_is_ready_and_fails_without_polling_or_calling_the_inner_se
     handle.allow(0); // the inner service is never ready: polling it would return Pending
     let mut svc = b.layer().layer(inner);
     trip(&b).await;
-    assert!(matches!(poll!(std::future::poll_fn(|cx| svc.poll_ready(cx))), Poll::Ready(Ok(()))));
+    assert!(matches!(
+        poll!(std::future::poll_fn(|cx| svc.poll_ready(cx))),
+        Poll::Ready(Ok(()))
+    ));
     let err = svc.call("req").await.unwrap_err();
     let open = err.downcast_ref::<CircuitOpen>().expect("a CircuitOpen");
     assert_eq!(open.retry_after(), secs(10));
@@ -69,11 +72,21 @@ async fn half_open_probe_slot_is_reserved_in_poll_ready_and_released_when_the_se
     assert_eq!(b.metrics().probes_in_flight, 1);
     second.ready().await.unwrap();
     let err = second.call(false).await.unwrap_err();
-    assert_eq!(err.downcast_ref::<CircuitOpen>().unwrap().state(), State::HalfOpen);
+    assert_eq!(
+        err.downcast_ref::<CircuitOpen>().unwrap().state(),
+        State::HalfOpen
+    );
     drop(first);
     assert_eq!(b.metrics().probes_in_flight, 0);
-    assert_eq!(b.state(), State::HalfOpen, "a released slot is not a success");
-    assert_eq!(second.ready().await.unwrap().call(false).await.unwrap(), "ok");
+    assert_eq!(
+        b.state(),
+        State::HalfOpen,
+        "a released slot is not a success"
+    );
+    assert_eq!(
+        second.ready().await.unwrap().call(false).await.unwrap(),
+        "ok"
+    );
     assert_eq!(b.state(), State::Closed);
 }
 
@@ -142,7 +155,9 @@ async fn classifier_sees_the_inner_response() {
         .unwrap();
     let mut svc = ServiceBuilder::new()
         .circuit_breaker(&b)
-        .service(service_fn(|status: u16| async move { Ok::<_, Infallible>(status) }));
+        .service(service_fn(|status: u16| async move {
+            Ok::<_, Infallible>(status)
+        }));
     assert_eq!(svc.ready().await.unwrap().call(503).await.unwrap(), 503);
     assert_eq!(svc.ready().await.unwrap().call(503).await.unwrap(), 503);
     assert_eq!(b.state(), State::Open);
