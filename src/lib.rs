@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured

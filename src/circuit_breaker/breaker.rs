@@ -3,6 +3,7 @@
 use super::config::{Builder, Config};
 use super::core::{Core, Ticket};
 use super::events::{Event, Reason};
+use super::sync::Padded;
 use super::{CircuitBreakerLayer, Error, State};
 use crate::classify::{Classify, DefaultClassifier, Outcome};
 use crate::event::Listeners;
@@ -169,9 +170,13 @@ impl CoreRef for &Core {
     }
 }
 
-impl<C> CoreRef for Arc<CircuitBreaker<C>> {
+/// A tower service clone's own reference to its breaker. Padded to its own cache lines, so that
+/// the reference counts of clones used by tasks on different threads never share a line.
+pub(crate) type LocalRef<C> = Arc<Padded<CircuitBreaker<C>>>;
+
+impl<C> CoreRef for LocalRef<C> {
     fn core_ref(&self) -> &Core {
-        self.core()
+        self.0.core()
     }
 }
 

@@ -60,32 +60,42 @@ impl CountWindow {
         }
     }
 
-    /// The next ring position for the calling thread.
+    /// The ring index of the next call on the calling thread.
+    ///
+    /// A stripe's cursor is `index (32) | left in block (32)`: taking a position is one
+    /// compare-and-swap on the stripe's own line, and the division that maps a position to the
+    /// ring happens once per block.
     #[inline]
-    fn next_position(&self) -> u64 {
+    fn next_index(&self) -> u64 {
         let Some(cursor) = self.cursors.get(stripe(self.cursors.len())) else {
-            return self.next_block.fetch_add(1, Ordering::Relaxed);
+            return self.next_block.fetch_add(1, Ordering::Relaxed) % self.size;
         };
         let mut current = cursor.load(Ordering::Relaxed);
         loop {
-            if current % BLOCK != 0 {
+            let (index, left) = (current >> 32, current & u64::from(u32::MAX));
+            if left != 0 {
+                let mut next = index + 1;
+                if next == self.size {
+                    next = 0;
+                }
                 match cursor.compare_exchange_weak(
                     current,
-                    current + 1,
+                    (next << 32) | (left - 1),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return current,
+                    Ok(_) => return index,
                     Err(actual) => current = actual,
                 }
             } else {
                 // The block is used up (or none was taken yet): take the next one. If another
                 // thread of this stripe installed one meanwhile, this call still uses the first
                 // position of its own block and leaves the rest unused for this turn of the ring.
-                let base = self.next_block.fetch_add(BLOCK, Ordering::Relaxed);
+                let base = self.next_block.fetch_add(BLOCK, Ordering::Relaxed) % self.size;
+                let next = if base + 1 == self.size { 0 } else { base + 1 };
                 let _ = cursor.compare_exchange(
                     current,
-                    base + 1,
+                    (next << 32) | (BLOCK - 1),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 );
@@ -98,8 +108,7 @@ impl CountWindow {
     /// changed, `None` when they did not (or the call belongs to an older generation).
     #[inline]
     pub(crate) fn record(&self, generation: u32, flags: u8) -> Option<Counts> {
-        let position = self.next_position() % self.size;
-        let slot = self.slots.get(position as usize)?;
+        let slot = self.slots.get(self.next_index() as usize)?;
         let new = tag(generation, flags);
         let mut old = slot.load(Ordering::Relaxed);
         loop {

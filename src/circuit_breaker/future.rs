@@ -1,13 +1,12 @@
 //! The response future of the circuit breaker's tower service.
 
-use super::breaker::Guard;
-use super::{CircuitBreaker, CircuitOpen};
+use super::CircuitOpen;
+use super::breaker::{Guard, LocalRef};
 use crate::classify::Classify;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pin_project! {
@@ -20,7 +19,7 @@ pin_project! {
     pub struct ResponseFuture<F, C> {
         #[pin]
         kind: Kind<F>,
-        guard: Option<Guard<Arc<CircuitBreaker<C>>>>,
+        guard: Option<Guard<LocalRef<C>>>,
     }
 }
 
@@ -33,7 +32,7 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
-    pub(super) fn running(future: F, guard: Guard<Arc<CircuitBreaker<C>>>) -> Self {
+    pub(super) fn running(future: F, guard: Guard<LocalRef<C>>) -> Self {
         Self {
             kind: Kind::Running { future },
             guard: Some(guard),
@@ -62,7 +61,7 @@ where
             KindProj::Running { future } => {
                 let result = std::task::ready!(future.poll(cx));
                 if let Some(mut guard) = this.guard.take() {
-                    let outcome = guard.owner().classifier().classify(&result);
+                    let outcome = guard.owner().0.classifier().classify(&result);
                     guard.finish(outcome);
                 }
                 Poll::Ready(result.map_err(Into::into))

@@ -1,7 +1,8 @@
 //! The tower service of the circuit breaker.
 
-use super::breaker::Guard;
+use super::breaker::{Guard, LocalRef};
 use super::future::ResponseFuture;
+use super::sync::Padded;
 use super::{CircuitBreaker, CircuitOpen, State};
 use crate::classify::Classify;
 use std::fmt;
@@ -16,7 +17,7 @@ pub struct CircuitBreakerService<S, C> {
     inner: S,
     /// This clone's own reference to the shared breaker: response futures clone this `Arc`, whose
     /// count no other clone touches, so tasks on different threads never write one shared line.
-    local: Arc<CircuitBreaker<C>>,
+    local: LocalRef<C>,
     wait_while_open: bool,
     reserved: Option<Reserved<C>>,
     /// The timer of the backpressure mode, allocated the first time it waits.
@@ -25,7 +26,7 @@ pub struct CircuitBreakerService<S, C> {
 
 /// The decision taken in `poll_ready`, carried to `call`.
 enum Reserved<C> {
-    Admitted(Guard<Arc<CircuitBreaker<C>>>),
+    Admitted(Guard<LocalRef<C>>),
     Rejected(CircuitOpen),
 }
 
@@ -33,7 +34,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     pub(super) fn new(inner: S, breaker: CircuitBreaker<C>, wait_while_open: bool) -> Self {
         Self {
             inner,
-            local: Arc::new(breaker),
+            local: Arc::new(Padded(breaker)),
             wait_while_open,
             reserved: None,
             sleep: None,
@@ -42,7 +43,7 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     /// The breaker this service shares.
     pub fn breaker(&self) -> &CircuitBreaker<C> {
-        &self.local
+        &self.local.0
     }
 
     /// The inner service.
@@ -91,7 +92,7 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         while self.reserved.is_none() {
-            match self.local.core().acquire(!self.wait_while_open) {
+            match self.local.0.core().acquire(!self.wait_while_open) {
                 Ok(ticket) => {
                     self.reserved =
                         Some(Reserved::Admitted(Guard::new(self.local.clone(), ticket)));
@@ -103,7 +104,7 @@ where
                 }
                 Err(open) => {
                     if self.wait_while_open {
-                        self.local.core().count_rejection(&open);
+                        self.local.0.core().count_rejection(&open);
                     }
                     self.reserved = Some(Reserved::Rejected(open));
                 }
@@ -119,7 +120,7 @@ where
         let reserved = match self.reserved.take() {
             Some(reserved) => reserved,
             // Called without `poll_ready`: decide now rather than panic.
-            None => match self.local.core().acquire(true) {
+            None => match self.local.0.core().acquire(true) {
                 Ok(ticket) => Reserved::Admitted(Guard::new(self.local.clone(), ticket)),
                 Err(open) => Reserved::Rejected(open),
             },
@@ -140,7 +141,7 @@ impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
     fn clone(&self) -> Self {
         Self::new(
             self.inner.clone(),
-            CircuitBreaker::clone(&self.local),
+            CircuitBreaker::clone(&self.local.0),
             self.wait_while_open,
         )
     }
@@ -155,7 +156,7 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
         };
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
-            .field("breaker", &self.local)
+            .field("breaker", &self.local.0)
             .field("wait_while_open", &self.wait_while_open)
             .field("reserved", &reserved)
             .finish()
