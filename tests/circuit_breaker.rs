@@ -333,7 +333,7 @@ async fn max_wait_in_half_open_reopens_a_breaker_whose_probes_never_finish() {
     );
     trip(&b).await;
     advance(secs(10)).await;
-    let mut stuck = pin!(b.run(|| std::future::pending::<Result<(), io::Error>>()));
+    let mut stuck = pin!(b.run(std::future::pending::<Result<(), io::Error>>));
     assert!((&mut stuck).now_or_never().is_none());
     advance(secs(29)).await;
     assert_eq!(rejected(succeed(&b).await).state(), State::HalfOpen);
@@ -378,7 +378,7 @@ async fn open_duration_grows_on_repeated_reopens_and_resets_after_a_close() {
 async fn dropped_call_in_closed_state_is_ignored_by_default() {
     let b = breaker(small());
     for _ in 0..10 {
-        let call = Box::pin(b.run(|| std::future::pending::<Result<(), io::Error>>()));
+        let call = Box::pin(b.run(std::future::pending::<Result<(), io::Error>>));
         drop(call.now_or_never());
     }
     assert_eq!(b.metrics().calls, 0);
@@ -389,7 +389,7 @@ async fn dropped_call_in_closed_state_is_ignored_by_default() {
 async fn dropped_call_in_closed_state_counts_as_failure_when_configured() {
     let b = breaker(small().dropped_calls(DroppedCall::Failure));
     for _ in 0..4 {
-        let call = Box::pin(b.run(|| std::future::pending::<Result<(), io::Error>>()));
+        let call = Box::pin(b.run(std::future::pending::<Result<(), io::Error>>));
         drop(call.now_or_never());
     }
     assert_eq!(b.state(), State::Open);

@@ -69,9 +69,10 @@ fn half_open_admits_at_most_the_permitted_probes() {
             .map(|_| {
                 let (b, owned) = (b.clone(), b.clone());
                 loom::thread::spawn(move || {
-                    let probe = Box::pin(async move {
-                        owned.run(|| std::future::pending::<Result<(), ()>>()).await
-                    });
+                    let probe =
+                        Box::pin(
+                            async move { owned.run(std::future::pending::<Result<(), ()>>).await },
+                        );
                     let held = start(probe);
                     let admitted = held.is_some();
                     assert!(b.metrics().probes_in_flight <= 1);
@@ -187,7 +188,7 @@ fn a_dropped_probe_racing_new_callers_never_lets_two_probes_run() {
             let (b, owned) = (b.clone(), b.clone());
             loom::thread::spawn(move || {
                 let held = start(Box::pin(async move {
-                    owned.run(|| std::future::pending::<Result<(), ()>>()).await
+                    owned.run(std::future::pending::<Result<(), ()>>).await
                 }));
                 assert!(b.metrics().probes_in_flight <= 1);
                 drop(held);
@@ -197,7 +198,7 @@ fn a_dropped_probe_racing_new_callers_never_lets_two_probes_run() {
             let (b, owned) = (b.clone(), b.clone());
             loom::thread::spawn(move || {
                 let held = start(Box::pin(async move {
-                    owned.run(|| std::future::pending::<Result<(), ()>>()).await
+                    owned.run(std::future::pending::<Result<(), ()>>).await
                 }));
                 assert!(b.metrics().probes_in_flight <= 1);
                 held.is_some()

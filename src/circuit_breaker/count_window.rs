@@ -6,8 +6,9 @@
 //! only when a call's flags differ from those of the call it replaces: a breaker that sees nothing
 //! but successes writes no shared word at all once its window is full.
 //!
-//! Calls get their ring positions from per-stripe blocks of [`BLOCK`] consecutive positions, so a
-//! thread writes a shared counter once per [`BLOCK`] calls. Calls recorded on one thread fill the
+//! Calls get their ring positions from per-thread blocks of [`BLOCK`] consecutive positions, kept
+//! in thread-local memory (per-stripe atomic cursors are the fallback), so a thread writes a shared
+//! counter once per [`BLOCK`] calls and otherwise no atomic at all. Calls recorded on one thread fill the
 //! ring in order, so the window is exactly the last `size` calls. Calls recorded on several threads
 //! at once fill their blocks side by side: the ring then holds the last `size` positions handed
 //! out, and a block a thread has not finished keeps its older calls until the ring comes round.
@@ -16,13 +17,16 @@ use super::sync::{AtomicU64, Ordering, Padded, stripe};
 use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
 
 /// Ring positions reserved by a stripe at a time.
-pub(crate) const BLOCK: u64 = 16;
+pub(crate) const BLOCK: u64 = 32;
 
 /// The largest window: the packed totals keep 16 bits per count, with room for transient excess.
 pub(crate) const MAX_SIZE: u32 = 32_767;
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {
+    /// Unique per window: the key of the calling thread's cached block.
+    #[cfg_attr(loom, allow(dead_code))]
+    id: u64,
     size: u64,
     slots: Box<[AtomicU64]>,
     next_block: Padded<AtomicU64>,
@@ -51,7 +55,9 @@ fn count(word: u64, shift: u32) -> u32 {
 impl CountWindow {
     /// `size` is validated by the builder (1 ..= MAX_SIZE); `generation` is the current one.
     pub(crate) fn new(size: u32, stripes: usize, generation: u32) -> Self {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             size: u64::from(size.max(1)),
             slots: (0..size.max(1)).map(|_| AtomicU64::new(0)).collect(),
             next_block: Padded(AtomicU64::new(0)),
@@ -60,13 +66,31 @@ impl CountWindow {
         }
     }
 
-    /// The ring index of the next call on the calling thread.
+    /// The ring index of the next call on the calling thread: from the thread's own cached block
+    /// (plain thread-local memory, no atomic operation), or from its stripe's cursor when the
+    /// thread-local cache is not available.
+    #[inline]
+    fn next_index(&self) -> u64 {
+        #[cfg(not(loom))]
+        if let Some(index) = local::next_index(self.id, || self.take_block()) {
+            return index;
+        }
+        self.next_index_striped()
+    }
+
+    /// Reserves the next block of positions: its first ring index, and the ring size.
+    #[cfg(not(loom))]
+    fn take_block(&self) -> (u64, u64) {
+        let base = self.next_block.fetch_add(BLOCK, Ordering::Relaxed) % self.size;
+        (base, self.size)
+    }
+
+    /// The ring index of the next call, from the calling thread's stripe.
     ///
     /// A stripe's cursor is `index (32) | left in block (32)`: taking a position is one
     /// compare-and-swap on the stripe's own line, and the division that maps a position to the
     /// ring happens once per block.
-    #[inline]
-    fn next_index(&self) -> u64 {
+    fn next_index_striped(&self) -> u64 {
         let Some(cursor) = self.cursors.get(stripe(self.cursors.len())) else {
             return self.next_block.fetch_add(1, Ordering::Relaxed) % self.size;
         };
@@ -175,5 +199,85 @@ impl CountWindow {
     pub(crate) fn reset(&self, generation: u32) {
         self.totals
             .store(pack(generation, 0, 0, 0), Ordering::Relaxed);
+    }
+}
+
+/// Each thread's cache of ring blocks, for up to [`WAYS`](local::WAYS) windows at once.
+#[cfg(not(loom))]
+mod local {
+    use super::BLOCK;
+    use std::cell::Cell;
+
+    /// Windows a thread keeps a block for. A thread that records into more windows than this
+    /// in turn evicts blocks before using them up, leaving their other positions unused this
+    /// turn of the ring.
+    pub(super) const WAYS: usize = 4;
+
+    #[derive(Clone, Copy)]
+    struct Block {
+        window: u64,
+        index: u64,
+        size: u64,
+        left: u64,
+    }
+
+    const EMPTY: Block = Block {
+        window: 0,
+        index: 0,
+        size: 1,
+        left: 0,
+    };
+
+    thread_local! {
+        static BLOCKS: [Cell<Block>; WAYS] = const { [const { Cell::new(EMPTY) }; WAYS] };
+        static VICTIM: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The next ring index of `window` for this thread; `take` reserves a new block and returns
+    /// its first index and the ring size. `None` while the thread is being torn down.
+    #[inline]
+    pub(super) fn next_index(window: u64, take: impl FnOnce() -> (u64, u64)) -> Option<u64> {
+        BLOCKS
+            .try_with(|blocks| {
+                let cell = match blocks.iter().find(|c| c.get().window == window) {
+                    Some(cell) => cell,
+                    None => evict(blocks),
+                };
+                let mut block = cell.get();
+                if block.window != window || block.left == 0 {
+                    let (index, size) = take();
+                    block = Block {
+                        window,
+                        index,
+                        size,
+                        left: BLOCK,
+                    };
+                }
+                let index = block.index;
+                block.index = if index + 1 >= block.size {
+                    0
+                } else {
+                    index + 1
+                };
+                block.left -= 1;
+                cell.set(block);
+                index
+            })
+            .ok()
+    }
+
+    /// A free (used up) entry, or the next one in turn.
+    fn evict(blocks: &[Cell<Block>; WAYS]) -> &Cell<Block> {
+        if let Some(free) = blocks.iter().find(|c| c.get().left == 0) {
+            return free;
+        }
+        let victim = VICTIM
+            .try_with(|v| {
+                let n = v.get();
+                v.set((n + 1) % WAYS);
+                n
+            })
+            .unwrap_or(0);
+        &blocks[victim % WAYS]
     }
 }

@@ -173,11 +173,12 @@
 //! # Concurrency and cost
 //!
 //! The state is one atomic word; admitting a call in the closed state is one load of it. Recording
-//! writes only the calling thread's stripe of the window (per-thread stripes, like Java's
-//! `LongAdder`), and a count window's shared totals are written only when a call's outcome
-//! differs from the one it replaces, so callers on many threads do not contend on one cache line.
+//! writes only memory of the calling thread: a count window's ring positions come from a
+//! thread-local block, a time window's buckets are per-thread stripes (like Java's `LongAdder`),
+//! and a count window's shared totals are written only when a call's outcome differs from the one
+//! it replaces. So callers on many threads do not contend on one cache line.
 //! Calls recorded on one thread fill the count window in order: it is exactly the last `n` calls.
-//! Calls recorded on several threads at once take their ring positions sixteen at a time per
+//! Calls recorded on several threads at once take their ring positions 32 at a time per
 //! thread, so the ring holds the last `n` positions handed out (a position a thread took but has
 //! not used yet keeps the older call until the ring comes round).
 //!
