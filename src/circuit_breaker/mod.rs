@@ -136,7 +136,8 @@
 //!   re-opens as soon as the failed (or slow) probes reach the threshold as a share of the
 //!   permitted number, and closes once that many probes completed without doing so. A breaker
 //!   whose probes never finish re-opens after [`Builder::max_wait_in_half_open`].
-//! - **Closing** starts an empty window.
+//! - **Closing** starts an empty window. A call admitted before any state change completes
+//!   unrecorded after it: it belongs to a period that is over.
 //! - **Manual states**: [`CircuitBreaker::force_open`] rejects everything, [`disable`] lets
 //!   everything through and records nothing, [`metrics_only`] records but never trips;
 //!   [`reset`] closes with an empty window.
@@ -159,8 +160,8 @@
 //! By default an open circuit is `Ready` and fails fast, as tower's `LoadShed` does.
 //! [`CircuitBreakerLayer::wait_while_open`] makes `poll_ready` wait out the open duration
 //! instead. A half-open probe slot is reserved in `poll_ready` and moved into the response
-//! future; a closed circuit reserves nothing, and `poll_ready` then only forwards to the inner
-//! service.
+//! future. A closed circuit has no capacity to reserve: `poll_ready` notes that the call is
+//! admitted and otherwise forwards to the inner service.
 //!
 //! # Cancellation
 //!
@@ -174,7 +175,8 @@
 //!
 //! The state is one atomic word; admitting a call in the closed state is one load of it. Recording
 //! writes only memory of the calling thread: a count window's ring positions come from a
-//! thread-local block, a time window's buckets are per-thread stripes (like Java's `LongAdder`),
+//! thread-local block, a time window's buckets are per-thread stripes (like Java's `LongAdder`;
+//! twice as many stripes as CPUs, so threads share one only beyond that),
 //! and a count window's shared totals are written only when a call's outcome differs from the one
 //! it replaces. So callers on many threads do not contend on one cache line.
 //! Calls recorded on one thread fill the count window in order: it is exactly the last `n` calls.
@@ -188,7 +190,8 @@
 //!
 //! The closed state with a count window and no slow-call rule never reads the clock. A time
 //! window reads it once per recorded call, the slow-call rule twice per call, an open circuit
-//! once per rejected call. Nothing allocates per call.
+//! once per rejected call. Nothing allocates per call, except that the tower door boxes a
+//! rejection into a [`BoxError`](crate::BoxError), as every tower error is.
 //!
 //! # Events
 //!
