@@ -209,9 +209,11 @@ mod events;
 pub mod future;
 mod layer;
 mod probes;
+mod record;
 mod service;
 mod sync;
 mod time_window;
+mod transition;
 mod window;
 
 pub use breaker::{CircuitBreaker, Metrics};
