@@ -135,6 +135,7 @@ impl Core {
 
     /// Admits a call or says why not. Never blocks; loops only while racing a transition.
     /// `report`: count the rejection and tell the listeners (not for a caller that will wait).
+    #[inline]
     pub(crate) fn acquire(&self, report: bool) -> Result<Ticket, CircuitOpen> {
         let mut current = self.state.load(Ordering::Acquire);
         loop {

@@ -10,6 +10,7 @@ use crate::classify::Outcome;
 
 impl Core {
     /// Records the outcome of a completed call.
+    #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
         let slow = match (self.config.slow_call, ticket.start) {
             (Some((limit, _)), Some(start)) => start.elapsed() > limit,
@@ -38,6 +39,7 @@ impl Core {
         }
     }
 
+    #[inline]
     fn record_closed(&self, generation: u32, trips: bool, outcome: Outcome, slow: bool) {
         if outcome == Outcome::Ignored
             || generation_of(self.state.load(Ordering::Acquire)) != generation
