@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
 //! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
+//! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
@@ -52,6 +53,8 @@ pub mod timeout;
 
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "saga")]
+pub mod saga;
 
 pub use builder::ServiceBuilderExt;
 
