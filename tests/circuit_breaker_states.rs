@@ -335,3 +335,20 @@ async fn subscribers_see_every_state_change() {
     succeed(&b).await.unwrap();
     assert_eq!(*rx.borrow_and_update(), State::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropped_probe_never_counts_even_when_dropped_calls_are_failures() {
+    let b = breaker(
+        small()
+            .permitted_calls_in_half_open(1)
+            .dropped_calls(bulwark::circuit_breaker::DroppedCall::Failure),
+    );
+    trip(&b).await;
+    advance(secs(10)).await;
+    let probe = Box::pin(b.run(std::future::pending::<Result<(), io::Error>>));
+    drop(probe.now_or_never());
+    assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(b.metrics().probes_in_flight, 0);
+    succeed(&b).await.unwrap();
+    assert_eq!(b.state(), State::Closed);
+}

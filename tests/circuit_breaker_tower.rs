@@ -196,3 +196,15 @@ async fn composes_with_tower_concurrency_limit_and_buffer() {
     assert!(err.is::<CircuitOpen>(), "{err}");
     assert!(svc.ready().now_or_never().is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn wait_while_open_mode_still_fails_fast_when_forced_open() {
+    let b = breaker(1);
+    let mut svc = b.layer().wait_while_open().layer(echo());
+    b.force_open();
+    let err = svc.ready().await.unwrap().call(false).await.unwrap_err();
+    let open = err.downcast_ref::<CircuitOpen>().unwrap();
+    assert_eq!(open.state(), State::ForcedOpen);
+    assert_eq!(open.retry_after(), Duration::MAX);
+    assert_eq!(b.metrics().rejected, 1);
+}
