@@ -53,6 +53,15 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         self,
         bulkhead: &crate::bulkhead::Bulkhead,
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
+
+    /// Guards the services below with `breaker`: every service and clone shares that one circuit.
+    ///
+    /// Same as `.layer(breaker.layer())`; see [`crate::circuit_breaker`].
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &crate::circuit_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>>;
 }
 
 impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
@@ -72,5 +81,13 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         bulkhead: &crate::bulkhead::Bulkhead,
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
         self.layer(bulkhead.layer())
+    }
+
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &crate::circuit_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>> {
+        self.layer(breaker.layer())
     }
 }

@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
 //! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
@@ -42,6 +43,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+pub mod classify;
 mod event;
 
 pub mod backoff;
@@ -52,7 +54,8 @@ pub mod timeout;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
-
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
 #[cfg(feature = "saga")]
 pub mod saga;
 
