@@ -14,7 +14,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     ///
     /// Within a stage the compensations run concurrently. If one gives up, the stages before it
     /// are not touched: compensations run strictly in reverse, and the saga is parked.
-    pub(crate) async fn compensate(&self, reached: usize, cause: Cause) -> Outcome {
+    /// `turn`: log the turn to compensating (a saga resumed while compensating has it already).
+    pub(crate) async fn compensate(&self, reached: usize, cause: Cause, turn: bool) -> Outcome {
         let reason = chain_text(&cause);
         let failed_step = match &cause {
             Cause::Step(failure) => Some(self.step_ref(failure.index)),
@@ -30,7 +31,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         };
         // Not fatal: the log then ends going forward with the step's failure, which a replay
         // reads the same way.
-        let _ = self.def.store.append(&self.run.id, entry).await;
+        if turn {
+            let _ = self.def.store.append(&self.run.id, entry).await;
+        }
 
         let mut compensated = Vec::new();
         let mut stuck = Vec::new();

@@ -254,8 +254,14 @@ mod memory;
 mod metrics;
 mod outcome;
 mod policy;
+mod registry;
 mod replay;
+mod resume;
 mod run;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
 mod step;
 mod store;
 
@@ -268,8 +274,11 @@ pub use outcome::{
     Cause, Compensated, CompensationFailure, Outcome, Parked, SagaError, SagaFailed, StepError,
     StepFailure,
 };
-pub use policy::RetryPolicy;
+pub use policy::{Resume, RetryPolicy};
+pub use registry::{ParkedSaga, Recovered, RecoveryError, Registry};
 pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
 pub use run::{Run, Saga};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStore, SqliteStoreBuilder};
 pub use step::{Step, StepKey};
 pub use store::{LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture};

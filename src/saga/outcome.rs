@@ -136,6 +136,10 @@ pub enum Cause {
     /// The caller dropped the saga's [`Run`](super::Run) before it finished.
     #[error("saga cancelled")]
     Cancelled,
+    /// The saga was resumed from its log by a [`Registry`](super::Registry) and turned back,
+    /// or went on compensating, for this reason (the original errors are text in the log).
+    #[error("resumed from the log: {0}")]
+    Recovered(String),
 }
 
 /// A saga was compensated: why, and which compensations ran.

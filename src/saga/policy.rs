@@ -84,3 +84,25 @@ impl Default for RetryPolicy {
         Self::never()
     }
 }
+
+/// What recovery does with a step whose action was in flight when the process stopped: its
+/// `StepStarted` is in the log and nothing after it, so the action may or may not have taken
+/// effect. Set with [`Step::on_resume`](super::Step::on_resume).
+///
+/// Only the attempt in flight is in question. A step that was waiting between retries goes on
+/// retrying (it was going to run again anyway); a completed step is not run again (its output
+/// is in the log); a compensation in flight is always run again, since compensations are retried
+/// by design and must be idempotent by their key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resume {
+    /// Do not run the action again: turn back and compensate, as for an attempt that timed
+    /// out (the compensation gets no output and undoes by the action's key, or finds nothing
+    /// to undo). The safe choice for an action that is not idempotent; the default.
+    #[default]
+    Compensate,
+    /// Run the action again with the same idempotency key, with its retry policy afresh (a crash
+    /// is not the step's failure), and go on forward. For an action that the service it calls
+    /// deduplicates by that key.
+    Rerun,
+}
