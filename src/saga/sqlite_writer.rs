@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS bulwark_saga_log (
 CREATE INDEX IF NOT EXISTS bulwark_saga_log_saga ON bulwark_saga_log (saga, position);
 ";
 /// The states of a finished saga that pruning may delete (never `parked`).
-const PRUNABLE: &str = "state IN ('completed', 'compensated', 'resolved') AND finished_ms < ?1";
+const PRUNABLE: &str = "state IN ('completed', 'compensated', 'resolved') AND finished_ms <= ?1";
 
 /// What an append does to the saga's row besides adding the entry, and what it requires.
 pub(crate) enum Change {
