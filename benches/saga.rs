@@ -111,18 +111,21 @@ fn durable(c: &mut Criterion) {
         g.throughput(Throughput::Elements(steps as u64));
         for (store, sqlite) in [("in-memory", false), ("sqlite", true)] {
             let saga = with_store(steps, sqlite);
-            g.bench_function(BenchmarkId::new(format!("{store}/sequential"), steps), |b| {
-                b.iter_custom(|iters| {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        for i in 0..iters {
-                            let outcome = saga.run(i).await.expect("runs");
-                            black_box(matches!(outcome, Outcome::Completed(_)));
-                        }
-                        start.elapsed()
+            g.bench_function(
+                BenchmarkId::new(format!("{store}/sequential"), steps),
+                |b| {
+                    b.iter_custom(|iters| {
+                        rt.block_on(async {
+                            let start = Instant::now();
+                            for i in 0..iters {
+                                let outcome = saga.run(i).await.expect("runs");
+                                black_box(matches!(outcome, Outcome::Completed(_)));
+                            }
+                            start.elapsed()
+                        })
                     })
-                })
-            });
+                },
+            );
         }
     }
     const IN_FLIGHT: u64 = 64;

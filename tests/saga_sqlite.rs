@@ -64,7 +64,10 @@ async fn appended_entries_load_in_order_and_the_saga_is_unfinished_until_its_out
         store.append(&id, entry.clone()).await.unwrap();
     }
     assert_eq!(store.load(&id).await.unwrap(), log);
-    assert_eq!(store.list_unfinished().await.unwrap(), [id.clone()]);
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     assert!(store.load(&"other".into()).await.unwrap().is_empty());
 
     store
