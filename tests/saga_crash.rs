@@ -9,8 +9,8 @@
 //! - every saga in the store has ended: completed, compensated, or parked;
 //! - completed: every step's effect applied once, none undone; compensated: every step's
 //!   effect undone if applied (net zero); parked: nothing undone that was not applied;
-//! - a step not declared rerunnable never took effect twice (its ledger rows are not
-//!   deduplicated, so a second run would show), and nothing was undone twice;
+//! - no action and no compensation took effect twice where its step's `Resume` policy says it
+//!   is not idempotent (those ledger rows are not deduplicated, so a second run would show);
 //! - no effect belongs to a saga the store does not know (no action ran unlogged).
 //!
 //! `BULWARK_CRASH_SEED` and `BULWARK_CRASH_ROUNDS` override the seed and the round count.
@@ -28,9 +28,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TEST_NAME: &str = "saga_crash_recovery_keeps_the_ledger_consistent";
-/// The steps: name, and whether the service deduplicates the action by its key (then the step
-/// is declared rerunnable).
-const STEPS: [(&str, bool); 4] = [("s0", true), ("s1", false), ("s2", true), ("s3", false)];
+/// The steps: name, and how the services behave, declared by the step's `Resume` policy:
+/// `Rerun`, action and compensation deduplicated by key; `Compensate`, only the compensation;
+/// `Park`, neither (a second run of either would show as a second ledger row).
+const STEPS: [(&str, Resume); 4] = [
+    ("s0", Resume::Rerun),
+    ("s1", Resume::Compensate),
+    ("s2", Resume::Rerun),
+    ("s3", Resume::Park),
+];
 const SAGAS_PER_ROUND: u64 = 16;
 
 fn main() -> ExitCode {
@@ -225,7 +231,7 @@ fn check(dir: &Path, stats: &mut Stats) -> Result<(), String> {
             Phase::Finished(outcome) => outcome,
             phase => return Err(format!("saga {id} did not end: {phase:?} ({state})")),
         };
-        for (name, rerunnable) in STEPS {
+        for (name, policy) in STEPS {
             let key = format!("{id}/{name}");
             let count = |kind: &str| {
                 effects
@@ -234,13 +240,10 @@ fn check(dir: &Path, stats: &mut Stats) -> Result<(), String> {
                     .unwrap_or(0)
             };
             let (done, undone) = (count("do"), count("undo"));
-            if done > 1 {
-                let what = if rerunnable {
-                    "rerunnable"
-                } else {
-                    "NOT rerunnable"
-                };
-                return Err(format!("{key} ({what}) took effect {done} times"));
+            if done > 1 || undone > 1 {
+                return Err(format!(
+                    "{key} ({policy:?}): done {done} times, undone {undone}"
+                ));
             }
             if undone > done {
                 return Err(format!("{key}: undone {undone} times, done {done} times"));
@@ -323,11 +326,17 @@ impl Ledger {
         self.write(sql, key).await
     }
 
-    /// The compensation's effect, by the action's key: undo it if it was done and not undone.
-    async fn undo(&self, key: String) -> Result<(), BoxError> {
-        let sql = "INSERT INTO effects (key, kind) SELECT ?1, 'undo'
+    /// The compensation's effect, by the action's key: undo it if it was done (and, by a
+    /// service that deduplicates, not undone yet).
+    async fn undo(&self, key: String, dedup: bool) -> Result<(), BoxError> {
+        let sql = if dedup {
+            "INSERT INTO effects (key, kind) SELECT ?1, 'undo'
              WHERE EXISTS (SELECT 1 FROM effects WHERE key = ?1 AND kind = 'do')
-             AND NOT EXISTS (SELECT 1 FROM effects WHERE key = ?1 AND kind = 'undo')";
+             AND NOT EXISTS (SELECT 1 FROM effects WHERE key = ?1 AND kind = 'undo')"
+        } else {
+            "INSERT INTO effects (key, kind) SELECT ?1, 'undo'
+             WHERE EXISTS (SELECT 1 FROM effects WHERE key = ?1 AND kind = 'do')"
+        };
         self.write(sql, key).await
     }
 }
@@ -339,7 +348,9 @@ async fn pause(us: u64) {
 }
 
 fn step(index: u32, ledger: &Ledger) -> Step<Plan, u32> {
-    let (name, rerunnable) = STEPS[index as usize];
+    let (name, policy) = STEPS[index as usize];
+    let dedup_action = policy == Resume::Rerun;
+    let dedup_undo = policy != Resume::Park;
     let (l1, l2) = (ledger.clone(), ledger.clone());
     Step::new(name, move |ctx: StepContext<Plan>| {
         let (plan, ledger) = (*ctx.input(), l1.clone());
@@ -349,7 +360,7 @@ fn step(index: u32, ledger: &Ledger) -> Step<Plan, u32> {
             if plan.fail_at == Some(index) {
                 return Err::<u32, BoxError>("refused".into());
             }
-            ledger.apply(key, rerunnable).await?;
+            ledger.apply(key, dedup_action).await?;
             pause(plan.pause_us).await;
             Ok(index)
         }
@@ -366,14 +377,12 @@ fn step(index: u32, ledger: &Ledger) -> Step<Plan, u32> {
             if plan.flaky_undo && attempt == 1 {
                 return Err("flaky".into());
             }
-            ledger.undo(key).await
+            ledger.undo(key, dedup_undo).await?;
+            pause(plan.pause_us).await;
+            Ok(())
         }
     })
-    .on_resume(if rerunnable {
-        Resume::Rerun
-    } else {
-        Resume::Compensate
-    })
+    .on_resume(policy)
 }
 
 fn definition(store: SqliteStore, ledger: &Ledger) -> Saga<Plan> {

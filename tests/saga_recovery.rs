@@ -6,7 +6,7 @@
 use bulwark::BoxError;
 use bulwark::saga::{
     Cause, InMemoryStore, LogEntry, Outcome, OutcomeKind, Phase, RecoveryError, Registry, Replay,
-    Resume, RetryPolicy, Saga, SagaId, SagaStore, Step, StepRef,
+    Resume, RetryPolicy, Saga, SagaId, SagaStore, Step, StepError, StepRef,
 };
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -487,4 +487,69 @@ fn hanging_saga(store: &InMemoryStore, probe: &Probe, hang: &Arc<AtomicU32>) -> 
         .on_resume(Resume::Rerun),
     );
     s.build().unwrap()
+}
+
+/// The log of a saga that turned back after `c` failed and stopped with b's compensation in flight.
+fn stopped_undoing_b() -> Vec<LogEntry> {
+    let mut log = stopped_in_b();
+    log.extend([
+        step_completed(1, "b", serde_json::json!(41)),
+        step_started(2, "c", 1),
+        LogEntry::StepFailed {
+            step: at(2, "c"),
+            attempt: 1,
+            error: "out of stock".into(),
+            outcome_unknown: false,
+            will_retry: false,
+        },
+        LogEntry::Compensating {
+            failed_step: Some(at(2, "c")),
+            reason: "step `c` failed".into(),
+        },
+        LogEntry::CompensationStarted {
+            step: at(1, "b"),
+            attempt: 1,
+        },
+    ]);
+    log
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_compensation_in_flight_runs_again_unless_its_step_says_park() {
+    for (policy, expect) in [
+        (
+            Resume::Compensate,
+            vec!["undo b Some(41) o-1/b", "undo a Some(40)"],
+        ),
+        (
+            Resume::Rerun,
+            vec!["undo b Some(41) o-1/b", "undo a Some(40)"],
+        ),
+        (Resume::Park, vec![]),
+    ] {
+        let (store, probe) = (InMemoryStore::keep_all(), Probe::default());
+        let saga = saga(&store, 1, policy, &probe);
+        write(&store, "o-1", stopped_undoing_b()).await;
+        let registry = registry(&store, &[&saga]);
+        let outcome = recover_one(&registry).await;
+        assert_eq!(probe.get(), expect, "{policy:?}");
+        if policy != Resume::Park {
+            assert!(matches!(outcome, Outcome::Compensated(_)), "{policy:?}");
+            continue;
+        }
+        // Not run twice: parked, b's compensation in doubt, a's left pending.
+        let Outcome::Parked(parked) = outcome else {
+            panic!("not parked")
+        };
+        assert_eq!(parked.stuck()[0].step(), "b");
+        assert!(matches!(parked.stuck()[0].error(), StepError::InDoubt));
+        assert_eq!(parked.pending(), ["a"]);
+        // The operator checked: b's refund did not go through. Retry runs it, then a's.
+        let run = registry
+            .retry_compensation(&"o-1".into(), "checked: b not refunded")
+            .await
+            .unwrap();
+        assert!(matches!(run.await.unwrap(), Outcome::Compensated(_)));
+        assert_eq!(probe.get(), ["undo b Some(41) o-1/b", "undo a Some(40)"]);
+    }
 }

@@ -8,6 +8,7 @@ use super::outcome::{Cause, Compensated, CompensationFailure, Outcome, Parked, S
 use super::outcome::{chain_text, error_text};
 use super::policy::RetryPolicy;
 use super::store::LogEntry;
+use std::sync::atomic::Ordering;
 
 impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// Undoes the first `reached` stages, last first, and says how it went.
@@ -93,6 +94,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let max = policy.max_attempts();
         let mut errors = Vec::new();
         let mut delays = policy.delays();
+        if self.get(index) == status::UNDO_IN_DOUBT {
+            return Err(self.in_doubt(index).await);
+        }
         for attempt_no in 1..=max {
             let entry = LogEntry::CompensationStarted {
                 step: self.step_ref(index),
@@ -160,5 +164,33 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             errors,
             last,
         })
+    }
+
+    /// A compensation in flight at a crash that must not run twice: logged as failed for
+    /// good (so that an operator's retry runs it), and the saga parks.
+    async fn in_doubt(&self, index: u32) -> CompensationFailure {
+        let name = self.def.steps[index as usize].name;
+        let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
+        let error = StepError::InDoubt;
+        let text = error_text(&error);
+        self.def.listeners.emit(|| Event::CompensationFailed {
+            saga: self.run.id.clone(),
+            step: name,
+            attempt,
+            error: text.clone(),
+            will_retry: false,
+        });
+        let entry = LogEntry::CompensationFailed {
+            step: self.step_ref(index),
+            attempt,
+            error: text,
+            will_retry: false,
+        };
+        let _ = self.def.store.append(&self.run.id, entry).await;
+        CompensationFailure {
+            step: name,
+            errors: Vec::new(),
+            last: error,
+        }
     }
 }

@@ -25,9 +25,15 @@ pub(crate) mod status {
     pub(crate) const FAILED_MAYBE: u8 = 6;
     /// Resumed from a log that shows its compensation completed: nothing left to undo.
     pub(crate) const UNDONE: u8 = 7;
+    /// Resumed from a log that shows its compensation in flight, and the step says it must not
+    /// run twice ([`Resume::Park`](crate::saga::Resume::Park)): the saga parks on it.
+    pub(crate) const UNDO_IN_DOUBT: u8 = 8;
 
     pub(crate) fn may_have_taken_effect(s: u8) -> bool {
-        matches!(s, RUNNING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE)
+        matches!(
+            s,
+            RUNNING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE | UNDO_IN_DOUBT
+        )
     }
 }
 

@@ -216,12 +216,13 @@
 //!   retries goes on retrying. A step whose action was *in flight* (started, never reported)
 //!   may or may not have taken effect, and its [`Resume`] policy decides:
 //!   [`Resume::Rerun`] runs it again with the same idempotency key (for an action the service
-//!   deduplicates by that key); [`Resume::Compensate`], the default, never runs it twice and
-//!   turns the saga back, the step's compensation running without an output, as after a
-//!   timeout. A step whose last attempt had failed turns the saga back.
-//! - **Compensating**: goes on compensating. Compensations that completed are not run again;
-//!   one in flight is run again (compensations are retried by design, so they must be
-//!   idempotent by their key anyway).
+//!   deduplicates by that key); [`Resume::Compensate`], the default, and [`Resume::Park`]
+//!   never run it twice and turn the saga back, the step's compensation running without an
+//!   output, as after a timeout. A step whose last attempt had failed turns the saga back.
+//! - **Compensating**: goes on compensating. Compensations that completed are not run again.
+//!   One in flight is run again (compensations are retried by design, and are usually
+//!   idempotent by their key), unless its step says [`Resume::Park`]: then it is not run
+//!   twice, and the saga parks with [`StepError::InDoubt`] for an operator to check.
 //! - **Parked**: stays parked until an operator acts. [`Registry::parked`] lists parked sagas
 //!   with their logs read back ([`Replay::to_compensate`] says what is left to undo);
 //!   [`Registry::retry_compensation`] records the operator's note and runs the stuck
@@ -237,10 +238,11 @@
 //! again, and its compensation attempts are counted afresh.
 //!
 //! So the guarantees are: an action or a compensation never runs unless its start is durable;
-//! each runs **at least once** per attempt its log shows, and one more time after a crash only
-//! if it was in flight and is declared rerunnable (compensations always are), always with the
-//! same idempotency key; a step that may have taken effect is compensated if the saga turns
-//! back. Effects happen exactly once when the services deduplicate by the key: that is what the
+//! each runs once per attempt its log shows, and one more time after a crash only if it was in
+//! flight and its step's [`Resume`] policy allows it (an action: `Rerun`; a compensation:
+//! `Rerun` or `Compensate`), always with the same idempotency key: **at least once, with
+//! idempotency keys**, and never twice where the step says it must not be. A step that may
+//! have taken effect is compensated if the saga turns back. Effects happen exactly once when the services deduplicate by the key: that is what the
 //! key is for. Run one recovering process per store at a time.
 //!
 //! ```

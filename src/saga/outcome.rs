@@ -75,6 +75,11 @@ pub enum StepError {
     /// abandoned (it may have taken effect).
     #[error("abandoned")]
     Abandoned,
+    /// A compensation was in flight when the process stopped, and its step says it must not run
+    /// twice ([`Resume::Park`](super::Resume::Park)): it was not run again, and the saga parks
+    /// for an operator to find out whether it took effect.
+    #[error("in flight when the process stopped; not run twice")]
+    InDoubt,
 }
 
 impl StepError {
@@ -86,6 +91,7 @@ impl StepError {
                 | StepError::Panicked(_)
                 | StepError::Output(_)
                 | StepError::Abandoned
+                | StepError::InDoubt
         )
     }
 }

@@ -57,6 +57,8 @@ pub struct StepRecord {
     pub may_have_taken_effect: bool,
     /// Where its compensation stands.
     pub compensation: Progress,
+    /// Attempts of its compensation started.
+    pub compensation_attempts: u32,
 }
 
 /// Where an action or a compensation stands.
@@ -170,7 +172,10 @@ impl Replay {
                         };
                     }
                 }
-                LogEntry::CompensationStarted { .. } => record.compensation = Progress::InFlight,
+                LogEntry::CompensationStarted { attempt, .. } => {
+                    record.compensation_attempts = record.compensation_attempts.max(*attempt);
+                    record.compensation = Progress::InFlight;
+                }
                 LogEntry::CompensationCompleted { .. } => record.compensation = Progress::Completed,
                 LogEntry::CompensationFailed { will_retry, .. } => {
                     record.compensation = if *will_retry {
@@ -211,6 +216,7 @@ fn record<'a>(steps: &'a mut BTreeMap<u32, StepRecord>, s: &StepRef) -> Option<&
         output: None,
         may_have_taken_effect: false,
         compensation: Progress::NotStarted,
+        compensation_attempts: 0,
     });
     (record.name == s.name).then_some(record)
 }

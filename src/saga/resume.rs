@@ -72,8 +72,13 @@ pub(crate) fn restore<I>(
             _ if maybe => status::FAILED_MAYBE,
             _ => status::FAILED,
         };
-        if record.compensation == Progress::Completed {
-            restored.status[i] = status::UNDONE;
+        match record.compensation {
+            Progress::Completed => restored.status[i] = status::UNDONE,
+            Progress::InFlight if step.on_resume == Resume::Park => {
+                restored.status[i] = status::UNDO_IN_DOUBT;
+                restored.attempts[i] = record.compensation_attempts;
+            }
+            _ => {}
         }
         if let (Progress::Completed, Some(json)) = (record.action, &record.output) {
             let output = (step.restore)(json.clone()).map_err(|source| RecoveryError::Output {
@@ -119,7 +124,7 @@ fn forward<I>(def: &Definition<I>, replay: &Replay, status: &[u8]) -> Plan {
             let step = &def.steps[index as usize];
             let why = match record.action {
                 Progress::Failed => format!("step `{}` had failed", step.name),
-                Progress::InFlight if step.on_resume == Resume::Compensate => format!(
+                Progress::InFlight if step.on_resume != Resume::Rerun => format!(
                     "step `{}` was in flight when the process stopped, and is not to be run twice",
                     step.name
                 ),
