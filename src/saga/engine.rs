@@ -1,17 +1,14 @@
-//! The forward half of a run: log, run each stage's steps with their retries, stop on failure.
+//! The forward half of a run: run each stage's steps with their retries, stop on failure.
 
-use super::context::{Frame, Outputs, RunShared, StepContext};
+use super::context::{Frame, RunShared, StepContext};
 use super::event::{Event, in_step_span};
 use super::exec::{Interrupt, attempt as run_attempt, join_all};
-use super::outcome::{Cause, Outcome, SagaError, StepError, StepFailure, error_text};
-use super::resume::{Plan, Restored};
+use super::outcome::{Cause, Outcome, StepError, StepFailure, error_text};
 use super::run::Definition;
-use super::store::{LogEntry, SagaId, StepRef};
-use serde::Serialize;
+use super::store::{LogEntry, StepRef};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
-use tokio::sync::oneshot;
 
 /// Where a step stands. The compensation of a step in `RUNNING`, `WAITING_MAYBE`, `COMPLETED`
 /// or `FAILED_MAYBE` runs: its action may have taken effect.
@@ -46,85 +43,6 @@ pub(crate) struct Engine<'a, I> {
     pub(crate) attempts: Box<[AtomicU32]>,
 }
 
-/// How a run begins: with its input, or from the log of a saga another process started.
-pub(crate) enum Start<I> {
-    Fresh(I),
-    Resume(I, Restored),
-}
-
-/// Runs the saga to its outcome: the body of the task [`Saga::run`](super::Saga::run) spawns.
-pub(crate) async fn drive<I>(
-    def: Arc<Definition<I>>,
-    id: SagaId,
-    start: Start<I>,
-    cancel: oneshot::Receiver<()>,
-) -> Result<Outcome, SagaError>
-where
-    I: Serialize + Send + Sync + 'static,
-{
-    let (input, restored) = match start {
-        Start::Fresh(input) => {
-            let json = serde_json::to_value(&input).map_err(SagaError::Input)?;
-            let started = LogEntry::Started {
-                definition: Cow::Borrowed(def.name),
-                version: def.version,
-                input: json,
-            };
-            def.store
-                .append(&id, started)
-                .await
-                .map_err(SagaError::Store)?;
-            (input, None)
-        }
-        Start::Resume(input, restored) => (input, Some(restored)),
-    };
-    def.counters.started();
-    def.listeners.emit(|| match restored {
-        None => Event::SagaStarted {
-            definition: def.name,
-            saga: id.clone(),
-        },
-        Some(_) => Event::SagaResumed {
-            definition: def.name,
-            saga: id.clone(),
-        },
-    });
-    let run = Arc::new(RunShared {
-        id,
-        input,
-        outputs: Outputs::new(def.id, def.steps.len()),
-    });
-    let engine = Engine {
-        def: &def,
-        run: &run,
-        status: def
-            .steps
-            .iter()
-            .map(|_| AtomicU8::new(status::NOT_STARTED))
-            .collect(),
-        attempts: def.steps.iter().map(|_| AtomicU32::new(0)).collect(),
-    };
-    let mut interrupt = Interrupt::new(cancel, def.deadline);
-    let outcome = match restored.map_or(Plan::Forward(0), |r| engine.restore(r)) {
-        Plan::Forward(stage) => engine.forward(stage, &mut interrupt).await,
-        Plan::Compensate { cause, turn } => engine.compensate(def.stages.len(), cause, turn).await,
-    };
-    let kind = outcome.kind();
-    def.counters.finished(kind);
-    // The outcome stands even if it cannot be recorded: the log then reads as unfinished and a
-    // recovering process replays it, which idempotent steps and compensations make harmless.
-    let _ = def
-        .store
-        .append(&run.id, LogEntry::Finished { outcome: kind })
-        .await;
-    def.listeners.emit(|| Event::Finished {
-        definition: def.name,
-        saga: run.id.clone(),
-        outcome: kind,
-    });
-    Ok(outcome)
-}
-
 impl<I: Send + Sync + 'static> Engine<'_, I> {
     pub(crate) fn step_ref(&self, index: u32) -> StepRef {
         StepRef {
@@ -143,7 +61,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
 
     /// Runs the stages from `from` on, in order; on a failure, an interrupt or the end of the
     /// stages, says how the run ended.
-    async fn forward(&self, from: usize, interrupt: &mut Interrupt) -> Outcome {
+    pub(crate) async fn forward(&self, from: usize, interrupt: &mut Interrupt) -> Outcome {
         let mut reached = from;
         for &(start, end) in self.def.stages.get(from..).unwrap_or_default() {
             reached += 1;

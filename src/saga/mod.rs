@@ -318,6 +318,7 @@
 mod builder;
 mod compensate;
 mod context;
+mod drive;
 mod engine;
 mod event;
 mod exec;
@@ -325,12 +326,15 @@ mod memory;
 mod metrics;
 mod outcome;
 mod policy;
+mod recovery_error;
 mod registry;
 mod replay;
 mod resume;
 mod run;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_read;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;
 mod step;
@@ -346,7 +350,8 @@ pub use outcome::{
     StepFailure,
 };
 pub use policy::{Resume, RetryPolicy};
-pub use registry::{ParkedSaga, Recovered, RecoveryError, Registry};
+pub use recovery_error::RecoveryError;
+pub use registry::{ParkedSaga, Recovered, Registry};
 pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
 pub use run::{Run, Saga};
 #[cfg(feature = "sqlite")]

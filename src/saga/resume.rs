@@ -4,7 +4,7 @@
 use super::engine::{Engine, status};
 use super::outcome::Cause;
 use super::policy::Resume;
-use super::registry::RecoveryError;
+use super::recovery_error::RecoveryError;
 use super::replay::{Phase, Progress, Replay};
 use super::run::Definition;
 use super::store::SagaId;

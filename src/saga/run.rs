@@ -1,11 +1,11 @@
 //! The saga handle and the future of one run.
 
 use super::builder::SagaBuilder;
-use super::engine::{self, Start};
+use super::drive::{self, Start};
 use super::event::{Event, in_saga_span};
 use super::metrics::{Counters, Metrics};
 use super::outcome::{Outcome, SagaError};
-use super::registry::RecoveryError;
+use super::recovery_error::RecoveryError;
 use super::replay::Replay;
 use super::resume;
 use super::step::StepDef;
@@ -105,7 +105,7 @@ where
 
     fn spawn(&self, id: SagaId, start: Start<I>) -> Run {
         let (cancel, cancelled) = oneshot::channel();
-        let task = engine::drive(self.definition.clone(), id.clone(), start, cancelled);
+        let task = drive::drive(self.definition.clone(), id.clone(), start, cancelled);
         let task = in_saga_span(task, self.definition.name, &id);
         let state = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => State::Running(runtime.spawn(task)),

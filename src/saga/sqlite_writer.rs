@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS bulwark_saga_log (
 CREATE INDEX IF NOT EXISTS bulwark_saga_log_saga ON bulwark_saga_log (saga, position);
 ";
 /// The states of a finished saga that pruning may delete (never `parked`).
-const PRUNABLE: &str = "state IN ('completed', 'compensated', 'resolved') AND finished_ms <= ?1";
+pub(crate) const PRUNABLE: &str =
+    "state IN ('completed', 'compensated', 'resolved') AND finished_ms <= ?1";
 
 /// What an append does to the saga's row besides adding the entry, and what it requires.
 pub(crate) enum Change {
@@ -85,7 +86,7 @@ impl Error for Failure {
 }
 
 pub(crate) struct Writer {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: Arc<str>,
 }
 
@@ -130,11 +131,15 @@ impl Writer {
         Ok(Self { conn, path: name })
     }
 
-    fn fail(&self, what: impl Into<String>, e: Option<Arc<dyn Error + Send + Sync>>) -> StoreError {
+    pub(crate) fn fail(
+        &self,
+        what: impl Into<String>,
+        e: Option<Arc<dyn Error + Send + Sync>>,
+    ) -> StoreError {
         failure(&self.path, what.into(), e)
     }
 
-    fn sql(&self, what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    pub(crate) fn sql(&self, what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         let what = what.to_owned();
         move |e| self.fail(what.clone(), Some(Arc::new(e)))
     }
@@ -263,72 +268,6 @@ impl Writer {
             .and_then(|mut s| s.execute(params![id, a.entry]))
             .map_err(self.sql("cannot write the log entry"))?;
         Ok(())
-    }
-
-    fn load(&self, id: &SagaId) -> Result<Vec<LogEntry>, StoreError> {
-        let read = self.sql("cannot read the saga's log");
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT position, entry FROM bulwark_saga_log WHERE saga = ?1 ORDER BY position",
-            )
-            .map_err(&read)?;
-        let rows = stmt
-            .query_map([id.as_str()], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(&read)?;
-        let mut log = Vec::new();
-        for row in rows {
-            let (position, text) = row.map_err(&read)?;
-            let entry = serde_json::from_str(&text).map_err(|e| {
-                let what = format!("saga `{id}`, log row {position}: not a saga log entry");
-                self.fail(what, Some(Arc::new(e)))
-            })?;
-            log.push(entry);
-        }
-        Ok(log)
-    }
-
-    fn list(&self, state: &str) -> Result<Vec<SagaId>, StoreError> {
-        let read = self.sql("cannot list the sagas");
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM bulwark_sagas WHERE state = ?1 ORDER BY created_ms, id")
-            .map_err(&read)?;
-        let rows = stmt
-            .query_map([state], |row| row.get::<_, String>(0))
-            .map_err(&read)?;
-        rows.map(|id| id.map(SagaId::from).map_err(&read)).collect()
-    }
-
-    /// Deletes the finished sagas (not parked ones) that finished before `before` (ms).
-    fn prune(&self, before: i64) -> Result<u64, StoreError> {
-        let prune = self.sql("cannot prune finished sagas");
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(&prune)?;
-        let deleted = self
-            .conn
-            .execute(
-                &format!(
-                    "DELETE FROM bulwark_saga_log WHERE saga IN
-                     (SELECT id FROM bulwark_sagas WHERE {PRUNABLE})"
-                ),
-                [before],
-            )
-            .and_then(|_| {
-                self.conn.execute(
-                    &format!("DELETE FROM bulwark_sagas WHERE {PRUNABLE}"),
-                    [before],
-                )
-            })
-            .and_then(|n| self.conn.execute_batch("COMMIT").map(|()| n));
-        match deleted {
-            Ok(n) => Ok(n as u64),
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(prune(e))
-            }
-        }
     }
 }
 
