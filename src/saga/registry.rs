@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 /// A saga definition, its input type erased, as the registry resumes it.
 trait Resumable: Send + Sync {
+    /// Whether `replay` can be resumed, without running anything.
+    fn check(&self, id: &SagaId, replay: &Replay) -> Result<(), RecoveryError>;
     fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError>;
 }
 
@@ -20,6 +22,10 @@ impl<I> Resumable for Saga<I>
 where
     I: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    fn check(&self, id: &SagaId, replay: &Replay) -> Result<(), RecoveryError> {
+        self.restore(id, replay).map(drop)
+    }
+
     fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError> {
         Saga::resume(self, id, replay)
     }
@@ -141,10 +147,13 @@ impl Registry {
     /// compensations back (each with its retry policy afresh). The run ends compensated, or
     /// parked again.
     ///
-    /// Fails, recording nothing, if the saga is not parked or its definition is not registered.
+    /// Fails, recording nothing, if the saga is not parked or cannot be resumed (its
+    /// definition is not registered, or does not match the log).
     pub async fn retry_compensation(&self, id: &SagaId, note: &str) -> Result<Run, RecoveryError> {
         let mut replay = self.parked_replay(id).await?;
+        replay.phase = Phase::Compensating;
         let definition = self.definition(id, &replay)?;
+        definition.check(id, &replay)?;
         let entry = LogEntry::Reopened {
             note: note.to_owned(),
         };
@@ -152,7 +161,6 @@ impl Registry {
             .append(id, entry)
             .await
             .map_err(RecoveryError::Store)?;
-        replay.phase = Phase::Compensating;
         definition.resume(id.clone(), &replay)
     }
 

@@ -89,18 +89,27 @@ where
     /// The returned run is detached (dropping it does not cancel the saga, which goes on as it
     /// would have in the process that started it) but can still be awaited for its outcome.
     pub(crate) fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError> {
+        let (input, restored) = self.restore(&id, replay)?;
+        let mut run = self.spawn(id, Start::Resume(input, restored));
+        if let Some(cancel) = run.cancel.take() {
+            let _ = cancel.send(());
+        }
+        Ok(run)
+    }
+
+    /// The input and the run's state from the log, checked against this definition.
+    pub(crate) fn restore(
+        &self,
+        id: &SagaId,
+        replay: &Replay,
+    ) -> Result<(I, resume::Restored), RecoveryError> {
         let input = serde_json::from_value::<I>(replay.input.clone()).map_err(|source| {
             RecoveryError::Input {
                 id: id.clone(),
                 source,
             }
         })?;
-        let restored = resume::restore(&self.definition, &id, replay)?;
-        let mut run = self.spawn(id, Start::Resume(input, restored));
-        if let Some(cancel) = run.cancel.take() {
-            let _ = cancel.send(());
-        }
-        Ok(run)
+        Ok((input, resume::restore(&self.definition, id, replay)?))
     }
 
     fn spawn(&self, id: SagaId, start: Start<I>) -> Run {
