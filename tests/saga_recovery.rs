@@ -561,14 +561,19 @@ async fn retrying_a_parked_saga_with_another_version_records_nothing() {
     let _ = saga.run_with_id("p-1", 0).await.unwrap();
     let before = store.log(&"p-1".into());
 
-    let mut v2 = Saga::<u32>::builder("stuck").version(2).store(store.clone());
+    let mut v2 = Saga::<u32>::builder("stuck")
+        .version(2)
+        .store(store.clone());
     v2.step(Step::new("a", |_ctx| async { Ok::<_, BoxError>(()) }));
     let registry = registry(&store, &[&v2.build().unwrap()]);
     let e = registry
         .retry_compensation(&"p-1".into(), "try v2")
         .await
         .unwrap_err();
-    assert!(matches!(e, RecoveryError::VersionMismatch { logged: 1, .. }));
+    assert!(matches!(
+        e,
+        RecoveryError::VersionMismatch { logged: 1, .. }
+    ));
     assert_eq!(store.log(&"p-1".into()), before);
     assert_eq!(registry.parked().await.unwrap().len(), 1);
 }

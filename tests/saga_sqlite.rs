@@ -4,10 +4,12 @@
 
 use bulwark::BoxError;
 use bulwark::saga::{
-    LogEntry, Outcome, OutcomeKind, Phase, Replay, Saga, SagaId, SagaStore, SqliteStore, Step,
-    StepRef, StoreError,
+    LogEntry, Outcome, OutcomeKind, Phase, Registry, Replay, RetryPolicy, Saga, SagaId, SagaStore,
+    SqliteStore, Step, StepRef, StoreError,
 };
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn started(version: u32) -> LogEntry {
@@ -293,4 +295,60 @@ async fn a_locked_database_fails_the_append_and_writes_nothing() {
     assert_eq!(store.load(&id).await.unwrap(), [started(1)]);
     store.append(&id, entry).await.unwrap();
     assert_eq!(store.load(&id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn operators_retry_or_resolve_parked_sagas_through_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let refunds_work = Arc::new(AtomicBool::new(false));
+    let works = refunds_work.clone();
+    let mut b = Saga::<u32>::builder("refund").store(store.clone());
+    b.step(
+        Step::new("charge", |_ctx| async { Ok::<_, BoxError>(()) })
+            .compensate(move |_ctx| {
+                let ok = works.load(Ordering::SeqCst);
+                async move {
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err::<(), BoxError>("refunds down".into())
+                    }
+                }
+            })
+            .compensation_retry(RetryPolicy::never()),
+    );
+    b.step(Step::new("ship", |_ctx| async {
+        Err::<(), BoxError>("no courier".into())
+    }));
+    let saga = b.build().unwrap();
+    for id in ["p-1", "p-2"] {
+        assert!(matches!(
+            saga.run_with_id(id, 0).await.unwrap(),
+            Outcome::Parked(_)
+        ));
+    }
+    let mut registry = Registry::new(store.clone());
+    registry.register(&saga).unwrap();
+    assert_eq!(registry.parked().await.unwrap().len(), 2);
+    assert!(registry.recover().await.unwrap().resumed.is_empty());
+
+    refunds_work.store(true, Ordering::SeqCst);
+    let run = registry
+        .retry_compensation(&"p-1".into(), "refunds back")
+        .await
+        .unwrap();
+    assert!(matches!(run.await.unwrap(), Outcome::Compensated(_)));
+    registry
+        .mark_resolved(&"p-2".into(), "refunded by hand")
+        .await
+        .unwrap();
+    assert!(registry.parked().await.unwrap().is_empty());
+    assert!(store.list_unfinished().await.unwrap().is_empty());
+    let replay = Replay::from_log(&store.load(&"p-2".into()).await.unwrap()).unwrap();
+    assert_eq!(replay.phase, Phase::Resolved);
+    // Both are finished now, so both can be pruned.
+    assert_eq!(store.prune_finished(Duration::ZERO).await.unwrap(), 2);
 }
