@@ -96,7 +96,7 @@ pub enum RecoveryError {
         /// Where it stands.
         phase: Phase,
     },
-    /// [`Registry::register`] was given a name and version registered already.
+    /// [`Registry::register`](super::Registry::register) was given a name and version registered already.
     #[error("saga definition `{definition}` version {version} is registered twice")]
     Duplicate {
         /// The definition's name.
