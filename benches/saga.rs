@@ -77,8 +77,8 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The SQLite store beside the in-memory one, in the same run: a run's latency (per step, as
-/// above), sagas per second with 64 sagas in flight (where group commits share an fsync), and
-/// the cost of one 4 KiB write + fsync on the same disk, for context.
+/// above), sagas per second one at a time and with 64 in flight (where group commits share an
+/// fsync), and the cost of one 4 KiB write + fdatasync on the same disk, for context.
 #[cfg(feature = "sqlite")]
 fn durable(c: &mut Criterion) {
     use bulwark::saga::SqliteStore;
@@ -128,27 +128,30 @@ fn durable(c: &mut Criterion) {
             );
         }
     }
-    const IN_FLIGHT: u64 = 64;
-    g.throughput(Throughput::Elements(IN_FLIGHT));
-    for (store, sqlite) in [("in-memory", false), ("sqlite", true)] {
-        let saga = with_store(4, sqlite);
-        g.bench_function(BenchmarkId::new(format!("{store}/64-concurrent"), 4), |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        let runs: Vec<_> = (0..IN_FLIGHT)
-                            .map(|k| tokio::spawn(saga.run(i * IN_FLIGHT + k)))
-                            .collect();
-                        for run in runs {
-                            let outcome = run.await.expect("joined").expect("runs");
-                            black_box(matches!(outcome, Outcome::Completed(_)));
+    // Sagas per second (4 steps each), one at a time and 64 in flight.
+    for in_flight in [1u64, 64] {
+        g.throughput(Throughput::Elements(in_flight));
+        for (store, sqlite) in [("in-memory", false), ("sqlite", true)] {
+            let saga = with_store(4, sqlite);
+            let id = BenchmarkId::new(format!("{store}/sagas-of-4-steps"), in_flight);
+            g.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for i in 0..iters {
+                            let runs: Vec<_> = (0..in_flight)
+                                .map(|k| tokio::spawn(saga.run(i * in_flight + k)))
+                                .collect();
+                            for run in runs {
+                                let outcome = run.await.expect("joined").expect("runs");
+                                black_box(matches!(outcome, Outcome::Completed(_)));
+                            }
                         }
-                    }
-                    start.elapsed()
+                        start.elapsed()
+                    })
                 })
-            })
-        });
+            });
+        }
     }
     g.throughput(Throughput::Elements(1));
     let mut file = std::fs::File::create(dir.path().join("fsync.bin")).expect("file");

@@ -290,6 +290,9 @@
 //!
 //! None: every `run` spawns one task that runs until the saga's outcome. Bound the number of
 //! sagas in flight around `run` (a [`tokio::sync::Semaphore`], or a bulkhead) if they can pile up.
+//! [`Registry::recover`] resumes every unfinished saga at once, one task each. A durable store
+//! has its own queue: `SqliteStore` commits the appends waiting in it together, so a store
+//! under load commits more per fsync rather than refusing work.
 //!
 //! # Cancellation
 //!
