@@ -177,6 +177,10 @@ impl Writer {
     /// One transaction for the whole group; each append in a savepoint, so one that is refused
     /// leaves nothing behind and does not fail the others. Replies only after the commit.
     fn commit(&self, batch: Vec<Append>) {
+        if !self.conn.is_autocommit() {
+            // A transaction left open by a failed rollback would fail every later group.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             return self.reply_all(batch, "cannot begin a transaction", e);
         }
