@@ -5,8 +5,8 @@
 
 use bulwark::BoxError;
 use bulwark::saga::{
-    Cause, InMemoryStore, LogEntry, Outcome, OutcomeKind, Phase, RecoveryError, Registry, Replay,
-    Resume, RetryPolicy, Saga, SagaId, SagaStore, Step, StepError, StepRef,
+    Cause, Event, InMemoryStore, LogEntry, Outcome, OutcomeKind, Phase, RecoveryError, Registry,
+    Replay, Resume, RetryPolicy, Saga, SagaId, SagaStore, Step, StepError, StepRef,
 };
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -576,4 +576,38 @@ async fn retrying_a_parked_saga_with_another_version_records_nothing() {
     ));
     assert_eq!(store.log(&"p-1".into()), before);
     assert_eq!(registry.parked().await.unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_saga_says_so_in_its_events_and_counts_in_the_metrics() {
+    let store = InMemoryStore::keep_all();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let mut s = Saga::<u32>::builder("order")
+        .store(store.clone())
+        .on_event(move |e| seen.lock().unwrap().push(e.clone()));
+    for name in ["a", "b", "c"] {
+        s.step(Step::new(name, |_ctx| async { Ok::<_, BoxError>(1u32) }).on_resume(Resume::Rerun));
+    }
+    let saga = s.build().unwrap();
+    write(&store, "o-1", stopped_in_b()).await;
+    let outcome = recover_one(&registry(&store, &[&saga])).await;
+    assert!(matches!(outcome, Outcome::Completed(_)));
+    let events = events.lock().unwrap();
+    assert!(
+        matches!(&events[0], Event::SagaResumed { definition: "order", saga } if saga.as_str() == "o-1")
+    );
+    assert!(matches!(
+        &events[1],
+        Event::StepStarted {
+            step: "b",
+            attempt: 2,
+            ..
+        }
+    ));
+    let metrics = saga.metrics();
+    assert_eq!(
+        (metrics.started, metrics.completed, metrics.in_flight),
+        (1, 1, 0)
+    );
 }
