@@ -14,6 +14,7 @@
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
+//! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
 //!
 //! # Example
 //!
