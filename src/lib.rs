@@ -44,6 +44,9 @@ mod event;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
+#[cfg(feature = "health")]
+pub mod health;
+
 pub use builder::ServiceBuilderExt;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
