@@ -42,8 +42,13 @@ impl From<Tag> for Selection {
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Mode {
-    OnDemand { cache_for: Duration },
-    Background { interval: Duration, max_age: Duration },
+    OnDemand {
+        cache_for: Duration,
+    },
+    Background {
+        interval: Duration,
+        max_age: Duration,
+    },
 }
 
 /// Runs health checks concurrently, caches their results and reports the overall status.
@@ -166,8 +171,10 @@ async fn background(inner: Arc<Inner>, interval: Duration) {
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // A result younger than half an interval (a `refresh`, or the report that started the
+        // first run) is not run again.
         let runs: Vec<_> = (0..inner.slots.len())
-            .map(|i| inner.acquire(i, true))
+            .map(|i| inner.acquire(i, Some(interval / 2)))
             .collect();
         join_all(runs).await;
     }
@@ -177,7 +184,12 @@ async fn report(inner: Arc<Inner>, selection: Selection, force: bool) -> HealthR
     let picked: Vec<usize> = (0..inner.slots.len())
         .filter(|&i| selection.covers(&inner.slots[i].spec))
         .collect();
-    let results = join_all(picked.iter().map(|&i| inner.acquire(i, force))).await;
+    let reuse_for = if force {
+        Some(Duration::ZERO)
+    } else {
+        inner.reuse_for()
+    };
+    let results = join_all(picked.iter().map(|&i| inner.acquire(i, reuse_for))).await;
     let now = Instant::now();
     let checks: Vec<CheckReport> = picked
         .iter()
@@ -196,18 +208,22 @@ fn overall(statuses: impl Iterator<Item = (bool, Status)>) -> Status {
 }
 
 impl Inner {
-    /// The result of check `i`: the cached one if fresh (unless `force`), else the run in
-    /// progress, else a new run that later callers share.
-    fn acquire(self: &Arc<Self>, i: usize, force: bool) -> SlotFuture {
+    /// How long a report reuses a result: `None` means any result (background mode, where
+    /// `check_report` marks stale ones).
+    fn reuse_for(&self) -> Option<Duration> {
+        match self.mode {
+            Mode::OnDemand { cache_for } => Some(cache_for),
+            Mode::Background { .. } => None,
+        }
+    }
+
+    /// The result of check `i`: the last one if younger than `reuse_for` (any age if `None`),
+    /// else the run in progress, else a new run that later callers share.
+    fn acquire(self: &Arc<Self>, i: usize, reuse_for: Option<Duration>) -> SlotFuture {
         let slot = &self.slots[i];
         let mut state = slot.lock();
-        if let (false, Some(last)) = (force, &state.last) {
-            let fresh = match self.mode {
-                Mode::OnDemand { cache_for } => last.finished.elapsed() < cache_for,
-                // Background results are read as they are; `check_report` marks stale ones.
-                Mode::Background { .. } => true,
-            };
-            if fresh {
+        if let Some(last) = &state.last {
+            if reuse_for.is_none_or(|ttl| last.finished.elapsed() < ttl) {
                 self.cache_hits.fetch_add(1, Relaxed);
                 return Either::Left(ready(last.clone()));
             }
@@ -283,7 +299,11 @@ impl Inner {
             };
             (slot.spec.critical, status)
         }));
-        let previous = self.overall.send_replace(status);
+        let mut previous = status;
+        self.overall.send_if_modified(|current| {
+            previous = std::mem::replace(current, status);
+            previous != status
+        });
         if previous != status {
             self.listeners.emit(|| Event::StatusChanged {
                 from: previous,

@@ -1,9 +1,9 @@
 //! Configuration: one [`Check`] per registered check, and the [`HealthAggregatorBuilder`].
 
+use super::Event;
 use super::aggregator::{HealthAggregator, Mode};
 use super::check::{DynCheck, HealthCheck, IntoHealth, Tag, check_fn};
 use super::error::ConfigError;
-use super::Event;
 use crate::event::Listeners;
 use std::fmt;
 use std::future::Future;
@@ -131,13 +131,22 @@ impl Check {
             return Err(ConfigError::new("checks[].name", "must not be empty"));
         }
         if self.timeout == Some(Duration::ZERO) {
-            return Err(ConfigError::new(field("timeout"), "must be greater than zero"));
+            return Err(ConfigError::new(
+                field("timeout"),
+                "must be greater than zero",
+            ));
         }
         if self.failure_threshold == 0 {
-            return Err(ConfigError::new(field("failure_threshold"), "must be at least 1"));
+            return Err(ConfigError::new(
+                field("failure_threshold"),
+                "must be at least 1",
+            ));
         }
         if self.success_threshold == 0 {
-            return Err(ConfigError::new(field("success_threshold"), "must be at least 1"));
+            return Err(ConfigError::new(
+                field("success_threshold"),
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -241,7 +250,10 @@ impl HealthAggregatorBuilder {
             }
         }
         if self.default_timeout.is_zero() {
-            return Err(ConfigError::new("default_timeout", "must be greater than zero"));
+            return Err(ConfigError::new(
+                "default_timeout",
+                "must be greater than zero",
+            ));
         }
         let mode = match self.background {
             None => {

@@ -171,7 +171,11 @@ impl Health {
 
     /// Adds (or replaces) one detail.
     #[must_use]
-    pub fn with_detail(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Detail>) -> Self {
+    pub fn with_detail(
+        mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<Detail>,
+    ) -> Self {
         self.details.insert(key.into(), value.into());
         self
     }

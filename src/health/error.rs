@@ -32,7 +32,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid health configuration: `{}` {}", self.field, self.reason)
+        write!(
+            f,
+            "invalid health configuration: `{}` {}",
+            self.field, self.reason
+        )
     }
 }
 

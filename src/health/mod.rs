@@ -4,7 +4,13 @@ mod aggregator;
 mod builder;
 mod check;
 mod error;
+#[cfg(feature = "http")]
+mod future;
+#[cfg(feature = "serde")]
+mod json;
 mod report;
+#[cfg(feature = "http")]
+mod service;
 mod slot;
 
 use std::sync::Arc;
@@ -14,6 +20,13 @@ pub use builder::{Check, DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, HealthAggregatorBui
 pub use check::{Detail, Details, FnCheck, Health, HealthCheck, IntoHealth, Status, Tag, check_fn};
 pub use error::ConfigError;
 pub use report::{CheckReport, HealthReport};
+
+#[cfg(feature = "http")]
+pub use future::ResponseFuture;
+#[cfg(feature = "serde")]
+pub use json::{JsonFormat, ReportJson, Visibility};
+#[cfg(feature = "http")]
+pub use service::HealthEndpoint;
 
 use crate::event::PatternEvent;
 
