@@ -10,7 +10,7 @@ use futures::FutureExt;
 use futures::future::{Either, Ready, join_all, ready};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -70,6 +70,8 @@ pub(super) struct Inner {
     runs: AtomicU64,
     cache_hits: AtomicU64,
     joins: AtomicU64,
+    /// A result was recorded since the overall status was last computed.
+    dirty: AtomicBool,
 }
 
 struct BackgroundTask(AbortHandle);
@@ -107,6 +109,7 @@ impl HealthAggregator {
             runs: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
             joins: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
         });
         if inner.slots.is_empty() {
             inner.overall.send_replace(Status::Healthy);
@@ -174,9 +177,10 @@ async fn background(inner: Arc<Inner>, interval: Duration) {
         // A result younger than half an interval (a `refresh`, or the report that started the
         // first run) is not run again.
         let runs: Vec<_> = (0..inner.slots.len())
-            .map(|i| inner.acquire(i, Some(interval / 2)))
+            .map(|i| inner.acquire(i, Some(interval / 2), Instant::now()))
             .collect();
         join_all(runs).await;
+        inner.update_overall_if_dirty();
     }
 }
 
@@ -189,7 +193,9 @@ async fn report(inner: Arc<Inner>, selection: Selection, force: bool) -> HealthR
     } else {
         inner.reuse_for()
     };
-    let results = join_all(picked.iter().map(|&i| inner.acquire(i, reuse_for))).await;
+    let asked = Instant::now();
+    let results = join_all(picked.iter().map(|&i| inner.acquire(i, reuse_for, asked))).await;
+    inner.update_overall_if_dirty();
     let now = Instant::now();
     let checks: Vec<CheckReport> = picked
         .iter()
@@ -219,11 +225,16 @@ impl Inner {
 
     /// The result of check `i`: the last one if younger than `reuse_for` (any age if `None`),
     /// else the run in progress, else a new run that later callers share.
-    fn acquire(self: &Arc<Self>, i: usize, reuse_for: Option<Duration>) -> SlotFuture {
+    fn acquire(
+        self: &Arc<Self>,
+        i: usize,
+        reuse_for: Option<Duration>,
+        now: Instant,
+    ) -> SlotFuture {
         let slot = &self.slots[i];
         let mut state = slot.lock();
         if let Some(last) = &state.last {
-            if reuse_for.is_none_or(|ttl| last.finished.elapsed() < ttl) {
+            if reuse_for.is_none_or(|ttl| now.saturating_duration_since(last.finished) < ttl) {
                 self.cache_hits.fetch_add(1, Relaxed);
                 return Either::Left(ready(last.clone()));
             }
@@ -278,6 +289,7 @@ impl Inner {
             (recorded, before)
         };
         self.runs.fetch_add(1, Relaxed);
+        self.dirty.store(true, Relaxed);
         if before != Some(recorded.status) {
             self.listeners.emit(|| Event::CheckChanged {
                 name: spec.name.clone(),
@@ -285,11 +297,15 @@ impl Inner {
                 to: recorded.status,
             });
         }
-        self.update_overall();
         recorded
     }
 
-    fn update_overall(&self) {
+    /// Recomputes the overall status if a result was recorded since the last time. Called once
+    /// per report and per background round, not per result, which would cost O(checks²).
+    fn update_overall_if_dirty(&self) {
+        if !self.dirty.swap(false, Relaxed) {
+            return;
+        }
         let now = Instant::now();
         let status = overall(self.slots.iter().map(|slot| {
             let last = slot.lock().last.clone();
