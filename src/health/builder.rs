@@ -94,7 +94,7 @@ impl Check {
     }
 
     /// Makes the check optional: when it fails, the overall status is at worst
-    /// [`Status::Degraded`], never `Unhealthy`. Checks are critical by default.
+    /// [`Status::Degraded`](super::Status::Degraded), never `Unhealthy`. Checks are critical by default.
     #[must_use]
     pub fn optional(mut self) -> Self {
         self.critical = false;
