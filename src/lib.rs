@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
@@ -41,6 +42,9 @@
 mod builder;
 mod event;
 
+pub mod backoff;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
@@ -51,3 +55,8 @@ pub use builder::ServiceBuilderExt;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -100,3 +100,18 @@ where
         start.elapsed()
     })
 }
+
+/// Heap allocations per call through `svc`, on one task of a current-thread runtime: counted over
+/// 1000 calls after 100 warm-up calls, and printed as `allocs: <row> = <n>` for `scripts/bench-report`.
+pub(crate) fn report_allocations<S>(row: &str, rt: &tokio::runtime::Runtime, svc: &mut S)
+where
+    S: Service<u64>,
+    S::Error: std::fmt::Debug,
+{
+    const N: u64 = 1000;
+    single(rt, 100, svc);
+    let info = allocation_counter::measure(|| {
+        single(rt, N, svc);
+    });
+    println!("allocs: {row} = {:.2}", info.count_total as f64 / N as f64);
+}

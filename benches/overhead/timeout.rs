@@ -1,6 +1,6 @@
 //! Timeout rows: baseline, tower's `Timeout`, bulwark's `TimeoutLayer`.
 
-use crate::support::{Echo, contended, current_thread, multi_thread, single};
+use crate::support::{Echo, contended, current_thread, multi_thread, report_allocations, single};
 use bulwark::timeout::TimeoutLayer;
 use criterion::Criterion;
 use std::time::Duration;
@@ -13,14 +13,17 @@ pub(crate) fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("timeout/single");
     g.bench_function("baseline", |b| {
         let mut svc = Echo;
+        report_allocations("timeout/single/baseline", &rt, &mut svc);
         b.iter_custom(|iters| single(&rt, iters, &mut svc));
     });
     g.bench_function("tower", |b| {
         let mut svc = tower::timeout::TimeoutLayer::new(LIMIT).layer(Echo);
+        report_allocations("timeout/single/tower", &rt, &mut svc);
         b.iter_custom(|iters| single(&rt, iters, &mut svc));
     });
     g.bench_function("bulwark", |b| {
         let mut svc = TimeoutLayer::new(LIMIT).layer(Echo);
+        report_allocations("timeout/single/bulwark", &rt, &mut svc);
         b.iter_custom(|iters| single(&rt, iters, &mut svc));
     });
     g.finish();
