@@ -8,9 +8,12 @@
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
+//! | health checks, liveness and readiness | [`health`] | `health` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
+//! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
+//! endpoint, a tower `Service` for `http::Request`s.
 //!
 //! # Example
 //!
