@@ -401,3 +401,25 @@ fn build_rejects_invalid_configuration_naming_the_field() {
         "invalid health configuration: `background` needs a tokio runtime: call `build` inside one"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_listener_does_not_poison_later_reports() {
+    static SCRIPT: [Status; 1] = [Status::Healthy];
+    let health = HealthAggregator::builder()
+        .cache_for(Duration::ZERO)
+        .check(scripted("db", &SCRIPT))
+        .on_event(|_| panic!("listener bug"))
+        .build()
+        .unwrap();
+    let first = tokio::spawn({
+        let health = health.clone();
+        async move { health.report().await.status() }
+    });
+    assert!(
+        first.await.unwrap_err().is_panic(),
+        "the first result is an event"
+    );
+    // Same status again: no event, and the run machinery is intact.
+    assert_eq!(health.report().await.status(), Status::Healthy);
+    assert_eq!(health.metrics().runs, 2);
+}

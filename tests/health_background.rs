@@ -132,3 +132,21 @@ async fn max_age_shorter_than_interval_plus_timeout_is_rejected() {
         .unwrap_err();
     assert_eq!(err.field(), "max_age");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_listener_does_not_end_the_background_task() {
+    let flips = Arc::new(AtomicUsize::new(0));
+    let counter = flips.clone();
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .check(Check::from_fn("flappy", move || {
+            let n = counter.fetch_add(1, SeqCst);
+            async move { n % 2 == 0 }
+        }))
+        .on_event(|_| panic!("listener bug"))
+        .build()
+        .unwrap();
+    sleep(INTERVAL * 4 + Duration::from_millis(1)).await;
+    assert_eq!(flips.load(SeqCst), 5);
+    assert_eq!(health.metrics().runs, 5);
+}

@@ -233,6 +233,36 @@ async fn unknown_path_is_not_found_when_the_endpoint_is_the_fallback() {
 }
 
 #[tokio::test]
+async fn endpoint_serves_hyper_with_no_glue_but_the_adapter() {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+
+    let db = Arc::new(AtomicU8::new(0));
+    let endpoint = aggregator(&db).endpoint();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(endpoint))
+            .await
+            .unwrap();
+    });
+    let reply = request(
+        &client(),
+        Method::GET,
+        format!("http://{addr}/health/ready"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.content_type.as_deref(),
+        Some("application/health+json")
+    );
+    assert_eq!(reply.json(), json!({ "status": "pass" }));
+}
+
+#[tokio::test]
 async fn report_serializes_to_health_json_with_everything_shown() {
     let db = Arc::new(AtomicU8::new(1));
     let report = aggregator(&db).report().await;

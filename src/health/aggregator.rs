@@ -9,8 +9,9 @@ use crate::event::Listeners;
 use futures::FutureExt;
 use futures::future::{Either, Ready, join_all, ready};
 use std::fmt;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -72,6 +73,9 @@ pub(super) struct Inner {
     joins: AtomicU64,
     /// A result was recorded since the overall status was last computed.
     dirty: AtomicBool,
+    /// Check events waiting to be delivered, outside any run and any lock (a listener that
+    /// panics inside a shared run would poison it for every later caller).
+    pending: Mutex<Vec<Event>>,
 }
 
 struct BackgroundTask(AbortHandle);
@@ -110,6 +114,7 @@ impl HealthAggregator {
             cache_hits: AtomicU64::new(0),
             joins: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
         });
         if inner.slots.is_empty() {
             inner.overall.send_replace(Status::Healthy);
@@ -180,7 +185,8 @@ async fn background(inner: Arc<Inner>, interval: Duration) {
             .map(|i| inner.acquire(i, Some(interval / 2), Instant::now()))
             .collect();
         join_all(runs).await;
-        inner.update_overall_if_dirty();
+        // A panicking listener must not end the task: results would go stale.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| inner.update_overall_if_dirty()));
     }
 }
 
@@ -289,19 +295,24 @@ impl Inner {
             (recorded, before)
         };
         self.runs.fetch_add(1, Relaxed);
-        self.dirty.store(true, Relaxed);
-        if before != Some(recorded.status) {
-            self.listeners.emit(|| Event::CheckChanged {
+        if before != Some(recorded.status) && self.listeners.is_active() {
+            self.pending_events().push(Event::CheckChanged {
                 name: spec.name.clone(),
                 from: before,
                 to: recorded.status,
             });
         }
+        self.dirty.store(true, Relaxed);
         recorded
     }
 
-    /// Recomputes the overall status if a result was recorded since the last time. Called once
-    /// per report and per background round, not per result, which would cost O(checks²).
+    fn pending_events(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Recomputes the overall status if a result was recorded since the last time, and delivers
+    /// the events. Called once per report and per background round, not per result (which would
+    /// cost O(checks²)), and never inside a run.
     fn update_overall_if_dirty(&self) {
         if !self.dirty.swap(false, Relaxed) {
             return;
@@ -320,6 +331,10 @@ impl Inner {
             previous = std::mem::replace(current, status);
             previous != status
         });
+        let events = std::mem::take(&mut *self.pending_events());
+        for event in events {
+            self.listeners.emit(|| event);
+        }
         if previous != status {
             self.listeners.emit(|| Event::StatusChanged {
                 from: previous,
