@@ -279,6 +279,12 @@ pub trait HealthCheck: Send + Sync + 'static {
     fn check(&self) -> impl Future<Output = Health> + Send;
 }
 
+impl<T: HealthCheck> HealthCheck for std::sync::Arc<T> {
+    fn check(&self) -> impl Future<Output = Health> + Send {
+        T::check(self)
+    }
+}
+
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe form of [`HealthCheck`] that the aggregator stores.

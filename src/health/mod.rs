@@ -43,6 +43,10 @@
 //! # }
 //! ```
 //!
+//! Checks run concurrently on the task that asks for the report (or on the background task),
+//! like the futures of `join_all`: a check that blocks its thread blocks the others, so one
+//! that must do blocking work should hand it to `tokio::task::spawn_blocking`.
+//!
 //! # Statuses
 //!
 //! [`Status`] is `Healthy`, `Degraded` or `Unhealthy`. A report's status is the worst status of
@@ -147,7 +151,9 @@
 //!
 //! [`HealthAggregatorBuilder::on_event`] registers listeners for [`Event`]s (a check's status
 //! changed; the overall status changed); with the `tracing` feature every event is also a
-//! `tracing` event with target `bulwark::health`.
+//! `tracing` event with target `bulwark::health`. Events are delivered once a report's runs
+//! are done (by the report's caller, or by the background task), never inside a run that other
+//! callers share and never under a lock; the background task survives a panicking listener.
 //!
 //! # Cost
 //!
