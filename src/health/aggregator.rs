@@ -1,21 +1,24 @@
-//! The [`HealthAggregator`] handle and the one place where checks run and results are recorded.
+//! The [`HealthAggregator`] handle, the report, and the background task.
 
-use super::builder::{Check, HealthAggregatorBuilder};
-use super::check::{Health, Status, Tag};
+use super::builder::HealthAggregatorBuilder;
+use super::check::{Status, Tag};
+use super::inner::{Inner, overall};
+use super::register::Check;
 use super::report::{CheckReport, HealthReport};
-use super::slot::{Recorded, Running, Slot, run_guarded};
+use super::slot::Slot;
 use super::{Event, HealthMetrics};
 use crate::event::Listeners;
-use futures::FutureExt;
-use futures::future::{Either, Ready, join_all, ready};
+use futures::future::join_all;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
+
+pub(super) use super::inner::Mode;
 
 /// Which checks a report covers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,17 +44,6 @@ impl From<Tag> for Selection {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Mode {
-    OnDemand {
-        cache_for: Duration,
-    },
-    Background {
-        interval: Duration,
-        max_age: Duration,
-    },
-}
-
 /// Runs health checks concurrently, caches their results and reports the overall status.
 ///
 /// Cheap to clone: clones share the checks, the results and the background task. See the
@@ -63,21 +55,6 @@ pub struct HealthAggregator {
     _background: Option<Arc<BackgroundTask>>,
 }
 
-pub(super) struct Inner {
-    slots: Box<[Slot]>,
-    mode: Mode,
-    overall: watch::Sender<Status>,
-    listeners: Listeners<Event>,
-    runs: AtomicU64,
-    cache_hits: AtomicU64,
-    joins: AtomicU64,
-    /// A result was recorded since the overall status was last computed.
-    dirty: AtomicBool,
-    /// Check events waiting to be delivered, outside any run and any lock (a listener that
-    /// panics inside a shared run would poison it for every later caller).
-    pending: Mutex<Vec<Event>>,
-}
-
 struct BackgroundTask(AbortHandle);
 
 impl Drop for BackgroundTask {
@@ -85,8 +62,6 @@ impl Drop for BackgroundTask {
         self.0.abort();
     }
 }
-
-type SlotFuture = Either<Ready<Arc<Recorded>>, Running>;
 
 impl HealthAggregator {
     /// A builder with no checks; see [`HealthAggregatorBuilder`] for the defaults.
@@ -104,21 +79,7 @@ impl HealthAggregator {
             .into_iter()
             .map(|c| Slot::new(c, default_timeout))
             .collect();
-        let (overall, _) = watch::channel(Status::Unhealthy);
-        let inner = Arc::new(Inner {
-            slots,
-            mode,
-            overall,
-            listeners,
-            runs: AtomicU64::new(0),
-            cache_hits: AtomicU64::new(0),
-            joins: AtomicU64::new(0),
-            dirty: AtomicBool::new(false),
-            pending: Mutex::new(Vec::new()),
-        });
-        if inner.slots.is_empty() {
-            inner.overall.send_replace(Status::Healthy);
-        }
+        let inner = Arc::new(Inner::new(slots, mode, listeners));
         let background = match mode {
             Mode::Background { interval, .. } => {
                 let task = tokio::spawn(background(inner.clone(), interval));
@@ -210,162 +171,6 @@ async fn report(inner: Arc<Inner>, selection: Selection, force: bool) -> HealthR
         .collect();
     let status = overall(checks.iter().map(|c| (c.critical(), c.status())));
     HealthReport::new(status, checks, SystemTime::now())
-}
-
-/// The worst status of critical checks; an optional check counts at worst as `Degraded`.
-fn overall(statuses: impl Iterator<Item = (bool, Status)>) -> Status {
-    statuses
-        .map(|(critical, s)| if critical { s } else { s.min(Status::Degraded) })
-        .fold(Status::Healthy, Status::worst)
-}
-
-impl Inner {
-    /// How long a report reuses a result: `None` means any result (background mode, where
-    /// `check_report` marks stale ones).
-    fn reuse_for(&self) -> Option<Duration> {
-        match self.mode {
-            Mode::OnDemand { cache_for } => Some(cache_for),
-            Mode::Background { .. } => None,
-        }
-    }
-
-    /// The result of check `i`: the last one if younger than `reuse_for` (any age if `None`),
-    /// else the run in progress, else a new run that later callers share.
-    fn acquire(
-        self: &Arc<Self>,
-        i: usize,
-        reuse_for: Option<Duration>,
-        now: Instant,
-    ) -> SlotFuture {
-        let slot = &self.slots[i];
-        let mut state = slot.lock();
-        if let Some(last) = &state.last {
-            if reuse_for.is_none_or(|ttl| now.saturating_duration_since(last.finished) < ttl) {
-                self.cache_hits.fetch_add(1, Relaxed);
-                return Either::Left(ready(last.clone()));
-            }
-        }
-        if let Some(running) = &state.running {
-            self.joins.fetch_add(1, Relaxed);
-            return Either::Right(running.clone());
-        }
-        let weak = Arc::downgrade(self);
-        let (check, timeout) = (slot.spec.check.clone(), slot.timeout);
-        let run = async move {
-            let started = Instant::now();
-            let health = run_guarded(check, timeout).await;
-            let duration = started.elapsed();
-            match weak.upgrade() {
-                Some(inner) => inner.record(i, health, duration),
-                // The aggregator is gone; nobody will read this result.
-                None => Arc::new(Recorded {
-                    status: health.status(),
-                    health,
-                    duration,
-                    finished: Instant::now(),
-                }),
-            }
-        }
-        .boxed()
-        .shared();
-        state.running = Some(run.clone());
-        Either::Right(run)
-    }
-
-    /// Stores a completed run of check `i` and updates the overall status.
-    fn record(&self, i: usize, health: Health, duration: Duration) -> Arc<Recorded> {
-        let slot = &self.slots[i];
-        let spec = &slot.spec;
-        let (recorded, before) = {
-            let mut state = slot.lock();
-            let before = state.hysteresis.reported();
-            let status = state.hysteresis.observe(
-                health.status(),
-                spec.failure_threshold,
-                spec.success_threshold,
-            );
-            let recorded = Arc::new(Recorded {
-                status,
-                health,
-                duration,
-                finished: Instant::now(),
-            });
-            state.last = Some(recorded.clone());
-            state.running = None;
-            (recorded, before)
-        };
-        self.runs.fetch_add(1, Relaxed);
-        if before != Some(recorded.status) && self.listeners.is_active() {
-            self.pending_events().push(Event::CheckChanged {
-                name: spec.name.clone(),
-                from: before,
-                to: recorded.status,
-            });
-        }
-        self.dirty.store(true, Relaxed);
-        recorded
-    }
-
-    fn pending_events(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Recomputes the overall status if a result was recorded since the last time, and delivers
-    /// the events. Called once per report and per background round, not per result (which would
-    /// cost O(checks²)), and never inside a run.
-    fn update_overall_if_dirty(&self) {
-        if !self.dirty.swap(false, Relaxed) {
-            return;
-        }
-        let now = Instant::now();
-        let status = overall(self.slots.iter().map(|slot| {
-            let last = slot.lock().last.clone();
-            let status = match last {
-                Some(rec) => self.reported_status(&rec, now).0,
-                None => Status::Unhealthy,
-            };
-            (slot.spec.critical, status)
-        }));
-        let mut previous = status;
-        self.overall.send_if_modified(|current| {
-            previous = std::mem::replace(current, status);
-            previous != status
-        });
-        let events = std::mem::take(&mut *self.pending_events());
-        for event in events {
-            self.listeners.emit(|| event);
-        }
-        if previous != status {
-            self.listeners.emit(|| Event::StatusChanged {
-                from: previous,
-                to: status,
-            });
-        }
-    }
-
-    /// The status to report for a recorded result, and whether it is stale.
-    fn reported_status(&self, rec: &Recorded, now: Instant) -> (Status, bool) {
-        match self.mode {
-            Mode::Background { max_age, .. } if now.duration_since(rec.finished) > max_age => {
-                (Status::Unhealthy, true)
-            }
-            _ => (rec.status, false),
-        }
-    }
-
-    fn check_report(&self, i: usize, rec: Arc<Recorded>, now: Instant) -> CheckReport {
-        let spec = &self.slots[i].spec;
-        let (status, stale) = self.reported_status(&rec, now);
-        CheckReport {
-            name: spec.name.clone(),
-            tags: spec.tags.clone(),
-            critical: spec.critical,
-            status,
-            stale,
-            age: now.duration_since(rec.finished),
-            recorded: rec,
-        }
-    }
 }
 
 impl fmt::Debug for HealthAggregator {

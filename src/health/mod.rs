@@ -167,19 +167,23 @@ mod check;
 mod error;
 #[cfg(feature = "http")]
 mod future;
+mod inner;
 #[cfg(feature = "serde")]
 mod json;
+mod register;
 mod report;
 #[cfg(feature = "http")]
 mod service;
 mod slot;
+mod status;
 
 use std::sync::Arc;
 
 pub use aggregator::{HealthAggregator, Selection};
-pub use builder::{Check, DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, HealthAggregatorBuilder};
+pub use builder::{DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, HealthAggregatorBuilder};
 pub use check::{Detail, Details, FnCheck, Health, HealthCheck, IntoHealth, Status, Tag, check_fn};
 pub use error::ConfigError;
+pub use register::Check;
 pub use report::{CheckReport, HealthReport};
 
 #[cfg(feature = "http")]

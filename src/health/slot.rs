@@ -1,7 +1,7 @@
 //! One registered check's state: its last result, its run in progress, its hysteresis.
 
-use super::builder::Check;
 use super::check::{DynCheck, Health, Status};
+use super::register::Check;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use std::panic::AssertUnwindSafe;
