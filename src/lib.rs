@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //! | health checks, liveness and readiness | [`health`] | `health` |
 //!
@@ -53,6 +54,8 @@ pub mod timeout;
 
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "saga")]
+pub mod saga;
 
 pub use builder::ServiceBuilderExt;
 

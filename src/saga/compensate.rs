@@ -1,0 +1,161 @@
+//! The backward half of a run: undo, in reverse, every step that may have taken effect.
+
+use super::context::Frame;
+use super::engine::{Engine, status};
+use super::event::{Event, in_step_span};
+use super::exec::{attempt, join_all};
+use super::outcome::{Cause, Compensated, CompensationFailure, Outcome, Parked, StepError};
+use super::outcome::{chain_text, error_text};
+use super::policy::RetryPolicy;
+use super::store::LogEntry;
+
+impl<I: Send + Sync + 'static> Engine<'_, I> {
+    /// Undoes the first `reached` stages, last first, and says how it went.
+    ///
+    /// Within a stage the compensations run concurrently. If one gives up, the stages before it
+    /// are not touched: compensations run strictly in reverse, and the saga is parked.
+    pub(crate) async fn compensate(&self, reached: usize, cause: Cause) -> Outcome {
+        let reason = chain_text(&cause);
+        let failed_step = match &cause {
+            Cause::Step(failure) => Some(self.step_ref(failure.index)),
+            _ => None,
+        };
+        self.def.listeners.emit(|| Event::Compensating {
+            saga: self.run.id.clone(),
+            reason: reason.clone(),
+        });
+        let entry = LogEntry::Compensating {
+            failed_step,
+            reason,
+        };
+        // Not fatal: the log then ends going forward with the step's failure, which a replay
+        // reads the same way.
+        let _ = self.def.store.append(&self.run.id, entry).await;
+
+        let mut compensated = Vec::new();
+        let mut stuck = Vec::new();
+        let mut pending = Vec::new();
+        let stages = self.def.stages.get(..reached).unwrap_or(&self.def.stages);
+        for &(start, end) in stages.iter().rev() {
+            let todo: Vec<u32> = (start..end)
+                .rev()
+                .filter(|&i| status::may_have_taken_effect(self.get(i)))
+                .filter(|&i| self.def.steps[i as usize].compensation.is_some())
+                .collect();
+            if !stuck.is_empty() {
+                pending.extend(todo.iter().map(|&i| self.def.steps[i as usize].name));
+                continue;
+            }
+            let results = match todo.as_slice() {
+                [] => Vec::new(),
+                [one] => vec![self.compensate_step(*one, start).await],
+                many => join_all(many.iter().map(|&i| self.compensate_step(i, start))).await,
+            };
+            for (&index, result) in todo.iter().zip(results) {
+                match result {
+                    Ok(()) => compensated.push(self.def.steps[index as usize].name),
+                    Err(failure) => stuck.push(failure),
+                }
+            }
+        }
+        let (definition, id) = (self.def.name, self.run.id.clone());
+        if stuck.is_empty() {
+            Outcome::Compensated(Compensated {
+                definition,
+                id,
+                cause,
+                compensated,
+            })
+        } else {
+            Outcome::Parked(Parked {
+                definition,
+                id,
+                cause,
+                compensated,
+                stuck,
+                pending,
+            })
+        }
+    }
+
+    /// Runs one step's compensation with its retries.
+    async fn compensate_step(&self, index: u32, visible: u32) -> Result<(), CompensationFailure> {
+        let step = &self.def.steps[index as usize];
+        let Some(compensation) = &step.compensation else {
+            return Ok(());
+        };
+        let default = RetryPolicy::compensation_default();
+        let policy = step.compensation_retry.as_ref().unwrap_or(&default);
+        let id = &self.run.id;
+        let max = policy.max_attempts();
+        let mut errors = Vec::new();
+        let mut delays = policy.delays();
+        for attempt_no in 1..=max {
+            let entry = LogEntry::CompensationStarted {
+                step: self.step_ref(index),
+                attempt: attempt_no,
+            };
+            let error = match self.def.store.append(id, entry).await {
+                Err(e) => StepError::Store(e),
+                Ok(()) => {
+                    self.def.listeners.emit(|| Event::CompensationStarted {
+                        saga: id.clone(),
+                        step: step.name,
+                        attempt: attempt_no,
+                    });
+                    let frame = Frame {
+                        run: self.run.clone(),
+                        index,
+                        name: step.name,
+                        attempt: attempt_no,
+                        visible,
+                    };
+                    let once = attempt(|| compensation(frame), step.compensation_timeout);
+                    match in_step_span(once, step.name, attempt_no, true).await {
+                        Ok(()) => {
+                            let entry = LogEntry::CompensationCompleted {
+                                step: self.step_ref(index),
+                                attempt: attempt_no,
+                            };
+                            // Not fatal: a replay would run the (idempotent) compensation again.
+                            let _ = self.def.store.append(id, entry).await;
+                            self.def.listeners.emit(|| Event::CompensationCompleted {
+                                saga: id.clone(),
+                                step: step.name,
+                                attempt: attempt_no,
+                            });
+                            return Ok(());
+                        }
+                        Err(error) => error,
+                    }
+                }
+            };
+            let will_retry = attempt_no < max;
+            let text = error_text(&error);
+            self.def.listeners.emit(|| Event::CompensationFailed {
+                saga: id.clone(),
+                step: step.name,
+                attempt: attempt_no,
+                error: text.clone(),
+                will_retry,
+            });
+            let entry = LogEntry::CompensationFailed {
+                step: self.step_ref(index),
+                attempt: attempt_no,
+                error: text,
+                will_retry,
+            };
+            let _ = self.def.store.append(id, entry).await;
+            errors.push(error);
+            if will_retry {
+                tokio::time::sleep(delays.next().unwrap_or_default()).await;
+            }
+        }
+        let last = errors.pop().unwrap_or(StepError::Abandoned);
+        Err(CompensationFailure {
+            step: step.name,
+            errors,
+            last,
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! The saga's events, their `tracing` mapping, and the spans per saga and per step.
+
+use super::store::{OutcomeKind, SagaId};
+use crate::event::PatternEvent;
+use std::future::Future;
+use std::time::Duration;
+
+/// Something that happened in a saga; register listeners with
+/// [`SagaBuilder::on_event`](super::SagaBuilder::on_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A run started.
+    SagaStarted {
+        /// The saga definition's name.
+        definition: &'static str,
+        /// The run's id.
+        saga: SagaId,
+    },
+    /// An attempt of a step's action started.
+    StepStarted {
+        /// The run's id.
+        saga: SagaId,
+        /// The step.
+        step: &'static str,
+        /// The attempt, from 1.
+        attempt: u32,
+    },
+    /// A step's action completed.
+    StepCompleted {
+        /// The run's id.
+        saga: SagaId,
+        /// The step.
+        step: &'static str,
+        /// The attempt that succeeded.
+        attempt: u32,
+    },
+    /// An attempt of a step's action failed.
+    StepFailed {
+        /// The run's id.
+        saga: SagaId,
+        /// The step.
+        step: &'static str,
+        /// The attempt that failed.
+        attempt: u32,
+        /// The error and its sources, as text.
+        error: String,
+        /// Whether another attempt follows.
+        will_retry: bool,
+    },
+    /// A step's action will be tried again after `delay`.
+    StepRetrying {
+        /// The run's id.
+        saga: SagaId,
+        /// The step.
+        step: &'static str,
+        /// The attempt about to be made.
+        attempt: u32,
+        /// The pause before it.
+        delay: Duration,
+    },
+    /// The saga stopped going forward and starts undoing.
+    Compensating {
+        /// The run's id.
+        saga: SagaId,
+        /// Why, as text.
+        reason: String,
+    },
+    /// An attempt of a compensation started.
+    CompensationStarted {
+        /// The run's id.
+        saga: SagaId,
+        /// The step being undone.
+        step: &'static str,
+        /// The attempt, from 1.
+        attempt: u32,
+    },
+    /// A compensation completed.
+    CompensationCompleted {
+        /// The run's id.
+        saga: SagaId,
+        /// The step that was undone.
+        step: &'static str,
+        /// The attempt that succeeded.
+        attempt: u32,
+    },
+    /// An attempt of a compensation failed.
+    CompensationFailed {
+        /// The run's id.
+        saga: SagaId,
+        /// The step being undone.
+        step: &'static str,
+        /// The attempt that failed.
+        attempt: u32,
+        /// The error and its sources, as text.
+        error: String,
+        /// Whether another attempt follows.
+        will_retry: bool,
+    },
+    /// The run ended.
+    Finished {
+        /// The saga definition's name.
+        definition: &'static str,
+        /// The run's id.
+        saga: SagaId,
+        /// How it ended.
+        outcome: OutcomeKind,
+    },
+}
+
+impl PatternEvent for Event {
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        const T: &str = "bulwark::saga";
+        match self {
+            Event::SagaStarted { definition, saga } => {
+                tracing::info!(target: T, definition, %saga, "saga started")
+            }
+            Event::StepStarted {
+                saga,
+                step,
+                attempt,
+            } => {
+                tracing::debug!(target: T, %saga, step, attempt, "step started")
+            }
+            Event::StepCompleted {
+                saga,
+                step,
+                attempt,
+            } => {
+                tracing::debug!(target: T, %saga, step, attempt, "step completed")
+            }
+            Event::StepFailed {
+                saga,
+                step,
+                attempt,
+                error,
+                will_retry,
+            } => {
+                tracing::warn!(target: T, %saga, step, attempt, error, will_retry, "step failed")
+            }
+            Event::StepRetrying {
+                saga,
+                step,
+                attempt,
+                delay,
+            } => {
+                let delay_ms = delay.as_millis() as u64;
+                tracing::info!(target: T, %saga, step, attempt, delay_ms, "step retrying")
+            }
+            Event::Compensating { saga, reason } => {
+                tracing::warn!(target: T, %saga, reason, "saga compensating")
+            }
+            Event::CompensationStarted {
+                saga,
+                step,
+                attempt,
+            } => {
+                tracing::debug!(target: T, %saga, step, attempt, "compensation started")
+            }
+            Event::CompensationCompleted {
+                saga,
+                step,
+                attempt,
+            } => {
+                tracing::info!(target: T, %saga, step, attempt, "compensation completed")
+            }
+            Event::CompensationFailed {
+                saga,
+                step,
+                attempt,
+                error,
+                will_retry,
+            } => {
+                tracing::error!(target: T, %saga, step, attempt, error, will_retry, "compensation failed")
+            }
+            Event::Finished {
+                definition,
+                saga,
+                outcome,
+            } => {
+                tracing::info!(target: T, definition, %saga, ?outcome, "saga finished")
+            }
+        }
+    }
+}
+
+/// Runs `future` inside a `saga` span (with the `tracing` feature; as is without it).
+#[cfg(feature = "tracing")]
+pub(crate) fn in_saga_span<F: Future>(
+    future: F,
+    definition: &'static str,
+    id: &SagaId,
+) -> impl Future<Output = F::Output> + use<F> {
+    use tracing::Instrument;
+    future.instrument(tracing::info_span!(target: "bulwark::saga", "saga", definition, id = %id))
+}
+
+/// Runs `future` inside a `saga` span (with the `tracing` feature; as is without it).
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn in_saga_span<F: Future>(future: F, _: &'static str, _: &SagaId) -> F {
+    future
+}
+
+/// Runs one attempt inside a `step` (or `compensation`) span, with the `tracing` feature.
+#[cfg(feature = "tracing")]
+pub(crate) fn in_step_span<F: Future>(
+    future: F,
+    step: &'static str,
+    attempt: u32,
+    compensation: bool,
+) -> impl Future<Output = F::Output> + use<F> {
+    use tracing::Instrument;
+    let span = if compensation {
+        tracing::info_span!(target: "bulwark::saga", "compensation", step, attempt)
+    } else {
+        tracing::info_span!(target: "bulwark::saga", "step", step, attempt)
+    };
+    future.instrument(span)
+}
+
+/// Runs one attempt inside a `step` (or `compensation`) span, with the `tracing` feature.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn in_step_span<F: Future>(future: F, _: &'static str, _: u32, _: bool) -> F {
+    future
+}

@@ -1,0 +1,296 @@
+//! How a saga ends, and the errors it keeps.
+
+use super::context::Outputs;
+use super::store::{OutcomeKind, SagaId, StoreError};
+use crate::BoxError;
+use crate::timeout::Elapsed;
+use std::fmt;
+use std::time::Duration;
+
+/// How a run of a saga ended.
+#[derive(Debug)]
+#[must_use]
+pub enum Outcome {
+    /// Every step completed; here are their outputs.
+    Completed(Outputs),
+    /// The saga failed (a step failed, it was cancelled, or it ran out of time), and every step
+    /// that may have taken effect was undone.
+    Compensated(Compensated),
+    /// A compensation still failed after its retries: the saga is parked for an operator, with
+    /// every error kept.
+    Parked(Parked),
+}
+
+impl Outcome {
+    /// Which of the three it is, as the log records it.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Completed(_) => OutcomeKind::Completed,
+            Outcome::Compensated(_) => OutcomeKind::Compensated,
+            Outcome::Parked(_) => OutcomeKind::Parked,
+        }
+    }
+
+    /// The outputs if the saga completed, the failure otherwise.
+    pub fn into_result(self) -> Result<Outputs, SagaFailed> {
+        match self {
+            Outcome::Completed(outputs) => Ok(outputs),
+            Outcome::Compensated(c) => Err(SagaFailed::Compensated(Box::new(c))),
+            Outcome::Parked(p) => Err(SagaFailed::Parked(Box::new(p))),
+        }
+    }
+}
+
+/// A saga that did not complete: [`Outcome::into_result`]'s error.
+#[derive(Debug, thiserror::Error)]
+pub enum SagaFailed {
+    /// It was compensated.
+    #[error(transparent)]
+    Compensated(Box<Compensated>),
+    /// It is parked.
+    #[error(transparent)]
+    Parked(Box<Parked>),
+}
+
+/// Why an attempt of an action or a compensation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    /// It returned this error.
+    #[error("returned an error")]
+    Failed(#[source] BoxError),
+    /// It took longer than its timeout (it may still have taken effect).
+    #[error("attempt did not finish in time")]
+    TimedOut(#[source] Elapsed),
+    /// It panicked (it may have taken effect); the panic message, if it was a string.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// The store could not record its start (so it did not run) or its completion.
+    #[error("transition not recorded")]
+    Store(#[source] StoreError),
+    /// The action succeeded but its output could not be serialized for the store.
+    #[error("output not serializable")]
+    Output(#[source] serde_json::Error),
+    /// The saga was cancelled or ran out of time while this attempt was in flight, and it was
+    /// abandoned (it may have taken effect).
+    #[error("abandoned")]
+    Abandoned,
+}
+
+impl StepError {
+    /// Whether the attempt may have taken effect although it did not complete.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            StepError::TimedOut(_)
+                | StepError::Panicked(_)
+                | StepError::Output(_)
+                | StepError::Abandoned
+        )
+    }
+}
+
+/// A step whose action failed on every attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("step `{step}` failed after {} attempt(s)", .errors.len() + 1)]
+pub struct StepFailure {
+    pub(crate) step: &'static str,
+    pub(crate) index: u32,
+    pub(crate) errors: Vec<StepError>,
+    #[source]
+    pub(crate) last: StepError,
+}
+
+impl StepFailure {
+    /// The step's name.
+    pub fn step(&self) -> &'static str {
+        self.step
+    }
+
+    /// The last attempt's error (also the [`source`](std::error::Error::source)).
+    pub fn error(&self) -> &StepError {
+        &self.last
+    }
+
+    /// The errors of the earlier attempts, in order (the last one is [`error`](Self::error)).
+    pub fn earlier_errors(&self) -> &[StepError] {
+        &self.errors
+    }
+
+    /// How many attempts were made.
+    pub fn attempts(&self) -> usize {
+        self.errors.len() + 1
+    }
+}
+
+/// Why a saga stopped going forward.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// A step failed on every attempt.
+    #[error(transparent)]
+    Step(StepFailure),
+    /// The saga's overall deadline passed before every step completed.
+    #[error("saga deadline of {0:?} exceeded")]
+    DeadlineExceeded(Duration),
+    /// The caller dropped the saga's [`Run`](super::Run) before it finished.
+    #[error("saga cancelled")]
+    Cancelled,
+}
+
+/// A saga was compensated: why, and which compensations ran.
+#[derive(Debug, thiserror::Error)]
+#[error("saga `{definition}` ({id}) was compensated")]
+pub struct Compensated {
+    pub(crate) definition: &'static str,
+    pub(crate) id: SagaId,
+    #[source]
+    pub(crate) cause: Cause,
+    pub(crate) compensated: Vec<&'static str>,
+}
+
+impl Compensated {
+    /// Why the saga stopped going forward (also the [`source`](std::error::Error::source)).
+    pub fn cause(&self) -> &Cause {
+        &self.cause
+    }
+
+    /// The saga run's id.
+    pub fn id(&self) -> &SagaId {
+        &self.id
+    }
+
+    /// The steps whose compensation ran: later steps first (a parallel group's in reverse order
+    /// of the steps, although they ran together).
+    pub fn compensated(&self) -> &[&'static str] {
+        &self.compensated
+    }
+}
+
+/// A compensation that failed on every attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("compensation of step `{step}` failed after {} attempt(s)", .errors.len() + 1)]
+pub struct CompensationFailure {
+    pub(crate) step: &'static str,
+    pub(crate) errors: Vec<StepError>,
+    #[source]
+    pub(crate) last: StepError,
+}
+
+impl CompensationFailure {
+    /// The step whose compensation is stuck.
+    pub fn step(&self) -> &'static str {
+        self.step
+    }
+
+    /// The last attempt's error (also the [`source`](std::error::Error::source)).
+    pub fn error(&self) -> &StepError {
+        &self.last
+    }
+
+    /// The errors of the earlier attempts, in order.
+    pub fn earlier_errors(&self) -> &[StepError] {
+        &self.errors
+    }
+}
+
+/// A parked saga: a compensation failed on every attempt, and the steps before it were left
+/// as they are (compensations run strictly in reverse, so nothing is undone out of order).
+///
+/// Every error is kept: [`cause`](Self::cause) (why the saga turned back, with its attempts),
+/// and each [`stuck`](Self::stuck) compensation with all its attempts. The
+/// [`source`](std::error::Error::source) is the first stuck compensation.
+#[derive(Debug)]
+pub struct Parked {
+    pub(crate) definition: &'static str,
+    pub(crate) id: SagaId,
+    pub(crate) cause: Cause,
+    pub(crate) compensated: Vec<&'static str>,
+    pub(crate) stuck: Vec<CompensationFailure>,
+    pub(crate) pending: Vec<&'static str>,
+}
+
+impl Parked {
+    /// Why the saga stopped going forward.
+    pub fn cause(&self) -> &Cause {
+        &self.cause
+    }
+
+    /// The saga run's id.
+    pub fn id(&self) -> &SagaId {
+        &self.id
+    }
+
+    /// The compensations that gave up; never empty.
+    pub fn stuck(&self) -> &[CompensationFailure] {
+        &self.stuck
+    }
+
+    /// The steps whose compensation did run.
+    pub fn compensated(&self) -> &[&'static str] {
+        &self.compensated
+    }
+
+    /// The steps that still need undoing but were not attempted, because they come before a
+    /// stuck compensation.
+    pub fn pending(&self) -> &[&'static str] {
+        &self.pending
+    }
+}
+
+impl fmt::Display for Parked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let steps: Vec<_> = self.stuck.iter().map(|s| s.step).collect();
+        write!(
+            f,
+            "saga `{}` ({}) is parked: compensation stuck for {}",
+            self.definition,
+            self.id,
+            steps.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for Parked {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.stuck
+            .first()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A saga could not be run to an outcome at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SagaError {
+    /// [`Saga::run`](super::Saga::run) was called outside a tokio runtime.
+    #[error("saga run outside a tokio runtime")]
+    NoRuntime,
+    /// The input could not be serialized for the store; nothing ran.
+    #[error("saga input not serializable")]
+    Input(#[source] serde_json::Error),
+    /// The store could not record the saga's start; nothing ran.
+    #[error("saga start not recorded")]
+    Store(#[source] StoreError),
+    /// The orchestrating task panicked (a listener panicked) or the runtime shut down; the log
+    /// in the store says where the saga stood.
+    #[error("saga task stopped before an outcome")]
+    Aborted,
+}
+
+/// `error` and its sources, joined with ": ", for the log.
+pub(crate) fn error_text(error: &StepError) -> String {
+    chain_text(error)
+}
+
+/// An error and its sources, joined with ": ".
+pub(crate) fn chain_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,205 @@
+//! The saga handle and the future of one run.
+
+use super::builder::SagaBuilder;
+use super::engine;
+use super::event::{Event, in_saga_span};
+use super::metrics::{Counters, Metrics};
+use super::outcome::{Outcome, SagaError};
+use super::step::StepDef;
+use super::store::{SagaId, SagaStore};
+use crate::event::Listeners;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A built saga definition.
+pub(crate) struct Definition<I> {
+    pub(crate) id: u64,
+    pub(crate) name: &'static str,
+    pub(crate) version: u32,
+    pub(crate) steps: Box<[StepDef<I>]>,
+    /// Each stage is a range of step indices that run together; stages run in order.
+    pub(crate) stages: Box<[(u32, u32)]>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) store: Arc<dyn SagaStore>,
+    pub(crate) listeners: Listeners<Event>,
+    pub(crate) counters: Counters,
+}
+
+/// A saga definition, ready to run: built once, run many times.
+///
+/// Cheap to clone (an `Arc` inside); clones share the definition, the store and the listeners.
+pub struct Saga<I> {
+    definition: Arc<Definition<I>>,
+}
+
+impl<I> Clone for Saga<I> {
+    fn clone(&self) -> Self {
+        Self {
+            definition: self.definition.clone(),
+        }
+    }
+}
+
+impl<I: Send + Sync + 'static> Saga<I> {
+    pub(crate) fn from_definition(definition: Definition<I>) -> Self {
+        Self {
+            definition: Arc::new(definition),
+        }
+    }
+
+    /// Starts a definition named `name`: the name under which a store records its runs.
+    pub fn builder(name: &'static str) -> SagaBuilder<I> {
+        SagaBuilder::new(name)
+    }
+}
+
+impl<I> Saga<I>
+where
+    I: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// Runs the saga with `input` under a fresh [`SagaId`].
+    ///
+    /// The run is a task spawned on the current tokio runtime (at once if this is called
+    /// inside one, else when the [`Run`] is first polled); the `Run` waits for its [`Outcome`].
+    /// Dropping the `Run` cancels the saga: no new step starts, the step in flight is abandoned,
+    /// and the compensations run to the end in that task all the same.
+    pub fn run(&self, input: I) -> Run {
+        self.run_with_id(SagaId::generate(), input)
+    }
+
+    /// Runs the saga with `input` under the id `id` (an order number, say), which then prefixes
+    /// every idempotency key.
+    pub fn run_with_id(&self, id: impl Into<SagaId>, input: I) -> Run {
+        let id = id.into();
+        let (cancel, cancelled) = oneshot::channel();
+        let task = engine::drive(self.definition.clone(), id.clone(), input, cancelled);
+        let task = in_saga_span(task, self.definition.name, &id);
+        let state = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => State::Running(runtime.spawn(task)),
+            Err(_) => State::Waiting(Some(Box::pin(task))),
+        };
+        Run {
+            id,
+            state,
+            cancel: Some(cancel),
+        }
+    }
+
+    /// The definition's name.
+    pub fn name(&self) -> &'static str {
+        self.definition.name
+    }
+
+    /// The definition's version.
+    pub fn version(&self) -> u32 {
+        self.definition.version
+    }
+
+    /// Counts of this definition's runs (shared by clones). Cheap: four atomic loads.
+    pub fn metrics(&self) -> Metrics {
+        self.definition.counters.snapshot()
+    }
+
+    /// The store the runs' logs go to.
+    pub fn store(&self) -> &Arc<dyn SagaStore> {
+        &self.definition.store
+    }
+}
+
+impl<I> fmt::Debug for Saga<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.definition;
+        f.debug_struct("Saga")
+            .field("name", &d.name)
+            .field("version", &d.version)
+            .field("steps", &d.steps)
+            .field("deadline", &d.deadline)
+            .field("store", &d.store)
+            .finish()
+    }
+}
+
+/// One run of a saga: resolves to its [`Outcome`].
+///
+/// Dropping it before it resolves cancels the saga (see [`Saga::run`]); [`detach`](Self::detach)
+/// lets it go on to the end instead.
+#[must_use = "dropping a Run cancels the saga (it compensates); use detach to let it run"]
+pub struct Run {
+    id: SagaId,
+    state: State,
+    /// Dropped: the saga is cancelled. Sent `()`: detached, never cancelled.
+    cancel: Option<oneshot::Sender<()>>,
+}
+
+type Task = Pin<Box<dyn Future<Output = Result<Outcome, SagaError>> + Send>>;
+
+enum State {
+    /// Not spawned yet: `run` was called outside a runtime.
+    Waiting(Option<Task>),
+    Running(JoinHandle<Result<Outcome, SagaError>>),
+}
+
+impl State {
+    /// Spawns a waiting task on the current runtime.
+    fn start(&mut self) -> Result<&mut JoinHandle<Result<Outcome, SagaError>>, SagaError> {
+        if let State::Waiting(task) = self {
+            let runtime =
+                tokio::runtime::Handle::try_current().map_err(|_| SagaError::NoRuntime)?;
+            let task = task.take().ok_or(SagaError::Aborted)?;
+            *self = State::Running(runtime.spawn(task));
+        }
+        match self {
+            State::Running(handle) => Ok(handle),
+            State::Waiting(_) => Err(SagaError::Aborted),
+        }
+    }
+}
+
+impl Run {
+    /// The id of this run.
+    pub fn id(&self) -> &SagaId {
+        &self.id
+    }
+
+    /// Lets the saga run to its outcome without anyone waiting for it (the outcome is in the
+    /// store's log and in the events). Returns the run's id; fails only if the run was created
+    /// outside a runtime and this is still outside one.
+    pub fn detach(mut self) -> Result<SagaId, SagaError> {
+        self.state.start()?;
+        if let Some(cancel) = self.cancel.take() {
+            // The task reads a sent value as "never cancel"; it may have finished already.
+            let _ = cancel.send(());
+        }
+        Ok(self.id.clone())
+    }
+}
+
+impl Future for Run {
+    type Output = Result<Outcome, SagaError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let task = match self.state.start() {
+            Ok(task) => task,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        Pin::new(task)
+            .poll(cx)
+            .map(|joined| joined.unwrap_or(Err(SagaError::Aborted)))
+    }
+}
+
+impl fmt::Debug for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
