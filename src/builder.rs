@@ -43,6 +43,25 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         self,
         timeout: Duration,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+
+    /// Bounds the calls running at once, and those waiting, with a shared
+    /// [`Bulkhead`](crate::bulkhead::Bulkhead).
+    ///
+    /// Same as `.layer(bulkhead.layer())`; see [`crate::bulkhead`].
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
+
+    /// Guards the services below with `breaker`: every service and clone shares that one circuit.
+    ///
+    /// Same as `.layer(breaker.layer())`; see [`crate::circuit_breaker`].
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &crate::circuit_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>>;
 }
 
 impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
@@ -54,5 +73,21 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timeout: Duration,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
         self.layer(crate::timeout::TimeoutLayer::new(timeout))
+    }
+
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
+        self.layer(bulkhead.layer())
+    }
+
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &crate::circuit_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>> {
+        self.layer(breaker.layer())
     }
 }

@@ -7,8 +7,10 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
 //! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
+//! | bulkhead | [`bulkhead`] | `bulkhead` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
@@ -44,6 +46,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+pub mod classify;
 mod event;
 
 pub mod backoff;
@@ -52,6 +55,10 @@ pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
+#[cfg(feature = "bulkhead")]
+pub mod bulkhead;
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
 #[cfg(feature = "health")]
 pub mod health;
 #[cfg(feature = "saga")]

@@ -8,8 +8,15 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod bulkhead;
+mod circuit_breaker;
 mod support;
 mod timeout;
 
-criterion_group!(benches, timeout::bench);
+criterion_group!(
+    benches,
+    timeout::bench,
+    circuit_breaker::bench,
+    bulkhead::bench
+);
 criterion_main!(benches);
