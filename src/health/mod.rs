@@ -47,6 +47,10 @@
 //! like the futures of `join_all`: a check that blocks its thread blocks the others, so one
 //! that must do blocking work should hand it to `tokio::task::spawn_blocking`.
 //!
+//! Ready-made checks: `CircuitBreakerCheck` (with the `circuit-breaker` feature) reports a
+//! breaker's state, `Degraded` when open; `BulkheadCheck` (with the `bulkhead` feature) reports
+//! a bulkhead's saturation, `Degraded` from 90% by default.
+//!
 //! # Statuses
 //!
 //! [`Status`] is `Healthy`, `Degraded` or `Unhealthy`. A report's status is the worst status of
@@ -162,7 +166,11 @@
 //! checks against the same closures joined directly.
 
 mod aggregator;
+#[cfg(all(feature = "health", feature = "circuit-breaker"))]
+mod breaker_check;
 mod builder;
+#[cfg(all(feature = "health", feature = "bulkhead"))]
+mod bulkhead_check;
 mod check;
 mod error;
 #[cfg(feature = "http")]
@@ -180,7 +188,11 @@ mod status;
 use std::sync::Arc;
 
 pub use aggregator::{HealthAggregator, Selection};
+#[cfg(all(feature = "health", feature = "circuit-breaker"))]
+pub use breaker_check::CircuitBreakerCheck;
 pub use builder::{DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, HealthAggregatorBuilder};
+#[cfg(all(feature = "health", feature = "bulkhead"))]
+pub use bulkhead_check::BulkheadCheck;
 pub use check::{Detail, Details, FnCheck, Health, HealthCheck, IntoHealth, Status, Tag, check_fn};
 pub use error::ConfigError;
 pub use register::Check;
