@@ -52,6 +52,25 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         self,
         retry: &crate::retry::Retry<B, P, H>,
     ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<B, P, H>, L>>;
+
+    /// Bounds the calls running at once, and those waiting, with a shared
+    /// [`Bulkhead`](crate::bulkhead::Bulkhead).
+    ///
+    /// Same as `.layer(bulkhead.layer())`; see [`crate::bulkhead`].
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
+
+    /// Guards the services below with `breaker`: every service and clone shares that one circuit.
+    ///
+    /// Same as `.layer(breaker.layer())`; see [`crate::circuit_breaker`].
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &crate::circuit_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>>;
 }
 
 impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
@@ -71,5 +90,21 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         retry: &crate::retry::Retry<B, P, H>,
     ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<B, P, H>, L>> {
         self.layer(retry.layer())
+    }
+
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
+        self.layer(bulkhead.layer())
+    }
+
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &crate::circuit_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>> {
+        self.layer(breaker.layer())
     }
 }

@@ -8,11 +8,17 @@
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
+//! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
 //! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
+//! | bulkhead | [`bulkhead`] | `bulkhead` |
+//! | health checks, liveness and readiness | [`health`] | `health` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
+//! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
+//! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
+//! endpoint, a tower `Service` for `http::Request`s.
 //!
 //! # Example
 //!
@@ -42,6 +48,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+pub mod classify;
 mod event;
 
 pub mod backoff;
@@ -50,9 +57,15 @@ pub mod chaos;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
+#[cfg(feature = "bulkhead")]
+pub mod bulkhead;
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
+#[cfg(feature = "health")]
+pub mod health;
+
 #[cfg(feature = "retry")]
 pub mod retry;
-
 #[cfg(feature = "saga")]
 pub mod saga;
 

@@ -8,9 +8,17 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod bulkhead;
+mod circuit_breaker;
 mod retry;
 mod support;
 mod timeout;
 
-criterion_group!(benches, timeout::bench, retry::bench);
+criterion_group!(
+    benches,
+    timeout::bench,
+    circuit_breaker::bench,
+    bulkhead::bench,
+    retry::bench
+);
 criterion_main!(benches);

@@ -8,13 +8,15 @@ use super::outcome::{Cause, Compensated, CompensationFailure, Outcome, Parked, S
 use super::outcome::{chain_text, error_text};
 use super::policy::RetryPolicy;
 use super::store::LogEntry;
+use std::sync::atomic::Ordering;
 
 impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// Undoes the first `reached` stages, last first, and says how it went.
     ///
     /// Within a stage the compensations run concurrently. If one gives up, the stages before it
     /// are not touched: compensations run strictly in reverse, and the saga is parked.
-    pub(crate) async fn compensate(&self, reached: usize, cause: Cause) -> Outcome {
+    /// `turn`: log the turn to compensating (a saga resumed while compensating has it already).
+    pub(crate) async fn compensate(&self, reached: usize, cause: Cause, turn: bool) -> Outcome {
         let reason = chain_text(&cause);
         let failed_step = match &cause {
             Cause::Step(failure) => Some(self.step_ref(failure.index)),
@@ -30,7 +32,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         };
         // Not fatal: the log then ends going forward with the step's failure, which a replay
         // reads the same way.
-        let _ = self.def.store.append(&self.run.id, entry).await;
+        if turn {
+            let _ = self.def.store.append(&self.run.id, entry).await;
+        }
 
         let mut compensated = Vec::new();
         let mut stuck = Vec::new();
@@ -90,6 +94,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let max = policy.max_attempts();
         let mut errors = Vec::new();
         let mut delays = policy.delays();
+        if self.get(index) == status::UNDO_IN_DOUBT {
+            return Err(self.in_doubt(index).await);
+        }
         for attempt_no in 1..=max {
             let entry = LogEntry::CompensationStarted {
                 step: self.step_ref(index),
@@ -157,5 +164,33 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             errors,
             last,
         })
+    }
+
+    /// A compensation in flight at a crash that must not run twice: logged as failed for
+    /// good (so that an operator's retry runs it), and the saga parks.
+    async fn in_doubt(&self, index: u32) -> CompensationFailure {
+        let name = self.def.steps[index as usize].name;
+        let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
+        let error = StepError::InDoubt;
+        let text = error_text(&error);
+        self.def.listeners.emit(|| Event::CompensationFailed {
+            saga: self.run.id.clone(),
+            step: name,
+            attempt,
+            error: text.clone(),
+            will_retry: false,
+        });
+        let entry = LogEntry::CompensationFailed {
+            step: self.step_ref(index),
+            attempt,
+            error: text,
+            will_retry: false,
+        };
+        let _ = self.def.store.append(&self.run.id, entry).await;
+        CompensationFailure {
+            step: name,
+            errors: Vec::new(),
+            last: error,
+        }
     }
 }

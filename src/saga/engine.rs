@@ -1,16 +1,14 @@
-//! The forward half of a run: log, run each stage's steps with their retries, stop on failure.
+//! The forward half of a run: run each stage's steps with their retries, stop on failure.
 
-use super::context::{Frame, Outputs, RunShared, StepContext};
+use super::context::{Frame, RunShared, StepContext};
 use super::event::{Event, in_step_span};
 use super::exec::{Interrupt, attempt as run_attempt, join_all};
-use super::outcome::{Cause, Outcome, SagaError, StepError, StepFailure, error_text};
+use super::outcome::{Cause, Outcome, StepError, StepFailure, error_text};
 use super::run::Definition;
-use super::store::{LogEntry, SagaId, StepRef};
-use serde::Serialize;
+use super::store::{LogEntry, StepRef};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
-use tokio::sync::oneshot;
 
 /// Where a step stands. The compensation of a step in `RUNNING`, `WAITING_MAYBE`, `COMPLETED`
 /// or `FAILED_MAYBE` runs: its action may have taken effect.
@@ -22,9 +20,17 @@ pub(crate) mod status {
     pub(crate) const COMPLETED: u8 = 4;
     pub(crate) const FAILED: u8 = 5;
     pub(crate) const FAILED_MAYBE: u8 = 6;
+    /// Resumed from a log that shows its compensation completed: nothing left to undo.
+    pub(crate) const UNDONE: u8 = 7;
+    /// Resumed from a log that shows its compensation in flight, and the step says it must not
+    /// run twice ([`Resume::Park`](crate::saga::Resume::Park)): the saga parks on it.
+    pub(crate) const UNDO_IN_DOUBT: u8 = 8;
 
     pub(crate) fn may_have_taken_effect(s: u8) -> bool {
-        matches!(s, RUNNING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE)
+        matches!(
+            s,
+            RUNNING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE | UNDO_IN_DOUBT
+        )
     }
 }
 
@@ -35,84 +41,6 @@ pub(crate) struct Engine<'a, I> {
     pub(crate) status: Box<[AtomicU8]>,
     /// The attempt each step is on, for the log of an abandoned attempt.
     pub(crate) attempts: Box<[AtomicU32]>,
-}
-
-/// Runs the saga to its outcome: the body of the task [`Saga::run`](super::Saga::run) spawns.
-pub(crate) async fn drive<I>(
-    def: Arc<Definition<I>>,
-    id: SagaId,
-    input: I,
-    cancel: oneshot::Receiver<()>,
-) -> Result<Outcome, SagaError>
-where
-    I: Serialize + Send + Sync + 'static,
-{
-    let json = serde_json::to_value(&input).map_err(SagaError::Input)?;
-    let started = LogEntry::Started {
-        definition: Cow::Borrowed(def.name),
-        version: def.version,
-        input: json,
-    };
-    def.store
-        .append(&id, started)
-        .await
-        .map_err(SagaError::Store)?;
-    def.counters.started();
-    def.listeners.emit(|| Event::SagaStarted {
-        definition: def.name,
-        saga: id.clone(),
-    });
-    let run = Arc::new(RunShared {
-        id,
-        input,
-        outputs: Outputs::new(def.id, def.steps.len()),
-    });
-    let engine = Engine {
-        def: &def,
-        run: &run,
-        status: def
-            .steps
-            .iter()
-            .map(|_| AtomicU8::new(status::NOT_STARTED))
-            .collect(),
-        attempts: def.steps.iter().map(|_| AtomicU32::new(0)).collect(),
-    };
-    let mut interrupt = Interrupt::new(cancel, def.deadline);
-    let mut cause = None;
-    let mut reached = 0;
-    for &(start, end) in def.stages.iter() {
-        reached += 1;
-        match interrupt.race(engine.run_stage(start, end)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(failure)) => {
-                cause = Some(Cause::Step(failure));
-                break;
-            }
-            Err(interrupted) => {
-                engine.abandon(start, end).await;
-                cause = Some(interrupted);
-                break;
-            }
-        }
-    }
-    let outcome = match cause {
-        None => Outcome::Completed(run.outputs.clone()),
-        Some(cause) => engine.compensate(reached, cause).await,
-    };
-    let kind = outcome.kind();
-    def.counters.finished(kind);
-    // The outcome stands even if it cannot be recorded: the log then reads as unfinished and a
-    // recovering process replays it, which idempotent steps and compensations make harmless.
-    let _ = def
-        .store
-        .append(&run.id, LogEntry::Finished { outcome: kind })
-        .await;
-    def.listeners.emit(|| Event::Finished {
-        definition: def.name,
-        saga: run.id.clone(),
-        outcome: kind,
-    });
-    Ok(outcome)
 }
 
 impl<I: Send + Sync + 'static> Engine<'_, I> {
@@ -131,13 +59,37 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         self.status[index as usize].load(Ordering::Relaxed)
     }
 
-    /// Runs the steps `start..end` (concurrently if more than one). On failure, returns the
-    /// first failed step's failure, after every step of the stage has settled.
+    /// Runs the stages from `from` on, in order; on a failure, an interrupt or the end of the
+    /// stages, says how the run ended.
+    pub(crate) async fn forward(&self, from: usize, interrupt: &mut Interrupt) -> Outcome {
+        let mut reached = from;
+        for &(start, end) in self.def.stages.get(from..).unwrap_or_default() {
+            reached += 1;
+            let cause = match interrupt.race(self.run_stage(start, end)).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(failure)) => Cause::Step(failure),
+                Err(interrupted) => {
+                    self.abandon(start, end).await;
+                    interrupted
+                }
+            };
+            return self.compensate(reached, cause, true).await;
+        }
+        Outcome::Completed(self.run.outputs.clone())
+    }
+
+    /// Runs the steps `start..end` (concurrently if more than one) that have not completed (a
+    /// resumed stage may have some done). On failure, returns the first failed step's failure,
+    /// after every step of the stage has settled.
     async fn run_stage(&self, start: u32, end: u32) -> Result<(), StepFailure> {
         if end - start == 1 {
+            if self.get(start) == status::COMPLETED {
+                return Ok(());
+            }
             return self.run_step(start, start).await;
         }
-        let results = join_all((start..end).map(|i| self.run_step(i, start))).await;
+        let todo = (start..end).filter(|&i| self.get(i) != status::COMPLETED);
+        let results = join_all(todo.map(|i| self.run_step(i, start))).await;
         results
             .into_iter()
             .find_map(Result::err)
@@ -151,8 +103,12 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let max = step.retry.max_attempts();
         let mut errors = Vec::new();
         let mut delays = step.retry.delays();
-        let mut maybe = false;
-        for attempt in 1..=max {
+        // A resumed step whose attempt was in flight at the crash may have taken effect already.
+        let mut maybe = status::may_have_taken_effect(self.get(index));
+        // A resumed step numbers its attempts after the logged ones.
+        let base = self.attempts[index as usize].load(Ordering::Relaxed);
+        for k in 1..=max {
+            let attempt = base.saturating_add(k);
             let entry = LogEntry::StepStarted {
                 step: self.step_ref(index),
                 attempt,
@@ -210,7 +166,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             };
             let unknown = error.outcome_unknown();
             maybe |= unknown;
-            let will_retry = attempt < max;
+            let will_retry = k < max;
             self.log_failed(index, attempt, &error, unknown, will_retry)
                 .await;
             errors.push(error);

@@ -17,6 +17,13 @@ pub enum Event {
         /// The run's id.
         saga: SagaId,
     },
+    /// A run started by an earlier process was resumed from its log.
+    SagaResumed {
+        /// The saga definition's name.
+        definition: &'static str,
+        /// The run's id.
+        saga: SagaId,
+    },
     /// An attempt of a step's action started.
     StepStarted {
         /// The run's id.
@@ -115,6 +122,9 @@ impl PatternEvent for Event {
         match self {
             Event::SagaStarted { definition, saga } => {
                 tracing::info!(target: T, definition, %saga, "saga started")
+            }
+            Event::SagaResumed { definition, saga } => {
+                tracing::info!(target: T, definition, %saga, "saga resumed")
             }
             Event::StepStarted {
                 saga,

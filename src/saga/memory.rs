@@ -55,7 +55,7 @@ impl SagaStore for InMemoryStore {
                 entry,
                 LogEntry::Finished {
                     outcome: OutcomeKind::Completed | OutcomeKind::Compensated
-                }
+                } | LogEntry::Resolved { .. }
             );
         let mut logs = self.lock();
         if forget {
@@ -77,7 +77,29 @@ impl SagaStore for InMemoryStore {
         let ids = self
             .lock()
             .iter()
-            .filter(|(_, log)| !matches!(log.last(), Some(LogEntry::Finished { .. })))
+            .filter(|(_, log)| {
+                !matches!(
+                    log.last(),
+                    Some(LogEntry::Finished { .. } | LogEntry::Resolved { .. })
+                )
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        Box::pin(std::future::ready(Ok(ids)))
+    }
+
+    fn list_parked(&self) -> StoreFuture<'_, Vec<SagaId>> {
+        let ids = self
+            .lock()
+            .iter()
+            .filter(|(_, log)| {
+                matches!(
+                    log.last(),
+                    Some(LogEntry::Finished {
+                        outcome: OutcomeKind::Parked
+                    })
+                )
+            })
             .map(|(id, _)| id.clone())
             .collect();
         Box::pin(std::future::ready(Ok(ids)))

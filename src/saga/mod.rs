@@ -197,13 +197,84 @@
 //! back that way, for an operator or for recovery; [`Replay::to_compensate`] lists what is left
 //! to undo.
 //!
-//! The store interface is three methods: append to a saga's log, load it, list the sagas
-//! without a [`LogEntry::Finished`]. [`InMemoryStore`] is the default; it forgets a saga once
-//! it completes or is compensated (parked sagas stay, for the operator), or keeps everything
-//! with [`InMemoryStore::keep_all`]. This module runs sagas forward from their start; resuming
-//! one from a durable store after a crash is built on the log, the [`Replay`], the definition's
-//! [`name`](Saga::name) and [`version`](Saga::version), and the bounds the step and input types
-//! already carry (`DeserializeOwned`).
+//! The store interface is a few methods: append to a saga's log, load it, list the sagas
+//! without a [`LogEntry::Finished`], list the parked ones. [`InMemoryStore`] is the default; it
+//! forgets a saga once it completes or is compensated (parked sagas stay, for the operator), or
+//! keeps everything with [`InMemoryStore::keep_all`]. With the `sqlite` feature,
+//! `SqliteStore` keeps the logs in a file, durably.
+//!
+//! # Durability and recovery
+//!
+//! What survives a crash is the log. With a durable store (`SqliteStore`, feature `sqlite`),
+//! each append is on disk before its future resolves, so before the work it announces starts:
+//! after a kill or a power cut, the log of every unfinished saga says where it stood. A
+//! [`Registry`] holds the definitions a process can resume, by name and version; at start,
+//! [`Registry::recover`] lists the unfinished sagas and resumes each on its own task:
+//!
+//! - **Going forward**: completed steps are not run again (their outputs are read back from the
+//!   log, typed, for later steps and for compensations). A step that was waiting between
+//!   retries goes on retrying. A step whose action was *in flight* (started, never reported)
+//!   may or may not have taken effect, and its [`Resume`] policy decides:
+//!   [`Resume::Rerun`] runs it again with the same idempotency key (for an action the service
+//!   deduplicates by that key); [`Resume::Compensate`], the default, and [`Resume::Park`]
+//!   never run it twice and turn the saga back, the step's compensation running without an
+//!   output, as after a timeout. A step whose last attempt had failed turns the saga back.
+//! - **Compensating**: goes on compensating. Compensations that completed are not run again.
+//!   One in flight is run again (compensations are retried by design, and are usually
+//!   idempotent by their key), unless its step says [`Resume::Park`]: then it is not run
+//!   twice, and the saga parks with [`StepError::InDoubt`] for an operator to check.
+//! - **Parked**: stays parked until an operator acts. [`Registry::parked`] lists parked sagas
+//!   with their logs read back ([`Replay::to_compensate`] says what is left to undo);
+//!   [`Registry::retry_compensation`] records the operator's note and runs the stuck
+//!   compensations again, and those before them; [`Registry::mark_resolved`] records that the
+//!   operator settled it by hand, and nothing more runs for it.
+//!
+//! A saga is resumed only by the definition that started it: same name, same version. A log
+//! whose version is not registered ([`RecoveryError::VersionMismatch`]), whose definition is
+//! unknown, whose steps are not the definition's, or whose input or outputs no longer
+//! deserialize is reported in [`Recovered::failed`] and left as it is in the store, never
+//! guessed at: bump [`SagaBuilder::version`] when the steps change, and register the old
+//! version beside the new one until its sagas have finished. A resumed saga's deadline starts
+//! again, and its compensation attempts are counted afresh.
+//!
+//! So the guarantees are: an action or a compensation never runs unless its start is durable;
+//! each runs once per attempt its log shows, and one more time after a crash only if it was in
+//! flight and its step's [`Resume`] policy allows it (an action: `Rerun`; a compensation:
+//! `Rerun` or `Compensate`), always with the same idempotency key: **at least once, with
+//! idempotency keys**, and never twice where the step says it must not be. A step that may
+//! have taken effect is compensated if the saga turns back. Effects happen exactly once when the services deduplicate by the key: that is what the
+//! key is for. Run one recovering process per store at a time.
+//!
+//! ```
+//! use bulwark::BoxError;
+//! use bulwark::saga::{InMemoryStore, Outcome, Registry, Resume, Saga, Step};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // In production: `SqliteStore::open("sagas.db").await?` (feature `sqlite`).
+//! let store = InMemoryStore::new();
+//! let mut refund = Saga::<u64>::builder("refund").version(2).store(store.clone());
+//! refund.step(
+//!     // The bank deduplicates credits by key: safe to run again after a crash.
+//!     Step::new("credit", |ctx| async move { Ok::<_, BoxError>(*ctx.input()) })
+//!         .on_resume(Resume::Rerun),
+//! );
+//! let refund = refund.build()?;
+//!
+//! // At start: resume what an earlier process left unfinished, before taking new work.
+//! let mut registry = Registry::new(store);
+//! registry.register(&refund)?;
+//! let recovered = registry.recover().await?;
+//! for error in &recovered.failed {
+//!     eprintln!("not resumed: {error}");
+//! }
+//! for parked in registry.parked().await? {
+//!     eprintln!("parked, for an operator: {} ({:?})", parked.id, parked.replay.reason);
+//! }
+//! assert!(matches!(refund.run(1999).await?, Outcome::Completed(_)));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Metrics
 //!
@@ -219,6 +290,9 @@
 //!
 //! None: every `run` spawns one task that runs until the saga's outcome. Bound the number of
 //! sagas in flight around `run` (a [`tokio::sync::Semaphore`], or a bulkhead) if they can pile up.
+//! [`Registry::recover`] resumes every unfinished saga at once, one task each. A durable store
+//! has its own queue: `SqliteStore` commits the appends waiting in it together, so a store
+//! under load commits more per fsync rather than refusing work.
 //!
 //! # Cancellation
 //!
@@ -228,7 +302,7 @@
 //! the spawned task, whether anyone waits or not; the outcome is [`Cause::Cancelled`] in the log
 //! and the events. [`Run::detach`] lets the saga go on to its end unwatched instead. A runtime
 //! that shuts down drops its tasks, compensations included: that is what a durable store and
-//! recovery are for.
+//! recovery are for (see [Durability and recovery](#durability-and-recovery)).
 //!
 //! # Cost
 //!
@@ -247,6 +321,7 @@
 mod builder;
 mod compensate;
 mod context;
+mod drive;
 mod engine;
 mod event;
 mod exec;
@@ -254,8 +329,17 @@ mod memory;
 mod metrics;
 mod outcome;
 mod policy;
+mod recovery_error;
+mod registry;
 mod replay;
+mod resume;
 mod run;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_read;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
 mod step;
 mod store;
 
@@ -268,8 +352,12 @@ pub use outcome::{
     Cause, Compensated, CompensationFailure, Outcome, Parked, SagaError, SagaFailed, StepError,
     StepFailure,
 };
-pub use policy::RetryPolicy;
+pub use policy::{Resume, RetryPolicy};
+pub use recovery_error::RecoveryError;
+pub use registry::{ParkedSaga, Recovered, Registry};
 pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
 pub use run::{Run, Saga};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStore, SqliteStoreBuilder};
 pub use step::{Step, StepKey};
 pub use store::{LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture};

@@ -75,6 +75,11 @@ pub enum StepError {
     /// abandoned (it may have taken effect).
     #[error("abandoned")]
     Abandoned,
+    /// A compensation was in flight when the process stopped, and its step says it must not run
+    /// twice ([`Resume::Park`](super::Resume::Park)): it was not run again, and the saga parks
+    /// for an operator to find out whether it took effect.
+    #[error("in flight when the process stopped; not run twice")]
+    InDoubt,
 }
 
 impl StepError {
@@ -86,6 +91,7 @@ impl StepError {
                 | StepError::Panicked(_)
                 | StepError::Output(_)
                 | StepError::Abandoned
+                | StepError::InDoubt
         )
     }
 }
@@ -136,6 +142,10 @@ pub enum Cause {
     /// The caller dropped the saga's [`Run`](super::Run) before it finished.
     #[error("saga cancelled")]
     Cancelled,
+    /// The saga was resumed from its log by a [`Registry`](super::Registry) and turned back,
+    /// or went on compensating, for this reason (the original errors are text in the log).
+    #[error("resumed from the log: {0}")]
+    Recovered(String),
 }
 
 /// A saga was compensated: why, and which compensations ran.

@@ -84,3 +84,31 @@ impl Default for RetryPolicy {
         Self::never()
     }
 }
+
+/// What recovery does with a step whose action or compensation was in flight when the process
+/// stopped: its start is in the log and nothing after it, so it may or may not have taken
+/// effect. Set with [`Step::on_resume`](super::Step::on_resume).
+///
+/// Only an attempt in flight is in question. A step that was waiting between retries goes on
+/// retrying (it was going to run again anyway); a completed action or compensation is not run
+/// again (an action's output is in the log).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resume {
+    /// The action is not idempotent, the compensation is (undoing by the action's key, as
+    /// compensations are meant to): an action in flight is not run again, the saga turns back
+    /// and compensates it, as after a timeout (the compensation gets no output and undoes by
+    /// the action's key, or finds nothing to undo); a compensation in flight is run again.
+    /// The default.
+    #[default]
+    Compensate,
+    /// The action and the compensation are idempotent by their keys (the services deduplicate):
+    /// whichever was in flight runs again with the same key, the action with its retry policy
+    /// afresh (a crash is not the step's failure), and the saga goes on.
+    Rerun,
+    /// Neither runs twice: an action in flight is compensated, as with `Compensate`, but a
+    /// compensation in flight is not run again: the saga parks (the compensation's error is
+    /// [`StepError::InDoubt`](super::StepError::InDoubt)) for an operator to check and then
+    /// [retry](super::Registry::retry_compensation) or [resolve](super::Registry::mark_resolved).
+    Park,
+}

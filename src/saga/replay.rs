@@ -18,6 +18,8 @@ pub struct Replay {
     pub version: u32,
     /// The saga's input.
     pub input: serde_json::Value,
+    /// Why the saga turned back, from its last [`LogEntry::Compensating`] entry.
+    pub reason: Option<String>,
     /// Going forward, compensating, or finished.
     pub phase: Phase,
     /// Every step the log mentions, by index.
@@ -32,8 +34,10 @@ pub enum Phase {
     Forward,
     /// Undoing steps.
     Compensating,
-    /// Done, with this outcome.
+    /// Done, with this outcome (a parked saga may still be reopened or resolved).
     Finished(OutcomeKind),
+    /// Parked, then resolved by an operator: nothing more runs for it.
+    Resolved,
 }
 
 /// One step, as the log tells it.
@@ -53,6 +57,8 @@ pub struct StepRecord {
     pub may_have_taken_effect: bool,
     /// Where its compensation stands.
     pub compensation: Progress,
+    /// Attempts of its compensation started.
+    pub compensation_attempts: u32,
 }
 
 /// Where an action or a compensation stands.
@@ -95,19 +101,40 @@ impl Replay {
             definition: definition.to_string(),
             version: *version,
             input: input.clone(),
+            reason: None,
             phase: Phase::Forward,
             steps: BTreeMap::new(),
         };
         for (position, entry) in log.iter().enumerate().skip(1) {
-            if let Phase::Finished(_) = replay.phase {
-                return err(position, "entry after `finished`");
-            }
-            let Some(record) = (match entry {
-                LogEntry::Started { .. } => return err(position, "a second `started`"),
-                LogEntry::Compensating { .. } => {
+            let parked = replay.phase == Phase::Finished(OutcomeKind::Parked);
+            match (entry, replay.phase) {
+                (LogEntry::Reopened { .. }, _) if parked => {
                     replay.phase = Phase::Compensating;
                     continue;
                 }
+                (LogEntry::Resolved { .. }, _) if parked => {
+                    replay.phase = Phase::Resolved;
+                    continue;
+                }
+                (LogEntry::Reopened { .. } | LogEntry::Resolved { .. }, _) => {
+                    return err(
+                        position,
+                        "an operator's entry for a saga that is not parked",
+                    );
+                }
+                (_, Phase::Finished(_) | Phase::Resolved) => {
+                    return err(position, "entry after `finished`");
+                }
+                _ => {}
+            }
+            let Some(record) = (match entry {
+                LogEntry::Started { .. } => return err(position, "a second `started`"),
+                LogEntry::Compensating { reason, .. } => {
+                    replay.phase = Phase::Compensating;
+                    replay.reason = Some(reason.clone());
+                    continue;
+                }
+                LogEntry::Reopened { .. } | LogEntry::Resolved { .. } => continue,
                 LogEntry::Finished { outcome } => {
                     replay.phase = Phase::Finished(*outcome);
                     continue;
@@ -145,7 +172,10 @@ impl Replay {
                         };
                     }
                 }
-                LogEntry::CompensationStarted { .. } => record.compensation = Progress::InFlight,
+                LogEntry::CompensationStarted { attempt, .. } => {
+                    record.compensation_attempts = record.compensation_attempts.max(*attempt);
+                    record.compensation = Progress::InFlight;
+                }
                 LogEntry::CompensationCompleted { .. } => record.compensation = Progress::Completed,
                 LogEntry::CompensationFailed { will_retry, .. } => {
                     record.compensation = if *will_retry {
@@ -186,6 +216,7 @@ fn record<'a>(steps: &'a mut BTreeMap<u32, StepRecord>, s: &StepRef) -> Option<&
         output: None,
         may_have_taken_effect: false,
         compensation: Progress::NotStarted,
+        compensation_attempts: 0,
     });
     (record.name == s.name).then_some(record)
 }

@@ -1,10 +1,13 @@
 //! The saga handle and the future of one run.
 
 use super::builder::SagaBuilder;
-use super::engine;
+use super::drive::{self, Start};
 use super::event::{Event, in_saga_span};
 use super::metrics::{Counters, Metrics};
 use super::outcome::{Outcome, SagaError};
+use super::recovery_error::RecoveryError;
+use super::replay::Replay;
+use super::resume;
 use super::step::StepDef;
 use super::store::{SagaId, SagaStore};
 use crate::event::Listeners;
@@ -78,9 +81,40 @@ where
     /// Runs the saga with `input` under the id `id` (an order number, say), which then prefixes
     /// every idempotency key.
     pub fn run_with_id(&self, id: impl Into<SagaId>, input: I) -> Run {
-        let id = id.into();
+        self.spawn(id.into(), Start::Fresh(input))
+    }
+
+    /// Resumes saga `id` from its log, read back as `replay`: for the [`Registry`](super::Registry).
+    ///
+    /// The returned run is detached (dropping it does not cancel the saga, which goes on as it
+    /// would have in the process that started it) but can still be awaited for its outcome.
+    pub(crate) fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError> {
+        let (input, restored) = self.restore(&id, replay)?;
+        let mut run = self.spawn(id, Start::Resume(input, restored));
+        if let Some(cancel) = run.cancel.take() {
+            let _ = cancel.send(());
+        }
+        Ok(run)
+    }
+
+    /// The input and the run's state from the log, checked against this definition.
+    pub(crate) fn restore(
+        &self,
+        id: &SagaId,
+        replay: &Replay,
+    ) -> Result<(I, resume::Restored), RecoveryError> {
+        let input = serde_json::from_value::<I>(replay.input.clone()).map_err(|source| {
+            RecoveryError::Input {
+                id: id.clone(),
+                source,
+            }
+        })?;
+        Ok((input, resume::restore(&self.definition, id, replay)?))
+    }
+
+    fn spawn(&self, id: SagaId, start: Start<I>) -> Run {
         let (cancel, cancelled) = oneshot::channel();
-        let task = engine::drive(self.definition.clone(), id.clone(), input, cancelled);
+        let task = drive::drive(self.definition.clone(), id.clone(), start, cancelled);
         let task = in_saga_span(task, self.definition.name, &id);
         let state = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => State::Running(runtime.spawn(task)),

@@ -1,7 +1,7 @@
 //! A step: a named action, its optional compensation, and their timeouts and retry policies.
 
 use super::context::{CompensationContext, StepContext};
-use super::policy::RetryPolicy;
+use super::policy::{Resume, RetryPolicy};
 use crate::BoxError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,6 +18,16 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 pub(crate) struct Produced {
     pub(crate) value: Box<dyn Any + Send + Sync>,
     pub(crate) json: Result<serde_json::Value, serde_json::Error>,
+}
+
+/// Rebuilds a step's typed output from the JSON a log kept, for a resumed saga.
+pub(crate) type Restore =
+    fn(serde_json::Value) -> Result<Box<dyn Any + Send + Sync>, serde_json::Error>;
+
+fn restore<T: DeserializeOwned + Send + Sync + 'static>(
+    json: serde_json::Value,
+) -> Result<Box<dyn Any + Send + Sync>, serde_json::Error> {
+    Ok(Box::new(serde_json::from_value::<T>(json)?))
 }
 
 type Action<I> = Box<dyn Fn(StepContext<I>) -> BoxFuture<Result<Produced, BoxError>> + Send + Sync>;
@@ -68,6 +78,8 @@ pub(crate) struct StepDef<I> {
     pub(crate) retry: RetryPolicy,
     pub(crate) compensation_timeout: Option<Duration>,
     pub(crate) compensation_retry: Option<RetryPolicy>,
+    pub(crate) restore: Restore,
+    pub(crate) on_resume: Resume,
 }
 
 impl<I> fmt::Debug for StepDef<I> {
@@ -79,6 +91,7 @@ impl<I> fmt::Debug for StepDef<I> {
             .field("retry", &self.retry)
             .field("compensation_timeout", &self.compensation_timeout)
             .field("compensation_retry", &self.compensation_retry)
+            .field("on_resume", &self.on_resume)
             .finish()
     }
 }
@@ -127,6 +140,8 @@ where
                 retry: RetryPolicy::never(),
                 compensation_timeout: None,
                 compensation_retry: None,
+                restore: restore::<T>,
+                on_resume: Resume::Compensate,
             },
             _output: PhantomData,
         }
@@ -174,6 +189,17 @@ where
     #[must_use]
     pub fn compensation_timeout(mut self, timeout: Duration) -> Self {
         self.def.compensation_timeout = Some(timeout);
+        self
+    }
+
+    /// What a recovering process does if this step's action was in flight when the process
+    /// stopped ([`Resume::Compensate`] by default: the action is not run twice).
+    ///
+    /// [`Resume::Rerun`] declares the action idempotent by its
+    /// [idempotency key](StepContext::idempotency_key): recovery runs it again with the same key.
+    #[must_use]
+    pub fn on_resume(mut self, policy: Resume) -> Self {
+        self.def.on_resume = policy;
         self
     }
 

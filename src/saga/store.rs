@@ -29,9 +29,40 @@ pub trait SagaStore: fmt::Debug + Send + Sync + 'static {
     /// The log of saga `id`, in append order; empty if the store has never seen it.
     fn load<'a>(&'a self, id: &'a SagaId) -> StoreFuture<'a, Vec<LogEntry>>;
 
-    /// The ids of sagas whose log has no [`LogEntry::Finished`] entry: the ones a recovering
-    /// process must resume.
+    /// The ids of sagas whose log has no [`LogEntry::Finished`] entry (or was
+    /// [`Reopened`](LogEntry::Reopened) since): the ones a recovering process must resume.
     fn list_unfinished(&self) -> StoreFuture<'_, Vec<SagaId>>;
+
+    /// The ids of parked sagas: their log ends with a [`LogEntry::Finished`] whose outcome is
+    /// [`OutcomeKind::Parked`]. They wait for an operator (see
+    /// [`Registry`](super::Registry)).
+    ///
+    /// The default says the store cannot list them; both stores of this crate can.
+    fn list_parked(&self) -> StoreFuture<'_, Vec<SagaId>> {
+        Box::pin(std::future::ready(Err(StoreError::new(
+            "this saga store cannot list parked sagas",
+        ))))
+    }
+}
+
+/// A shared store is a store: `Arc<dyn SagaStore>` (from [`Saga::store`](super::Saga::store))
+/// can be handed to a [`Registry`](super::Registry).
+impl<S: SagaStore + ?Sized> SagaStore for Arc<S> {
+    fn append<'a>(&'a self, id: &'a SagaId, entry: LogEntry) -> StoreFuture<'a, ()> {
+        (**self).append(id, entry)
+    }
+
+    fn load<'a>(&'a self, id: &'a SagaId) -> StoreFuture<'a, Vec<LogEntry>> {
+        (**self).load(id)
+    }
+
+    fn list_unfinished(&self) -> StoreFuture<'_, Vec<SagaId>> {
+        (**self).list_unfinished()
+    }
+
+    fn list_parked(&self) -> StoreFuture<'_, Vec<SagaId>> {
+        (**self).list_parked()
+    }
 }
 
 /// A store failed to record or read a saga's log.
@@ -223,9 +254,23 @@ pub enum LogEntry {
         /// Whether another attempt follows.
         will_retry: bool,
     },
-    /// The last entry: the saga's outcome.
+    /// The saga's outcome: the last entry, unless the saga was parked and an operator acts.
     Finished {
         /// How it ended.
         outcome: OutcomeKind,
+    },
+    /// After a parked saga's `Finished`: an operator asked for its compensations to be tried
+    /// again ([`Registry::retry_compensation`](super::Registry::retry_compensation)); the saga
+    /// is compensating again.
+    Reopened {
+        /// The operator's note.
+        note: String,
+    },
+    /// After a parked saga's `Finished`: an operator resolved it by hand
+    /// ([`Registry::mark_resolved`](super::Registry::mark_resolved)). Nothing more runs for it;
+    /// this is the last entry.
+    Resolved {
+        /// The operator's note.
+        note: String,
     },
 }

@@ -1,0 +1,96 @@
+//! The builder of a [`Bulkhead`].
+
+use super::state::{Shared, check_max_concurrent};
+use super::{Bulkhead, ConfigError, Event};
+use crate::event::Listeners;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds a [`Bulkhead`]; made by [`Bulkhead::builder`].
+///
+/// Defaults: `max_concurrent` 25, `max_queued` 0 (a call that finds every slot taken is turned
+/// away at once), no `max_wait` (a queued call waits until a slot frees up).
+#[must_use]
+pub struct Builder {
+    max_concurrent: usize,
+    max_queued: usize,
+    max_wait: Option<Duration>,
+    listeners: Listeners<Event>,
+}
+
+impl Builder {
+    pub(super) fn new() -> Self {
+        Self {
+            max_concurrent: 25,
+            max_queued: 0,
+            max_wait: None,
+            listeners: Listeners::new(),
+        }
+    }
+
+    /// How many calls may run at once (at least 1).
+    pub fn max_concurrent(mut self, n: usize) -> Self {
+        self.max_concurrent = n;
+        self
+    }
+
+    /// How many calls may wait for a slot when all are taken; 0 turns them away at once.
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = n;
+        self
+    }
+
+    /// How long one call may wait in the queue before it is turned away (more than zero).
+    ///
+    /// The wait is counted from the moment the call joins the queue. A wait needs a tokio runtime
+    /// with time enabled, as `tokio::time::sleep` does.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = Some(max_wait);
+        self
+    }
+
+    /// Registers a listener for the bulkhead's [`Event`]s. Listeners run on the task that observed
+    /// the event, with no lock held, and should return quickly.
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.listeners = self.listeners.with(f);
+        self
+    }
+
+    /// Checks the settings and builds the bulkhead.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the field, when `max_concurrent` is 0 or above tokio's
+    /// `Semaphore::MAX_PERMITS`, or `max_wait` is zero (use `max_queued(0)` to turn calls away
+    /// without waiting).
+    pub fn build(self) -> Result<Bulkhead, ConfigError> {
+        let max_concurrent = check_max_concurrent(self.max_concurrent)?;
+        if self.max_wait == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "max_wait",
+                "must be more than zero (use max_queued(0) to turn calls away without waiting)",
+            ));
+        }
+        let shared = Shared::new(
+            max_concurrent,
+            self.max_queued,
+            self.max_wait,
+            self.listeners,
+        );
+        Ok(Bulkhead {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("max_concurrent", &self.max_concurrent)
+            .field("max_queued", &self.max_queued)
+            .field("max_wait", &self.max_wait)
+            .field("listeners", &self.listeners)
+            .finish()
+    }
+}

@@ -1,0 +1,229 @@
+//! The circuit breaker handle: the standalone door (`run`) and the source of tower layers.
+
+use super::config::{Builder, Config};
+use super::core::{Core, Ticket};
+use super::events::{Event, Reason};
+use super::sync::Padded;
+use super::{CircuitBreakerLayer, Error, State};
+use crate::classify::{Classify, DefaultClassifier, Outcome};
+use crate::event::Listeners;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A circuit breaker: a cheap-to-clone handle to one shared state machine.
+///
+/// Every clone, every layer made by [`layer`](Self::layer) and every service those layers make
+/// share the same circuit. See the [module docs](super) for the behaviour and examples.
+pub struct CircuitBreaker<C = DefaultClassifier> {
+    shared: Arc<Shared<C>>,
+}
+
+struct Shared<C> {
+    core: Core,
+    classifier: C,
+}
+
+/// A snapshot of a breaker's state and window; see [`CircuitBreaker::metrics`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// The current state.
+    pub state: State,
+    /// Calls in the window (zero unless closed or metrics-only).
+    pub calls: u32,
+    /// Failed calls in the window.
+    pub failures: u32,
+    /// Slow calls in the window.
+    pub slow_calls: u32,
+    /// `failures / calls`, zero for an empty window.
+    pub failure_rate: f64,
+    /// `slow_calls / calls`, zero for an empty window.
+    pub slow_call_rate: f64,
+    /// Calls rejected since the breaker was built.
+    pub rejected: u64,
+    /// Half-open probes running now.
+    pub probes_in_flight: u32,
+}
+
+impl CircuitBreaker {
+    /// A builder with the defaults listed on [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<C> CircuitBreaker<C> {
+    pub(crate) fn from_parts(config: Config, classifier: C, listeners: Listeners<Event>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                core: Core::new(config, listeners),
+                classifier,
+            }),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.shared.core
+    }
+
+    /// Runs the call `f` makes if the circuit admits it, and records its outcome.
+    ///
+    /// When the circuit rejects the call, `f` is not even invoked and the result is
+    /// [`Error::Open`]. Otherwise the result of the call is classified, recorded, and returned,
+    /// its error wrapped in [`Error::Inner`]. Dropping the returned future before it completes
+    /// gives back a half-open probe slot without counting the probe, and records a closed-state
+    /// call as set by [`Builder::dropped_calls`].
+    pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E>,
+    {
+        let ticket = self.core().acquire(true)?;
+        let mut guard = Guard::new(self.core(), ticket);
+        guard.begin();
+        let result = f().await;
+        guard.finish(self.shared.classifier.classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// A tower layer whose services all share this breaker.
+    pub fn layer(&self) -> CircuitBreakerLayer<C> {
+        CircuitBreakerLayer::new(self.clone())
+    }
+
+    /// The current state: one atomic load.
+    ///
+    /// An open circuit becomes half-open when the first call arrives after the open duration,
+    /// so `state()` reports [`State::Open`] until then.
+    pub fn state(&self) -> State {
+        self.core().state()
+    }
+
+    /// A snapshot of the state, the window's counts and the rejections.
+    pub fn metrics(&self) -> Metrics {
+        self.core().metrics()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn subscribe(&self) -> watch::Receiver<State> {
+        self.core().subscribe()
+    }
+
+    /// The classifier of call results.
+    pub fn classifier(&self) -> &C {
+        &self.shared.classifier
+    }
+
+    /// Opens the circuit until [`reset`](Self::reset): every call is rejected.
+    pub fn force_open(&self) {
+        self.core()
+            .transition(None, State::ForcedOpen, Reason::Manual);
+    }
+
+    /// Turns the breaker off until [`reset`](Self::reset): every call runs, nothing is recorded.
+    pub fn disable(&self) {
+        self.core()
+            .transition(None, State::Disabled, Reason::Manual);
+    }
+
+    /// Records every call but never opens, until [`reset`](Self::reset). Starts an empty window.
+    pub fn metrics_only(&self) {
+        self.core()
+            .transition(None, State::MetricsOnly, Reason::Manual);
+    }
+
+    /// Closes the circuit with an empty window and the base open duration.
+    pub fn reset(&self) {
+        self.core().transition(None, State::Closed, Reason::Manual);
+    }
+}
+
+impl<C> Clone for CircuitBreaker<C> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for CircuitBreaker<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("state", &self.state())
+            .field("config", &self.core().config)
+            .field("classifier", &std::any::type_name::<C>())
+            .finish()
+    }
+}
+
+/// Something that reaches a breaker's core: a borrow, or an owned handle.
+pub(crate) trait CoreRef {
+    fn core_ref(&self) -> &Core;
+}
+
+impl CoreRef for &Core {
+    fn core_ref(&self) -> &Core {
+        self
+    }
+}
+
+/// A tower service clone's own reference to its breaker. Padded to its own cache lines, so that
+/// the reference counts of clones used by tasks on different threads never share a line.
+pub(crate) type LocalRef<C> = Arc<Padded<CircuitBreaker<C>>>;
+
+impl<C> CoreRef for LocalRef<C> {
+    fn core_ref(&self) -> &Core {
+        self.0.core()
+    }
+}
+
+/// An admitted call: records its outcome when finished, gives its ticket back when dropped.
+pub(crate) struct Guard<R: CoreRef> {
+    owner: R,
+    ticket: Option<Ticket>,
+}
+
+impl<R: CoreRef> Guard<R> {
+    pub(crate) fn new(owner: R, ticket: Ticket) -> Self {
+        Self {
+            owner,
+            ticket: Some(ticket),
+        }
+    }
+
+    /// The call starts now (for the slow-call rule).
+    pub(crate) fn begin(&mut self) {
+        if let Some(ticket) = &mut self.ticket {
+            self.owner.core_ref().start(ticket);
+        }
+    }
+
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
+        if let Some(ticket) = self.ticket.take() {
+            self.owner.core_ref().record(ticket, outcome);
+        }
+    }
+
+    pub(crate) fn owner(&self) -> &R {
+        &self.owner
+    }
+}
+
+impl<R: CoreRef> Drop for Guard<R> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.owner.core_ref().release(ticket);
+        }
+    }
+}
+
+impl<R: CoreRef> fmt::Debug for Guard<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}

@@ -1,0 +1,214 @@
+//! The state machine shared by every handle, layer and service of one breaker.
+//!
+//! The state is one atomic word, `generation (32) | state (8)`; every transition bumps the
+//! generation, so a call admitted in one period can tell it is stale in the next. Admission in
+//! the closed state is one load of that word. Transitions take a `Mutex` held for a few stores
+//! (never across an `.await`, never while calling a listener); everything else is atomics.
+//!
+//! This file holds the state and admission; `record.rs` the recording and the trip rules;
+//! `transition.rs` the transitions and the metrics snapshot.
+
+use super::config::{Config, WindowKind};
+use super::count_window::CountWindow;
+use super::events::{Event, Reason};
+use super::probes::{Probe, Probes};
+use super::sync::{AtomicU64, Mutex, Ordering, Padded, StripedCounter, stripe_count};
+use super::time_window::TimeWindow;
+use super::window::Window;
+use super::{CircuitOpen, State};
+use crate::backoff::Delays;
+use crate::event::Listeners;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// What an admitted call is allowed to do; moved into the call's guard.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    pub(super) generation: u32,
+    pub(super) mode: Mode,
+    pub(super) start: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Closed (`trips`) or metrics-only: recorded in the window.
+    Record { trips: bool },
+    /// A half-open probe holding a slot.
+    Probe,
+    /// Disabled: nothing is recorded.
+    Pass,
+}
+
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) config: Config,
+    pub(super) origin: Instant,
+    pub(super) state: Padded<AtomicU64>,
+    pub(super) open_until: AtomicU64,
+    pub(super) half_open_since: AtomicU64,
+    pub(super) probes: Probes,
+    /// `generation (32) | consecutive failures (32)`.
+    pub(super) consecutive: Padded<AtomicU64>,
+    pub(super) window: Window,
+    pub(super) rejected: StripedCounter,
+    pub(super) transitions: Mutex<Transitions>,
+    pub(super) watch: watch::Sender<State>,
+    pub(crate) listeners: Listeners<Event>,
+}
+
+#[derive(Debug)]
+pub(super) struct Transitions {
+    /// The delays of the re-open backoff, restarted when the circuit closes.
+    pub(super) reopen_delays: Option<Delays>,
+}
+
+pub(super) const fn word(generation: u32, state: State) -> u64 {
+    ((generation as u64) << 8) | state_code(state)
+}
+
+const fn state_code(state: State) -> u64 {
+    match state {
+        State::Closed => 0,
+        State::Open => 1,
+        State::HalfOpen => 2,
+        State::ForcedOpen => 3,
+        State::Disabled => 4,
+        State::MetricsOnly => 5,
+    }
+}
+
+pub(super) const fn state_of(word: u64) -> State {
+    match word & 0xff {
+        0 => State::Closed,
+        1 => State::Open,
+        2 => State::HalfOpen,
+        3 => State::ForcedOpen,
+        4 => State::Disabled,
+        _ => State::MetricsOnly,
+    }
+}
+
+pub(super) const fn generation_of(word: u64) -> u32 {
+    (word >> 8) as u32
+}
+
+impl Core {
+    pub(crate) fn new(config: Config, listeners: Listeners<Event>) -> Self {
+        let stripes = stripe_count();
+        let window = match config.window {
+            WindowKind::Count(n) => Window::Count(CountWindow::new(n, stripes, 0)),
+            WindowKind::Time(d) => Window::Time(TimeWindow::new(d, stripes)),
+        };
+        let (watch, _) = watch::channel(State::Closed);
+        Self {
+            probes: Probes::new(config.probes),
+            origin: Instant::now(),
+            state: Padded(AtomicU64::new(word(0, State::Closed))),
+            open_until: AtomicU64::new(0),
+            half_open_since: AtomicU64::new(0),
+            consecutive: Padded(AtomicU64::new(0)),
+            window,
+            rejected: StripedCounter::new(stripes),
+            transitions: Mutex::new(Transitions {
+                reopen_delays: config.reopen_backoff.map(|b| b.delays()),
+            }),
+            watch,
+            listeners,
+            config,
+        }
+    }
+
+    /// Nanoseconds since the breaker was built, on tokio's clock.
+    pub(super) fn now(&self) -> u64 {
+        let elapsed = Instant::now().saturating_duration_since(self.origin);
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn state(&self) -> State {
+        state_of(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<State> {
+        self.watch.subscribe()
+    }
+
+    /// Admits a call or says why not. Never blocks; loops only while racing a transition.
+    /// `report`: count the rejection and tell the listeners (not for a caller that will wait).
+    #[inline]
+    pub(crate) fn acquire(&self, report: bool) -> Result<Ticket, CircuitOpen> {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            let generation = generation_of(current);
+            let mode = match state_of(current) {
+                State::Closed => Mode::Record { trips: true },
+                State::MetricsOnly => Mode::Record { trips: false },
+                State::Disabled => Mode::Pass,
+                State::ForcedOpen => {
+                    return Err(self.reject(State::ForcedOpen, Duration::MAX, report));
+                }
+                State::Open => {
+                    let now = self.now();
+                    let until = self.open_until.load(Ordering::Acquire);
+                    if now < until {
+                        let wait = Duration::from_nanos(until - now);
+                        return Err(self.reject(State::Open, wait, report));
+                    }
+                    self.transition(Some(current), State::HalfOpen, Reason::OpenDurationElapsed);
+                    current = self.state.load(Ordering::Acquire);
+                    continue;
+                }
+                State::HalfOpen => match self.probes.try_acquire(generation) {
+                    Probe::Admitted => Mode::Probe,
+                    Probe::Stale => {
+                        current = self.state.load(Ordering::Acquire);
+                        continue;
+                    }
+                    Probe::Full => {
+                        let since = self.half_open_since.load(Ordering::Acquire);
+                        let waited = Duration::from_nanos(self.now().saturating_sub(since));
+                        if self
+                            .config
+                            .max_wait_in_half_open
+                            .is_some_and(|max| waited >= max)
+                        {
+                            self.transition(Some(current), State::Open, Reason::HalfOpenTimedOut);
+                            current = self.state.load(Ordering::Acquire);
+                            continue;
+                        }
+                        return Err(self.reject(State::HalfOpen, Duration::ZERO, report));
+                    }
+                },
+            };
+            return Ok(Ticket {
+                generation,
+                mode,
+                start: None,
+            });
+        }
+    }
+
+    fn reject(&self, state: State, retry_after: Duration, report: bool) -> CircuitOpen {
+        let open = CircuitOpen::new(state, retry_after);
+        if report {
+            self.count_rejection(&open);
+        }
+        open
+    }
+
+    /// Counts a rejection and tells the listeners.
+    pub(crate) fn count_rejection(&self, open: &CircuitOpen) {
+        self.rejected.add(1);
+        let (state, retry_after) = (open.state(), open.retry_after());
+        self.listeners
+            .emit(|| Event::Rejected { state, retry_after });
+    }
+
+    /// Marks the moment the admitted call starts, when the slow-call rule needs it.
+    #[inline]
+    pub(crate) fn start(&self, ticket: &mut Ticket) {
+        if self.config.slow_call.is_some() && ticket.mode != Mode::Pass {
+            ticket.start = Some(Instant::now());
+        }
+    }
+}

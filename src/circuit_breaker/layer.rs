@@ -1,0 +1,62 @@
+//! The tower layer of the circuit breaker.
+
+use super::{CircuitBreaker, CircuitBreakerService};
+use crate::classify::DefaultClassifier;
+use std::fmt;
+use tower::Layer;
+
+/// Wraps services in one shared [`CircuitBreaker`]; made by [`CircuitBreaker::layer`].
+///
+/// However many times [`Layer::layer`] is called, every service it makes (and every clone of
+/// those) shares the breaker the layer was made from: no fresh state is ever minted.
+#[derive(Clone)]
+pub struct CircuitBreakerLayer<C = DefaultClassifier> {
+    breaker: CircuitBreaker<C>,
+    wait_while_open: bool,
+}
+
+impl<C> CircuitBreakerLayer<C> {
+    /// A layer over `breaker`; same as [`CircuitBreaker::layer`].
+    pub fn new(breaker: CircuitBreaker<C>) -> Self {
+        Self {
+            breaker,
+            wait_while_open: false,
+        }
+    }
+
+    /// Backpressure mode: while the circuit is open, `poll_ready` is `Pending` (with a timer)
+    /// until the open duration has passed, instead of `Ready` with a call that fails at once.
+    ///
+    /// Only [`State::Open`](super::State::Open) waits. A half-open circuit whose probe slots are
+    /// all taken, and a forced-open circuit, still fail fast: waiting behind a probe would queue
+    /// callers on the one downstream that is known to be in trouble. Put a timeout around the
+    /// wait (an outer [`TimeoutLayer`](crate::timeout::TimeoutLayer) with a ready timeout, or the
+    /// caller's own) if callers cannot wait for a whole open duration.
+    #[must_use]
+    pub fn wait_while_open(mut self) -> Self {
+        self.wait_while_open = true;
+        self
+    }
+
+    /// The breaker every service of this layer shares.
+    pub fn breaker(&self) -> &CircuitBreaker<C> {
+        &self.breaker
+    }
+}
+
+impl<S, C> Layer<S> for CircuitBreakerLayer<C> {
+    type Service = CircuitBreakerService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CircuitBreakerService::new(inner, self.breaker.clone(), self.wait_while_open)
+    }
+}
+
+impl<C> fmt::Debug for CircuitBreakerLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerLayer")
+            .field("breaker", &self.breaker)
+            .field("wait_while_open", &self.wait_while_open)
+            .finish()
+    }
+}

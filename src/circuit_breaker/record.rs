@@ -1,0 +1,148 @@
+//! Recording outcomes: the closed window, the trip rules, and the verdict of half-open probes.
+
+use super::State;
+use super::config::{DroppedCall, WindowKind};
+use super::core::{Core, Mode, Ticket, generation_of, word};
+use super::events::{Event, Reason};
+use super::sync::Ordering;
+use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
+use crate::classify::Outcome;
+
+impl Core {
+    /// Records the outcome of a completed call.
+    #[inline]
+    pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
+        let slow = match (self.config.slow_call, ticket.start) {
+            (Some((limit, _)), Some(start)) => start.elapsed() > limit,
+            _ => false,
+        };
+        let slow = slow && outcome != Outcome::Ignored;
+        match ticket.mode {
+            Mode::Pass => return,
+            Mode::Probe => {
+                let counted = (outcome != Outcome::Ignored).then_some((outcome, slow));
+                self.finish_probe(ticket.generation, counted);
+            }
+            Mode::Record { trips } => self.record_closed(ticket.generation, trips, outcome, slow),
+        }
+        self.listeners.emit(|| Event::Recorded { outcome, slow });
+    }
+
+    /// Gives back the ticket of a call dropped before it completed.
+    pub(crate) fn release(&self, ticket: Ticket) {
+        match ticket.mode {
+            Mode::Record { .. } if self.config.dropped == DroppedCall::Failure => {
+                self.record(ticket, Outcome::Failure);
+            }
+            Mode::Pass => {}
+            _ => self.record(ticket, Outcome::Ignored),
+        }
+    }
+
+    #[inline]
+    fn record_closed(&self, generation: u32, trips: bool, outcome: Outcome, slow: bool) {
+        if outcome == Outcome::Ignored
+            || generation_of(self.state.load(Ordering::Acquire)) != generation
+        {
+            return;
+        }
+        let failure = outcome == Outcome::Failure;
+        let consecutive = self.count_consecutive(generation, failure);
+        let mut flags = OCCUPIED;
+        if failure {
+            flags |= FAILURE;
+        }
+        if slow {
+            flags |= SLOW;
+        }
+        let counts = self.window.record(generation, || self.now(), flags);
+        if !trips {
+            return;
+        }
+        if let Some(reason) = self.trip_reason(counts, consecutive) {
+            let expected = word(generation, State::Closed);
+            self.transition(Some(expected), State::Open, reason);
+        }
+    }
+
+    /// Counts failures in a row, when that rule is on. A success writes only if the count is
+    /// not already zero, so a run of successes writes nothing.
+    fn count_consecutive(&self, generation: u32, failure: bool) -> u32 {
+        if self.config.consecutive_failures.is_none() {
+            return 0;
+        }
+        let tag = u64::from(generation) << 32;
+        let mut current = self.consecutive.load(Ordering::Relaxed);
+        loop {
+            if current >> 32 != u64::from(generation) {
+                return 0;
+            }
+            let next = if failure { current + 1 } else { tag };
+            if next == current {
+                return 0;
+            }
+            match self.consecutive.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next as u32,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    fn trip_reason(&self, counts: Option<Counts>, consecutive: u32) -> Option<Reason> {
+        if let Some(limit) = self.config.consecutive_failures {
+            if consecutive >= limit {
+                return Some(Reason::ConsecutiveFailures { count: consecutive });
+            }
+        }
+        let counts = counts?;
+        let minimum = match self.config.window {
+            WindowKind::Count(n) => self.config.minimum_calls.min(n),
+            WindowKind::Time(_) => self.config.minimum_calls,
+        };
+        if counts.calls < minimum {
+            return None;
+        }
+        if let Some(threshold) = self.config.failure_rate {
+            let rate = counts.failure_rate();
+            if rate >= threshold {
+                return Some(Reason::FailureRate { rate });
+            }
+        }
+        if let Some((_, threshold)) = self.config.slow_call {
+            let rate = counts.slow_rate();
+            if rate >= threshold {
+                return Some(Reason::SlowCallRate { rate });
+            }
+        }
+        None
+    }
+
+    fn finish_probe(&self, generation: u32, counted: Option<(Outcome, bool)>) {
+        let Some(totals) = self.probes.finish(generation, counted) else {
+            return;
+        };
+        let permitted = f64::from(self.config.probes);
+        let failed = f64::from(totals.failures) / permitted;
+        let slow = f64::from(totals.slow) / permitted;
+        let too_many_failures = match self.config.failure_rate {
+            Some(threshold) => failed >= threshold,
+            None => totals.failures > 0,
+        };
+        let too_slow = self.config.slow_call.is_some_and(|(_, t)| slow >= t);
+        let expected = Some(word(generation, State::HalfOpen));
+        if too_many_failures || too_slow {
+            let reason = Reason::ProbesFailed {
+                failures: totals.failures,
+                slow: totals.slow,
+            };
+            self.transition(expected, State::Open, reason);
+        } else if totals.calls >= self.config.probes {
+            self.transition(expected, State::Closed, Reason::ProbesSucceeded);
+        }
+    }
+}

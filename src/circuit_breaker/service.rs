@@ -1,0 +1,164 @@
+//! The tower service of the circuit breaker.
+
+use super::breaker::{Guard, LocalRef};
+use super::future::ResponseFuture;
+use super::sync::Padded;
+use super::{CircuitBreaker, CircuitOpen, State};
+use crate::classify::Classify;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+/// A service guarded by a [`CircuitBreaker`]; made by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
+pub struct CircuitBreakerService<S, C> {
+    inner: S,
+    /// This clone's own reference to the shared breaker: response futures clone this `Arc`, whose
+    /// count no other clone touches, so tasks on different threads never write one shared line.
+    local: LocalRef<C>,
+    wait_while_open: bool,
+    reserved: Option<Reserved<C>>,
+    /// The timer of the backpressure mode, allocated the first time it waits.
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+/// The decision taken in `poll_ready`, carried to `call`.
+enum Reserved<C> {
+    Admitted(Guard<LocalRef<C>>),
+    Rejected(CircuitOpen),
+}
+
+impl<S, C> CircuitBreakerService<S, C> {
+    pub(super) fn new(inner: S, breaker: CircuitBreaker<C>, wait_while_open: bool) -> Self {
+        Self {
+            inner,
+            local: Arc::new(Padded(breaker)),
+            wait_while_open,
+            reserved: None,
+            sleep: None,
+        }
+    }
+
+    /// The breaker this service shares.
+    pub fn breaker(&self) -> &CircuitBreaker<C> {
+        &self.local.0
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes this service, returning the inner one. A probe slot reserved by `poll_ready`
+    /// is given back.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// Waits out an open circuit in backpressure mode; true once the wait is over.
+    fn poll_wait(&mut self, open: &CircuitOpen, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = Instant::now().checked_add(open.retry_after()) else {
+            return false;
+        };
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                sleep.as_mut().reset(deadline);
+                sleep
+            }
+            None => self
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        sleep.as_mut().poll(cx).is_ready()
+    }
+}
+
+impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C>
+where
+    S: Service<Req>,
+    S::Error: Into<crate::BoxError>,
+    C: Classify<S::Response, S::Error>,
+{
+    type Response = S::Response;
+    type Error = crate::BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        while self.reserved.is_none() {
+            match self.local.0.core().acquire(!self.wait_while_open) {
+                Ok(ticket) => {
+                    self.reserved =
+                        Some(Reserved::Admitted(Guard::new(self.local.clone(), ticket)));
+                }
+                Err(open) if self.wait_while_open && open.state() == State::Open => {
+                    if !self.poll_wait(&open, cx) {
+                        return Poll::Pending;
+                    }
+                }
+                Err(open) => {
+                    if self.wait_while_open {
+                        self.local.0.core().count_rejection(&open);
+                    }
+                    self.reserved = Some(Reserved::Rejected(open));
+                }
+            }
+        }
+        match self.reserved {
+            Some(Reserved::Admitted(_)) => self.inner.poll_ready(cx).map_err(Into::into),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let reserved = match self.reserved.take() {
+            Some(reserved) => reserved,
+            // Called without `poll_ready`: decide now rather than panic.
+            None => match self.local.0.core().acquire(true) {
+                Ok(ticket) => Reserved::Admitted(Guard::new(self.local.clone(), ticket)),
+                Err(open) => Reserved::Rejected(open),
+            },
+        };
+        match reserved {
+            Reserved::Admitted(mut guard) => {
+                guard.begin();
+                ResponseFuture::running(self.inner.call(req), guard)
+            }
+            Reserved::Rejected(open) => ResponseFuture::rejected(open),
+        }
+    }
+}
+
+impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
+    /// The clone shares the breaker; a reservation made by `self.poll_ready` is not carried over,
+    /// so the clone must be made ready itself. Costs one small allocation (its own reference).
+    fn clone(&self) -> Self {
+        Self::new(
+            self.inner.clone(),
+            CircuitBreaker::clone(&self.local.0),
+            self.wait_while_open,
+        )
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reserved = match &self.reserved {
+            None => "none",
+            Some(Reserved::Admitted(_)) => "admitted",
+            Some(Reserved::Rejected(_)) => "rejected",
+        };
+        f.debug_struct("CircuitBreakerService")
+            .field("inner", &self.inner)
+            .field("breaker", &self.local.0)
+            .field("wait_while_open", &self.wait_while_open)
+            .field("reserved", &reserved)
+            .finish()
+    }
+}

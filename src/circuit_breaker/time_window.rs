@@ -1,0 +1,133 @@
+//! The time-based sliding window: the calls of the last `duration`, in [`BUCKETS`] buckets.
+//!
+//! Each stripe has its own row of buckets, so a call writes only its own thread's cache line.
+//! A bucket counter is one word, `epoch (28) | count (36)`, where the epoch numbers the bucket's
+//! time slice since the breaker was built: a recorder that finds an older epoch starts the bucket
+//! afresh, one that finds a newer epoch (it was delayed by a whole window) drops its call. Reading
+//! sums the buckets of the last [`BUCKETS`] epochs over all stripes. Memory is fixed: it does not
+//! grow with throughput.
+
+use super::sync::{AtomicU64, Ordering, Padded, stripe};
+use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
+use std::time::Duration;
+
+/// Buckets per window: a call leaves the window between 9/10 and 10/10 of the window duration
+/// after it was recorded.
+pub(crate) const BUCKETS: usize = 10;
+
+const EPOCH_BITS: u32 = 28;
+const COUNT_BITS: u32 = 64 - EPOCH_BITS;
+const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+/// One stripe's row: for each bucket, calls, failures and slow calls.
+#[derive(Debug)]
+struct Row {
+    cells: [[AtomicU64; 3]; BUCKETS],
+}
+
+#[derive(Debug)]
+pub(crate) struct TimeWindow {
+    bucket_nanos: u64,
+    rows: Box<[Padded<Row>]>,
+}
+
+impl TimeWindow {
+    /// `duration` is validated by the builder (at least `BUCKETS` milliseconds).
+    pub(crate) fn new(duration: Duration, stripes: usize) -> Self {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Self {
+            bucket_nanos: (nanos / BUCKETS as u64).max(1),
+            rows: (0..stripes)
+                .map(|_| {
+                    Padded(Row {
+                        cells: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The epoch of a moment `nanos` after the breaker was built; epochs start at 1 so that a
+    /// zeroed cell is never current.
+    fn epoch(&self, nanos: u64) -> u64 {
+        (nanos / self.bucket_nanos + 1) & EPOCH_MASK
+    }
+
+    /// Records one call with `flags` at `nanos` after the breaker was built, and returns the
+    /// window's totals when the call was a failure or slow (the only calls that can trip it).
+    #[inline]
+    pub(crate) fn record(&self, nanos: u64, flags: u8) -> Option<Counts> {
+        let epoch = self.epoch(nanos);
+        let row = self.rows.get(stripe(self.rows.len()))?;
+        let bucket = row.cells.get((epoch % BUCKETS as u64) as usize)?;
+        for (i, bit) in [OCCUPIED, FAILURE, SLOW].into_iter().enumerate() {
+            if flags & bit != 0 {
+                if let Some(cell) = bucket.get(i) {
+                    add(cell, epoch);
+                }
+            }
+        }
+        (flags & (FAILURE | SLOW) != 0).then(|| self.counts(nanos))
+    }
+
+    /// The totals of the window ending at `nanos`.
+    pub(crate) fn counts(&self, nanos: u64) -> Counts {
+        let now = self.epoch(nanos);
+        let mut sums = [0u64; 3];
+        for row in self.rows.iter() {
+            for bucket in &row.cells {
+                for (sum, cell) in sums.iter_mut().zip(bucket) {
+                    let word = cell.load(Ordering::Relaxed);
+                    let age = now.wrapping_sub(word >> COUNT_BITS) & EPOCH_MASK;
+                    if word != 0 && age < BUCKETS as u64 {
+                        *sum = sum.saturating_add(word & COUNT_MASK);
+                    }
+                }
+            }
+        }
+        let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Counts {
+            calls: clamp(sums[0]),
+            failures: clamp(sums[1]),
+            slow: clamp(sums[2]),
+        }
+    }
+
+    /// Empties the window. A call recorded concurrently with the reset may land in the new
+    /// window; counts are only ever added, so that cannot corrupt them.
+    pub(crate) fn reset(&self) {
+        for row in self.rows.iter() {
+            for bucket in &row.cells {
+                for cell in bucket {
+                    cell.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Adds one to a bucket counter of `epoch`.
+#[inline]
+fn add(cell: &AtomicU64, epoch: u64) {
+    let mut word = cell.load(Ordering::Relaxed);
+    loop {
+        let cell_epoch = word >> COUNT_BITS;
+        let next = if cell_epoch == epoch {
+            if word & COUNT_MASK == COUNT_MASK {
+                return; // saturated
+            }
+            word + 1
+        } else if word == 0
+            || (epoch.wrapping_sub(cell_epoch) & EPOCH_MASK) < (1 << (EPOCH_BITS - 1))
+        {
+            (epoch << COUNT_BITS) | 1
+        } else {
+            return; // the cell belongs to a later slice: this call was delayed, drop it
+        };
+        match cell.compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(actual) => word = actual,
+        }
+    }
+}

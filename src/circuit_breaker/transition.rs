@@ -1,0 +1,93 @@
+//! State transitions (under the transition mutex, listeners after it) and metrics snapshots.
+
+use super::config::Config;
+use super::core::{Core, Transitions, generation_of, state_of, word};
+use super::events::{Event, Reason};
+use super::sync::Ordering;
+use super::window::Counts;
+use super::{Metrics, State};
+use std::time::Duration;
+
+impl Core {
+    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`).
+    /// Returns whether it moved. Listeners run after the lock is released.
+    pub(crate) fn transition(&self, expected: Option<u64>, to: State, reason: Reason) -> bool {
+        let from = {
+            let mut t = match self.transitions.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let current = self.state.load(Ordering::Acquire);
+            if expected.is_some_and(|e| e != current) {
+                return false;
+            }
+            let from = state_of(current);
+            let generation = generation_of(current).wrapping_add(1);
+            let now = self.now();
+            match to {
+                State::Closed | State::MetricsOnly => {
+                    self.window.reset(generation);
+                    self.consecutive
+                        .store(u64::from(generation) << 32, Ordering::Relaxed);
+                    if to == State::Closed {
+                        t.restart_backoff();
+                    }
+                }
+                State::Open => {
+                    let open_for = t.open_duration(&self.config, from == State::HalfOpen);
+                    let nanos = u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX);
+                    self.open_until
+                        .store(now.saturating_add(nanos), Ordering::Release);
+                }
+                State::HalfOpen => {
+                    self.probes.reset(generation);
+                    self.half_open_since.store(now, Ordering::Release);
+                }
+                State::ForcedOpen | State::Disabled => {}
+            }
+            self.state.store(word(generation, to), Ordering::Release);
+            self.watch.send_replace(to);
+            from
+        };
+        self.listeners
+            .emit(|| Event::StateChanged { from, to, reason });
+        true
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let current = self.state.load(Ordering::Acquire);
+        let counts = match state_of(current) {
+            State::Closed | State::MetricsOnly => {
+                self.window.counts(generation_of(current), self.now())
+            }
+            _ => Counts::default(),
+        };
+        Metrics {
+            state: state_of(current),
+            calls: counts.calls,
+            failures: counts.failures,
+            slow_calls: counts.slow,
+            failure_rate: counts.failure_rate(),
+            slow_call_rate: counts.slow_rate(),
+            rejected: self.rejected.sum(),
+            probes_in_flight: self.probes.in_flight(generation_of(current)),
+        }
+    }
+}
+
+impl Transitions {
+    /// The open duration for this opening: the base one, or the backoff's next delay after a
+    /// failed half-open trial.
+    fn open_duration(&mut self, config: &Config, reopen: bool) -> Duration {
+        match (&mut self.reopen_delays, reopen) {
+            (Some(delays), true) => delays.next().unwrap_or(config.open_duration),
+            _ => config.open_duration,
+        }
+    }
+
+    fn restart_backoff(&mut self) {
+        if let Some(delays) = &mut self.reopen_delays {
+            delays.reset();
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Which outcomes of a call count as failures: shared by the circuit breaker and retry.
+//!
+//! A [`Classify`] looks at a call's `&Result<T, E>` and says whether it was a
+//! [`Success`](Outcome::Success), a [`Failure`](Outcome::Failure), or should be
+//! [`Ignored`](Outcome::Ignored) (neither: not the downstream's fault, e.g. a 4xx response, or a
+//! cancelled request). [`DefaultClassifier`] counts every `Err` as a failure and every `Ok` as a
+//! success. Any closure `Fn(&Result<T, E>) -> Outcome` is a classifier too:
+//!
+//! ```
+//! use bulwark::classify::{Classify, Outcome};
+//!
+//! struct Status(u16);
+//!
+//! // A 5xx (or a transport error) is the downstream's fault; a 4xx is the caller's.
+//! let by_status = |result: &Result<Status, std::io::Error>| match result {
+//!     Ok(Status(code)) if *code >= 500 => Outcome::Failure,
+//!     Ok(Status(code)) if *code >= 400 => Outcome::Ignored,
+//!     Ok(_) => Outcome::Success,
+//!     Err(_) => Outcome::Failure,
+//! };
+//!
+//! assert_eq!(by_status.classify(&Ok(Status(503))), Outcome::Failure);
+//! assert_eq!(by_status.classify(&Ok(Status(404))), Outcome::Ignored);
+//! assert_eq!(by_status.classify(&Ok(Status(200))), Outcome::Success);
+//! ```
+
+/// What a call's result means to a resilience pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The call worked.
+    Success,
+    /// The call failed in a way that says something about the health of the downstream.
+    Failure,
+    /// The call says nothing about the downstream's health: it is not counted at all.
+    Ignored,
+}
+
+impl Outcome {
+    /// Whether this is [`Outcome::Failure`].
+    pub const fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failure)
+    }
+}
+
+/// Classifies the result of a call; see the [module docs](self).
+///
+/// Implemented for [`DefaultClassifier`] and for every closure `Fn(&Result<T, E>) -> Outcome`.
+/// Classifiers run on the hot path, once per call: keep them cheap and free of locks.
+pub trait Classify<T, E> {
+    /// What `result` means.
+    fn classify(&self, result: &Result<T, E>) -> Outcome;
+}
+
+/// `Err` is a failure, `Ok` is a success.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DefaultClassifier;
+
+impl<T, E> Classify<T, E> for DefaultClassifier {
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        }
+    }
+}
+
+impl<T, E, F> Classify<T, E> for F
+where
+    F: Fn(&Result<T, E>) -> Outcome,
+{
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        self(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_classifier_counts_err_as_failure() {
+        let ok: Result<u8, ()> = Ok(1);
+        let err: Result<u8, ()> = Err(());
+        assert_eq!(DefaultClassifier.classify(&ok), Outcome::Success);
+        assert_eq!(DefaultClassifier.classify(&err), Outcome::Failure);
+        assert!(Outcome::Failure.is_failure());
+        assert!(!Outcome::Ignored.is_failure());
+    }
+
+    #[test]
+    fn closures_are_classifiers() {
+        let ignore_all = |_: &Result<u8, ()>| Outcome::Ignored;
+        assert_eq!(ignore_all.classify(&Err(())), Outcome::Ignored);
+    }
+}

@@ -1,0 +1,236 @@
+//! Recovery: saga definitions registered by name and version, resumed from a store's logs;
+//! parked sagas listed, retried or resolved by an operator.
+
+use super::recovery_error::RecoveryError;
+use super::replay::{Phase, Replay};
+use super::run::{Run, Saga};
+use super::store::{LogEntry, OutcomeKind, SagaId, SagaStore};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// A saga definition, its input type erased, as the registry resumes it.
+trait Resumable: Send + Sync {
+    /// Whether `replay` can be resumed, without running anything.
+    fn check(&self, id: &SagaId, replay: &Replay) -> Result<(), RecoveryError>;
+    fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError>;
+}
+
+impl<I> Resumable for Saga<I>
+where
+    I: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn check(&self, id: &SagaId, replay: &Replay) -> Result<(), RecoveryError> {
+        self.restore(id, replay).map(drop)
+    }
+
+    fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError> {
+        Saga::resume(self, id, replay)
+    }
+}
+
+/// The saga definitions a process can resume, by name and version, over one store: what a
+/// process runs at start to pick up the sagas an earlier process left unfinished, and what an
+/// operator uses for parked sagas.
+///
+/// Register every definition (and every older version still in flight) built with the same
+/// store as the registry (a clone of it), then call [`recover`](Self::recover) once, before
+/// starting new sagas. Run one recovering process per store at a time: recovery takes every
+/// unfinished saga in the store for one it must resume.
+///
+/// See the [module docs](super#durability-and-recovery) for what resuming does.
+pub struct Registry {
+    store: Arc<dyn SagaStore>,
+    definitions: HashMap<&'static str, BTreeMap<u32, Arc<dyn Resumable>>>,
+}
+
+/// What [`Registry::recover`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Recovered {
+    /// The sagas resumed, each running on its own task. Await them for their outcomes, or
+    /// drop them: a resumed run is detached, it goes on to its outcome either way.
+    pub resumed: Vec<Run>,
+    /// The unfinished sagas that could not be resumed, and why (left untouched in the store).
+    pub failed: Vec<RecoveryError>,
+}
+
+/// A parked saga, as [`Registry::parked`] lists it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ParkedSaga {
+    /// The saga's id.
+    pub id: SagaId,
+    /// Its log read back: the definition, the input, each step's progress, why it turned back.
+    pub replay: Replay,
+}
+
+impl Registry {
+    /// An empty registry over `store` (a clone of the store the definitions use, or
+    /// [`Saga::store`]`().clone()`).
+    pub fn new(store: impl SagaStore) -> Self {
+        Self {
+            store: Arc::new(store),
+            definitions: HashMap::new(),
+        }
+    }
+
+    /// Registers `saga` under its [`name`](Saga::name) and [`version`](Saga::version).
+    ///
+    /// Fails if that name and version are registered already.
+    pub fn register<I>(&mut self, saga: &Saga<I>) -> Result<&mut Self, RecoveryError>
+    where
+        I: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        let versions = self.definitions.entry(saga.name()).or_default();
+        if versions.contains_key(&saga.version()) {
+            return Err(RecoveryError::Duplicate {
+                definition: saga.name(),
+                version: saga.version(),
+            });
+        }
+        versions.insert(saga.version(), Arc::new(saga.clone()));
+        Ok(self)
+    }
+
+    /// Resumes every unfinished saga in the store with its registered definition.
+    ///
+    /// A saga whose definition is not registered under the logged name and version, whose log
+    /// does not match the definition, or whose input or outputs no longer deserialize is not
+    /// resumed: it is reported in [`Recovered::failed`] and stays as it is in the store, for
+    /// a later process (with the right definition) or an operator. Fails only if the store
+    /// cannot list the unfinished sagas.
+    pub async fn recover(&self) -> Result<Recovered, RecoveryError> {
+        let ids = self
+            .store
+            .list_unfinished()
+            .await
+            .map_err(RecoveryError::Store)?;
+        let mut recovered = Recovered {
+            resumed: Vec::with_capacity(ids.len()),
+            failed: Vec::new(),
+        };
+        for id in ids {
+            let resumed = match self.replay(&id).await {
+                Ok(replay) => self
+                    .definition(&id, &replay)
+                    .and_then(|def| def.resume(id, &replay)),
+                Err(e) => Err(e),
+            };
+            match resumed {
+                Ok(run) => recovered.resumed.push(run),
+                Err(e) => recovered.failed.push(e),
+            }
+        }
+        Ok(recovered)
+    }
+
+    /// The parked sagas in the store, with their logs read back.
+    pub async fn parked(&self) -> Result<Vec<ParkedSaga>, RecoveryError> {
+        let ids = self
+            .store
+            .list_parked()
+            .await
+            .map_err(RecoveryError::Store)?;
+        let mut parked = Vec::with_capacity(ids.len());
+        for id in ids {
+            let replay = self.replay(&id).await?;
+            parked.push(ParkedSaga { id, replay });
+        }
+        Ok(parked)
+    }
+
+    /// Tries the compensations of parked saga `id` again: records a
+    /// [`LogEntry::Reopened`] with `note`, then resumes the saga compensating, from the stuck
+    /// compensations back (each with its retry policy afresh). The run ends compensated, or
+    /// parked again.
+    ///
+    /// Fails, recording nothing, if the saga is not parked or cannot be resumed (its
+    /// definition is not registered, or does not match the log).
+    pub async fn retry_compensation(&self, id: &SagaId, note: &str) -> Result<Run, RecoveryError> {
+        let mut replay = self.parked_replay(id).await?;
+        replay.phase = Phase::Compensating;
+        let definition = self.definition(id, &replay)?;
+        definition.check(id, &replay)?;
+        let entry = LogEntry::Reopened {
+            note: note.to_owned(),
+        };
+        self.store
+            .append(id, entry)
+            .await
+            .map_err(RecoveryError::Store)?;
+        definition.resume(id.clone(), &replay)
+    }
+
+    /// Marks parked saga `id` as resolved by hand (the operator undid or finished what was
+    /// left), recording a [`LogEntry::Resolved`] with `note`. Nothing more runs for it.
+    ///
+    /// Fails, recording nothing, if the saga is not parked.
+    pub async fn mark_resolved(&self, id: &SagaId, note: &str) -> Result<(), RecoveryError> {
+        self.parked_replay(id).await?;
+        let entry = LogEntry::Resolved {
+            note: note.to_owned(),
+        };
+        self.store
+            .append(id, entry)
+            .await
+            .map_err(RecoveryError::Store)
+    }
+
+    async fn replay(&self, id: &SagaId) -> Result<Replay, RecoveryError> {
+        let log = self.store.load(id).await.map_err(RecoveryError::Store)?;
+        if log.is_empty() {
+            return Err(RecoveryError::NotFound { id: id.clone() });
+        }
+        Replay::from_log(&log).map_err(|source| RecoveryError::Log {
+            id: id.clone(),
+            source,
+        })
+    }
+
+    async fn parked_replay(&self, id: &SagaId) -> Result<Replay, RecoveryError> {
+        let replay = self.replay(id).await?;
+        if replay.phase != Phase::Finished(OutcomeKind::Parked) {
+            return Err(RecoveryError::NotParked {
+                id: id.clone(),
+                phase: replay.phase,
+            });
+        }
+        Ok(replay)
+    }
+
+    /// The registered definition the log names, with the logged version.
+    fn definition(&self, id: &SagaId, replay: &Replay) -> Result<&dyn Resumable, RecoveryError> {
+        let Some(versions) = self.definitions.get(replay.definition.as_str()) else {
+            return Err(RecoveryError::UnknownDefinition {
+                id: id.clone(),
+                definition: replay.definition.clone(),
+            });
+        };
+        match versions.get(&replay.version) {
+            Some(definition) => Ok(&**definition),
+            None => Err(RecoveryError::VersionMismatch {
+                id: id.clone(),
+                definition: replay.definition.clone(),
+                logged: replay.version,
+                registered: versions.keys().copied().collect(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let definitions: BTreeMap<_, Vec<_>> = self
+            .definitions
+            .iter()
+            .map(|(name, versions)| (*name, versions.keys().collect()))
+            .collect();
+        f.debug_struct("Registry")
+            .field("store", &self.store)
+            .field("definitions", &definitions)
+            .finish()
+    }
+}

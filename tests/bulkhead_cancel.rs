@@ -1,0 +1,215 @@
+//! Cancellation at every stage of a call, and limits changed while calls run.
+#![cfg(feature = "bulkhead")]
+
+#[path = "bulkhead_common/mod.rs"]
+mod common;
+
+use bulwark::bulkhead::Bulkhead;
+use common::{Started, bulkhead, full, held_call, poll_once};
+use std::time::Duration;
+
+#[tokio::test]
+async fn dropping_a_call_before_its_first_poll_takes_nothing() {
+    let b = bulkhead(1, 1);
+    let started = Started::default();
+    let (c1, _t1) = held_call(&b, 1, &started);
+    drop(c1);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (0, 0));
+    assert!(started.ids().is_empty());
+}
+
+#[tokio::test]
+async fn dropping_a_waiter_leaves_the_queue_at_once() {
+    let b = bulkhead(1, 1);
+    let started = Started::default();
+    let (mut c1, t1) = held_call(&b, 1, &started);
+    let (mut c2, _t2) = held_call(&b, 2, &started);
+    let (mut c3, _t3) = held_call(&b, 3, &started);
+    assert!(poll_once(&mut c1).await.is_pending());
+    assert!(poll_once(&mut c2).await.is_pending());
+    drop(c2);
+    assert_eq!(b.metrics().queued, 0);
+    // Its place can be taken, and the slot goes to the next waiter.
+    assert!(poll_once(&mut c3).await.is_pending());
+    t1.send(()).unwrap();
+    assert!(poll_once(&mut c1).await.is_ready());
+    assert!(poll_once(&mut c3).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 3]);
+}
+
+#[tokio::test]
+async fn dropping_an_admitted_waiter_before_it_runs_passes_the_slot_on() {
+    let b = bulkhead(1, 2);
+    let started = Started::default();
+    let (mut c1, t1) = held_call(&b, 1, &started);
+    let (mut c2, _t2) = held_call(&b, 2, &started);
+    let (mut c3, _t3) = held_call(&b, 3, &started);
+    assert!(poll_once(&mut c1).await.is_pending());
+    assert!(poll_once(&mut c2).await.is_pending());
+    assert!(poll_once(&mut c3).await.is_pending());
+    t1.send(()).unwrap();
+    assert!(poll_once(&mut c1).await.is_ready());
+    // The slot was handed to call 2, which is dropped before it could run.
+    drop(c2);
+    assert!(poll_once(&mut c3).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 3]);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (1, 0));
+}
+
+#[tokio::test]
+async fn dropping_a_running_call_frees_its_slot() {
+    let b = bulkhead(1, 1);
+    let started = Started::default();
+    let (mut c1, _t1) = held_call(&b, 1, &started);
+    let (mut c2, _t2) = held_call(&b, 2, &started);
+    assert!(poll_once(&mut c1).await.is_pending());
+    assert!(poll_once(&mut c2).await.is_pending());
+    drop(c1);
+    assert!(poll_once(&mut c2).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 2]);
+    drop(c2);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_waiter_with_a_timer_leaves_nothing_behind() {
+    let b = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(1)
+        .max_wait(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = Started::default();
+    let (mut c1, t1) = held_call(&b, 1, &started);
+    let (mut c2, _t2) = held_call(&b, 2, &started);
+    assert!(poll_once(&mut c1).await.is_pending());
+    assert!(poll_once(&mut c2).await.is_pending());
+    drop(c2);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    t1.send(()).unwrap();
+    assert!(poll_once(&mut c1).await.is_ready());
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued, m.rejected_timed_out), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn raising_max_concurrent_admits_waiters_at_once() {
+    let b = bulkhead(1, 5);
+    let started = Started::default();
+    let mut calls = Vec::new();
+    for id in 0..4 {
+        let (mut c, t) = held_call(&b, id, &started);
+        assert!(poll_once(&mut c).await.is_pending());
+        calls.push((c, t));
+    }
+    b.set_max_concurrent(3).unwrap();
+    for (c, _) in calls.iter_mut() {
+        let _ = poll_once(c).await;
+    }
+    assert_eq!(started.ids(), vec![0, 1, 2]);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued, m.max_concurrent), (3, 1, 3));
+}
+
+#[tokio::test]
+async fn lowering_max_concurrent_keeps_running_calls_and_admits_below_the_new_limit() {
+    let b = bulkhead(3, 5);
+    let started = Started::default();
+    let mut running = Vec::new();
+    for id in 0..3 {
+        let (mut c, t) = held_call(&b, id, &started);
+        assert!(poll_once(&mut c).await.is_pending());
+        running.push((c, t));
+    }
+    let (mut waiter, _tw) = held_call(&b, 9, &started);
+    assert!(poll_once(&mut waiter).await.is_pending());
+    b.set_max_concurrent(1).unwrap();
+    // Nothing running is cancelled.
+    assert_eq!(b.metrics().in_flight, 3);
+    for expect_in_flight in [2, 1] {
+        let (mut c, t) = running.remove(0);
+        t.send(()).unwrap();
+        assert!(poll_once(&mut c).await.is_ready());
+        assert!(poll_once(&mut waiter).await.is_pending());
+        assert_eq!(started.ids(), vec![0, 1, 2]);
+        assert_eq!(b.metrics().in_flight, expect_in_flight);
+    }
+    let (mut c, t) = running.remove(0);
+    t.send(()).unwrap();
+    assert!(poll_once(&mut c).await.is_ready());
+    assert!(poll_once(&mut waiter).await.is_pending());
+    assert_eq!(started.ids(), vec![0, 1, 2, 9]);
+    assert_eq!(b.metrics().in_flight, 1);
+}
+
+#[tokio::test]
+async fn lowering_then_raising_the_limit_restores_exactly_the_new_limit() {
+    let b = bulkhead(4, 0);
+    let started = Started::default();
+    let mut running = Vec::new();
+    for id in 0..4 {
+        let (mut c, t) = held_call(&b, id, &started);
+        assert!(poll_once(&mut c).await.is_pending());
+        running.push((c, t));
+    }
+    b.set_max_concurrent(1).unwrap();
+    b.set_max_concurrent(2).unwrap();
+    // Two of the four running calls are now over the limit; finishing them admits nobody.
+    drop(running.drain(..3));
+    assert_eq!(b.metrics().in_flight, 1);
+    let (mut c, _t) = held_call(&b, 10, &started);
+    assert!(poll_once(&mut c).await.is_pending());
+    let (mut over, _to) = held_call(&b, 11, &started);
+    assert!(full(poll_once(&mut over).await).is_queue_full());
+    assert_eq!(b.metrics().in_flight, 2);
+}
+
+#[tokio::test]
+async fn lowering_max_queued_keeps_the_waiters_already_queued() {
+    let b = bulkhead(1, 3);
+    let started = Started::default();
+    let (mut c1, t1) = held_call(&b, 1, &started);
+    let (mut c2, _t2) = held_call(&b, 2, &started);
+    let (mut c3, _t3) = held_call(&b, 3, &started);
+    assert!(poll_once(&mut c1).await.is_pending());
+    assert!(poll_once(&mut c2).await.is_pending());
+    assert!(poll_once(&mut c3).await.is_pending());
+    b.set_max_queued(1);
+    let (mut c4, _t4) = held_call(&b, 4, &started);
+    assert!(full(poll_once(&mut c4).await).is_queue_full());
+    assert_eq!(b.metrics().queued, 2);
+    t1.send(()).unwrap();
+    assert!(poll_once(&mut c1).await.is_ready());
+    assert!(poll_once(&mut c2).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 2]);
+}
+
+#[tokio::test]
+async fn a_waiter_handed_a_slot_just_before_the_limit_drops_gives_it_back_and_waits_again() {
+    let b = bulkhead(2, 2);
+    let started = Started::default();
+    let (mut c1, t1) = held_call(&b, 1, &started);
+    let (mut c2, t2) = held_call(&b, 2, &started);
+    let (mut w, _tw) = held_call(&b, 3, &started);
+    let (mut x, _tx) = held_call(&b, 4, &started);
+    for c in [&mut c1, &mut c2, &mut w, &mut x] {
+        assert!(poll_once(c).await.is_pending());
+    }
+    t1.send(()).unwrap();
+    assert!(poll_once(&mut c1).await.is_ready());
+    // The slot was handed to call 3, which has not run yet when the limit drops to 1.
+    b.set_max_concurrent(1).unwrap();
+    assert!(poll_once(&mut w).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 2]);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (1, 2));
+    // Call 3 joined the back of the queue: the next slot goes to call 4.
+    t2.send(()).unwrap();
+    assert!(poll_once(&mut c2).await.is_ready());
+    assert!(poll_once(&mut w).await.is_pending());
+    assert!(poll_once(&mut x).await.is_pending());
+    assert_eq!(started.ids(), vec![1, 2, 4]);
+}

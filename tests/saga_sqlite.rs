@@ -1,0 +1,354 @@
+//! The SQLite saga store: the log round-trips, survives reopening, keeps concurrent sagas apart,
+//! prunes by age, and reports every failure clearly without writing half an entry.
+#![cfg(feature = "sqlite")]
+
+use bulwark::BoxError;
+use bulwark::saga::{
+    LogEntry, Outcome, OutcomeKind, Phase, Registry, Replay, RetryPolicy, Saga, SagaId, SagaStore,
+    SqliteStore, Step, StepRef, StoreError,
+};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn started(version: u32) -> LogEntry {
+    LogEntry::Started {
+        definition: Cow::Borrowed("order"),
+        version,
+        input: serde_json::json!({ "sku": "mug" }),
+    }
+}
+
+fn step(index: u32, name: &'static str) -> StepRef {
+    StepRef {
+        index,
+        name: Cow::Borrowed(name),
+    }
+}
+
+fn finished(outcome: OutcomeKind) -> LogEntry {
+    LogEntry::Finished { outcome }
+}
+
+/// The error and its sources, joined.
+fn chain(e: &StoreError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn appended_entries_load_in_order_and_the_saga_is_unfinished_until_its_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let id = SagaId::new("order-1");
+    let log = vec![
+        started(2),
+        LogEntry::StepStarted {
+            step: step(0, "reserve"),
+            attempt: 1,
+        },
+        LogEntry::StepCompleted {
+            step: step(0, "reserve"),
+            attempt: 1,
+            output: serde_json::json!({ "id": 7 }),
+        },
+    ];
+    for entry in &log {
+        store.append(&id, entry.clone()).await.unwrap();
+    }
+    assert_eq!(store.load(&id).await.unwrap(), log);
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
+    assert!(store.load(&"other".into()).await.unwrap().is_empty());
+
+    store
+        .append(&id, finished(OutcomeKind::Completed))
+        .await
+        .unwrap();
+    assert!(store.list_unfinished().await.unwrap().is_empty());
+    assert!(store.list_parked().await.unwrap().is_empty());
+    assert_eq!(store.load(&id).await.unwrap().len(), 4);
+}
+
+fn noop_saga(store: SqliteStore, steps: &[&'static str]) -> Saga<u64> {
+    let mut b = Saga::<u64>::builder("noop").store(store);
+    for name in steps {
+        b.step(
+            Step::new(name, |ctx| {
+                let n = *ctx.input();
+                async move { Ok::<_, BoxError>(n + 1) }
+            })
+            .compensate(|_ctx| async { Ok::<_, BoxError>(()) }),
+        );
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn a_reopened_file_has_every_log_written_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sagas.db");
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let saga = noop_saga(store.clone(), &["a", "b"]);
+        assert!(matches!(
+            saga.run_with_id("done", 1).await.unwrap(),
+            Outcome::Completed(_)
+        ));
+        store.append(&"open".into(), started(1)).await.unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let replay = Replay::from_log(&store.load(&"done".into()).await.unwrap()).unwrap();
+    assert_eq!(replay.phase, Phase::Finished(OutcomeKind::Completed));
+    assert_eq!(replay.steps[&1].output, Some(serde_json::json!(2)));
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        [SagaId::new("open")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sagas_each_keep_their_own_log_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let saga = noop_saga(store.clone(), &["a", "b", "c", "d"]);
+    let runs: Vec<_> = (0..48)
+        .map(|i| tokio::spawn(saga.run_with_id(format!("saga-{i}"), i)))
+        .collect();
+    for run in runs {
+        assert!(matches!(run.await.unwrap().unwrap(), Outcome::Completed(_)));
+    }
+    for i in 0..48 {
+        let log = store.load(&format!("saga-{i}").into()).await.unwrap();
+        // started, 4 × (step started, step completed), finished.
+        assert_eq!(log.len(), 10);
+        let replay = Replay::from_log(&log).unwrap();
+        assert_eq!(replay.phase, Phase::Finished(OutcomeKind::Completed));
+        assert_eq!(replay.input, serde_json::json!(i));
+        assert_eq!(replay.steps[&3].output, Some(serde_json::json!(i + 1)));
+    }
+    assert!(store.list_unfinished().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn prune_deletes_finished_sagas_by_age_but_never_parked_or_running_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let sagas = [
+        ("completed", Some(OutcomeKind::Completed)),
+        ("compensated", Some(OutcomeKind::Compensated)),
+        ("parked", Some(OutcomeKind::Parked)),
+        ("running", None),
+    ];
+    for (id, outcome) in sagas {
+        store.append(&id.into(), started(1)).await.unwrap();
+        if let Some(outcome) = outcome {
+            store.append(&id.into(), finished(outcome)).await.unwrap();
+        }
+    }
+    let hour = Duration::from_secs(3600);
+    assert_eq!(store.prune_finished(hour).await.unwrap(), 0);
+    assert_eq!(store.load(&"completed".into()).await.unwrap().len(), 2);
+
+    assert_eq!(store.prune_finished(Duration::ZERO).await.unwrap(), 2);
+    assert!(store.load(&"completed".into()).await.unwrap().is_empty());
+    assert!(store.load(&"compensated".into()).await.unwrap().is_empty());
+    assert_eq!(store.load(&"parked".into()).await.unwrap().len(), 2);
+    assert_eq!(store.list_parked().await.unwrap(), [SagaId::new("parked")]);
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        [SagaId::new("running")]
+    );
+    // A pruned id is free again.
+    store.append(&"completed".into(), started(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_start_for_an_id_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let id = SagaId::new("order-1");
+    store.append(&id, started(1)).await.unwrap();
+    let e = store.append(&id, started(2)).await.unwrap_err();
+    assert!(
+        chain(&e).contains("saga `order-1` is already in the store"),
+        "{e:?}"
+    );
+    assert_eq!(store.load(&id).await.unwrap(), [started(1)]);
+
+    // And a saga that is run twice under one id does not run its steps the second time.
+    let saga = noop_saga(store.clone(), &["a"]);
+    assert!(saga.run_with_id(id.clone(), 1).await.is_err());
+}
+
+#[tokio::test]
+async fn a_transition_for_a_saga_that_is_not_running_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let entry = LogEntry::StepStarted {
+        step: step(0, "a"),
+        attempt: 1,
+    };
+    let e = store
+        .append(&"nobody".into(), entry.clone())
+        .await
+        .unwrap_err();
+    assert!(chain(&e).contains("no saga `nobody` in the store"), "{e:?}");
+
+    let id = SagaId::new("done");
+    store.append(&id, started(1)).await.unwrap();
+    store
+        .append(&id, finished(OutcomeKind::Completed))
+        .await
+        .unwrap();
+    let e = store.append(&id, entry).await.unwrap_err();
+    assert!(
+        chain(&e).contains("saga `done` is completed, not running"),
+        "{e:?}"
+    );
+    let reopen = LogEntry::Reopened { note: "no".into() };
+    let e = store.append(&id, reopen).await.unwrap_err();
+    assert!(chain(&e).contains("not parked"), "{e:?}");
+    assert_eq!(store.load(&id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_an_error_naming_the_saga_and_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sagas.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let id = SagaId::new("order-1");
+    store.append(&id, started(1)).await.unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO bulwark_saga_log (saga, entry) VALUES ('order-1', '{\"kind\":\"step_exploded\"}')",
+        [],
+    )
+    .unwrap();
+    let e = store.load(&id).await.unwrap_err();
+    let text = chain(&e);
+    assert!(
+        text.contains("saga `order-1`, log row 2: not a saga log entry"),
+        "{text}"
+    );
+    assert!(text.contains("unknown variant `step_exploded`"), "{text}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_or_cannot_be_created_fails_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let e = SqliteStore::open(&garbage).await.unwrap_err();
+    let text = chain(&e);
+    assert!(text.contains("garbage.db"), "{text}");
+    assert!(text.contains("not a database"), "{text}");
+
+    let missing = dir.path().join("no/such/dir/sagas.db");
+    let e = SqliteStore::open(&missing).await.unwrap_err();
+    assert!(chain(&e).contains("cannot open the file"), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_locked_database_fails_the_append_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sagas.db");
+    let store = SqliteStore::builder(&path)
+        .busy_timeout(Duration::from_millis(20))
+        .open()
+        .await
+        .unwrap();
+    let id = SagaId::new("order-1");
+    store.append(&id, started(1)).await.unwrap();
+
+    // Another process holds the write lock.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let entry = LogEntry::StepStarted {
+        step: step(0, "a"),
+        attempt: 1,
+    };
+    let e = store.append(&id, entry.clone()).await.unwrap_err();
+    assert!(chain(&e).contains("database is locked"), "{e:?}");
+    other.execute_batch("COMMIT").unwrap();
+
+    assert_eq!(store.load(&id).await.unwrap(), [started(1)]);
+    store.append(&id, entry).await.unwrap();
+    assert_eq!(store.load(&id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn operators_retry_or_resolve_parked_sagas_through_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("sagas.db"))
+        .await
+        .unwrap();
+    let refunds_work = Arc::new(AtomicBool::new(false));
+    let works = refunds_work.clone();
+    let mut b = Saga::<u32>::builder("refund").store(store.clone());
+    b.step(
+        Step::new("charge", |_ctx| async { Ok::<_, BoxError>(()) })
+            .compensate(move |_ctx| {
+                let ok = works.load(Ordering::SeqCst);
+                async move {
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err::<(), BoxError>("refunds down".into())
+                    }
+                }
+            })
+            .compensation_retry(RetryPolicy::never()),
+    );
+    b.step(Step::new("ship", |_ctx| async {
+        Err::<(), BoxError>("no courier".into())
+    }));
+    let saga = b.build().unwrap();
+    for id in ["p-1", "p-2"] {
+        assert!(matches!(
+            saga.run_with_id(id, 0).await.unwrap(),
+            Outcome::Parked(_)
+        ));
+    }
+    let mut registry = Registry::new(store.clone());
+    registry.register(&saga).unwrap();
+    assert_eq!(registry.parked().await.unwrap().len(), 2);
+    assert!(registry.recover().await.unwrap().resumed.is_empty());
+
+    refunds_work.store(true, Ordering::SeqCst);
+    let run = registry
+        .retry_compensation(&"p-1".into(), "refunds back")
+        .await
+        .unwrap();
+    assert!(matches!(run.await.unwrap(), Outcome::Compensated(_)));
+    registry
+        .mark_resolved(&"p-2".into(), "refunded by hand")
+        .await
+        .unwrap();
+    assert!(registry.parked().await.unwrap().is_empty());
+    assert!(store.list_unfinished().await.unwrap().is_empty());
+    let replay = Replay::from_log(&store.load(&"p-2".into()).await.unwrap()).unwrap();
+    assert_eq!(replay.phase, Phase::Resolved);
+    // Both are finished now, so both can be pruned.
+    assert_eq!(store.prune_finished(Duration::ZERO).await.unwrap(), 2);
+}
