@@ -1,9 +1,9 @@
 //! loom models of the circuit breaker's half-open admission and state transitions.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_circuit_breaker` (as
+//! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --test loom_circuit_breaker` (as
 //! `.ci/run` does): the breaker's atomics and its transition mutex are then loom's, and loom
 //! explores every interleaving of the threads below.
-#![cfg(loom)]
+#![cfg(bulwark_loom)]
 
 use bulwark::backoff::{Backoff, Jitter};
 use bulwark::circuit_breaker::{CircuitBreaker, Event, State};

@@ -71,7 +71,7 @@ impl CountWindow {
     /// thread-local cache is not available.
     #[inline]
     fn next_index(&self) -> u64 {
-        #[cfg(not(loom))]
+        #[cfg(not(bulwark_loom))]
         if let Some(index) = local::next_index(self.id, || self.take_block()) {
             return index;
         }
@@ -79,7 +79,7 @@ impl CountWindow {
     }
 
     /// Reserves the next block of positions: its first ring index, and the ring size.
-    #[cfg(not(loom))]
+    #[cfg(not(bulwark_loom))]
     fn take_block(&self) -> (u64, u64) {
         let base = self.next_block.fetch_add(BLOCK, Ordering::Relaxed) % self.size;
         (base, self.size)
@@ -203,7 +203,7 @@ impl CountWindow {
 }
 
 /// Each thread's cache of ring blocks, for up to [`WAYS`](local::WAYS) windows at once.
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 mod local {
     use super::BLOCK;
     use std::cell::Cell;

@@ -1,13 +1,13 @@
-//! Synchronisation primitives: `std`'s, or loom's models of them under `--cfg loom`, plus the
+//! Synchronisation primitives: `std`'s, or loom's models of them under `--cfg bulwark_loom`, plus the
 //! striping that keeps per-call writes off shared cache lines.
 
-#[cfg(loom)]
+#[cfg(bulwark_loom)]
 pub(crate) use loom::sync::Mutex;
-#[cfg(loom)]
+#[cfg(bulwark_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 pub(crate) use std::sync::Mutex;
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Aligns its content to its own pair of cache lines, so that writes to one `Padded` never
@@ -25,14 +25,14 @@ impl<T> std::ops::Deref for Padded<T> {
 
 /// How many stripes a breaker's striped counters have: a power of two, twice the available
 /// parallelism, between 2 and 64.
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 pub(crate) fn stripe_count() -> usize {
     let cpus = std::thread::available_parallelism().map_or(4, usize::from);
     (cpus * 2).next_power_of_two().clamp(2, 64)
 }
 
 /// Under loom, two stripes keep the model small (and every thread writes stripe 0).
-#[cfg(loom)]
+#[cfg(bulwark_loom)]
 pub(crate) fn stripe_count() -> usize {
     2
 }
@@ -41,7 +41,7 @@ pub(crate) fn stripe_count() -> usize {
 ///
 /// Threads are numbered in the order they first touch any breaker, so the worker threads of a
 /// runtime land on distinct stripes until there are more threads than stripes.
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 #[inline]
 pub(crate) fn stripe(stripes: usize) -> usize {
     use std::sync::atomic::AtomicUsize;
@@ -53,7 +53,7 @@ pub(crate) fn stripe(stripes: usize) -> usize {
 }
 
 /// Under loom every thread shares stripe 0: the case where writers do collide.
-#[cfg(loom)]
+#[cfg(bulwark_loom)]
 #[inline]
 pub(crate) fn stripe(_stripes: usize) -> usize {
     0

@@ -1,15 +1,15 @@
 //! The retry budget: retries may be at most a percentage of recent requests, plus a floor.
 
 use super::InvalidRetry;
-#[cfg(loom)]
+#[cfg(bulwark_loom)]
 use loom::sync::Mutex;
-#[cfg(loom)]
+#[cfg(bulwark_loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
 use std::fmt;
 use std::sync::Arc;
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 use std::sync::Mutex;
-#[cfg(not(loom))]
+#[cfg(not(bulwark_loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
