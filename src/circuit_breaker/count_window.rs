@@ -25,7 +25,7 @@ pub(crate) const MAX_SIZE: u32 = 32_767;
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     /// Unique per window: the key of the calling thread's cached block.
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg_attr(bulwark_loom, allow(dead_code))]
     id: u64,
     size: u64,
     slots: Box<[AtomicU64]>,
