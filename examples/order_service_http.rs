@@ -1,0 +1,316 @@
+//! The order flow over real HTTP on loopback:
+//! `cargo run --example order_service_http --features http`.
+//!
+//! Three downstream services (inventory, payment, shipping) are axum apps on ephemeral ports. The
+//! gateway, another axum app, calls them with a hyper client wrapped in bulwark layers (retry →
+//! circuit breaker → bulkhead → per-attempt timeout), serves `/health/live` and `/health/ready`
+//! from a health aggregator, and has an aggregating endpoint, `/orders/{id}/summary`, that calls
+//! all three at once and answers with what it has when one is down. The example drives bursts of
+//! requests itself, prints what happened, then shuts the gateway down the way a rolling deployment
+//! needs: readiness turns 503 first, the requests in flight finish, then the listeners close.
+//!
+//! It uses real time and real sockets (on 127.0.0.1 only) and finishes in about a second.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use bulwark::bulkhead::{Bulkhead, BulkheadFull};
+use bulwark::circuit_breaker::CircuitBreaker;
+use bulwark::classify::Outcome;
+use bulwark::health::{Check, CircuitBreakerCheck, Health, HealthAggregator};
+use bulwark::retry::Retry;
+use bulwark::{BoxError, ServiceBuilderExt};
+use bytes::Bytes;
+use http::{StatusCode, Uri};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+
+type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+/// A downstream as the gateway sees it: a path in, the body out, behind bulwark layers.
+type Downstream = BoxCloneSyncService<Uri, String, BoxError>;
+
+/// A downstream service's switches: down (answers 503) and a delay per request.
+#[derive(Clone, Default)]
+struct Switches {
+    down: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
+}
+
+/// A listener on an ephemeral loopback port, served until `stop` is sent.
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(app: Router) -> std::io::Result<Server> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok(Server { addr, stop, task })
+}
+
+fn downstream_app(name: &'static str, switches: Switches) -> Router {
+    let handler = move |Path(id): Path<u64>| {
+        let switches = switches.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(
+                10 + switches.delay_ms.load(Ordering::Relaxed),
+            ))
+            .await;
+            if switches.down.load(Ordering::Relaxed) {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{name} unavailable"),
+                )
+            } else {
+                (StatusCode::OK, format!("{name} ok for order {id}"))
+            }
+        }
+    };
+    Router::new().route("/orders/{id}", get(handler))
+}
+
+/// GETs a URI and reads the body; a 5xx is an error, so retry and breaker count it.
+async fn get_text(client: HttpClient, uri: Uri) -> Result<String, BoxError> {
+    let response = client.get(uri).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if status.is_server_error() {
+        return Err(format!("{status}: {text}").into());
+    }
+    Ok(text)
+}
+
+/// What the breaker counts: a call the bulkhead turned away says nothing about the downstream.
+fn classify(result: &Result<String, BoxError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Success,
+        Err(e) if e.is::<BulkheadFull>() => Outcome::Ignored,
+        Err(_) => Outcome::Failure,
+    }
+}
+
+type Breaker = CircuitBreaker<fn(&Result<String, BoxError>) -> Outcome>;
+
+/// The gateway's stack for one downstream.
+fn protect(client: &HttpClient, breaker: &Breaker, retry: &Retry) -> Result<Downstream, BoxError> {
+    let client = client.clone();
+    let bulkhead = Bulkhead::builder()
+        .max_concurrent(4)
+        .max_queued(16)
+        .build()?;
+    let stack = ServiceBuilder::new()
+        .bulwark_retry(retry)
+        .circuit_breaker(breaker)
+        .bulkhead(&bulkhead)
+        .bulwark_timeout(Duration::from_millis(500))
+        .service(service_fn(move |uri: Uri| get_text(client.clone(), uri)));
+    Ok(BoxCloneSyncService::new(stack))
+}
+
+#[derive(Clone)]
+struct Gateway {
+    downstreams: Arc<[(&'static str, SocketAddr, Downstream)]>,
+}
+
+/// `/orders/{id}/summary`: every downstream at once; a part that fails is reported, not fatal.
+async fn summary(State(gateway): State<Gateway>, Path(id): Path<u64>) -> (StatusCode, String) {
+    let parts = gateway.downstreams.iter().map(|(name, addr, client)| {
+        let mut client = client.clone();
+        async move {
+            let uri: Uri = format!("http://{addr}/orders/{id}")
+                .parse()
+                .map_err(BoxError::from)?;
+            let text = client.ready().await?.call(uri).await;
+            text.map_err(|e| format!("{name} unavailable ({e})").into())
+        }
+    });
+    let parts: Vec<Result<String, BoxError>> = futures::future::join_all(parts).await;
+    let degraded = parts.iter().any(Result::is_err);
+    let text: Vec<String> = parts
+        .into_iter()
+        .map(|p| p.unwrap_or_else(|e| e.to_string()))
+        .collect();
+    let tag = if degraded { "partial" } else { "complete" };
+    (StatusCode::OK, format!("{tag}: {}", text.join("; ")))
+}
+
+/// Sends `n` summary requests at once and tallies the answers.
+async fn burst(client: &HttpClient, gateway: SocketAddr, ids: std::ops::Range<u64>) -> Vec<String> {
+    let calls = ids.map(|id| {
+        let uri: Uri = format!("http://{gateway}/orders/{id}/summary")
+            .parse()
+            .expect("a valid URI");
+        get_text(client.clone(), uri)
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| format!("error: {e}")))
+        .collect()
+}
+
+async fn probe(client: &HttpClient, gateway: SocketAddr, path: &str) -> Result<String, BoxError> {
+    let response = client
+        .get(format!("http://{gateway}{path}").parse()?)
+        .await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(format!(
+        "{} {}",
+        status.as_u16(),
+        String::from_utf8_lossy(&body)
+    ))
+}
+
+fn tally(answers: &[String]) -> String {
+    let complete = answers.iter().filter(|a| a.starts_with("complete")).count();
+    let partial = answers.iter().filter(|a| a.starts_with("partial")).count();
+    format!(
+        "{complete} complete, {partial} partial, {} failed",
+        answers.len() - complete - partial
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let names = ["inventory", "payment", "shipping"];
+    let switches: Vec<Switches> = names.iter().map(|_| Switches::default()).collect();
+    let mut servers = Vec::new();
+    for (name, s) in names.iter().zip(&switches) {
+        servers.push(serve(downstream_app(name, s.clone())).await?);
+    }
+
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let retry = Retry::builder()
+        .max_attempts(2)
+        .deadline(Duration::from_secs(1))
+        .build()?;
+    let draining = Arc::new(AtomicBool::new(false));
+    let mut health = HealthAggregator::builder().cache_for(Duration::ZERO);
+    let mut downstreams = Vec::new();
+    for (name, server) in names.iter().zip(&servers) {
+        let breaker = CircuitBreaker::builder()
+            .count_window(10)
+            .minimum_calls(5)
+            .open_duration(Duration::from_secs(30))
+            .classifier(classify as fn(&Result<String, BoxError>) -> Outcome)
+            .build()?;
+        health =
+            health.check(Check::new(*name, CircuitBreakerCheck::new(breaker.clone())).readiness());
+        downstreams.push((*name, server.addr, protect(&client, &breaker, &retry)?));
+    }
+    let flag = draining.clone();
+    let health = health
+        .check(
+            Check::from_fn("accepting-traffic", move || {
+                let draining = flag.load(Ordering::Relaxed);
+                async move {
+                    if draining {
+                        Health::unhealthy("shutting down")
+                    } else {
+                        Health::healthy()
+                    }
+                }
+            })
+            .readiness(),
+        )
+        .check(Check::from_fn("event-loop", || async { true }).liveness())
+        .build()?;
+
+    let endpoint = health.endpoint();
+    let app = Router::new()
+        .route("/orders/{id}/summary", get(summary))
+        .with_state(Gateway {
+            downstreams: downstreams.into(),
+        })
+        .route_service("/health/live", endpoint.clone())
+        .route_service("/health/ready", endpoint);
+    let gateway = serve(app).await?;
+    let at = gateway.addr;
+    println!(
+        "downstreams on {:?}",
+        servers.iter().map(|s| s.addr).collect::<Vec<_>>()
+    );
+    println!("gateway on {at}");
+    println!(
+        "GET /health/live  -> {}",
+        probe(&client, at, "/health/live").await?
+    );
+    println!(
+        "GET /health/ready -> {}",
+        probe(&client, at, "/health/ready").await?
+    );
+
+    let answers = burst(&client, at, 1..21).await;
+    println!("burst of 20 summaries, all up: {}", tally(&answers));
+    println!("  e.g. {}", answers[0]);
+
+    println!("shipping goes down (answers 503)");
+    switches[2].down.store(true, Ordering::Relaxed);
+    let answers = burst(&client, at, 21..41).await;
+    println!("burst of 20 summaries, shipping down: {}", tally(&answers));
+    let saw_503 = answers.iter().filter(|a| a.contains("503")).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.contains("circuit open"))
+        .count();
+    println!(
+        "  shipping's part: {saw_503} saw its 503, {refused} were refused fast by the open breaker"
+    );
+    println!("  e.g. {}", answers[answers.len() - 1]);
+    println!(
+        "GET /health/ready -> {}",
+        probe(&client, at, "/health/ready").await?
+    );
+    println!(
+        "  (an open breaker degrades readiness, it does not take the gateway out of rotation)"
+    );
+
+    println!("shutting down: 5 slow requests in flight (inventory now takes 200 ms)");
+    switches[0].delay_ms.store(200, Ordering::Relaxed);
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        async move { burst(&client, at, 41..46).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    draining.store(true, Ordering::Relaxed);
+    println!(
+        "1. readiness first: GET /health/ready -> {}",
+        probe(&client, at, "/health/ready").await?
+    );
+    let _ = gateway.stop.send(());
+    let answers = in_flight.await?;
+    println!("2. in-flight requests drained: {}", tally(&answers));
+    println!("   e.g. {}", answers[0]);
+    gateway.task.await??;
+    let refused = probe(&client, at, "/health/live").await.is_err();
+    println!("3. gateway listener closed (new request refused: {refused})");
+    for server in servers {
+        let _ = server.stop.send(());
+        server.task.await??;
+    }
+    println!("downstream listeners closed; bye");
+    Ok(())
+}
