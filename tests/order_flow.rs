@@ -143,3 +143,35 @@ async fn health_goes_healthy_degraded_healthy() {
 async fn the_story_is_the_same_every_run() {
     assert_eq!(report().await.narrative, report().await.narrative);
 }
+
+/// The README's guided tour pastes the example's output: every line it shows (other than `...`)
+/// must be a line the scenario prints, so the tour cannot drift from the code.
+#[tokio::test(start_paused = true)]
+async fn readme_tour_quotes_the_real_output() {
+    let report = report().await;
+    let printed: Vec<String> = report
+        .narrative
+        .iter()
+        .flat_map(|line| line.lines().map(str::to_string).collect::<Vec<_>>())
+        .chain(report.summary())
+        .collect();
+
+    let readme = include_str!("../README.md");
+    let tour = readme
+        .split("## Guided tour")
+        .nth(1)
+        .expect("README has a guided tour");
+    let tour = tour.split("\n## ").next().unwrap_or(tour);
+    let mut quoted = 0;
+    for block in tour.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap_or(block);
+        for line in block.lines().filter(|l| *l != "...") {
+            assert!(
+                printed.iter().any(|p| p == line),
+                "README quotes a line the example does not print:\n{line}"
+            );
+            quoted += 1;
+        }
+    }
+    assert!(quoted > 20, "the tour quotes the output ({quoted} lines)");
+}

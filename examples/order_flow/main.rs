@@ -9,8 +9,6 @@
 mod scenario;
 mod services;
 
-use scenario::OrderResult;
-
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() -> Result<(), bulwark::BoxError> {
     let report = scenario::run().await?;
@@ -18,26 +16,9 @@ async fn main() -> Result<(), bulwark::BoxError> {
         println!("{line}");
     }
 
-    let placed = report.count(|r| *r == OrderResult::Placed);
-    let compensated = report.count(|r| matches!(r, OrderResult::Compensated { .. }));
-    let shed = report.count(|r| *r == OrderResult::Shed);
     println!();
-    println!("+------------------------------------+-------+");
-    for (what, n) in [
-        ("orders placed", placed as u64),
-        ("orders compensated by the saga", compensated as u64),
-        ("orders shed by the bulkhead", shed as u64),
-        ("payment calls rejected fast (open)", report.rejected_fast),
-        ("retries spent", report.retries),
-    ] {
-        println!("| {what:<34} | {n:>5} |");
+    for line in report.summary() {
+        println!("{line}");
     }
-    println!("+------------------------------------+-------+");
-    println!(
-        "still in place: {} reservations, {} charges, {} shipments (one each per placed order)",
-        report.reserved.len(),
-        report.charged.len(),
-        report.shipped.len()
-    );
     Ok(())
 }

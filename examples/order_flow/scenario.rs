@@ -66,6 +66,32 @@ impl Report {
     pub(crate) fn count(&self, pred: impl Fn(&OrderResult) -> bool) -> usize {
         self.orders.iter().filter(|(_, r)| pred(r)).count()
     }
+
+    /// The summary table, and what is still in place, line by line.
+    pub(crate) fn summary(&self) -> Vec<String> {
+        let placed = self.count(|r| *r == OrderResult::Placed);
+        let compensated = self.count(|r| matches!(r, OrderResult::Compensated { .. }));
+        let shed = self.count(|r| *r == OrderResult::Shed);
+        let rule = format!("+{}+{}+", "-".repeat(36), "-".repeat(7));
+        let mut lines = vec![rule.clone()];
+        for (what, n) in [
+            ("orders placed", placed as u64),
+            ("orders compensated by the saga", compensated as u64),
+            ("orders shed by the bulkhead", shed as u64),
+            ("payment calls rejected fast (open)", self.rejected_fast),
+            ("retries spent", self.retries),
+        ] {
+            lines.push(format!("| {what:<34} | {n:>5} |"));
+        }
+        lines.push(rule);
+        lines.push(format!(
+            "still in place: {} reservations, {} charges, {} shipments (one each per placed order)",
+            self.reserved.len(),
+            self.charged.len(),
+            self.shipped.len()
+        ));
+        lines
+    }
 }
 
 /// Runs the whole scenario. Call it on a runtime with paused time
