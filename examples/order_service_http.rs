@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
@@ -40,11 +40,23 @@ type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 /// A downstream as the gateway sees it: a path in, the body out, behind bulwark layers.
 type Downstream = BoxCloneSyncService<Uri, String, BoxError>;
 
-/// A downstream service's switches: down (answers 503) and a delay per request.
-#[derive(Clone, Default)]
+/// A downstream service's switches: down (answers 503) and a delay per request; and a count of
+/// the requests that arrived, to watch.
+#[derive(Clone)]
 struct Switches {
     down: Arc<AtomicBool>,
     delay_ms: Arc<AtomicU64>,
+    arrived: Arc<watch::Sender<u64>>,
+}
+
+impl Switches {
+    fn new() -> Self {
+        Self {
+            down: Arc::default(),
+            delay_ms: Arc::default(),
+            arrived: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 /// A listener on an ephemeral loopback port, served until `stop` is sent.
@@ -73,6 +85,7 @@ fn downstream_app(name: &'static str, switches: Switches) -> Router {
     let handler = move |Path(id): Path<u64>| {
         let switches = switches.clone();
         async move {
+            switches.arrived.send_modify(|n| *n += 1);
             tokio::time::sleep(Duration::from_millis(
                 10 + switches.delay_ms.load(Ordering::Relaxed),
             ))
@@ -196,7 +209,7 @@ fn tally(answers: &[String]) -> String {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let names = ["inventory", "payment", "shipping"];
-    let switches: Vec<Switches> = names.iter().map(|_| Switches::default()).collect();
+    let switches: Vec<Switches> = names.iter().map(|_| Switches::new()).collect();
     let mut servers = Vec::new();
     for (name, s) in names.iter().zip(&switches) {
         servers.push(serve(downstream_app(name, s.clone())).await?);
@@ -271,7 +284,7 @@ async fn main() -> Result<(), BoxError> {
     switches[2].down.store(true, Ordering::Relaxed);
     let answers = burst(&client, at, 21..41).await;
     println!("burst of 20 summaries, shipping down: {}", tally(&answers));
-    let saw_503 = answers.iter().filter(|a| a.contains("503")).count();
+    let saw_503 = answers.iter().filter(|a| a.contains("503 Service Unavailable")).count();
     let refused = answers
         .iter()
         .filter(|a| a.contains("circuit open"))
@@ -290,11 +303,14 @@ async fn main() -> Result<(), BoxError> {
 
     println!("shutting down: 5 slow requests in flight (inventory now takes 200 ms)");
     switches[0].delay_ms.store(200, Ordering::Relaxed);
+    let mut arrived = switches[0].arrived.subscribe();
+    let target = *arrived.borrow() + 5;
     let in_flight = tokio::spawn({
         let client = client.clone();
         async move { burst(&client, at, 41..46).await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until all five have reached inventory, so they are in flight in the gateway.
+    arrived.wait_for(|n| *n >= target).await?;
     draining.store(true, Ordering::Relaxed);
     println!(
         "1. readiness first: GET /health/ready -> {}",
