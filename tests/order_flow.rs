@@ -2,6 +2,9 @@
 //! and checks the facts its narrative tells.
 
 #[allow(dead_code)]
+#[path = "../examples/order_flow/report.rs"]
+mod report;
+#[allow(dead_code)]
 #[path = "../examples/order_flow/scenario.rs"]
 mod scenario;
 #[allow(dead_code)]
@@ -10,7 +13,7 @@ mod services;
 
 use bulwark::circuit_breaker::State;
 use bulwark::health::Status;
-use scenario::{OrderResult, Report};
+use report::{OrderResult, Report};
 use std::collections::BTreeSet;
 
 async fn report() -> Report {

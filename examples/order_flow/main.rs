@@ -4,8 +4,10 @@
 //! services (inventory, payment, shipping) that a seeded fault injector breaks on purpose, one
 //! phase at a time; the narrative says what each pattern did. Time is tokio's paused clock, so
 //! the 2-second stalls and 5-second open durations take no real time and every run tells the same
-//! story. The scenario lives in `scenario.rs` and `services.rs`, shared with `tests/order_flow.rs`.
+//! story. The scenario lives in `scenario.rs`, `services.rs` and `report.rs`, shared with
+//! `tests/order_flow.rs`.
 
+mod report;
 mod scenario;
 mod services;
 

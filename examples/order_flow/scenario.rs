@@ -2,97 +2,23 @@
 //! `tests/order_flow.rs` (which checks its facts). It is example code, not library API.
 //!
 //! One process: three downstream services (inventory, payment, shipping), each a tower service
-//! with seeded fault injection in front (`services.rs`); a gateway that calls them through bulwark
+//! with seeded fault injection in front (`services.rs`), and what it reports (`report.rs`); a gateway that calls them through bulwark
 //! stacks and places orders with a saga; a health aggregator over the breakers and the gateway's
 //! bulkhead. The script below breaks things on purpose, one phase at a time.
 
-use crate::services::{Call, Client, Downstream, OPEN_FOR, SEED, Transition, Transitions};
+use crate::report::{OrderResult, Report};
+use crate::services::{Downstream, OPEN_FOR, SEED, Transitions, chain, step};
 use bulwark::BoxError;
 use bulwark::backoff::{Backoff, Jitter};
 use bulwark::bulkhead::{Bulkhead, BulkheadError};
 use bulwark::chaos::FaultKind;
 use bulwark::health::{BulkheadCheck, Check, CircuitBreakerCheck, HealthAggregator, Status, Tag};
 use bulwark::retry::{Event as RetryEvent, Retry};
-use bulwark::saga::{Cause, Outcome, Saga, Step, StepContext};
-use std::collections::BTreeSet;
+use bulwark::saga::{Cause, Outcome, Saga};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
-use tower::{Service, ServiceExt};
-
-/// How one order ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum OrderResult {
-    /// Every step completed.
-    Placed,
-    /// A step failed; the steps before it were undone (listed, in the order undone).
-    Compensated {
-        step: &'static str,
-        error: String,
-        undone: Vec<&'static str>,
-    },
-    /// The gateway's bulkhead turned it away before anything ran.
-    Shed,
-    /// Anything else (a parked saga, an orchestrator error): never expected here.
-    Other(String),
-}
-
-/// What happened, for the narrative and for the test.
-#[derive(Debug, Default)]
-pub(crate) struct Report {
-    /// The story, line by line, each stamped with the scenario's (paused) clock.
-    pub(crate) narrative: Vec<String>,
-    /// Every order and how it ended, in the order placed.
-    pub(crate) orders: Vec<(u64, OrderResult)>,
-    /// Every breaker state change: the downstream's name, from, to.
-    pub(crate) transitions: Vec<Transition>,
-    /// The readiness status at each health checkpoint, with the checkpoint's name.
-    pub(crate) health: Vec<(&'static str, Status)>,
-    /// Retries made by the gateway's clients.
-    pub(crate) retries: u64,
-    /// Calls the open payment breaker refused without calling payment.
-    pub(crate) rejected_fast: u64,
-    /// Effects still in place at the end, by order.
-    pub(crate) reserved: BTreeSet<u64>,
-    /// Charges not refunded at the end.
-    pub(crate) charged: BTreeSet<u64>,
-    /// Shipments booked at the end.
-    pub(crate) shipped: BTreeSet<u64>,
-}
-
-impl Report {
-    /// The orders that ended as `result` says.
-    pub(crate) fn count(&self, pred: impl Fn(&OrderResult) -> bool) -> usize {
-        self.orders.iter().filter(|(_, r)| pred(r)).count()
-    }
-
-    /// The summary table, and what is still in place, line by line.
-    pub(crate) fn summary(&self) -> Vec<String> {
-        let placed = self.count(|r| *r == OrderResult::Placed);
-        let compensated = self.count(|r| matches!(r, OrderResult::Compensated { .. }));
-        let shed = self.count(|r| *r == OrderResult::Shed);
-        let rule = format!("+{}+{}+", "-".repeat(36), "-".repeat(7));
-        let mut lines = vec![rule.clone()];
-        for (what, n) in [
-            ("orders placed", placed as u64),
-            ("orders compensated by the saga", compensated as u64),
-            ("orders shed by the bulkhead", shed as u64),
-            ("payment calls rejected fast (open)", self.rejected_fast),
-            ("retries spent", self.retries),
-        ] {
-            lines.push(format!("| {what:<34} | {n:>5} |"));
-        }
-        lines.push(rule);
-        lines.push(format!(
-            "still in place: {} reservations, {} charges, {} shipments (one each per placed order)",
-            self.reserved.len(),
-            self.charged.len(),
-            self.shipped.len()
-        ));
-        lines
-    }
-}
 
 /// Runs the whole scenario. Call it on a runtime with paused time
 /// (`#[tokio::main(flavor = "current_thread", start_paused = true)]`): the stalls and open
@@ -208,22 +134,6 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
     Ok(s.report)
 }
 
-/// A saga step that asks `client` to do its thing for the order, and to undo it.
-fn step(name: &'static str, client: Client) -> Step<u64, String> {
-    let undo = client.clone();
-    Step::new(name, move |ctx: StepContext<u64>| {
-        send(client.clone(), Call::Do(*ctx.input()))
-    })
-    .compensate(move |ctx| {
-        let done = send(undo.clone(), Call::Undo(*ctx.input()));
-        async move { done.await.map(drop) }
-    })
-}
-
-async fn send(mut client: Client, call: Call) -> Result<String, BoxError> {
-    client.ready().await?.call(call).await
-}
-
 /// Places one order through the gateway's bulkhead and saga.
 async fn place(saga: &Saga<u64>, slots: &Bulkhead, order: u64) -> OrderResult {
     match slots
@@ -242,21 +152,6 @@ async fn place(saga: &Saga<u64>, slots: &Bulkhead, order: u64) -> OrderResult {
         Ok(Outcome::Parked(parked)) => OrderResult::Other(parked.to_string()),
         Err(BulkheadError::Full(_)) => OrderResult::Shed,
         Err(e) => OrderResult::Other(e.to_string()),
-    }
-}
-
-/// What a step's error says: its sources (what the downstream or the stack said), or itself.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = error.source();
-    while let Some(e) = source {
-        parts.push(e.to_string());
-        source = e.source();
-    }
-    if parts.is_empty() {
-        error.to_string()
-    } else {
-        parts.join(": ")
     }
 }
 

@@ -5,12 +5,13 @@ use bulwark::bulkhead::Bulkhead;
 use bulwark::chaos::Chaos;
 use bulwark::circuit_breaker::{CircuitBreaker, Event as BreakerEvent, State};
 use bulwark::retry::Retry;
+use bulwark::saga::{Step, StepContext};
 use bulwark::{BoxError, ServiceBuilderExt};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, service_fn};
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 /// The seed of every random draw in the scenario: same seed, same story.
 pub(crate) const SEED: u64 = 42;
@@ -143,5 +144,36 @@ impl Transitions {
 
     pub(crate) fn take(&self) -> Vec<Transition> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A saga step that asks `client` to do its thing for the order, and to undo it.
+pub(crate) fn step(name: &'static str, client: Client) -> Step<u64, String> {
+    let undo = client.clone();
+    Step::new(name, move |ctx: StepContext<u64>| {
+        send(client.clone(), Call::Do(*ctx.input()))
+    })
+    .compensate(move |ctx| {
+        let done = send(undo.clone(), Call::Undo(*ctx.input()));
+        async move { done.await.map(drop) }
+    })
+}
+
+async fn send(mut client: Client, call: Call) -> Result<String, BoxError> {
+    client.ready().await?.call(call).await
+}
+
+/// What a step's error says: its sources (what the downstream or the stack said), or itself.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = error.source();
+    while let Some(e) = source {
+        parts.push(e.to_string());
+        source = e.source();
+    }
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
     }
 }
