@@ -29,6 +29,7 @@ pub(crate) enum Call {
     Undo(u64),
 }
 
+/// A downstream as the gateway's saga steps see it: through its whole resilience stack.
 pub(crate) type Client = BoxCloneSyncService<Call, String, BoxError>;
 
 /// The effects a downstream has in place, by order: reservations held, charges not refunded,
@@ -51,8 +52,8 @@ impl Ledger {
     }
 }
 
-/// A downstream service: takes `work` per call, records its effects, and lets its chaos
-/// handle inject faults in front of it.
+/// A downstream service (20 ms per call, recording its effects in its ledger), the chaos
+/// handle that injects faults in front of it, and the gateway's circuit breaker for it.
 pub(crate) struct Downstream {
     pub(crate) chaos: Chaos<BoxError>,
     pub(crate) ledger: Ledger,
@@ -93,7 +94,9 @@ impl Downstream {
     }
 
     /// The gateway's client: retry → circuit breaker → bulkhead → per-attempt timeout → (chaos
-    /// → the downstream itself).
+    /// → the downstream itself). The retry is outermost so that each attempt goes through the
+    /// breaker (which then counts every timed-out attempt, and refuses attempts while open) and
+    /// holds a bulkhead slot only while it runs, not while it waits to retry.
     pub(crate) fn client(&self, prefix: &'static str, retry: &Retry) -> Result<Client, BoxError> {
         let ledger = self.ledger.clone();
         let downstream = service_fn(move |call: Call| {
