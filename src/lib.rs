@@ -10,7 +10,7 @@
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
 //! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
 //! | saga | [`saga`] | `saga` |
-//! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
+//! | fault injection (for tests and demos) | `chaos` | `chaos` |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
 //!

@@ -1,0 +1,180 @@
+//! Runs the order-flow example's scenario (the same code as `cargo run --example order_flow`)
+//! and checks the facts its narrative tells.
+
+#[allow(dead_code)]
+#[path = "../examples/order_flow/report.rs"]
+mod report;
+#[allow(dead_code)]
+#[path = "../examples/order_flow/scenario.rs"]
+mod scenario;
+#[allow(dead_code)]
+#[path = "../examples/order_flow/services.rs"]
+mod services;
+
+use bulwark::circuit_breaker::State;
+use bulwark::health::Status;
+use report::{OrderResult, Report};
+use std::collections::BTreeSet;
+
+async fn report() -> Report {
+    scenario::run()
+        .await
+        .expect("the scenario's configuration is valid")
+}
+
+fn ids(report: &Report, pred: impl Fn(&OrderResult) -> bool) -> BTreeSet<u64> {
+    report
+        .orders
+        .iter()
+        .filter(|(_, r)| pred(r))
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_order_ends_placed_compensated_or_shed() {
+    let report = report().await;
+    assert_eq!(report.orders.len(), 29);
+    let odd: Vec<_> = report
+        .orders
+        .iter()
+        .filter(|(_, r)| matches!(r, OrderResult::Other(_)))
+        .collect();
+    assert!(odd.is_empty(), "unexpected outcomes: {odd:?}");
+    assert_eq!(report.count(|r| *r == OrderResult::Placed), 17);
+    assert_eq!(
+        report.count(|r| matches!(r, OrderResult::Compensated { .. })),
+        6
+    );
+    assert_eq!(report.count(|r| *r == OrderResult::Shed), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn payment_breaker_opens_then_closes_again() {
+    let report = report().await;
+    let payment: Vec<_> = report
+        .transitions
+        .iter()
+        .filter(|(n, _, _)| *n == "payment")
+        .map(|&(_, f, t)| (f, t))
+        .collect();
+    assert_eq!(
+        payment,
+        [
+            (State::Closed, State::Open),
+            (State::Open, State::HalfOpen),
+            (State::HalfOpen, State::Closed)
+        ]
+    );
+    assert!(
+        report.transitions.iter().all(|(n, _, _)| *n == "payment"),
+        "{:?}",
+        report.transitions
+    );
+    assert!(
+        report.rejected_fast > 0,
+        "the open breaker refused calls without sending them"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_absorb_the_stalls() {
+    let report = report().await;
+    // Phase 2 (orders 5 to 10): payment stalls, every order still placed.
+    assert!((5..=10).all(|id| report.orders.contains(&(id, OrderResult::Placed))));
+    assert!(report.retries > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn compensations_undo_what_failed_orders_did() {
+    let report = report().await;
+    let compensated: Vec<_> = report
+        .orders
+        .iter()
+        .filter_map(|(id, r)| match r {
+            OrderResult::Compensated { step, undone, .. } => Some((*id, *step, undone.clone())),
+            _ => None,
+        })
+        .collect();
+    // Payment down: inventory was reserved, then released.
+    for (id, step, undone) in &compensated[..5] {
+        assert!((11..=15).contains(id));
+        assert_eq!(*step, "charge-payment");
+        assert_eq!(undone, &["reserve-inventory"]);
+    }
+    // Shipping refused a charged order: refunded, then released, in reverse order.
+    assert_eq!(
+        compensated[5],
+        (
+            19,
+            "create-shipment",
+            vec!["charge-payment", "reserve-inventory"]
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_order_is_both_charged_and_cancelled() {
+    let report = report().await;
+    let placed = ids(&report, |r| *r == OrderResult::Placed);
+    // Every placed order holds exactly one reservation, one charge, one shipment ...
+    assert_eq!(report.reserved, placed);
+    assert_eq!(report.charged, placed);
+    assert_eq!(report.shipped, placed);
+    // ... and no compensated or shed order holds anything.
+    let failed = ids(&report, |r| *r != OrderResult::Placed);
+    assert!(failed.is_disjoint(&report.charged));
+    assert!(failed.is_disjoint(&report.reserved));
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_goes_healthy_degraded_healthy() {
+    let report = report().await;
+    assert_eq!(
+        report.health,
+        [
+            ("start", Status::Healthy),
+            ("payment down", Status::Degraded),
+            ("payment back", Status::Healthy),
+            ("mid-burst", Status::Degraded),
+            ("after the burst", Status::Healthy),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_story_is_the_same_every_run() {
+    assert_eq!(report().await.narrative, report().await.narrative);
+}
+
+/// The README's guided tour pastes the example's output: every line it shows (other than `...`)
+/// must be a line the scenario prints, so the tour cannot drift from the code.
+#[tokio::test(start_paused = true)]
+async fn readme_tour_quotes_the_real_output() {
+    let report = report().await;
+    let printed: Vec<String> = report
+        .narrative
+        .iter()
+        .flat_map(|line| line.lines().map(str::to_string).collect::<Vec<_>>())
+        .chain(report.summary())
+        .collect();
+
+    let readme = include_str!("../README.md");
+    let tour = readme
+        .split("## Guided tour")
+        .nth(1)
+        .expect("README has a guided tour");
+    let tour = tour.split("\n## ").next().unwrap_or(tour);
+    let mut quoted = 0;
+    for block in tour.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap_or(block);
+        for line in block.lines().filter(|l| *l != "...") {
+            assert!(
+                printed.iter().any(|p| p == line),
+                "README quotes a line the example does not print:\n{line}"
+            );
+            quoted += 1;
+        }
+    }
+    assert!(quoted > 20, "the tour quotes the output ({quoted} lines)");
+}
