@@ -11,10 +11,13 @@
 //! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
+//! | health checks, liveness and readiness | [`health`] | `health` |
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.
 //! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
+//! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
+//! endpoint, a tower `Service` for `http::Request`s.
 //!
 //! # Example
 //!
@@ -57,6 +60,8 @@ pub mod timeout;
 pub mod bulkhead;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "saga")]
 pub mod saga;
 

@@ -1,0 +1,221 @@
+//! The aggregator's core: one place where a check's result is reused, joined or run, and where
+//! results are recorded and the overall status recomputed.
+
+use super::Event;
+use super::check::{Health, Status};
+use super::report::CheckReport;
+use super::slot::{Recorded, Running, Slot, run_guarded};
+use crate::event::Listeners;
+use futures::FutureExt;
+use futures::future::{Either, Ready, ready};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Mode {
+    OnDemand {
+        cache_for: Duration,
+    },
+    Background {
+        interval: Duration,
+        max_age: Duration,
+    },
+}
+
+pub(super) struct Inner {
+    pub(super) slots: Box<[Slot]>,
+    pub(super) mode: Mode,
+    pub(super) overall: watch::Sender<Status>,
+    listeners: Listeners<Event>,
+    pub(super) runs: AtomicU64,
+    pub(super) cache_hits: AtomicU64,
+    pub(super) joins: AtomicU64,
+    /// A result was recorded since the overall status was last computed.
+    dirty: AtomicBool,
+    /// Check events waiting to be delivered, outside any run and any lock (a listener that
+    /// panics inside a shared run would poison it for every later caller).
+    pending: Mutex<Vec<Event>>,
+}
+
+impl Inner {
+    pub(super) fn new(slots: Box<[Slot]>, mode: Mode, listeners: Listeners<Event>) -> Self {
+        // A check with no result counts as failing; with no check at all, nothing fails.
+        let initial = if slots.is_empty() {
+            Status::Healthy
+        } else {
+            Status::Unhealthy
+        };
+        Self {
+            slots,
+            mode,
+            overall: watch::channel(initial).0,
+            listeners,
+            runs: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            joins: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+pub(super) type SlotFuture = Either<Ready<Arc<Recorded>>, Running>;
+
+/// The worst status of critical checks; an optional check counts at worst as `Degraded`.
+pub(super) fn overall(statuses: impl Iterator<Item = (bool, Status)>) -> Status {
+    statuses
+        .map(|(critical, s)| if critical { s } else { s.min(Status::Degraded) })
+        .fold(Status::Healthy, Status::worst)
+}
+
+impl Inner {
+    /// How long a report reuses a result: `None` means any result (background mode, where
+    /// `check_report` marks stale ones).
+    pub(super) fn reuse_for(&self) -> Option<Duration> {
+        match self.mode {
+            Mode::OnDemand { cache_for } => Some(cache_for),
+            Mode::Background { .. } => None,
+        }
+    }
+
+    /// The result of check `i`: the last one if younger than `reuse_for` (any age if `None`),
+    /// else the run in progress, else a new run that later callers share.
+    pub(super) fn acquire(
+        self: &Arc<Self>,
+        i: usize,
+        reuse_for: Option<Duration>,
+        now: Instant,
+    ) -> SlotFuture {
+        let slot = &self.slots[i];
+        let mut state = slot.lock();
+        if let Some(last) = &state.last {
+            if reuse_for.is_none_or(|ttl| now.saturating_duration_since(last.finished) < ttl) {
+                self.cache_hits.fetch_add(1, Relaxed);
+                return Either::Left(ready(last.clone()));
+            }
+        }
+        if let Some(running) = &state.running {
+            self.joins.fetch_add(1, Relaxed);
+            return Either::Right(running.clone());
+        }
+        let weak = Arc::downgrade(self);
+        let (check, timeout) = (slot.spec.check.clone(), slot.timeout);
+        let run = async move {
+            let started = Instant::now();
+            let health = run_guarded(check, timeout).await;
+            let duration = started.elapsed();
+            match weak.upgrade() {
+                Some(inner) => inner.record(i, health, duration),
+                // The aggregator is gone; nobody will read this result.
+                None => Arc::new(Recorded {
+                    status: health.status(),
+                    health,
+                    duration,
+                    finished: Instant::now(),
+                }),
+            }
+        }
+        .boxed()
+        .shared();
+        state.running = Some(run.clone());
+        Either::Right(run)
+    }
+
+    /// Stores a completed run of check `i` and updates the overall status.
+    fn record(&self, i: usize, health: Health, duration: Duration) -> Arc<Recorded> {
+        let slot = &self.slots[i];
+        let spec = &slot.spec;
+        let (recorded, before) = {
+            let mut state = slot.lock();
+            let before = state.hysteresis.reported();
+            let status = state.hysteresis.observe(
+                health.status(),
+                spec.failure_threshold,
+                spec.success_threshold,
+            );
+            let recorded = Arc::new(Recorded {
+                status,
+                health,
+                duration,
+                finished: Instant::now(),
+            });
+            state.last = Some(recorded.clone());
+            state.running = None;
+            (recorded, before)
+        };
+        self.runs.fetch_add(1, Relaxed);
+        if before != Some(recorded.status) && self.listeners.is_active() {
+            self.pending_events().push(Event::CheckChanged {
+                name: spec.name.clone(),
+                from: before,
+                to: recorded.status,
+            });
+        }
+        self.dirty.store(true, Relaxed);
+        recorded
+    }
+
+    fn pending_events(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Recomputes the overall status if a result was recorded since the last time, and delivers
+    /// the events. Called once per report and per background round, not per result (which would
+    /// cost O(checks²)), and never inside a run.
+    pub(super) fn update_overall_if_dirty(&self) {
+        if !self.dirty.swap(false, Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        let status = overall(self.slots.iter().map(|slot| {
+            let last = slot.lock().last.clone();
+            let status = match last {
+                Some(rec) => self.reported_status(&rec, now).0,
+                None => Status::Unhealthy,
+            };
+            (slot.spec.critical, status)
+        }));
+        let mut previous = status;
+        self.overall.send_if_modified(|current| {
+            previous = std::mem::replace(current, status);
+            previous != status
+        });
+        let events = std::mem::take(&mut *self.pending_events());
+        for event in events {
+            self.listeners.emit(|| event);
+        }
+        if previous != status {
+            self.listeners.emit(|| Event::StatusChanged {
+                from: previous,
+                to: status,
+            });
+        }
+    }
+
+    /// The status to report for a recorded result, and whether it is stale.
+    fn reported_status(&self, rec: &Recorded, now: Instant) -> (Status, bool) {
+        match self.mode {
+            Mode::Background { max_age, .. } if now.duration_since(rec.finished) > max_age => {
+                (Status::Unhealthy, true)
+            }
+            _ => (rec.status, false),
+        }
+    }
+
+    pub(super) fn check_report(&self, i: usize, rec: Arc<Recorded>, now: Instant) -> CheckReport {
+        let spec = &self.slots[i].spec;
+        let (status, stale) = self.reported_status(&rec, now);
+        CheckReport {
+            name: spec.name.clone(),
+            tags: spec.tags.clone(),
+            critical: spec.critical,
+            status,
+            stale,
+            age: now.duration_since(rec.finished),
+            recorded: rec,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The health aggregator in background mode: refresh at an interval, expiry of stale results, and
+//! the task's end when the aggregator is dropped. All in paused tokio time.
+#![cfg(feature = "health")]
+
+use bulwark::health::{Check, HealthAggregator, Status};
+use futures::FutureExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+use tokio::time::sleep;
+
+const INTERVAL: Duration = Duration::from_secs(10);
+
+fn counted(runs: &Arc<AtomicUsize>) -> Check {
+    let runs = runs.clone();
+    Check::from_fn("db", move || {
+        runs.fetch_add(1, SeqCst);
+        async { Status::Healthy }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_runs_checks_at_the_interval_and_reports_only_read() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .check(counted(&runs))
+        .build()
+        .unwrap();
+
+    // The first report waits for the first run, which the background task shares.
+    assert_eq!(health.report().await.status(), Status::Healthy);
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(runs.load(SeqCst), 1);
+
+    for _ in 0..5 {
+        health.report().await;
+    }
+    assert_eq!(runs.load(SeqCst), 1, "reports read the latest result");
+
+    sleep(INTERVAL).await;
+    assert_eq!(runs.load(SeqCst), 2);
+    sleep(INTERVAL * 3).await;
+    assert_eq!(runs.load(SeqCst), 5);
+    assert!(health.report().await.check("db").unwrap().age() < INTERVAL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_background_result_is_never_reported_healthy() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .max_age(Duration::from_secs(12))
+        .check(counted(&runs).timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    assert_eq!(health.report().await.status(), Status::Healthy);
+
+    // Time passes without the background task getting a turn, as on a starved runtime: advance
+    // the clock and stop at once, before yielding to the scheduler.
+    assert!(
+        tokio::time::advance(Duration::from_secs(13))
+            .now_or_never()
+            .is_none()
+    );
+    let report = health
+        .report()
+        .now_or_never()
+        .expect("reads the latest result");
+    let db = report.check("db").unwrap();
+    assert_eq!(report.status(), Status::Unhealthy);
+    assert!(db.is_stale());
+    assert_eq!(
+        (db.observed(), db.status()),
+        (Status::Healthy, Status::Unhealthy)
+    );
+    assert_eq!(db.age(), Duration::from_secs(13));
+    assert!(db.message().unwrap().starts_with("stale"));
+
+    // Once the task runs again, the fresh result is reported.
+    sleep(Duration::from_millis(1)).await;
+    let report = health.report().await;
+    assert_eq!(report.status(), Status::Healthy);
+    assert!(!report.check("db").unwrap().is_stale());
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_task_ends_when_the_last_handle_is_dropped() {
+    let token = Arc::new(());
+    let held = token.clone();
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .check(Check::from_fn("db", move || {
+            let _held = &held;
+            async { true }
+        }))
+        .build()
+        .unwrap();
+    let mut watch = health.watch();
+    let clone = health.clone();
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(*watch.borrow_and_update(), Status::Healthy);
+
+    drop(health);
+    sleep(INTERVAL * 2).await;
+    assert_eq!(
+        Arc::strong_count(&token),
+        2,
+        "a clone keeps the task running"
+    );
+
+    drop(clone);
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        Arc::strong_count(&token),
+        1,
+        "the checks were dropped with the task"
+    );
+    assert!(watch.changed().await.is_err(), "the aggregator is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_age_shorter_than_interval_plus_timeout_is_rejected() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let err = HealthAggregator::builder()
+        .background(INTERVAL)
+        .max_age(Duration::from_secs(12))
+        .check(counted(&runs).timeout(Duration::from_secs(2)))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "max_age");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_listener_does_not_end_the_background_task() {
+    let flips = Arc::new(AtomicUsize::new(0));
+    let counter = flips.clone();
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .check(Check::from_fn("flappy", move || {
+            let n = counter.fetch_add(1, SeqCst);
+            async move { n % 2 == 0 }
+        }))
+        .on_event(|_| panic!("listener bug"))
+        .build()
+        .unwrap();
+    sleep(INTERVAL * 4 + Duration::from_millis(1)).await;
+    assert_eq!(flips.load(SeqCst), 5);
+    assert_eq!(health.metrics().runs, 5);
+}
