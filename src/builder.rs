@@ -44,6 +44,15 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         timeout: Duration,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
 
+    /// Retries failed calls as `retry` says, sharing its configuration and budget.
+    ///
+    /// Same as `.layer(retry.layer())`; see [`crate::retry`].
+    #[cfg(feature = "retry")]
+    fn bulwark_retry<B, P, H>(
+        self,
+        retry: &crate::retry::Retry<B, P, H>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<B, P, H>, L>>;
+
     /// Bounds the calls running at once, and those waiting, with a shared
     /// [`Bulkhead`](crate::bulkhead::Bulkhead).
     ///
@@ -73,6 +82,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timeout: Duration,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
         self.layer(crate::timeout::TimeoutLayer::new(timeout))
+    }
+
+    #[cfg(feature = "retry")]
+    fn bulwark_retry<B, P, H>(
+        self,
+        retry: &crate::retry::Retry<B, P, H>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<B, P, H>, L>> {
+        self.layer(retry.layer())
     }
 
     #[cfg(feature = "bulkhead")]

@@ -7,6 +7,7 @@
 //! | pattern | module | feature |
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
+//! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
 //! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
 //! | saga | [`saga`] | `saga` |
 //! | fault injection (for tests and demos) | `chaos` | `chaos` (off by default) |
@@ -62,6 +63,9 @@ pub mod bulkhead;
 pub mod circuit_breaker;
 #[cfg(feature = "health")]
 pub mod health;
+
+#[cfg(feature = "retry")]
+pub mod retry;
 #[cfg(feature = "saga")]
 pub mod saga;
 

@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main};
 
 mod bulkhead;
 mod circuit_breaker;
+mod retry;
 mod support;
 mod timeout;
 
@@ -17,6 +18,7 @@ criterion_group!(
     benches,
     timeout::bench,
     circuit_breaker::bench,
-    bulkhead::bench
+    bulkhead::bench,
+    retry::bench
 );
 criterion_main!(benches);

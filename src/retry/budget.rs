@@ -1,0 +1,261 @@
+//! The retry budget: retries may be at most a percentage of recent requests, plus a floor.
+
+use super::InvalidRetry;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The window is split into this many buckets; the oldest expires as time moves on.
+const BUCKETS: usize = 10;
+/// What one retry costs, in budget units. A request deposits `percent × 10 000` units, so any
+/// percentage with up to four decimals (`12.5`, `0.1`, `33.3333`) is exact.
+const UNIT: u128 = 1_000_000;
+
+/// A budget for retries, shared by every clone of it and every layer and service made from a
+/// [`Retry`](super::Retry) that holds it: retries may be at most
+/// [`percent`](RetryBudgetBuilder::percent) of the requests seen in the last
+/// [`window`](RetryBudgetBuilder::window), plus [`min_per_second`](RetryBudgetBuilder::min_per_second)
+/// retries per second of the window, so a trickle of traffic can still retry.
+///
+/// Every call made through a retry with this budget counts as a request when it starts; every
+/// attempt after the first withdraws one retry. When the budget is spent the call gives up with
+/// its last outcome (see [`GiveUpReason::Budget`](super::GiveUpReason::Budget)).
+///
+/// The arithmetic is integer (a request deposits `percent × 10 000` units, a retry costs
+/// 1 000 000), so fractional percentages are exact: 30 % of 100 requests allows 30 retries, not
+/// 33. The window is kept in 10 time buckets; the oldest bucket expires every `window / 10`.
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::retry::RetryBudget;
+///
+/// # fn main() -> Result<(), bulwark::retry::InvalidRetry> {
+/// let budget = RetryBudget::builder()
+///     .percent(12.5)
+///     .min_per_second(0)
+///     .window(Duration::from_secs(10))
+///     .build()?;
+/// assert_eq!(budget.metrics().available, 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RetryBudget {
+    state: Arc<State>,
+}
+
+struct State {
+    start: Instant,
+    /// At least 1 ms (the window is at least 10 ms); u64 so the per-call division is cheap.
+    bucket_nanos: u64,
+    /// Units each request deposits.
+    deposit: u128,
+    /// Units the floor adds to the window (`min_per_second × window`).
+    reserve: u128,
+    /// The bucket epoch (time since `start` in buckets) the buckets currently describe.
+    current: AtomicU64,
+    /// Held only to clear expired buckets, at most once per bucket of time.
+    rotate: Mutex<()>,
+    buckets: [Bucket; BUCKETS],
+}
+
+#[derive(Default)]
+struct Bucket {
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// A snapshot of a [`RetryBudget`] over its current window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BudgetMetrics {
+    /// Requests recorded in the window.
+    pub requests: u64,
+    /// Retries allowed in the window.
+    pub retries: u64,
+    /// Retries the budget would allow now.
+    pub available: u64,
+}
+
+impl RetryBudget {
+    /// A builder with Finagle's defaults: 20 %, 10 per second, a 10 second window.
+    pub fn builder() -> RetryBudgetBuilder {
+        RetryBudgetBuilder {
+            percent: 20.0,
+            min_per_second: 10,
+            window: Duration::from_secs(10),
+        }
+    }
+
+    /// What the budget holds now.
+    pub fn metrics(&self) -> BudgetMetrics {
+        self.state.metrics(Instant::now())
+    }
+
+    /// Records a request: one call through the retry.
+    pub(crate) fn deposit(&self, now: Instant) {
+        self.state.deposit(now);
+    }
+
+    /// Takes one retry if the budget allows it.
+    pub(crate) fn try_withdraw(&self, now: Instant) -> bool {
+        self.state.try_withdraw(now)
+    }
+}
+
+impl State {
+    /// Brings the buckets up to `now`, clearing those that expired, and returns the current epoch.
+    fn advance(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.start).as_nanos();
+        // 584 years of nanoseconds fit in a u64; past that, the epoch stops moving.
+        let since = u64::try_from(since).unwrap_or(u64::MAX);
+        let epoch = since / self.bucket_nanos;
+        let current = self.current.load(Ordering::Acquire);
+        if epoch <= current {
+            return current;
+        }
+        let _guard = self.rotate.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.load(Ordering::Acquire);
+        if epoch > current {
+            // Requests first: a reader in between sees fewer deposits, never fewer withdrawals.
+            let stale = (epoch - current).min(BUCKETS as u64);
+            for e in epoch - stale + 1..=epoch {
+                self.bucket(e).requests.store(0, Ordering::Release);
+            }
+            for e in epoch - stale + 1..=epoch {
+                self.bucket(e).retries.store(0, Ordering::Release);
+            }
+            self.current.store(epoch, Ordering::Release);
+        }
+        epoch.max(current)
+    }
+
+    fn bucket(&self, epoch: u64) -> &Bucket {
+        &self.buckets[(epoch % BUCKETS as u64) as usize]
+    }
+
+    fn sums(&self) -> (u64, u64) {
+        self.buckets.iter().fold((0u64, 0u64), |(q, r), b| {
+            (
+                q.saturating_add(b.requests.load(Ordering::Acquire)),
+                r.saturating_add(b.retries.load(Ordering::Acquire)),
+            )
+        })
+    }
+
+    /// Retry units the window holds: deposits plus the floor.
+    fn funds(&self, requests: u64) -> u128 {
+        u128::from(requests) * self.deposit + self.reserve
+    }
+
+    fn deposit(&self, now: Instant) {
+        let epoch = self.advance(now);
+        self.bucket(epoch).requests.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn try_withdraw(&self, now: Instant) -> bool {
+        let epoch = self.advance(now);
+        let bucket = self.bucket(epoch);
+        // Take first, then check: concurrent withdrawals see each other and can only be refused
+        // together, never both allowed past the budget.
+        bucket.retries.fetch_add(1, Ordering::AcqRel);
+        let (requests, retries) = self.sums();
+        if u128::from(retries) * UNIT <= self.funds(requests) {
+            return true;
+        }
+        bucket.retries.fetch_sub(1, Ordering::AcqRel);
+        false
+    }
+
+    fn metrics(&self, now: Instant) -> BudgetMetrics {
+        self.advance(now);
+        let (requests, retries) = self.sums();
+        let allowed = u64::try_from(self.funds(requests) / UNIT).unwrap_or(u64::MAX);
+        BudgetMetrics {
+            requests,
+            retries,
+            available: allowed.saturating_sub(retries),
+        }
+    }
+}
+
+/// Builds a [`RetryBudget`]; made by [`RetryBudget::builder`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RetryBudgetBuilder {
+    percent: f64,
+    min_per_second: u32,
+    window: Duration,
+}
+
+impl RetryBudgetBuilder {
+    /// Retries allowed as a percentage of the requests in the window (20 unless set): `20.0`
+    /// allows one retry per five requests. Exact to four decimals; from 0 to 1000.
+    pub fn percent(mut self, percent: f64) -> Self {
+        self.percent = percent;
+        self
+    }
+
+    /// Retries allowed per second of the window whatever the traffic (10 unless set), so a service
+    /// with few requests can still retry.
+    pub fn min_per_second(mut self, min_per_second: u32) -> Self {
+        self.min_per_second = min_per_second;
+        self
+    }
+
+    /// How far back requests and retries count (10 seconds unless set); at least 10 ms.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Checks the settings and returns the budget, or an error naming the field at fault.
+    pub fn build(self) -> Result<RetryBudget, InvalidRetry> {
+        if !(self.percent.is_finite() && (0.0..=1000.0).contains(&self.percent)) {
+            return Err(InvalidRetry::new(
+                "percent",
+                "must be a number from 0 to 1000",
+            ));
+        }
+        if self.window < Duration::from_millis(10) {
+            return Err(InvalidRetry::new(
+                "window",
+                "must be at least 10 milliseconds",
+            ));
+        }
+        let window = self.window.as_nanos();
+        // percent × 10 000 units per request; at most 10^7, so the cast is exact.
+        let deposit = (self.percent * 10_000.0).round() as u128;
+        // min_per_second × window (in seconds) retries, in units: × UNIT / 10^9 nanoseconds.
+        let reserve = u128::from(self.min_per_second) * window / 1_000;
+        Ok(RetryBudget {
+            state: Arc::new(State {
+                start: Instant::now(),
+                bucket_nanos: u64::try_from(window / BUCKETS as u128).unwrap_or(u64::MAX),
+                deposit,
+                reserve,
+                current: AtomicU64::new(0),
+                rotate: Mutex::new(()),
+                buckets: Default::default(),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RetryBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.state;
+        let window = s.bucket_nanos.saturating_mul(BUCKETS as u64);
+        f.debug_struct("RetryBudget")
+            .field("percent", &(s.deposit as f64 / 10_000.0))
+            .field("window", &Duration::from_nanos(window))
+            .field("current_bucket", &s.current.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[path = "budget_tests.rs"]
+mod tests;

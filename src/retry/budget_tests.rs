@@ -1,0 +1,167 @@
+use super::*;
+use proptest::prelude::*;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn budget(percent: f64, min_per_second: u32, window: Duration) -> RetryBudget {
+    RetryBudget::builder()
+        .percent(percent)
+        .min_per_second(min_per_second)
+        .window(window)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Retries granted after `requests` requests at one instant, asking until refused.
+fn granted(b: &RetryBudget, requests: u32, now: Instant) -> u32 {
+    for _ in 0..requests {
+        b.deposit(now);
+    }
+    let mut n = 0;
+    while b.try_withdraw(now) {
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn fractional_percentages_are_exact() {
+    let t0 = Instant::now();
+    // tower's budget allows 33 retries here (tower-rs/tower#857).
+    assert_eq!(granted(&budget(30.0, 0, 10 * SECOND), 100, t0), 30);
+    assert_eq!(granted(&budget(12.5, 0, 10 * SECOND), 8, t0), 1);
+    assert_eq!(granted(&budget(12.5, 0, 10 * SECOND), 7, t0), 0);
+    assert_eq!(granted(&budget(0.1, 0, 10 * SECOND), 1000, t0), 1);
+    assert_eq!(granted(&budget(0.1, 0, 10 * SECOND), 999, t0), 0);
+    assert_eq!(granted(&budget(33.3333, 0, 10 * SECOND), 30_000, t0), 9_999);
+}
+
+#[test]
+fn the_floor_allows_min_per_second_over_the_window_without_requests() {
+    let t0 = Instant::now();
+    assert_eq!(granted(&budget(20.0, 3, 10 * SECOND), 0, t0), 30);
+    assert_eq!(granted(&budget(0.0, 0, 10 * SECOND), 100, t0), 0);
+}
+
+#[test]
+fn clones_share_one_budget() {
+    let t0 = Instant::now();
+    let a = budget(50.0, 0, 10 * SECOND);
+    let b = a.clone();
+    a.deposit(t0);
+    a.deposit(t0);
+    assert!(b.try_withdraw(t0));
+    assert!(!a.try_withdraw(t0));
+}
+
+#[test]
+fn requests_and_retries_expire_after_the_window() {
+    let b = budget(100.0, 0, 10 * SECOND);
+    let t0 = b.state.start;
+    b.deposit(t0);
+    assert!(b.try_withdraw(t0 + 5 * SECOND));
+    assert!(!b.try_withdraw(t0 + 5 * SECOND));
+    // By t0 + 10 s the request of bucket 0 has expired; the one of bucket 9 funds one retry, which
+    // the retry of bucket 5 still holds.
+    b.deposit(t0 + 9 * SECOND);
+    assert!(!b.try_withdraw(t0 + 10 * SECOND));
+    // The retry of bucket 5 expires at t0 + 15 s, and the request of bucket 9 still counts.
+    assert!(b.try_withdraw(t0 + 15 * SECOND));
+}
+
+#[test]
+fn build_rejects_invalid_settings_naming_the_field() {
+    let field = |b: RetryBudgetBuilder| b.build().map(drop).map_err(|e| e.field());
+    assert_eq!(field(RetryBudget::builder().percent(-1.0)), Err("percent"));
+    assert_eq!(
+        field(RetryBudget::builder().percent(f64::NAN)),
+        Err("percent")
+    );
+    assert_eq!(
+        field(RetryBudget::builder().percent(1000.5)),
+        Err("percent")
+    );
+    assert_eq!(
+        field(RetryBudget::builder().window(Duration::ZERO)),
+        Err("window")
+    );
+    assert_eq!(field(RetryBudget::builder().percent(1000.0)), Ok(()));
+}
+
+#[test]
+fn concurrent_withdrawals_never_exceed_the_budget() {
+    let b = budget(50.0, 0, 10 * SECOND);
+    let now = b.state.start;
+    for _ in 0..100 {
+        b.deposit(now);
+    }
+    let granted: u32 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..1_000).filter(|_| b.try_withdraw(now)).count() as u32))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    assert!(granted <= 50, "granted {granted}");
+    assert!(granted > 0);
+    assert_eq!(b.state.metrics(now).retries, u64::from(granted));
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Request,
+    Retry,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Against a model that keeps every event: whenever a retry is allowed, the retries of the
+    /// window (that one included) are at most percent × the requests of the window plus the floor,
+    /// and the budget grants exactly what that bound allows (it is not more conservative than it
+    /// says). Counts are checked after every operation. (A retry may outlive the requests that
+    /// funded it by up to a window; it is the grant that is bounded.)
+    #[test]
+    fn never_allows_more_than_percent_plus_floor_over_the_window(
+        // Percentages with four decimals, from 0 to 200 %.
+        ten_thousandths in 0u32..=2_000_000,
+        min_per_second in 0u32..4,
+        window_ms in 10u64..20_000,
+        ops in prop::collection::vec((0u64..2_000, prop_oneof![Just(Op::Request), Just(Op::Retry)]), 1..300),
+    ) {
+        let percent = f64::from(ten_thousandths) / 10_000.0;
+        let window = Duration::from_millis(window_ms);
+        let b = budget(percent, min_per_second, window);
+        let t0 = b.state.start;
+        let bucket = window.as_nanos() / BUCKETS as u128;
+        let reserve = u128::from(min_per_second) * window.as_nanos() / 1_000;
+        let mut now = t0;
+        let mut log: Vec<(u128, bool)> = Vec::new(); // (epoch, is_retry)
+        for (advance_ms, op) in ops {
+            now += Duration::from_millis(advance_ms);
+            let epoch = (now - t0).as_nanos() / bucket;
+            let live = |e: u128| e + BUCKETS as u128 > epoch;
+            let requests = log.iter().filter(|(e, r)| !r && live(*e)).count() as u128;
+            let retries = log.iter().filter(|(e, r)| *r && live(*e)).count() as u128;
+            match op {
+                Op::Request => {
+                    b.deposit(now);
+                    log.push((epoch, false));
+                }
+                Op::Retry => {
+                    let allowed = (retries + 1) * UNIT <= requests * u128::from(ten_thousandths) + reserve;
+                    prop_assert_eq!(b.try_withdraw(now), allowed);
+                    if allowed {
+                        log.push((epoch, true));
+                        // At the moment a retry is allowed, the window's retries, this one
+                        // included, are within percent × the window's requests plus the floor.
+                        prop_assert!((retries + 1) * UNIT <= requests * u128::from(ten_thousandths) + reserve);
+                    }
+                }
+            }
+            let requests = log.iter().filter(|(e, r)| !r && live(*e)).count() as u128;
+            let retries = log.iter().filter(|(e, r)| *r && live(*e)).count() as u128;
+            let m = b.state.metrics(now);
+            prop_assert_eq!((u128::from(m.requests), u128::from(m.retries)), (requests, retries));
+        }
+    }
+}

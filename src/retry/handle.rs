@@ -1,0 +1,137 @@
+//! The handle of the retry pattern.
+
+use super::{
+    Attempt, DefaultHint, Event, OnError, RetryAfter, RetryBudget, RetryBuilder, RetryLayer, Run,
+    ShouldRetry,
+};
+use crate::backoff::{Backoff, MakeDelays};
+use crate::event::Listeners;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tries a call again when it fails, within limits; the handle of the retry pattern.
+///
+/// Built with [`Retry::builder`] (or [`Retry::default`]). Cheap to clone: an `Arc` inside, so
+/// every clone, every [`layer`](Self::layer) and every service made from it share one
+/// configuration and one [`RetryBudget`].
+pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
+    pub(super) shared: Arc<Config<B, P, H>>,
+}
+
+/// A retry's configuration. The tower door copies it into each call's future (when `B`, `P` and
+/// `H` are `Clone`), so a call touches no reference count shared with other threads unless a
+/// budget or listeners are set.
+pub(super) struct Config<B, P, H> {
+    pub(super) max_attempts: u32,
+    pub(super) deadline: Option<Duration>,
+    pub(super) backoff: B,
+    pub(super) predicate: P,
+    pub(super) hint: H,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) listeners: Listeners<Event>,
+}
+
+impl Retry {
+    /// A builder; its defaults are listed on [`RetryBuilder`].
+    pub fn builder() -> RetryBuilder {
+        RetryBuilder::new()
+    }
+}
+
+impl Default for Retry {
+    /// A retry with the defaults of [`RetryBuilder`].
+    fn default() -> Self {
+        let shared = Config {
+            max_attempts: 3,
+            deadline: None,
+            backoff: Backoff::default(),
+            predicate: OnError,
+            hint: DefaultHint,
+            budget: RetryBudget::builder().build().ok(),
+            listeners: Listeners::new(),
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl<B, P, H> Retry<B, P, H> {
+    /// Runs a call, trying again as configured. `make` builds each attempt's future and gets the
+    /// [`Attempt`] (its number, the deadline). Resolves to the first outcome that is not retried,
+    /// or the last outcome when a limit is reached.
+    ///
+    /// The first attempt is built now, and the deadline (if any) starts now.
+    pub fn run<F, Fut, T, E>(&self, make: F) -> Run<F, Fut, B, P, H>
+    where
+        B: MakeDelays,
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        P: ShouldRetry<T, E>,
+        H: RetryAfter<T, E>,
+    {
+        Run::new(self.clone(), make)
+    }
+
+    /// A tower layer whose services retry with this handle's configuration and budget.
+    ///
+    /// Requests are cloned to be sent again ([`CloneRequest`](super::CloneRequest)); see [`RetryLayer::rebuild_with`]
+    /// and [`RetryLayer::recover_with`] for requests that are not `Clone`.
+    pub fn layer(&self) -> RetryLayer<B, P, H> {
+        RetryLayer::new(self.clone())
+    }
+
+    /// The budget this retry draws from, if it has one.
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.shared.budget.as_ref()
+    }
+
+    /// The most attempts a call makes, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.shared.max_attempts
+    }
+
+    /// The deadline across all attempts of a call, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.shared.deadline
+    }
+}
+
+impl<B: Clone, P: Clone, H: Clone> Clone for Config<B, P, H> {
+    fn clone(&self) -> Self {
+        Self {
+            max_attempts: self.max_attempts,
+            deadline: self.deadline,
+            backoff: self.backoff.clone(),
+            predicate: self.predicate.clone(),
+            hint: self.hint.clone(),
+            budget: self.budget.clone(),
+            listeners: self.listeners.clone(),
+        }
+    }
+}
+
+impl<B, P, H> Clone for Retry<B, P, H> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<B, P, H> fmt::Debug for Retry<B, P, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared;
+        f.debug_struct("Retry")
+            .field("max_attempts", &s.max_attempts)
+            .field("deadline", &s.deadline)
+            .field("backoff", &std::any::type_name::<B>())
+            .field("predicate", &std::any::type_name::<P>())
+            .field("hint", &std::any::type_name::<H>())
+            .field("budget", &s.budget)
+            .field("listeners", &s.listeners)
+            .finish()
+    }
+}

@@ -1,0 +1,88 @@
+//! The tower layer of the retry pattern.
+
+use super::{CloneRequest, DefaultHint, OnError, RebuildWith, RecoverWith, Retry, RetryService};
+use crate::backoff::Backoff;
+use std::fmt;
+use tower::Layer;
+
+/// Retries the calls of the services it wraps; made by [`Retry::layer`].
+///
+/// Every service it makes shares the [`Retry`]'s configuration and budget, however many times
+/// [`Layer::layer`] is called. `K` says how a request is had again (see [`Replay`](super::Replay)).
+#[derive(Clone)]
+pub struct RetryLayer<B = Backoff, P = OnError, H = DefaultHint, K = CloneRequest> {
+    retry: Retry<B, P, H>,
+    replay: K,
+}
+
+impl<B, P, H> RetryLayer<B, P, H> {
+    pub(super) fn new(retry: Retry<B, P, H>) -> Self {
+        Self {
+            retry,
+            replay: CloneRequest,
+        }
+    }
+}
+
+impl<B, P, H, K> RetryLayer<B, P, H, K> {
+    /// Gets requests to send again with `replay` instead of cloning them.
+    pub fn replay<K2>(self, replay: K2) -> RetryLayer<B, P, H, K2> {
+        RetryLayer {
+            retry: self.retry,
+            replay,
+        }
+    }
+
+    /// For requests that are not `Clone`: before an attempt that may be followed by another,
+    /// `rebuild` makes the copy to send next time (from a buffered body, say), or returns `None`
+    /// to send the request once.
+    ///
+    /// ```
+    /// use bulwark::retry::Retry;
+    ///
+    /// /// A request with a body that can be read once, and a copy of its bytes when they are small.
+    /// struct Upload { name: String, body: Box<dyn std::io::Read + Send>, buffered: Option<Vec<u8>> }
+    ///
+    /// let layer = Retry::default().layer().rebuild_with(|req: &Upload| {
+    ///     let bytes = req.buffered.clone()?;
+    ///     Some(Upload {
+    ///         name: req.name.clone(),
+    ///         body: Box::new(std::io::Cursor::new(bytes.clone())),
+    ///         buffered: Some(bytes),
+    ///     })
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn rebuild_with<F>(self, rebuild: F) -> RetryLayer<B, P, H, RebuildWith<F>> {
+        self.replay(RebuildWith(rebuild))
+    }
+
+    /// For requests that are not `Clone`, sent by a client that gives the request back when it
+    /// fails before sending it: `recover` takes the request out of the error, or returns `None`.
+    /// Nothing is copied ahead of time, so only those failures are retried.
+    pub fn recover_with<F>(self, recover: F) -> RetryLayer<B, P, H, RecoverWith<F>> {
+        self.replay(RecoverWith(recover))
+    }
+
+    /// The retry this layer's services share.
+    pub fn retry(&self) -> &Retry<B, P, H> {
+        &self.retry
+    }
+}
+
+impl<S, B, P, H, K: Clone> Layer<S> for RetryLayer<B, P, H, K> {
+    type Service = RetryService<S, B, P, H, K>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RetryService::new(inner, self.retry.clone(), self.replay.clone())
+    }
+}
+
+impl<B, P, H, K: fmt::Debug> fmt::Debug for RetryLayer<B, P, H, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryLayer")
+            .field("retry", &self.retry)
+            .field("replay", &self.replay)
+            .finish()
+    }
+}

@@ -1,0 +1,203 @@
+//! Tries a failed call again, within limits: attempts, a deadline, and a budget shared by all
+//! callers so retries cannot turn an outage into a storm.
+//!
+//! Use it for calls that fail transiently (a reset connection, a 503 from a busy server) and are
+//! safe to repeat. Put it outside a per-attempt timeout and outside a circuit breaker: the
+//! breaker then sees every attempt, and an open circuit's error reaches the retry, which waits
+//! until the circuit may admit calls again instead of hammering it.
+//!
+//! # Standalone
+//!
+//! [`Retry::run`] takes a closure that builds each attempt; it gets the [`Attempt`] (its number,
+//! the deadline). The result is the first outcome that is not retried, or the last one when a
+//! limit is reached: errors are never wrapped.
+//!
+//! ```
+//! use std::time::Duration;
+//! use bulwark::backoff::{Backoff, Jitter};
+//! use bulwark::retry::Retry;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let retry = Retry::builder()
+//!     .max_attempts(4)
+//!     .deadline(Duration::from_secs(10))
+//!     .backoff(
+//!         Backoff::exponential(Duration::from_millis(100))
+//!             .max_delay(Duration::from_secs(2))
+//!             .jitter(Jitter::Full)
+//!             .build()?,
+//!     )
+//!     .build()?;
+//!
+//! let reply = retry
+//!     .run(|attempt| async move {
+//!         if attempt.number() < 3 { Err("connection reset") } else { Ok("pong") }
+//!     })
+//!     .await;
+//! assert_eq!(reply, Ok("pong"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Tower
+//!
+//! [`Retry::layer`] (or [`ServiceBuilderExt::bulwark_retry`](crate::ServiceBuilderExt::bulwark_retry))
+//! wraps a service; its errors are [`BoxError`](crate::BoxError)s, and the predicate and hints see
+//! outcomes as `Result<Response, BoxError>`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use bulwark::ServiceBuilderExt;
+//! use bulwark::retry::Retry;
+//! use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), BoxError> {
+//! let retry = Retry::builder().max_attempts(3).build()?;
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let mut svc = ServiceBuilder::new()
+//!     .bulwark_retry(&retry)
+//!     .concurrency_limit(1)
+//!     .service(service_fn(move |id: u64| {
+//!         let first = calls.fetch_add(1, Ordering::Relaxed) == 0;
+//!         async move { if first { Err(BoxError::from("busy")) } else { Ok(id) } }
+//!     }));
+//!
+//! assert_eq!(svc.ready().await?.call(42).await?, 42);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Before every attempt after the first, the response future drives its own clone of the inner
+//! service to readiness, then calls it: a clone that was not made ready is never called (tower's
+//! `ConcurrencyLimit` panics on exactly that).
+//!
+//! # Which outcomes, and how long to wait
+//!
+//! By default every error is retried ([`OnError`]) and no response is. [`RetryBuilder::retry_if`]
+//! takes a predicate over the whole outcome, so a 503 response can be retried and a 400 error
+//! not. [`RetryBuilder::retry_after`] reads a delay from the outcome (an HTTP `Retry-After`) that
+//! replaces the backoff for that wait:
+//!
+//! ```
+//! use std::time::Duration;
+//! use bulwark::retry::Retry;
+//! use tower::BoxError;
+//!
+//! struct Response { status: u16, retry_after_secs: Option<u64> }
+//!
+//! # fn main() -> Result<(), bulwark::retry::InvalidRetry> {
+//! let retry = Retry::builder()
+//!     .deadline(Duration::from_secs(30))
+//!     .retry_if(|out: &Result<Response, BoxError>| match out {
+//!         Ok(resp) => matches!(resp.status, 429 | 502 | 503 | 504),
+//!         Err(_) => true,
+//!     })
+//!     .retry_after(|out: &Result<Response, BoxError>| {
+//!         out.as_ref().ok()?.retry_after_secs.map(Duration::from_secs)
+//!     })
+//!     .build()?;
+//! # let _ = retry;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The [`DefaultHint`] stays behind any hint of yours: an error of another bulwark pattern that
+//! knows when to come back (an open circuit) makes the retry wait that long, and give up rather
+//! than wait past the deadline.
+//!
+//! # Limits
+//!
+//! - [`max_attempts`](RetryBuilder::max_attempts), the first included (3 by default).
+//! - [`deadline`](RetryBuilder::deadline) across all attempts and sleeps, from the start of the
+//!   call: no sleep is entered that would end at or past it (hinted or not), and no attempt starts
+//!   once it has passed. The attempt in flight is not cut short: bound each attempt with a timeout
+//!   inside the retry (or the whole call with one outside it).
+//! - A [`RetryBudget`] (on by default: 20 % of the requests of the last 10 s, plus 10 per
+//!   second). Every call deposits, every retry withdraws, exactly, for any percentage. Share a
+//!   budget between retries with [`RetryBuilder::budget`].
+//!
+//! When a limit stops a call, the caller gets the last outcome, and an [`Event::GaveUp`] says why
+//! ([`GiveUpReason`]). The retry adds no error of its own.
+//!
+//! # Requests that are not `Clone`
+//!
+//! The layer needs a request for each attempt. By default it clones one ([`CloneRequest`]) just
+//! before an attempt that may be followed by another (attempts left), never before the last
+//! attempt, and never at all when `max_attempts` is 1. A request whose clone allocates therefore
+//! allocates once per call when retries are possible: a copy must exist before the original is
+//! sent. For requests that cannot be cloned (streaming bodies), choose another [`Replay`]:
+//! [`RetryLayer::rebuild_with`] makes the copy from a request (from a buffered body, say), and
+//! [`RetryLayer::recover_with`] takes the request back from an error that carries it (clients that
+//! fail before sending give it back). A request for which no copy can be had is sent once.
+//!
+//! # Clone
+//!
+//! [`Retry`] is an `Arc`: its clones, its layers and every service made from them share one
+//! configuration and one budget. A [`RetryService`] clone clones the inner service. The inner
+//! service must be `Clone` (as for tower's `Retry`): each call that may retry keeps its own clone
+//! of it, and drives that clone to readiness before each retry.
+//!
+//! # Backpressure
+//!
+//! `poll_ready` is the inner service's `poll_ready`. A retry drives its call's own clone of the
+//! inner service to readiness, so it waits for capacity like any caller, bounded by the deadline;
+//! while it sleeps between attempts it holds no capacity (no permit, no slot). A spent budget is
+//! never an error from `poll_ready`: the call returns its last outcome.
+//!
+//! # Cancellation
+//!
+//! Dropping the future ([`Run`] or [`ResponseFuture`]) drops the attempt in flight, the sleep and
+//! the inner service's clone with any readiness it holds: no further attempt is made.
+//!
+//! # Cost
+//!
+//! When the first attempt succeeds, a call allocates nothing (a test proves it): its state is
+//! inline in the future. The backoff iterator (with its random generator) and the timer are made
+//! at the first retry that needs them, boxed so the happy-path future stays small: a call that
+//! retries allocates them once. A call reads the clock once, at the start, only if a deadline or a
+//! budget is set, and the budget's deposit is one atomic add. Through the layer, each call copies
+//! the configuration (no shared reference count, unless a budget or listeners are set) and, when a
+//! retry may follow, clones the inner service and the request.
+//! Each retry yields to the scheduler once, so attempts that fail at once with no delay between
+//! them cannot hold the thread.
+//!
+//! # Events
+//!
+//! [`RetryBuilder::on_event`] registers listeners for [`Event`]s (retrying, gave up); with the
+//! `tracing` feature every event is also a `tracing` event with target `bulwark::retry`.
+//!
+//! # Metrics
+//!
+//! [`RetryBudget::metrics`] (through [`Retry::budget`]) gives the requests and retries of the
+//! budget's window and the retries available now. Counts of retries and give-ups by reason come
+//! from the events; the retry keeps no counters of its own, so a call shares no counter with
+//! calls on other threads.
+
+mod attempts;
+mod budget;
+mod builder;
+mod error;
+mod events;
+pub mod future;
+mod handle;
+mod layer;
+mod policy;
+mod replay;
+mod run;
+mod service;
+
+pub use attempts::Attempt;
+pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
+pub use builder::RetryBuilder;
+pub use error::InvalidRetry;
+pub use events::{Event, GiveUpReason, RetryReason};
+pub use future::{ResponseFuture, Run};
+use handle::Config;
+pub use handle::Retry;
+pub use layer::RetryLayer;
+pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, ShouldRetry};
+pub use replay::{CloneRequest, RebuildWith, RecoverWith, Replay};
+pub use service::RetryService;

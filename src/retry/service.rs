@@ -1,0 +1,91 @@
+//! The tower service of the retry pattern.
+
+use super::attempts::Attempts;
+use super::future::{Again, ResponseFuture};
+use super::{Replay, Retry, RetryAfter, ShouldRetry};
+use crate::BoxError;
+use crate::backoff::MakeDelays;
+use std::fmt;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// A service that retries failed calls; made by [`RetryLayer`](super::RetryLayer).
+pub struct RetryService<S, B, P, H, K> {
+    inner: S,
+    retry: Retry<B, P, H>,
+    replay: K,
+}
+
+impl<S, B, P, H, K> RetryService<S, B, P, H, K> {
+    pub(super) fn new(inner: S, retry: Retry<B, P, H>, replay: K) -> Self {
+        Self {
+            inner,
+            retry,
+            replay,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes this service, returning the inner one.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req, B, P, H, K> Service<Req> for RetryService<S, B, P, H, K>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    B: MakeDelays + Clone,
+    P: ShouldRetry<S::Response, BoxError> + Clone,
+    H: RetryAfter<S::Response, BoxError> + Clone,
+    K: Replay<Req> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, Req, B, P, H, K>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let cfg = &*self.retry.shared;
+        let attempts = Attempts::start(cfg);
+        // What a retry needs is set aside only if one may follow. The clone of the inner service
+        // is not ready: the future drives it to readiness before every retry.
+        let again = attempts.may_retry(cfg).then(|| Again {
+            service: self.inner.clone(),
+            replay: self.replay.clone(),
+            request: self.replay.keep(&request),
+        });
+        let future = self.inner.call(request);
+        ResponseFuture::new(cfg.clone(), attempts, again, future)
+    }
+}
+
+impl<S: Clone, B, P, H, K: Clone> Clone for RetryService<S, B, P, H, K> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone(), self.retry.clone(), self.replay.clone())
+    }
+}
+
+impl<S: fmt::Debug, B, P, H, K: fmt::Debug> fmt::Debug for RetryService<S, B, P, H, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryService")
+            .field("inner", &self.inner)
+            .field("retry", &self.retry)
+            .field("replay", &self.replay)
+            .finish()
+    }
+}

@@ -1,0 +1,287 @@
+//! The retry pattern, standalone door: attempts, predicate, hints, events, settings.
+#![cfg(feature = "retry")]
+
+use bulwark::backoff::MakeDelays;
+use bulwark::backoff::{Backoff, Jitter};
+use bulwark::retry::{Attempt, Event, GiveUpReason, Retry, RetryReason};
+use bulwark::retry::{RetryAfter, ShouldRetry};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn fixed(delay: Duration) -> Backoff {
+    Backoff::constant(delay)
+        .jitter(Jitter::None)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Collects events.
+fn recorder() -> (
+    Arc<Mutex<Vec<Event>>>,
+    impl Fn(&Event) + Send + Sync + 'static,
+) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    (events, move |e: &Event| {
+        sink.lock().unwrap().push(e.clone())
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_errors_until_success_and_tells_the_closure_the_attempt_number() {
+    let retry = Retry::builder()
+        .max_attempts(5)
+        .backoff(fixed(10 * MS))
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    let out = retry
+        .run(|attempt: Attempt| {
+            seen.push((attempt.number(), attempt.is_retry()));
+            async move {
+                if attempt.number() < 3 {
+                    Err("flaky")
+                } else {
+                    Ok(attempt.number())
+                }
+            }
+        })
+        .await;
+    assert_eq!(out, Ok(3));
+    assert_eq!(seen, [(1, false), (2, true), (3, true)]);
+}
+
+/// Lets spawned tasks run without letting paused time move.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Spawns a call that fails every attempt with `error`, and returns its attempt counter.
+fn spawn_failing<B, P, H, E>(retry: Retry<B, P, H>, error: E) -> Arc<AtomicU32>
+where
+    B: MakeDelays<Delays: Send> + Send + Sync + 'static,
+    P: ShouldRetry<(), E> + Send + Sync + 'static,
+    H: RetryAfter<(), E> + Send + Sync + 'static,
+    E: Clone + Send + Sync + 'static,
+{
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    tokio::spawn(async move {
+        retry
+            .run(|_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let error = error.clone();
+                async move { Err::<(), E>(error) }
+            })
+            .await
+    });
+    attempts
+}
+
+#[tokio::test(start_paused = true)]
+async fn sleeps_the_backoff_delay_between_attempts() {
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(fixed(10 * MS))
+        .build()
+        .unwrap();
+    let attempts = spawn_failing(retry, "down");
+    settle().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    tokio::time::advance(9 * MS).await;
+    settle().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    tokio::time::advance(MS).await;
+    settle().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn gives_up_after_max_attempts_with_the_last_error() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(fixed(MS))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let out: Result<(), u32> = retry.run(|a| async move { Err(a.number()) }).await;
+    assert_eq!(out, Err(3));
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[0],
+        Event::Retrying {
+            attempt: 1,
+            delay: MS,
+            reason: RetryReason::Error,
+            hinted: false
+        }
+    );
+    assert_eq!(
+        events[2],
+        Event::GaveUp {
+            attempts: 3,
+            reason: GiveUpReason::Attempts
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_predicate_retries_a_503_response_and_never_a_400() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(fixed(MS))
+        .retry_if(|outcome: &Result<u16, &str>| matches!(outcome, Ok(503) | Err("reset")))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+
+    let mut statuses = [503, 200].into_iter();
+    let out = retry
+        .run(|_| {
+            let status = statuses.next().unwrap_or(500);
+            async move { Ok::<_, &str>(status) }
+        })
+        .await;
+    assert_eq!(out, Ok(200));
+
+    let mut calls = 0;
+    let out = retry
+        .run(|_| {
+            calls += 1;
+            async { Err::<u16, _>("bad request") }
+        })
+        .await;
+    assert_eq!((out, calls), (Err("bad request"), 1));
+
+    let events = events.lock().unwrap();
+    assert!(matches!(
+        events[0],
+        Event::Retrying {
+            reason: RetryReason::Response,
+            ..
+        }
+    ));
+    assert_eq!(
+        events[1],
+        Event::GaveUp {
+            attempts: 1,
+            reason: GiveUpReason::NotRetryable
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_hint_replaces_the_backoff() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(2)
+        .backoff(fixed(MS))
+        .retry_after(|outcome: &Result<(), Duration>| outcome.err())
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let attempts = spawn_failing(retry, Duration::from_secs(7));
+    settle().await;
+    tokio::time::advance(Duration::from_secs(7) - MS).await;
+    settle().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    tokio::time::advance(MS).await;
+    settle().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        events.lock().unwrap()[0],
+        Event::Retrying { hinted: true, delay, .. } if delay == Duration::from_secs(7)
+    ));
+}
+
+#[test]
+fn build_rejects_invalid_settings_naming_the_field() {
+    let err = Retry::builder().max_attempts(0).build().unwrap_err();
+    assert_eq!(err.field(), "max_attempts");
+    assert_eq!(
+        err.to_string(),
+        "invalid retry setting: `max_attempts` must be at least 1"
+    );
+    let err = Retry::builder()
+        .deadline(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "deadline");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_finite_custom_backoff_ends_the_retries() {
+    let retry = Retry::builder()
+        .max_attempts(10)
+        .backoff(|| [MS, 2 * MS])
+        .no_budget()
+        .build()
+        .unwrap();
+    let mut calls = 0;
+    let _: Result<(), ()> = retry
+        .run(|_| {
+            calls += 1;
+            async { Err(()) }
+        })
+        .await;
+    assert_eq!(calls, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_hint_falls_back_to_the_backoff_and_a_max_hint_gives_up() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(2)
+        .backoff(fixed(5 * MS))
+        .retry_after(|outcome: &Result<(), Duration>| outcome.err())
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let _ = retry.run(|_| async { Err(Duration::ZERO) }).await;
+    let _ = retry.run(|_| async { Err(Duration::MAX) }).await;
+    let events = events.lock().unwrap();
+    assert_eq!(
+        events[0],
+        Event::Retrying {
+            attempt: 1,
+            delay: 5 * MS,
+            reason: RetryReason::Error,
+            hinted: false
+        }
+    );
+    assert_eq!(
+        events[2],
+        Event::GaveUp {
+            attempts: 1,
+            reason: GiveUpReason::NotRetryable
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_without_delay_yield_to_the_scheduler() {
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(|| std::iter::repeat(Duration::ZERO))
+        .no_budget()
+        .build()
+        .unwrap();
+    let mut run = std::pin::pin!(retry.run(|_| async { Err::<(), _>("down") }));
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    // One attempt per poll: the first two polls end in a retry, the third returns the error.
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        run.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err("down"))
+    );
+}

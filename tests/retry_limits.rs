@@ -1,0 +1,205 @@
+//! The retry pattern's limits: the deadline (with a property test) and the budget.
+#![cfg(feature = "retry")]
+
+use bulwark::backoff::{Backoff, Jitter};
+use bulwark::retry::{Event, GiveUpReason, Retry, RetryBudget};
+use futures::FutureExt;
+use proptest::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn fixed(delay: Duration) -> Backoff {
+    Backoff::constant(delay)
+        .jitter(Jitter::None)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Collects events.
+fn recorder() -> (
+    Arc<Mutex<Vec<Event>>>,
+    impl Fn(&Event) + Send + Sync + 'static,
+) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    (events, move |e: &Event| {
+        sink.lock().unwrap().push(e.clone())
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hint_past_the_deadline_gives_up_at_once() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(5)
+        .deadline(Duration::from_secs(5))
+        .retry_after(|_: &Result<(), &str>| Some(Duration::from_secs(10)))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    // Returns at its first poll: no sleep was entered.
+    let out = retry.run(|_| async { Err("busy") }).now_or_never();
+    assert_eq!(out, Some(Err("busy")));
+    assert_eq!(
+        events.lock().unwrap()[0],
+        Event::GaveUp {
+            attempts: 1,
+            reason: GiveUpReason::Deadline
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_sleep_is_entered_that_would_end_past_the_deadline() {
+    let (events, on_event) = recorder();
+    let retry = Retry::builder()
+        .max_attempts(100)
+        .deadline(35 * MS)
+        .backoff(fixed(10 * MS))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let out: Result<(), ()> = retry.run(|_| async { Err(()) }).await;
+    assert!(out.is_err());
+    // Attempts at 0, 10, 20 and 30 ms; a fifth would need a sleep ending at 40 ms.
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&Event::GaveUp {
+            attempts: 4,
+            reason: GiveUpReason::Deadline
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_returns_the_last_error_and_says_why() {
+    let (events, on_event) = recorder();
+    let budget = RetryBudget::builder()
+        .percent(0.0)
+        .min_per_second(0)
+        .build()
+        .unwrap();
+    let retry = Retry::builder()
+        .budget(budget.clone())
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let mut calls = 0;
+    let out: Result<(), &str> = retry
+        .run(|_| {
+            calls += 1;
+            async { Err("down") }
+        })
+        .await;
+    assert_eq!((out, calls), (Err("down"), 1));
+    assert_eq!(
+        events.lock().unwrap()[0],
+        Event::GaveUp {
+            attempts: 1,
+            reason: GiveUpReason::Budget
+        }
+    );
+    assert_eq!(budget.metrics().requests, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_sharing_a_budget_draw_from_one_pool() {
+    // 50 % and no floor: two successful calls fund exactly one retry, whichever retry uses it.
+    let budget = RetryBudget::builder()
+        .percent(50.0)
+        .min_per_second(0)
+        .build()
+        .unwrap();
+    let a = Retry::builder()
+        .budget(budget.clone())
+        .backoff(fixed(MS))
+        .build()
+        .unwrap();
+    let b = Retry::builder()
+        .budget(budget.clone())
+        .backoff(fixed(MS))
+        .build()
+        .unwrap();
+    assert_eq!(a.run(|_| async { Ok::<_, ()>(()) }).await, Ok(()));
+    assert_eq!(b.clone().run(|_| async { Ok::<_, ()>(()) }).await, Ok(()));
+    // Each failing call is itself a request: after these two the window has 4 requests, 2 retries.
+    let mut calls = 0;
+    let _ = a
+        .run(|_| {
+            calls += 1;
+            async { Err::<(), _>(()) }
+        })
+        .await;
+    let _ = b
+        .run(|_| {
+            calls += 1;
+            async { Err::<(), _>(()) }
+        })
+        .await;
+    assert_eq!(calls, 4);
+    assert_eq!(budget.metrics().retries, 2);
+    assert_eq!(budget.metrics().available, 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Whatever the backoff, hints and attempt durations: no attempt starts at or after the
+    /// deadline, and no sleep ends past it, so the call ends by the deadline plus the duration of
+    /// its last attempt.
+    #[test]
+    fn the_deadline_is_never_overrun(
+        deadline_ms in 1u64..500,
+        base_ms in 0u64..100,
+        seed in any::<u64>(),
+        attempt_ms in prop::collection::vec(0u64..50, 64),
+        hint_ms in prop::collection::vec(prop::option::of(0u64..200), 64),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let deadline = Duration::from_millis(deadline_ms);
+            let retry = Retry::builder()
+                .max_attempts(64)
+                .deadline(deadline)
+                .backoff(
+                    Backoff::exponential(Duration::from_millis(base_ms))
+                        .max_delay(Duration::from_secs(1))
+                        .seed(seed)
+                        .build()
+                        .unwrap(),
+                )
+                .retry_after(|outcome: &Result<(), usize>| {
+                    outcome.err().and_then(|n| hint_ms[n]).map(Duration::from_millis)
+                })
+                .no_budget()
+                .build()
+                .unwrap();
+            let deadline = Instant::now() + deadline;
+            let mut starts = Vec::new();
+            let out = retry
+                .run(|a| {
+                    let n = (a.number() - 1) as usize;
+                    starts.push(Instant::now());
+                    let took = Duration::from_millis(attempt_ms[n]);
+                    async move {
+                        tokio::time::sleep(took).await;
+                        Err(n)
+                    }
+                })
+                .await;
+            let last = out.unwrap_err();
+            for s in &starts {
+                prop_assert!(*s < deadline, "an attempt started at or after the deadline");
+            }
+            prop_assert!(Instant::now() <= deadline + Duration::from_millis(attempt_ms[last]));
+            Ok(())
+        })?;
+    }
+}
