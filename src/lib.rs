@@ -69,7 +69,18 @@ pub mod retry;
 #[cfg(feature = "saga")]
 pub mod saga;
 
+#[cfg(all(
+    feature = "timeout",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "bulkhead"
+))]
+pub mod pipeline;
+
+mod error;
+
 pub use builder::ServiceBuilderExt;
+pub use error::Error;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;

@@ -285,3 +285,31 @@ async fn retries_without_delay_yield_to_the_scheduler() {
         std::task::Poll::Ready(Err("down"))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_classifier_decides_what_is_retried() {
+    use bulwark::classify::Outcome;
+    let by_status = |out: &Result<u16, &str>| match out {
+        Ok(code) if *code >= 500 => Outcome::Failure,
+        Ok(code) if *code >= 400 => Outcome::Ignored,
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    };
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(fixed(MS))
+        .retry_failures(by_status)
+        .build()
+        .unwrap();
+    let mut statuses = [503, 404, 200].into_iter();
+    let mut calls = 0;
+    let out = retry
+        .run(|_| {
+            calls += 1;
+            let status = statuses.next().unwrap_or(200);
+            async move { Ok::<_, &str>(status) }
+        })
+        .await;
+    // 503 is retried; 404 is ignored by the classifier, so it is final.
+    assert_eq!((out, calls), (Ok(404), 2));
+}

@@ -4,7 +4,7 @@ use super::config::{Builder, Config};
 use super::core::{Core, Ticket};
 use super::events::{Event, Reason};
 use super::sync::Padded;
-use super::{CircuitBreakerLayer, Error, State};
+use super::{CircuitBreakerLayer, CircuitOpen, Error, State};
 use crate::classify::{Classify, DefaultClassifier, Outcome};
 use crate::event::Listeners;
 use std::fmt;
@@ -81,12 +81,21 @@ impl<C> CircuitBreaker<C> {
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
     {
-        let ticket = self.core().acquire(true)?;
-        let mut guard = Guard::new(self.core(), ticket);
-        guard.begin();
+        let mut admission = self.admit()?;
+        admission.begin();
         let result = f().await;
-        guard.finish(self.shared.classifier.classify(&result));
+        admission.finish(self.shared.classifier.classify(&result));
         result.map_err(Error::Inner)
+    }
+
+    /// Asks the circuit to admit one call, synchronously. The caller starts the call's clock with
+    /// [`Guard::begin`], records its outcome with [`Guard::finish`], and dropping the admission
+    /// unfinished releases it as a dropped call. The core of [`run`](Self::run), for callers (the
+    /// pipeline) that must not even build the call when the circuit is open, and whose output is
+    /// not the `Result` the breaker's own classifier reads.
+    pub(crate) fn admit(&self) -> Result<Admission<'_>, CircuitOpen> {
+        let ticket = self.core().acquire(true)?;
+        Ok(Guard::new(self.core(), ticket))
     }
 
     /// A tower layer whose services all share this breaker.
@@ -181,6 +190,9 @@ impl<C> CoreRef for LocalRef<C> {
 }
 
 /// An admitted call: records its outcome when finished, gives its ticket back when dropped.
+/// A call admitted by a breaker it borrows; see [`CircuitBreaker::admit`].
+pub(crate) type Admission<'a> = Guard<&'a Core>;
+
 pub(crate) struct Guard<R: CoreRef> {
     owner: R,
     ticket: Option<Ticket>,

@@ -1,9 +1,16 @@
 //! The retry budget: retries may be at most a percentage of recent requests, plus a floor.
 
 use super::InvalidRetry;
+#[cfg(loom)]
+use loom::sync::Mutex;
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
 use std::fmt;
+use std::sync::Arc;
+#[cfg(not(loom))]
+use std::sync::Mutex;
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -1,6 +1,8 @@
 //! The builder of a [`Retry`].
 
-use super::{Config, DefaultHint, Event, HintOr, InvalidRetry, OnError, Retry, RetryBudget};
+use super::{
+    Config, DefaultHint, Event, HintOr, InvalidRetry, OnError, Retry, RetryBudget, RetryFailures,
+};
 use crate::backoff::{Backoff, MakeDelays};
 use crate::event::Listeners;
 use std::fmt;
@@ -86,6 +88,13 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             budget: self.budget,
             listeners: self.listeners,
         }
+    }
+
+    /// Retries the outcomes `classifier` calls [`Failure`](crate::classify::Outcome::Failure),
+    /// and nothing else: the same [`Classify`](crate::classify::Classify) a circuit breaker uses
+    /// (a 5xx or a transport error is retried, an ignored 4xx is not).
+    pub fn retry_failures<C>(self, classifier: C) -> RetryBuilder<B, RetryFailures<C>, H> {
+        self.retry_if(RetryFailures(classifier))
     }
 
     /// Reads a delay from an outcome (an HTTP `Retry-After`) to wait instead of the backoff.

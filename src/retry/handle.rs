@@ -83,6 +83,27 @@ impl<B, P, H> Retry<B, P, H> {
         RetryLayer::new(self.clone())
     }
 
+    /// The same retry (limits, backoff, predicate, budget, listeners) with another hint, made
+    /// from this one's. The budget is shared with `self`.
+    pub(crate) fn map_hint<H2>(&self, f: impl FnOnce(&H) -> H2) -> Retry<B, P, H2>
+    where
+        B: Clone,
+        P: Clone,
+    {
+        let s = &self.shared;
+        Retry {
+            shared: Arc::new(Config {
+                max_attempts: s.max_attempts,
+                deadline: s.deadline,
+                backoff: s.backoff.clone(),
+                predicate: s.predicate.clone(),
+                hint: f(&s.hint),
+                budget: s.budget.clone(),
+                listeners: s.listeners.clone(),
+            }),
+        }
+    }
+
     /// The budget this retry draws from, if it has one.
     pub fn budget(&self) -> Option<&RetryBudget> {
         self.shared.budget.as_ref()

@@ -78,7 +78,8 @@
 //!
 //! By default every error is retried ([`OnError`]) and no response is. [`RetryBuilder::retry_if`]
 //! takes a predicate over the whole outcome, so a 503 response can be retried and a 400 error
-//! not. [`RetryBuilder::retry_after`] reads a delay from the outcome (an HTTP `Retry-After`) that
+//! not; [`RetryBuilder::retry_failures`] retries what a [`Classify`](crate::classify::Classify)
+//! calls a failure, so a circuit breaker and a retry can share one classifier. [`RetryBuilder::retry_after`] reads a delay from the outcome (an HTTP `Retry-After`) that
 //! replaces the backoff for that wait:
 //!
 //! ```
@@ -105,8 +106,32 @@
 //! ```
 //!
 //! The [`DefaultHint`] stays behind any hint of yours: an error of another bulwark pattern that
-//! knows when to come back (an open circuit) makes the retry wait that long, and give up rather
-//! than wait past the deadline.
+//! knows when to come back (an open circuit's
+//! [`CircuitOpen`](crate::circuit_breaker::CircuitOpen), with the `circuit-breaker` feature) makes
+//! the retry wait that long, and give up rather than wait past the deadline. Put the retry outside
+//! the breaker:
+//!
+//! ```
+//! # #[cfg(feature = "circuit-breaker")] {
+//! use std::time::Duration;
+//! use bulwark::ServiceBuilderExt;
+//! use bulwark::circuit_breaker::CircuitBreaker;
+//! use bulwark::retry::Retry;
+//! use tower::{service_fn, BoxError, ServiceBuilder};
+//!
+//! # fn main() -> Result<(), BoxError> {
+//! let breaker = CircuitBreaker::builder().build()?;
+//! let retry = Retry::builder().max_attempts(4).deadline(Duration::from_secs(10)).build()?;
+//! let svc = ServiceBuilder::new()
+//!     .bulwark_retry(&retry)
+//!     .circuit_breaker(&breaker)
+//!     .service(service_fn(|id: u64| async move { Ok::<_, BoxError>(id) }));
+//! # let _ = svc;
+//! # Ok(())
+//! # }
+//! # main().unwrap();
+//! # }
+//! ```
 //!
 //! # Limits
 //!
@@ -198,6 +223,6 @@ pub use future::{ResponseFuture, Run};
 use handle::Config;
 pub use handle::Retry;
 pub use layer::RetryLayer;
-pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, ShouldRetry};
+pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, RetryFailures, ShouldRetry};
 pub use replay::{CloneRequest, RebuildWith, RecoverWith, Replay};
 pub use service::RetryService;

@@ -33,6 +33,22 @@ where
     }
 }
 
+/// Retries what a [`Classify`](crate::classify::Classify) calls a failure: share one classifier
+/// between a circuit breaker and a retry. Made by
+/// [`RetryBuilder::retry_failures`](super::RetryBuilder::retry_failures).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetryFailures<C>(pub C);
+
+impl<C, T, E> ShouldRetry<T, E> for RetryFailures<C>
+where
+    C: crate::classify::Classify<T, E>,
+{
+    #[inline]
+    fn should_retry(&self, outcome: &Result<T, E>) -> bool {
+        self.0.classify(outcome).is_failure()
+    }
+}
+
 /// Reads from an outcome how long to wait before the next attempt (an HTTP `Retry-After`, say).
 /// See [`RetryBuilder::retry_after`](super::RetryBuilder::retry_after).
 ///
@@ -59,10 +75,32 @@ where
 
 /// The default hint: the errors of other bulwark patterns that know when to try again.
 ///
-/// With the `circuit-breaker` feature, an open circuit's error (a `circuit_breaker::CircuitOpen`,
-/// as the error itself, inside a [`BoxError`](crate::BoxError), or anywhere in a `BoxError`'s
-/// `source()` chain) asks to wait until the circuit may admit calls again, so an open circuit is
-/// not hammered blindly. Other outcomes have no hint, and the backoff decides.
+/// With the `circuit-breaker` feature, an open circuit's error (a
+/// [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) as the error itself, inside a
+/// [`BoxError`](crate::BoxError), or anywhere in a `BoxError`'s `source()` chain) asks to wait
+/// its [`retry_after`](crate::circuit_breaker::CircuitOpen::retry_after): until the circuit may
+/// admit calls again, so an open circuit is not hammered blindly, and the call gives up at once if
+/// that is past the deadline. A circuit forced open says `Duration::MAX` (the call gives up), a
+/// half-open circuit with every probe slot taken says zero (the backoff decides). Other outcomes
+/// have no hint, and the backoff decides.
+///
+/// This covers the tower door (errors are `BoxError`s) and errors that are a `CircuitOpen`. Around
+/// the standalone [`CircuitBreaker::run`](crate::circuit_breaker::CircuitBreaker::run), whose
+/// error is a generic `circuit_breaker::Error<E>`, say it with a hint of your own:
+///
+/// ```
+/// # #[cfg(feature = "circuit-breaker")] {
+/// use bulwark::circuit_breaker::{CircuitOpen, Error};
+/// use bulwark::retry::Retry;
+///
+/// let retry = Retry::builder()
+///     .retry_after(|out: &Result<String, Error<std::io::Error>>| {
+///         out.as_ref().err()?.as_open().map(CircuitOpen::retry_after)
+///     })
+///     .build();
+/// # let _ = retry;
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultHint;
 
@@ -77,8 +115,24 @@ impl<T, E: 'static> RetryAfter<T, E> for DefaultHint {
 }
 
 /// The hint of an error raised by another bulwark pattern, if it carries one.
-#[allow(unused_variables)]
+#[cfg_attr(not(feature = "circuit-breaker"), allow(unused_variables))]
 fn pattern_hint(error: &dyn Any) -> Option<Duration> {
+    #[cfg(feature = "circuit-breaker")]
+    {
+        use crate::circuit_breaker::CircuitOpen;
+        if let Some(open) = error.downcast_ref::<CircuitOpen>() {
+            return Some(open.retry_after());
+        }
+        if let Some(boxed) = error.downcast_ref::<crate::BoxError>() {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(boxed.as_ref());
+            while let Some(e) = cause {
+                if let Some(open) = e.downcast_ref::<CircuitOpen>() {
+                    return Some(open.retry_after());
+                }
+                cause = e.source();
+            }
+        }
+    }
     None
 }
 

@@ -1,0 +1,103 @@
+//! The one flat error of calls that combine patterns standalone.
+
+use std::fmt;
+
+/// The error of a call through several bulwark patterns at once (a
+/// [`Pipeline`](crate::pipeline::Pipeline)): either the call's own error, or the pattern that
+/// stopped it. One `match`, no nesting:
+///
+/// ```
+/// # #[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))] {
+/// use bulwark::Error;
+///
+/// fn describe(e: &Error<std::io::Error>) -> String {
+///     match e {
+///         Error::Inner(io) => format!("the call failed: {io}"),
+///         Error::Timeout(elapsed) => format!("too slow: {elapsed}"),
+///         Error::CircuitOpen(open) => format!("failing fast, retry after {:?}", open.retry_after()),
+///         Error::BulkheadFull(full) => format!("shed: {full}"),
+///         _ => e.to_string(),
+///     }
+/// }
+/// # let _ = describe;
+/// # }
+/// ```
+///
+/// `Display` and `source()` are those of the wrapped error, so printing an `Error` never repeats
+/// a message, and the cause chain of `Inner` is kept.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// The call ran and returned this error (after any retries).
+    Inner(E),
+    /// The call, one attempt of it, or the whole call with its retries ran out of time.
+    #[cfg(feature = "timeout")]
+    Timeout(crate::timeout::Elapsed),
+    /// The circuit breaker rejected the call without running it.
+    #[cfg(feature = "circuit-breaker")]
+    CircuitOpen(crate::circuit_breaker::CircuitOpen),
+    /// The bulkhead turned the call away without running it.
+    #[cfg(feature = "bulkhead")]
+    BulkheadFull(crate::bulkhead::BulkheadFull),
+}
+
+impl<E> Error<E> {
+    /// The call's own error, if that is what this is.
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            Error::Inner(e) => Some(e),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// Whether a pattern stopped the call (rather than the call failing by itself).
+    pub fn is_rejection(&self) -> bool {
+        !matches!(self, Error::Inner(_))
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Inner(e) => e.fmt(f),
+            #[cfg(feature = "timeout")]
+            Error::Timeout(e) => e.fmt(f),
+            #[cfg(feature = "circuit-breaker")]
+            Error::CircuitOpen(e) => e.fmt(f),
+            #[cfg(feature = "bulkhead")]
+            Error::BulkheadFull(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Inner(e) => e.source(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "timeout")]
+impl<E> From<crate::timeout::Elapsed> for Error<E> {
+    fn from(e: crate::timeout::Elapsed) -> Self {
+        Error::Timeout(e)
+    }
+}
+
+#[cfg(feature = "circuit-breaker")]
+impl<E> From<crate::circuit_breaker::CircuitOpen> for Error<E> {
+    fn from(e: crate::circuit_breaker::CircuitOpen) -> Self {
+        Error::CircuitOpen(e)
+    }
+}
+
+#[cfg(feature = "bulkhead")]
+impl<E> From<crate::bulkhead::BulkheadFull> for Error<E> {
+    fn from(e: crate::bulkhead::BulkheadFull) -> Self {
+        Error::BulkheadFull(e)
+    }
+}

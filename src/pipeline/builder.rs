@@ -1,0 +1,132 @@
+//! Building a pipeline.
+
+use super::{Pipeline, run::PipelineHint};
+use crate::backoff::Backoff;
+use crate::bulkhead::Bulkhead;
+use crate::circuit_breaker::CircuitBreaker;
+use crate::classify::DefaultClassifier;
+use crate::retry::{DefaultHint, OnError, Retry};
+use crate::timeout::Timeout;
+use std::fmt;
+use std::time::Duration;
+
+/// Builds a [`Pipeline`]; see [`Pipeline::builder`].
+#[must_use]
+pub struct PipelineBuilder<C = DefaultClassifier, B = Backoff, P = OnError, H = DefaultHint> {
+    total: Option<Duration>,
+    retry: Option<Retry<B, P, H>>,
+    breaker: Option<CircuitBreaker<C>>,
+    bulkhead: Option<Bulkhead>,
+    attempt: Option<Duration>,
+}
+
+/// An invalid pipeline: the field and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid pipeline setting `{field}`: {reason}")]
+pub struct PipelineConfigError {
+    field: &'static str,
+    reason: &'static str,
+}
+
+impl PipelineBuilder {
+    pub(super) fn new() -> Self {
+        Self {
+            total: None,
+            retry: None,
+            breaker: None,
+            bulkhead: None,
+            attempt: None,
+        }
+    }
+}
+
+impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
+    /// Bounds the whole call, retries and backoff sleeps included.
+    pub fn total_timeout(mut self, timeout: Duration) -> Self {
+        self.total = Some(timeout);
+        self
+    }
+
+    /// Retries attempts with this handle (its budget is shared with every other user of it).
+    pub fn retry<B2, P2, H2>(self, retry: Retry<B2, P2, H2>) -> PipelineBuilder<C, B2, P2, H2> {
+        PipelineBuilder {
+            total: self.total,
+            retry: Some(retry),
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            attempt: self.attempt,
+        }
+    }
+
+    /// Guards attempts with this breaker (the same circuit as every other user of the handle).
+    pub fn circuit_breaker<C2>(self, breaker: CircuitBreaker<C2>) -> PipelineBuilder<C2, B, P, H> {
+        PipelineBuilder {
+            total: self.total,
+            retry: self.retry,
+            breaker: Some(breaker),
+            bulkhead: self.bulkhead,
+            attempt: self.attempt,
+        }
+    }
+
+    /// Bounds attempts in flight (and waiting) with this bulkhead.
+    pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Bounds each attempt.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt = Some(timeout);
+        self
+    }
+
+    /// Checks the settings and builds the pipeline.
+    ///
+    /// An attempt timeout must be shorter than the total timeout (otherwise no retry ever gets
+    /// time to run), and neither may be zero.
+    pub fn build(self) -> Result<Pipeline<C, B, P, H>, PipelineConfigError>
+    where
+        B: Clone,
+        P: Clone,
+        H: Clone,
+    {
+        let zero = |field| PipelineConfigError {
+            field,
+            reason: "must be greater than zero",
+        };
+        if self.total == Some(Duration::ZERO) {
+            return Err(zero("total_timeout"));
+        }
+        if self.attempt == Some(Duration::ZERO) {
+            return Err(zero("attempt_timeout"));
+        }
+        if let (Some(total), Some(attempt)) = (self.total, self.attempt) {
+            if attempt >= total {
+                return Err(PipelineConfigError {
+                    field: "attempt_timeout",
+                    reason: "must be shorter than total_timeout, or retries never get time to run",
+                });
+            }
+        }
+        Ok(Pipeline {
+            total: self.total.map(Timeout::new),
+            retry: self.retry.map(|r| r.map_hint(PipelineHint::new)),
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            attempt: self.attempt.map(Timeout::new),
+        })
+    }
+}
+
+impl<C, B, P, H> fmt::Debug for PipelineBuilder<C, B, P, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineBuilder")
+            .field("total_timeout", &self.total)
+            .field("retry", &self.retry)
+            .field("circuit_breaker", &self.breaker)
+            .field("bulkhead", &self.bulkhead)
+            .field("attempt_timeout", &self.attempt)
+            .finish()
+    }
+}

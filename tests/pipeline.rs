@@ -1,0 +1,274 @@
+//! The pipeline: timeout, retry, circuit breaker and bulkhead around one call, in order.
+#![cfg(all(
+    feature = "timeout",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "bulkhead"
+))]
+
+mod support;
+
+use bulwark::Error;
+use bulwark::backoff::{Backoff, Jitter};
+use bulwark::bulkhead::Bulkhead;
+use bulwark::circuit_breaker::{CircuitBreaker, State};
+use bulwark::pipeline::Pipeline;
+use bulwark::retry::Retry;
+use futures::FutureExt;
+use std::cell::Cell;
+use std::io;
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn no_jitter(d: Duration) -> Backoff {
+    Backoff::constant(d).jitter(Jitter::None).build().unwrap()
+}
+
+fn breaker(consecutive: u32, open: Duration) -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .consecutive_failures(consecutive)
+        .open_duration(open)
+        .permitted_calls_in_half_open(1)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_absorb_transient_errors() {
+    let pipeline = Pipeline::builder()
+        .retry(
+            Retry::builder()
+                .max_attempts(3)
+                .backoff(no_jitter(ms(10)))
+                .build()
+                .unwrap(),
+        )
+        .circuit_breaker(breaker(5, ms(1000)))
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let out = pipeline
+        .run(|| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(io::Error::other("reset"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+    assert_eq!(out.unwrap(), 3);
+    assert_eq!(pipeline.circuit_breaker().unwrap().metrics().failures, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_is_a_breaker_failure_and_is_retried() {
+    let pipeline = Pipeline::builder()
+        .retry(
+            Retry::builder()
+                .max_attempts(2)
+                .backoff(no_jitter(ms(1)))
+                .build()
+                .unwrap(),
+        )
+        .circuit_breaker(breaker(5, ms(1000)))
+        .attempt_timeout(ms(100))
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let out = pipeline
+        .run(|| {
+            calls.set(calls.get() + 1);
+            let slow = calls.get() == 1;
+            async move {
+                if slow {
+                    sleep(ms(500)).await;
+                }
+                Ok::<_, io::Error>("fast")
+            }
+        })
+        .await;
+    assert_eq!(out.unwrap(), "fast");
+    let m = pipeline.circuit_breaker().unwrap().metrics();
+    assert_eq!((m.calls, m.failures), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_total_timeout_bounds_every_attempt_and_sleep() {
+    let pipeline = Pipeline::builder()
+        .total_timeout(ms(250))
+        .retry(
+            Retry::builder()
+                .max_attempts(10)
+                .backoff(no_jitter(ms(100)))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let out = pipeline
+        .run(|| async { Err::<(), _>(io::Error::other("down")) })
+        .await;
+    match out {
+        Err(Error::Timeout(e)) => assert_eq!(e.after(), ms(250)),
+        other => panic!("expected the total timeout, got {other:?}"),
+    }
+    assert!(start.elapsed() <= ms(250));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_waited_out_not_hammered() {
+    let cb = breaker(1, ms(300));
+    let pipeline = Pipeline::builder()
+        .retry(
+            Retry::builder()
+                .max_attempts(3)
+                .backoff(no_jitter(ms(1)))
+                .no_budget()
+                .build()
+                .unwrap(),
+        )
+        .circuit_breaker(cb.clone())
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let start = Instant::now();
+    let out = pipeline
+        .run(|| {
+            calls.set(calls.get() + 1);
+            let first = calls.get() == 1;
+            async move {
+                if first {
+                    Err(io::Error::other("boom"))
+                } else {
+                    Ok("recovered")
+                }
+            }
+        })
+        .await;
+    // Attempt 1 fails and opens the circuit; attempt 2 is rejected without a call and learns
+    // when the circuit half-opens; attempt 3 waits that long and is the probe that closes it.
+    assert_eq!(out.unwrap(), "recovered");
+    assert_eq!(calls.get(), 2, "an attempt reached an open circuit's call");
+    assert!(start.elapsed() >= ms(300));
+    assert_eq!(cb.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_open_circuit_gives_up_at_once_without_calling() {
+    let cb = breaker(5, ms(300));
+    cb.force_open();
+    let pipeline = Pipeline::builder()
+        .retry(Retry::builder().max_attempts(5).build().unwrap())
+        .circuit_breaker(cb)
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let start = Instant::now();
+    let out = pipeline
+        .run(|| {
+            calls.set(calls.get() + 1);
+            async { Ok::<_, io::Error>(()) }
+        })
+        .await;
+    assert!(matches!(out, Err(Error::CircuitOpen(_))));
+    assert_eq!(calls.get(), 0);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_bulkhead_rejects_and_the_breaker_ignores_it() {
+    let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker(1, ms(1000)))
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let holder = pipeline.clone();
+    let busy = tokio::spawn(async move {
+        holder
+            .run(|| async {
+                sleep(ms(100)).await;
+                Ok::<_, io::Error>(())
+            })
+            .await
+    });
+    tokio::task::yield_now().await;
+    let out = pipeline.run(|| async { Ok::<_, io::Error>(()) }).await;
+    assert!(matches!(out, Err(Error::BulkheadFull(_))));
+    assert_eq!(pipeline.circuit_breaker().unwrap().state(), State::Closed);
+    assert!(busy.await.unwrap().is_ok());
+    assert_eq!(pipeline.circuit_breaker().unwrap().metrics().failures, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_call_frees_its_bulkhead_slot() {
+    let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker(3, ms(1000)))
+        .bulkhead(bulkhead.clone())
+        .attempt_timeout(ms(1000))
+        .build()
+        .unwrap();
+    let mut hung = Box::pin(pipeline.run(std::future::pending::<Result<(), io::Error>>));
+    assert!((&mut hung).now_or_never().is_none());
+    assert_eq!(bulkhead.metrics().in_flight, 1);
+    drop(hung);
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+    assert!(
+        pipeline
+            .run(|| async { Ok::<_, io::Error>(1) })
+            .await
+            .is_ok()
+    );
+}
+
+#[test]
+fn invalid_settings_are_rejected_naming_the_field() {
+    let err = Pipeline::builder()
+        .total_timeout(ms(100))
+        .attempt_timeout(ms(100))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid pipeline setting `attempt_timeout`")
+    );
+    let err = Pipeline::builder()
+        .total_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("`total_timeout`"));
+}
+
+#[test]
+fn no_allocation_per_call_on_the_success_path() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(10))
+        .retry(Retry::builder().max_attempts(3).build().unwrap())
+        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
+        .bulkhead(Bulkhead::builder().max_concurrent(4).build().unwrap())
+        .attempt_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let per_call = support::allocations_per_call(10, 1000, || {
+        let out = pipeline
+            .run(|| async { Ok::<_, io::Error>(7) })
+            .now_or_never();
+        assert!(matches!(out, Some(Ok(7))));
+    });
+    assert_eq!(per_call, 0.0);
+}
