@@ -1,15 +1,20 @@
 //! Full stacks, outermost first: bulwark's timeout + retry + circuit breaker + bulkhead; tower's
 //! timeout + retry + concurrency limit (tower has no breaker); tower-resilience's time limiter +
 //! retry + circuit breaker + bulkhead. Settings as in the per-pattern rows; nothing fails, so this
-//! is the cost a call pays for being protected by all four.
+//! is the cost a call pays for being protected by all four. "stack/standalone" runs bulwark's
+//! `Pipeline` (total timeout + retry + breaker + bulkhead, no tower) around a closure, beside the
+//! bare closure; no peer offers the four around a closure.
 
 use crate::support::{
-    Echo, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread, single_row,
+    Echo, Failed, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread,
+    single_fn_row, single_row,
 };
 use bulwark::bulkhead::Bulkhead;
 use bulwark::circuit_breaker::CircuitBreaker;
+use bulwark::pipeline::Pipeline;
 use bulwark::timeout::TimeoutLayer;
 use criterion::Criterion;
+use std::future::ready;
 use std::time::Duration;
 use tower::{Service, ServiceBuilder};
 
@@ -117,6 +122,30 @@ pub(crate) fn bench(c: &mut Criterion) {
         tower_resilience(PendingOnce),
     );
     single_row(&mut g, group, &rt, "bulwark", bulwark(PendingOnce));
+    g.finish();
+
+    let group = "stack/standalone";
+    let mut g = c.benchmark_group(group);
+    single_fn_row(&mut g, group, &rt, "baseline", |i| {
+        ready(Ok::<u64, Failed>(i))
+    });
+    let pipeline = Pipeline::builder()
+        .total_timeout(TIMEOUT)
+        .retry(crate::retry::bulwark_default())
+        .circuit_breaker(CircuitBreaker::builder().build().expect("breaker"))
+        .bulkhead(
+            Bulkhead::builder()
+                .max_concurrent(LIMIT)
+                .max_queued(LIMIT)
+                .build()
+                .expect("bulkhead"),
+        )
+        .build()
+        .expect("pipeline");
+    let pipeline = &pipeline;
+    single_fn_row(&mut g, group, &rt, "bulwark-pipeline", |i| {
+        pipeline.run(move || ready(Ok::<u64, Failed>(i)))
+    });
     g.finish();
 
     let rt = multi_thread(WORKERS);
