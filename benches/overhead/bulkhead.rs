@@ -1,11 +1,15 @@
-//! Bulkhead rows: baseline, tower's `ConcurrencyLimit`, bulwark's bulkhead in its default and
-//! backpressure modes. The limits are high enough that no call waits: this is the admission cost.
+//! Bulkhead rows: baseline, tower's `ConcurrencyLimit`, tower-resilience's bulkhead (its default
+//! and backpressure modes), bulwark's bulkhead in its default and backpressure modes. The limits are
+//! high enough that no call waits: this is the admission cost.
 
-use crate::support::{Echo, contended, current_thread, multi_thread, report_allocations, single};
+use crate::support::{
+    Echo, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread, single_row,
+};
 use bulwark::bulkhead::Bulkhead;
 use criterion::Criterion;
 use tower::Layer;
 use tower::limit::ConcurrencyLimitLayer;
+use tower_resilience_bulkhead::BulkheadLayer as PeerLayer;
 
 const LIMIT: usize = 64;
 
@@ -17,47 +21,69 @@ fn bulkhead() -> Bulkhead {
         .expect("bulkhead")
 }
 
+fn peer() -> PeerLayer {
+    PeerLayer::builder()
+        .max_concurrent_calls(LIMIT)
+        .build()
+        .expect("peer bulkhead")
+}
+
+fn peer_backpressure() -> PeerLayer {
+    PeerLayer::builder()
+        .max_concurrent_calls(LIMIT)
+        .backpressure()
+        .build()
+        .expect("peer bulkhead")
+}
+
 pub(crate) fn bench(c: &mut Criterion) {
     let rt = current_thread();
-    let mut g = c.benchmark_group("bulkhead/single");
-    g.bench_function("baseline", |b| {
-        let mut svc = Echo;
-        report_allocations("bulkhead/single/baseline", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
-    g.bench_function("tower", |b| {
-        let mut svc = ConcurrencyLimitLayer::new(LIMIT).layer(Echo);
-        report_allocations("bulkhead/single/tower", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
-    g.bench_function("bulwark", |b| {
-        let mut svc = bulkhead().layer().layer(Echo);
-        report_allocations("bulkhead/single/bulwark", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
-    g.bench_function("bulwark-backpressure", |b| {
-        let mut svc = bulkhead().layer().backpressure().layer(Echo);
-        report_allocations("bulkhead/single/bulwark-backpressure", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
+    let group = "bulkhead/single";
+    let mut g = c.benchmark_group(group);
+    single_row(&mut g, group, &rt, "baseline", Echo);
+    let svc = ConcurrencyLimitLayer::new(LIMIT).layer(Echo);
+    single_row(&mut g, group, &rt, "tower", svc);
+    single_row(&mut g, group, &rt, "tower-resilience", peer().layer(Echo));
+    let svc = peer_backpressure().layer(Echo);
+    single_row(&mut g, group, &rt, "tower-resilience-backpressure", svc);
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark",
+        bulkhead().layer().layer(Echo),
+    );
+    let svc = bulkhead().layer().backpressure().layer(Echo);
+    single_row(&mut g, group, &rt, "bulwark-backpressure", svc);
     g.finish();
 
-    let rt = multi_thread(2);
-    let mut g = c.benchmark_group("bulkhead/contended-2");
-    g.bench_function("baseline", |b| {
-        b.iter_custom(|iters| contended(&rt, 2, iters, Echo))
-    });
-    g.bench_function("tower", |b| {
-        let svc = ConcurrencyLimitLayer::new(LIMIT).layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
-    g.bench_function("bulwark", |b| {
-        let svc = bulkhead().layer().layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
-    g.bench_function("bulwark-backpressure", |b| {
-        let svc = bulkhead().layer().backpressure().layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
+    let group = "bulkhead/pending-once";
+    let mut g = c.benchmark_group(group);
+    single_row(&mut g, group, &rt, "baseline", PendingOnce);
+    let svc = ConcurrencyLimitLayer::new(LIMIT).layer(PendingOnce);
+    single_row(&mut g, group, &rt, "tower", svc);
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "tower-resilience",
+        peer().layer(PendingOnce),
+    );
+    let svc = bulkhead().layer().layer(PendingOnce);
+    single_row(&mut g, group, &rt, "bulwark", svc);
     g.finish();
+
+    let rt = multi_thread(WORKERS);
+    for tasks in TASKS {
+        let mut g = c.benchmark_group(format!("bulkhead/contended-{tasks}"));
+        contended_row(&mut g, &rt, tasks, "baseline", Echo);
+        let svc = ConcurrencyLimitLayer::new(LIMIT).layer(Echo);
+        contended_row(&mut g, &rt, tasks, "tower", svc);
+        contended_row(&mut g, &rt, tasks, "tower-resilience", peer().layer(Echo));
+        let svc = bulkhead().layer().layer(Echo);
+        contended_row(&mut g, &rt, tasks, "bulwark", svc);
+        let svc = bulkhead().layer().backpressure().layer(Echo);
+        contended_row(&mut g, &rt, tasks, "bulwark-backpressure", svc);
+        g.finish();
+    }
 }

@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main};
 mod bulkhead;
 mod circuit_breaker;
 mod retry;
+mod stack;
 mod support;
 mod timeout;
 
@@ -19,6 +20,7 @@ criterion_group!(
     timeout::bench,
     circuit_breaker::bench,
     bulkhead::bench,
-    retry::bench
+    retry::bench,
+    stack::bench
 );
 criterion_main!(benches);

@@ -1,8 +1,19 @@
-//! Retry rows, first attempt succeeds: baseline, tower's `Retry` (a policy that retries errors
-//! up to 3 attempts, without and with tower's `TpsBudget`), bulwark's retry layer (with its
-//! default budget, and without a budget).
+//! Retry rows. As tower layers: baseline, tower's `Retry` (a policy that retries errors up to 3
+//! attempts, without and with tower's `TpsBudget`), tower-resilience's retry, bulwark's retry
+//! layer (with its default budget, and without a budget). Standalone, around a closure: a bare
+//! call as the baseline, `backon`, bulwark's `Retry::run`.
+//!
+//! The success path ("single", "pending-once", "standalone", contended) never retries: it is the
+//! cost of being ready to. The failure path ("failure", "standalone-failure") fails every attempt
+//! with zero delay until the 3 attempts run out; bulwark's retry runs without a budget there, as
+//! the peers have none, so that all of them make the 3 attempts.
 
-use crate::support::{Echo, contended, current_thread, multi_thread, single};
+use crate::support::{
+    Echo, Fail, Failed, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread,
+    single_fn_row, single_row,
+};
+use backon::{ConstantBuilder, Retryable};
+use bulwark::backoff::Backoff;
 use bulwark::retry::Retry;
 use criterion::Criterion;
 use std::future::{Ready, ready};
@@ -11,10 +22,11 @@ use std::time::Duration;
 use tower::Layer;
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::{Policy, RetryLayer};
+use tower_resilience_retry::RetryLayer as PeerLayer;
 
 /// tower policy: retry errors up to 3 attempts, never a success.
 #[derive(Clone)]
-struct Attempts(usize);
+pub(crate) struct Attempts(usize);
 
 impl<E> Policy<u64, u64, E> for Attempts {
     type Future = Ready<()>;
@@ -67,7 +79,21 @@ fn tower_budgeted() -> Budgeted {
     }
 }
 
-fn bulwark_default() -> Retry {
+/// tower's retry, 3 attempts, no budget.
+pub(crate) fn tower_retry() -> RetryLayer<Attempts> {
+    RetryLayer::new(Attempts(1))
+}
+
+/// tower-resilience's retry: 3 attempts, zero delay.
+pub(crate) fn peer<E>() -> PeerLayer<u64, u64, E> {
+    PeerLayer::builder()
+        .max_attempts(3)
+        .fixed_backoff(Duration::ZERO)
+        .build()
+}
+
+/// bulwark's retry with default settings (3 attempts, default budget and backoff).
+pub(crate) fn bulwark_default() -> Retry {
     Retry::default()
 }
 
@@ -75,51 +101,124 @@ fn bulwark_no_budget() -> Retry {
     Retry::builder().no_budget().build().expect("valid retry")
 }
 
+/// The failure-path retry: 3 attempts, zero delay, no budget (as the peers).
+fn bulwark_zero_delay() -> Retry {
+    let zero = Backoff::constant(Duration::ZERO)
+        .build()
+        .expect("valid backoff");
+    Retry::builder()
+        .backoff(zero)
+        .no_budget()
+        .build()
+        .expect("valid retry")
+}
+
+/// backon: zero delay, 2 retries (3 attempts).
+fn backon() -> ConstantBuilder {
+    ConstantBuilder::new()
+        .with_delay(Duration::ZERO)
+        .with_max_times(2)
+}
+
 pub(crate) fn bench(c: &mut Criterion) {
     let rt = current_thread();
-    let mut g = c.benchmark_group("retry/single");
-    g.bench_function("baseline", |b| {
-        let mut svc = Echo;
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
+    let group = "retry/single";
+    let mut g = c.benchmark_group(group);
+    single_row(&mut g, group, &rt, "baseline", Echo);
+    single_row(&mut g, group, &rt, "tower", tower_retry().layer(Echo));
+    let svc = RetryLayer::new(tower_budgeted()).layer(Echo);
+    single_row(&mut g, group, &rt, "tower-budget", svc);
+    single_row(&mut g, group, &rt, "tower-resilience", peer().layer(Echo));
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark",
+        bulwark_default().layer().layer(Echo),
+    );
+    let svc = bulwark_no_budget().layer().layer(Echo);
+    single_row(&mut g, group, &rt, "bulwark-no-budget", svc);
+    g.finish();
+
+    let group = "retry/pending-once";
+    let mut g = c.benchmark_group(group);
+    single_row(&mut g, group, &rt, "baseline", PendingOnce);
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "tower",
+        tower_retry().layer(PendingOnce),
+    );
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "tower-resilience",
+        peer().layer(PendingOnce),
+    );
+    let svc = bulwark_default().layer().layer(PendingOnce);
+    single_row(&mut g, group, &rt, "bulwark", svc);
+    g.finish();
+
+    // A peer whose zero delay still goes through the runtime's timer waits for its next tick
+    // (about a millisecond) per retry: ten samples keep such rows to a fraction of a second.
+    let group = "retry/failure";
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    single_row(&mut g, group, &rt, "baseline", Fail);
+    single_row(&mut g, group, &rt, "tower", tower_retry().layer(Fail));
+    single_row(&mut g, group, &rt, "tower-resilience", peer().layer(Fail));
+    let svc = bulwark_zero_delay().layer().layer(Fail);
+    single_row(&mut g, group, &rt, "bulwark", svc);
+    g.finish();
+
+    let group = "retry/standalone";
+    let mut g = c.benchmark_group(group);
+    single_fn_row(&mut g, group, &rt, "baseline", |i| {
+        ready(Ok::<u64, Failed>(i))
     });
-    g.bench_function("tower", |b| {
-        let mut svc = RetryLayer::new(Attempts(1)).layer(Echo);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
+    let policy = backon();
+    single_fn_row(&mut g, group, &rt, "backon", |i| {
+        (move || ready(Ok::<u64, Failed>(i))).retry(&policy)
     });
-    g.bench_function("tower-budget", |b| {
-        let mut svc = RetryLayer::new(tower_budgeted()).layer(Echo);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
+    let retry = bulwark_default();
+    single_fn_row(&mut g, group, &rt, "bulwark", |i| {
+        retry.run(move |_| ready(Ok::<u64, Failed>(i)))
     });
-    g.bench_function("bulwark", |b| {
-        let mut svc = bulwark_default().layer().layer(Echo);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
-    g.bench_function("bulwark-no-budget", |b| {
-        let mut svc = bulwark_no_budget().layer().layer(Echo);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
+    let retry = bulwark_no_budget();
+    single_fn_row(&mut g, group, &rt, "bulwark-no-budget", |i| {
+        retry.run(move |_| ready(Ok::<u64, Failed>(i)))
     });
     g.finish();
 
-    let rt = multi_thread(2);
-    let mut g = c.benchmark_group("retry/contended-2");
-    g.bench_function("baseline", |b| {
-        b.iter_custom(|iters| contended(&rt, 2, iters, Echo))
+    let group = "retry/standalone-failure";
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    single_fn_row(&mut g, group, &rt, "baseline", |_| {
+        ready(Err::<u64, _>(Failed))
     });
-    g.bench_function("tower", |b| {
-        let svc = RetryLayer::new(Attempts(1)).layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
+    single_fn_row(&mut g, group, &rt, "backon", |_| {
+        (|| ready(Err::<u64, _>(Failed))).retry(&policy)
     });
-    g.bench_function("tower-budget", |b| {
-        let svc = RetryLayer::new(tower_budgeted()).layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
-    g.bench_function("bulwark", |b| {
-        let svc = bulwark_default().layer().layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
-    g.bench_function("bulwark-no-budget", |b| {
-        let svc = bulwark_no_budget().layer().layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
+    let retry = bulwark_zero_delay();
+    single_fn_row(&mut g, group, &rt, "bulwark", |_| {
+        retry.run(|_| ready(Err::<u64, _>(Failed)))
     });
     g.finish();
+
+    let rt = multi_thread(WORKERS);
+    for tasks in TASKS {
+        let mut g = c.benchmark_group(format!("retry/contended-{tasks}"));
+        contended_row(&mut g, &rt, tasks, "baseline", Echo);
+        contended_row(&mut g, &rt, tasks, "tower", tower_retry().layer(Echo));
+        let svc = RetryLayer::new(tower_budgeted()).layer(Echo);
+        contended_row(&mut g, &rt, tasks, "tower-budget", svc);
+        contended_row(&mut g, &rt, tasks, "tower-resilience", peer().layer(Echo));
+        let svc = bulwark_default().layer().layer(Echo);
+        contended_row(&mut g, &rt, tasks, "bulwark", svc);
+        let svc = bulwark_no_budget().layer().layer(Echo);
+        contended_row(&mut g, &rt, tasks, "bulwark-no-budget", svc);
+        g.finish();
+    }
 }

@@ -1,45 +1,63 @@
-//! Timeout rows: baseline, tower's `Timeout`, bulwark's `TimeoutLayer`.
+//! Timeout rows: baseline, tower's `Timeout`, tower-resilience's `TimeLimiter`, bulwark's
+//! `TimeoutLayer`; on an always-ready inner service, on one that is pending once, and contended.
 
-use crate::support::{Echo, contended, current_thread, multi_thread, report_allocations, single};
+use crate::support::{
+    Echo, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread, single_row,
+};
 use bulwark::timeout::TimeoutLayer;
 use criterion::Criterion;
 use std::time::Duration;
 use tower::Layer;
+use tower_resilience_timelimiter::TimeLimiterLayer;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+fn time_limiter() -> TimeLimiterLayer<tower_resilience_timelimiter::FixedTimeout> {
+    TimeLimiterLayer::builder().timeout_duration(LIMIT).build()
+}
+
 pub(crate) fn bench(c: &mut Criterion) {
     let rt = current_thread();
-    let mut g = c.benchmark_group("timeout/single");
-    g.bench_function("baseline", |b| {
-        let mut svc = Echo;
-        report_allocations("timeout/single/baseline", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
-    g.bench_function("tower", |b| {
-        let mut svc = tower::timeout::TimeoutLayer::new(LIMIT).layer(Echo);
-        report_allocations("timeout/single/tower", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
-    g.bench_function("bulwark", |b| {
-        let mut svc = TimeoutLayer::new(LIMIT).layer(Echo);
-        report_allocations("timeout/single/bulwark", &rt, &mut svc);
-        b.iter_custom(|iters| single(&rt, iters, &mut svc));
-    });
+    let group = "timeout/single";
+    let mut g = c.benchmark_group(group);
+    single_row(&mut g, group, &rt, "baseline", Echo);
+    let tower = tower::timeout::TimeoutLayer::new(LIMIT);
+    single_row(&mut g, group, &rt, "tower", tower.layer(Echo));
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "tower-resilience",
+        time_limiter().layer(Echo),
+    );
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark",
+        TimeoutLayer::new(LIMIT).layer(Echo),
+    );
     g.finish();
 
-    let rt = multi_thread(2);
-    let mut g = c.benchmark_group("timeout/contended-2");
-    g.bench_function("baseline", |b| {
-        b.iter_custom(|iters| contended(&rt, 2, iters, Echo))
-    });
-    g.bench_function("tower", |b| {
-        let svc = tower::timeout::TimeoutLayer::new(LIMIT).layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
-    g.bench_function("bulwark", |b| {
-        let svc = TimeoutLayer::new(LIMIT).layer(Echo);
-        b.iter_custom(|iters| contended(&rt, 2, iters, svc.clone()))
-    });
+    let group = "timeout/pending-once";
+    let mut g = c.benchmark_group(group);
+    single_row(&mut g, group, &rt, "baseline", PendingOnce);
+    single_row(&mut g, group, &rt, "tower", tower.layer(PendingOnce));
+    let svc = time_limiter().layer(PendingOnce);
+    single_row(&mut g, group, &rt, "tower-resilience", svc);
+    let svc = TimeoutLayer::new(LIMIT).layer(PendingOnce);
+    single_row(&mut g, group, &rt, "bulwark", svc);
     g.finish();
+
+    let rt = multi_thread(WORKERS);
+    for tasks in TASKS {
+        let mut g = c.benchmark_group(format!("timeout/contended-{tasks}"));
+        contended_row(&mut g, &rt, tasks, "baseline", Echo);
+        contended_row(&mut g, &rt, tasks, "tower", tower.layer(Echo));
+        let svc = time_limiter().layer(Echo);
+        contended_row(&mut g, &rt, tasks, "tower-resilience", svc);
+        let svc = TimeoutLayer::new(LIMIT).layer(Echo);
+        contended_row(&mut g, &rt, tasks, "bulwark", svc);
+        g.finish();
+    }
 }
