@@ -4,7 +4,18 @@
 //! (and without the `tracing` feature) emitting costs one branch: the event is never built.
 
 // A build with no pattern feature has no events.
-#![cfg_attr(not(any(feature = "timeout", feature = "chaos")), allow(dead_code))]
+#![cfg_attr(
+    not(any(
+        feature = "timeout",
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "saga",
+        feature = "health",
+        feature = "chaos"
+    )),
+    allow(dead_code)
+)]
 
 use std::fmt;
 use std::sync::Arc;

@@ -8,11 +8,14 @@
 //! |---|---|---|
 //! | timeout | [`timeout`] | `timeout` |
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
-//! | circuit breaker | `circuit_breaker` | `circuit-breaker` |
-//! | saga | [`saga`] | `saga` |
-//! | fault injection (for tests and demos) | `chaos` | `chaos` |
+//! | circuit breaker | [`circuit_breaker`] (outcomes: [`classify`]) | `circuit-breaker` |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
+//! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
+//! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
+//! | fault injection (for tests and demos) | [`chaos`] | `chaos` |
+//!
+//! All of these are on by default.
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
 //! [`tracing`](https://docs.rs/tracing) event.

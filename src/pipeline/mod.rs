@@ -54,9 +54,9 @@
 //! From the outside in:
 //!
 //! 1. **Total timeout**: bounds what the caller waits for, retries and backoff sleeps included.
-//!    Outermost, because it is the caller's budget; it fails with [`Error::Timeout`].
+//!    Outermost, because it is the caller's budget; it fails with [`Error::Timeout`](crate::Error::Timeout).
 //! 2. **Retry**: tries the attempt again. It sits outside the breaker so that every attempt asks the
-//!    breaker again, and an open circuit comes back as [`Error::CircuitOpen`], whose
+//!    breaker again, and an open circuit comes back as [`Error::CircuitOpen`](crate::Error::CircuitOpen), whose
 //!    `retry_after` the retry honours: it waits until the circuit may admit calls again, or gives
 //!    up if that would pass its deadline, or at once if the circuit was forced open. It never
 //!    hammers an open circuit.

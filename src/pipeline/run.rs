@@ -16,7 +16,7 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
     /// Runs the call `f` makes (once per attempt) through every part of the pipeline.
     ///
     /// `f` is called again for each retry. The result is the call's output, or the flat
-    /// [`Error`](crate::Error) saying what stopped it.
+    /// [`Error`] saying what stopped it.
     pub async fn run<F, Fut, T, E>(&self, mut f: F) -> Result<T, Error<E>>
     where
         F: FnMut() -> Fut,

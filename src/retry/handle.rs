@@ -85,6 +85,7 @@ impl<B, P, H> Retry<B, P, H> {
 
     /// The same retry (limits, backoff, predicate, budget, listeners) with another hint, made
     /// from this one's. The budget is shared with `self`.
+    #[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
     pub(crate) fn map_hint<H2>(&self, f: impl FnOnce(&H) -> H2) -> Retry<B, P, H2>
     where
         B: Clone,
