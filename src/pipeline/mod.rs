@@ -49,6 +49,12 @@
 //! # }
 //! ```
 //!
+//! # For HTTP
+//!
+//! With the `http` feature, [`Pipeline::http`] is a ready-made, tunable pipeline for an outbound
+//! HTTP dependency (the defaults of .NET's standard resilience handler), with a classifier and a
+//! retry policy that read status codes and `Retry-After`.
+//!
 //! # The order, and why
 //!
 //! From the outside in:
@@ -100,6 +106,8 @@
 //! lock: each part costs what it costs alone.
 
 mod builder;
+#[cfg(feature = "http")]
+pub mod http;
 mod run;
 
 pub use builder::{PipelineBuilder, PipelineConfigError};
