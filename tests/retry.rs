@@ -1,34 +1,15 @@
 //! The retry pattern, standalone door: attempts, predicate, hints, events, settings.
 #![cfg(feature = "retry")]
 
+mod retry_common;
+use retry_common::{MS, fixed, recorder};
+
 use bulwark::backoff::MakeDelays;
-use bulwark::backoff::{Backoff, Jitter};
 use bulwark::retry::{Attempt, Event, GiveUpReason, Retry, RetryReason};
 use bulwark::retry::{RetryAfter, ShouldRetry};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const MS: Duration = Duration::from_millis(1);
-
-fn fixed(delay: Duration) -> Backoff {
-    Backoff::constant(delay)
-        .jitter(Jitter::None)
-        .build()
-        .unwrap_or_default()
-}
-
-/// Collects events.
-fn recorder() -> (
-    Arc<Mutex<Vec<Event>>>,
-    impl Fn(&Event) + Send + Sync + 'static,
-) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    (events, move |e: &Event| {
-        sink.lock().unwrap().push(e.clone())
-    })
-}
 
 #[tokio::test(start_paused = true)]
 async fn retries_errors_until_success_and_tells_the_closure_the_attempt_number() {

@@ -2,6 +2,9 @@
 //! for past the deadline.
 #![cfg(all(feature = "retry", feature = "circuit-breaker"))]
 
+mod retry_common;
+use retry_common::MS;
+
 use bulwark::ServiceBuilderExt;
 use bulwark::backoff::{Backoff, Jitter};
 use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, Error};
@@ -11,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 
-const MS: Duration = Duration::from_millis(1);
 const OPEN: Duration = Duration::from_secs(5);
 
 fn breaker() -> CircuitBreaker {

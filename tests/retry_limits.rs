@@ -1,34 +1,15 @@
 //! The retry pattern's limits: the deadline (with a property test) and the budget.
 #![cfg(feature = "retry")]
 
-use bulwark::backoff::{Backoff, Jitter};
+mod retry_common;
+use retry_common::{MS, fixed, recorder};
+
+use bulwark::backoff::Backoff;
 use bulwark::retry::{Event, GiveUpReason, Retry, RetryBudget};
 use futures::FutureExt;
 use proptest::prelude::*;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-
-const MS: Duration = Duration::from_millis(1);
-
-fn fixed(delay: Duration) -> Backoff {
-    Backoff::constant(delay)
-        .jitter(Jitter::None)
-        .build()
-        .unwrap_or_default()
-}
-
-/// Collects events.
-fn recorder() -> (
-    Arc<Mutex<Vec<Event>>>,
-    impl Fn(&Event) + Send + Sync + 'static,
-) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    (events, move |e: &Event| {
-        sink.lock().unwrap().push(e.clone())
-    })
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_hint_past_the_deadline_gives_up_at_once() {

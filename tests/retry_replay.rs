@@ -2,21 +2,14 @@
 //! may follow, non-Clone requests rebuilt or recovered, or sent once).
 #![cfg(feature = "retry")]
 
-use bulwark::backoff::{Backoff, Jitter};
+mod retry_common;
+use retry_common::{MS, fixed};
+
 use bulwark::retry::{Event, GiveUpReason, Retry};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::{BoxError, Layer, Service, ServiceExt, service_fn};
-
-const MS: Duration = Duration::from_millis(1);
-
-fn fixed(delay: Duration) -> Backoff {
-    Backoff::constant(delay)
-        .jitter(Jitter::None)
-        .build()
-        .unwrap_or_default()
-}
 
 fn retry(max_attempts: u32, delay: Duration) -> Retry {
     Retry::builder()

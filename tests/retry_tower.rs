@@ -2,23 +2,16 @@
 //! requests, the deadline while waiting for readiness, shared state across layers.
 #![cfg(feature = "retry")]
 
+mod retry_common;
+use retry_common::{MS, fixed};
+
 use bulwark::ServiceBuilderExt;
-use bulwark::backoff::{Backoff, Jitter};
 use bulwark::retry::{Event, GiveUpReason, Retry, RetryBudget};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_test::mock;
-
-const MS: Duration = Duration::from_millis(1);
-
-fn fixed(delay: Duration) -> Backoff {
-    Backoff::constant(delay)
-        .jitter(Jitter::None)
-        .build()
-        .unwrap_or_default()
-}
 
 fn retry(max_attempts: u32, delay: Duration) -> Retry {
     Retry::builder()
