@@ -403,23 +403,86 @@ fn build_rejects_invalid_configuration_naming_the_field() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_panicking_listener_does_not_poison_later_reports() {
-    static SCRIPT: [Status; 1] = [Status::Healthy];
+async fn a_panicking_listener_breaks_neither_the_report_nor_the_other_listeners() {
+    static SCRIPT: [Status; 2] = [Status::Healthy, Status::Unhealthy];
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_second = seen.clone();
     let health = HealthAggregator::builder()
         .cache_for(Duration::ZERO)
         .check(scripted("db", &SCRIPT))
         .on_event(|_| panic!("listener bug"))
+        .on_event(move |e| seen_by_second.lock().unwrap().push(e.clone()))
         .build()
         .unwrap();
-    let first = tokio::spawn({
-        let health = health.clone();
-        async move { health.report().await.status() }
-    });
-    assert!(
-        first.await.unwrap_err().is_panic(),
-        "the first result is an event"
-    );
-    // Same status again: no event, and the run machinery is intact.
+    // The report's own future: a listener's panic must not unwind into it.
     assert_eq!(health.report().await.status(), Status::Healthy);
+    assert_eq!(health.report().await.status(), Status::Unhealthy);
+    let seen = seen.lock().unwrap().clone();
+    let checks: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::CheckChanged { from, to, .. } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            (None, Status::Healthy),
+            (Some(Status::Healthy), Status::Unhealthy)
+        ],
+        "the listener after the panicking one gets every event"
+    );
+    assert!(seen.contains(&Event::StatusChanged {
+        from: Status::Healthy,
+        to: Status::Unhealthy
+    }));
     assert_eq!(health.metrics().runs, 2);
+}
+
+/// The case: a check that sleeps 8 s with a 5 s timeout, probed once by a caller that
+/// gives up after 1 s, and read again 10 s later, when its run has had time to finish.
+#[tokio::test(start_paused = true)]
+async fn a_check_that_finishes_after_its_timeout_while_nobody_waits_is_timed_out() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let health = HealthAggregator::builder()
+        .check(
+            counted("slow", &runs, Duration::from_secs(8), Status::Healthy)
+                .timeout(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap();
+
+    let probe = tokio::time::timeout(Duration::from_secs(1), health.report()).await;
+    assert!(probe.is_err(), "the probe gives up before the check ends");
+    sleep(Duration::from_secs(10)).await;
+
+    let report = health.report().await;
+    let slow = report.check("slow").unwrap();
+    assert_eq!(
+        runs.load(SeqCst),
+        1,
+        "the abandoned run was joined, not run again"
+    );
+    assert_eq!(slow.observed(), Status::Unhealthy);
+    assert_eq!(slow.status(), Status::Unhealthy);
+    assert_eq!(slow.message(), Some("check timed out after 5s"));
+    assert_eq!(report.status(), Status::Unhealthy);
+    assert_eq!(health.metrics().status, Status::Unhealthy);
+}
+
+/// The boundary of the rule above: the deadline is the run's start plus its timeout, and a
+/// check that ends exactly then is on time.
+#[tokio::test(start_paused = true)]
+async fn a_check_that_ends_exactly_at_its_deadline_is_on_time() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let health = HealthAggregator::builder()
+        .check(
+            counted("on-time", &runs, Duration::from_secs(5), Status::Healthy)
+                .timeout(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap();
+    let report = health.report().await;
+    assert_eq!(report.check("on-time").unwrap().status(), Status::Healthy);
 }

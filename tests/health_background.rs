@@ -150,3 +150,122 @@ async fn a_panicking_listener_does_not_end_the_background_task() {
     assert_eq!(flips.load(SeqCst), 5);
     assert_eq!(health.metrics().runs, 5);
 }
+
+/// A check that answers `Healthy` at once on its first run and after `later` on the next ones.
+fn slow_after_first(later: Duration) -> Check {
+    let runs = AtomicUsize::new(0);
+    Check::from_fn("db", move || {
+        let first = runs.fetch_add(1, SeqCst) == 0;
+        async move {
+            if !first {
+                sleep(later).await;
+            }
+            Status::Healthy
+        }
+    })
+    .timeout(Duration::from_secs(1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn watch_and_metrics_agree_with_a_stale_report() {
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .max_age(Duration::from_secs(12))
+        .check(counted(&Arc::new(AtomicUsize::new(0))).timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let watch = health.watch();
+    assert_eq!(health.report().await.status(), Status::Healthy);
+    assert_eq!(*watch.borrow(), Status::Healthy);
+
+    // Starved: the clock moves past max_age and the background task gets no turn.
+    assert!(
+        tokio::time::advance(Duration::from_secs(13))
+            .now_or_never()
+            .is_none()
+    );
+    let report = health
+        .report()
+        .now_or_never()
+        .expect("reads the latest result");
+    assert!(report.check("db").unwrap().is_stale());
+    assert_eq!(report.status(), Status::Unhealthy);
+    assert_eq!(*watch.borrow(), Status::Unhealthy, "the watch agrees");
+    assert_eq!(
+        health.metrics().status,
+        Status::Unhealthy,
+        "so do the metrics"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn metrics_see_a_stale_result_without_any_report() {
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .max_age(Duration::from_secs(12))
+        .check(counted(&Arc::new(AtomicUsize::new(0))).timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let watch = health.watch();
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(health.metrics().status, Status::Healthy);
+    assert!(
+        tokio::time::advance(Duration::from_secs(13))
+            .now_or_never()
+            .is_none()
+    );
+    assert_eq!(health.metrics().status, Status::Unhealthy);
+    assert_eq!(*watch.borrow(), Status::Unhealthy);
+}
+
+/// With no report and no metrics call, the background task itself publishes staleness: it wakes
+/// when the result reaches max_age, before the round that refreshes it has finished.
+#[tokio::test(start_paused = true)]
+async fn the_watch_learns_a_result_went_stale_with_no_report_asked_for() {
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = events.clone();
+    let health = HealthAggregator::builder()
+        .background(INTERVAL)
+        .max_age(Duration::from_secs(12))
+        .check(slow_after_first(Duration::from_millis(500)))
+        .on_event(move |e| log.lock().unwrap().push(e.clone()))
+        .build()
+        .unwrap();
+    let mut watch = health.watch();
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(*watch.borrow_and_update(), Status::Healthy);
+
+    // The task is starved past max_age; when it runs again its round takes 500 ms, and the
+    // result it holds meanwhile is stale.
+    assert!(
+        tokio::time::advance(Duration::from_secs(13))
+            .now_or_never()
+            .is_none()
+    );
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    assert!(watch.has_changed().unwrap());
+    assert_eq!(*watch.borrow_and_update(), Status::Unhealthy);
+
+    // The round ends, the fresh result is published.
+    sleep(Duration::from_millis(600)).await;
+    assert_eq!(*watch.borrow_and_update(), Status::Healthy);
+    let changes: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            bulwark::health::Event::StatusChanged { from, to } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (Status::Unhealthy, Status::Healthy),
+            (Status::Healthy, Status::Unhealthy),
+            (Status::Unhealthy, Status::Healthy)
+        ]
+    );
+}

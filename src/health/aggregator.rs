@@ -10,7 +10,6 @@ use super::{Event, HealthMetrics};
 use crate::event::Listeners;
 use futures::future::join_all;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
@@ -118,19 +117,30 @@ impl HealthAggregator {
     }
 
     /// A receiver of the overall status of every check (optional ones count at worst as
-    /// `Degraded`), updated each time a result is recorded. A check with no result yet counts as
-    /// failing, so the value starts `Unhealthy` unless no check is registered.
+    /// `Degraded`), as a report of every check would give it. A check with no result yet counts
+    /// as failing, so the value starts `Unhealthy` unless no check is registered.
+    ///
+    /// It changes when a result is recorded and, in background mode, when a result goes stale:
+    /// the background task wakes at the moment the oldest result reaches `max_age` (even in the
+    /// middle of a round) and publishes the `Unhealthy` status; a report or a [`metrics`](Self::metrics)
+    /// call that finds a result stale publishes it too. So a receiver never holds `Healthy` while a
+    /// report would say stale, except while the runtime is too starved to run the background
+    /// task or anything else that reads the status.
     pub fn watch(&self) -> watch::Receiver<Status> {
+        self.inner.publish_overall();
         self.inner.overall.subscribe()
     }
 
-    /// Counters since the aggregator was built, and the overall status.
+    /// Counters since the aggregator was built, and the overall status of every check now (in
+    /// background mode, a stale result counts as `Unhealthy`, as in a report), which is also
+    /// what [`watch`](Self::watch) holds once this returns.
     pub fn metrics(&self) -> HealthMetrics {
+        let (status, _) = self.inner.publish_overall();
         HealthMetrics {
             runs: self.inner.runs.load(Relaxed),
             cache_hits: self.inner.cache_hits.load(Relaxed),
             joins: self.inner.joins.load(Relaxed),
-            status: *self.inner.overall.borrow(),
+            status,
         }
     }
 }
@@ -139,15 +149,16 @@ async fn background(inner: Arc<Inner>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        // Wherever the task waits, a result going stale wakes it to publish the status.
+        inner.publishing_staleness(ticker.tick()).await;
         // A result younger than half an interval (a `refresh`, or the report that started the
         // first run) is not run again.
         let runs: Vec<_> = (0..inner.slots.len())
             .map(|i| inner.acquire(i, Some(interval / 2), Instant::now()))
             .collect();
-        join_all(runs).await;
-        // A panicking listener must not end the task: results would go stale.
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| inner.update_overall_if_dirty()));
+        inner.publishing_staleness(join_all(runs)).await;
+        // Listeners' panics are caught where they are called: they cannot end the task.
+        inner.publish_overall();
     }
 }
 
@@ -162,8 +173,8 @@ async fn report(inner: Arc<Inner>, selection: Selection, force: bool) -> HealthR
     };
     let asked = Instant::now();
     let results = join_all(picked.iter().map(|&i| inner.acquire(i, reuse_for, asked))).await;
-    inner.update_overall_if_dirty();
-    let now = Instant::now();
+    // The watch is brought up to date at the instant the report describes, so the two agree.
+    let (_, now) = inner.publish_overall();
     let checks: Vec<CheckReport> = picked
         .iter()
         .zip(results)

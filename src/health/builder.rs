@@ -69,8 +69,8 @@ impl HealthAggregatorBuilder {
         self
     }
 
-    /// In background mode, a result older than `max_age` is reported `Unhealthy` ("stale"),
-    /// whatever it said. It must be longer than the interval plus the longest check timeout (a
+    /// In background mode, a result whose age reaches `max_age` is reported `Unhealthy`
+    /// ("stale"), whatever it said, by reports, the metrics and the watch alike. It must be longer than the interval plus the longest check timeout (a
     /// result must survive until the next run is due and done). Default: two intervals plus the
     /// longest check timeout.
     pub fn max_age(mut self, max_age: Duration) -> Self {
@@ -79,7 +79,8 @@ impl HealthAggregatorBuilder {
     }
 
     /// Registers a listener for this aggregator's [`Event`]s. Listeners run on the task that
-    /// recorded the result and should return quickly.
+    /// published the change (a report's caller, a `metrics()` or `watch()` caller, or the
+    /// background task) and should return quickly; a listener's panic is caught and reported.
     pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.listeners = self.listeners.with(f);
         self

@@ -8,6 +8,7 @@ use super::slot::{Recorded, Running, Slot, run_guarded};
 use crate::event::Listeners;
 use futures::FutureExt;
 use futures::future::{Either, Ready, ready};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -103,9 +104,10 @@ impl Inner {
         }
         let weak = Arc::downgrade(self);
         let (check, timeout) = (slot.spec.check.clone(), slot.timeout);
+        // The timeout counts from the run's creation, whether or not anyone polls it then.
+        let started = Instant::now();
         let run = async move {
-            let started = Instant::now();
-            let health = run_guarded(check, timeout).await;
+            let health = run_guarded(check, timeout, started).await;
             let duration = started.elapsed();
             match weak.upgrade() {
                 Some(inner) => inner.record(i, health, duration),
@@ -162,24 +164,29 @@ impl Inner {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Recomputes the overall status if a result was recorded since the last time, and delivers
-    /// the events. Called once per report and per background round, not per result (which would
-    /// cost O(checks²)), and never inside a run.
-    pub(super) fn update_overall_if_dirty(&self) {
-        if !self.dirty.swap(false, Relaxed) {
-            return;
+    /// The overall status of every check at `now` (staleness included), published on the watch
+    /// if it changed; then the pending events are delivered.
+    ///
+    /// Every reader of a status goes through here: a report (after its runs are joined), the
+    /// metrics, a new watch, and the background task (after each round, and at each moment a
+    /// result goes stale). So the watch, the metrics and a report of every check agree at any
+    /// instant one of them is read. On demand nothing goes stale, and this recomputes only if a
+    /// result was recorded since the last time (once per report, not per result, which would
+    /// cost O(checks²)). Never called inside a run.
+    ///
+    /// The status is computed and sent under the watch's lock, with the clock read there, so
+    /// two concurrent publishers cannot send their results out of order. Returns the status and
+    /// the instant it describes.
+    pub(super) fn publish_overall(&self) -> (Status, Instant) {
+        let recorded = self.dirty.swap(false, Relaxed);
+        if !recorded && matches!(self.mode, Mode::OnDemand { .. }) {
+            return (*self.overall.borrow(), Instant::now());
         }
-        let now = Instant::now();
-        let status = overall(self.slots.iter().map(|slot| {
-            let last = slot.lock().last.clone();
-            let status = match last {
-                Some(rec) => self.reported_status(&rec, now).0,
-                None => Status::Unhealthy,
-            };
-            (slot.spec.critical, status)
-        }));
-        let mut previous = status;
+        let (mut previous, mut status, mut now) =
+            (Status::Healthy, Status::Healthy, Instant::now());
         self.overall.send_if_modified(|current| {
+            now = Instant::now();
+            status = self.overall_at(now);
             previous = std::mem::replace(current, status);
             previous != status
         });
@@ -193,12 +200,58 @@ impl Inner {
                 to: status,
             });
         }
+        (status, now)
+    }
+
+    /// The overall status of every check at `now`; a check with no result yet counts as failing.
+    fn overall_at(&self, now: Instant) -> Status {
+        overall(self.slots.iter().map(|slot| {
+            let last = slot.lock().last.clone();
+            let status = match last {
+                Some(rec) => self.reported_status(&rec, now).0,
+                None => Status::Unhealthy,
+            };
+            (slot.spec.critical, status)
+        }))
+    }
+
+    /// In background mode, the next moment a result that is fresh now goes stale.
+    fn next_stale(&self, now: Instant) -> Option<Instant> {
+        let Mode::Background { max_age, .. } = self.mode else {
+            return None;
+        };
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.lock().last.as_ref()?.finished.checked_add(max_age))
+            .filter(|&at| at > now)
+            .min()
+    }
+
+    /// Waits for `future`; meanwhile, at each moment a result goes stale, publishes the overall
+    /// status (so the watch learns it even with no report asked for). For the background task.
+    pub(super) async fn publishing_staleness<F: Future>(&self, future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let arm = |at: Instant| Box::pin(tokio::time::sleep_until(at));
+        let mut timer = self.next_stale(Instant::now()).map(arm);
+        std::future::poll_fn(|cx| {
+            // The timer first: a task that wakes late (starved) publishes the staleness it
+            // slept through before it goes on.
+            while let Some(sleep) = &mut timer {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    break;
+                }
+                let (_, now) = self.publish_overall();
+                timer = self.next_stale(now).map(arm);
+            }
+            future.as_mut().poll(cx)
+        })
+        .await
     }
 
     /// The status to report for a recorded result, and whether it is stale.
     fn reported_status(&self, rec: &Recorded, now: Instant) -> (Status, bool) {
         match self.mode {
-            Mode::Background { max_age, .. } if now.duration_since(rec.finished) > max_age => {
+            Mode::Background { max_age, .. } if now.duration_since(rec.finished) >= max_age => {
                 (Status::Unhealthy, true)
             }
             _ => (rec.status, false),

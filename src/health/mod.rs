@@ -58,6 +58,12 @@
 //! times out, or panics, is `Unhealthy` with a message saying so; the panic is caught
 //! (`catch_unwind` around the check's future) and the aggregator carries on.
 //!
+//! A check's timeout counts from the moment its run is created, and the deadline wins whenever
+//! it has passed: a result that arrives after it is `Unhealthy` ("timed out"), whoever polls the
+//! run and whenever. That matters for a run its callers abandoned (see
+//! [Cancellation](#cancellation)): when the next caller resumes it, a check that has finished
+//! meanwhile, but after its deadline, is reported timed out, not with its late answer.
+//!
 //! Keep liveness checks free of dependencies: a liveness probe that fails restarts the process,
 //! and restarting every replica because the database is down does not bring the database back.
 //! For the same reason a circuit breaker's check reports an open circuit as `Degraded`, not
@@ -74,10 +80,11 @@
 //!
 //! In *background* mode ([`background`](HealthAggregatorBuilder::background)), a task runs
 //! every check at an interval and reports read the latest results without running anything
-//! (only the very first report waits for the first run). A result older than
+//! (only the very first report waits for the first run). A result whose age reaches
 //! [`max_age`](HealthAggregatorBuilder::max_age) is reported `Unhealthy` and marked stale,
 //! whatever it said: if the task is starved or stuck, the endpoint says so rather than serving
-//! an old "healthy". The task ends when the last clone of the aggregator is dropped.
+//! an old "healthy". The watch and the metrics say so too (see [Watching](#watching)). The task
+//! ends when the last clone of the aggregator is dropped.
 //!
 //! # Hysteresis
 //!
@@ -89,8 +96,17 @@
 //! # Watching
 //!
 //! [`HealthAggregator::watch`] is a `tokio::sync::watch` receiver of the overall status of every
-//! check, updated when results are recorded (after each report that ran a check, and after each
-//! background round). A check with no result yet counts as failing.
+//! check; [`HealthMetrics::status`] is the same status. Both agree with what a report of every
+//! check says at the moment they are read, staleness included: a check with no result yet
+//! counts as failing, a stale result as `Unhealthy`.
+//!
+//! The status is published when a result is recorded (after each report that ran a check, and
+//! after each background round) and whenever anything reads a status: a report, a `metrics()`
+//! call, a new `watch()`. Staleness needs no reader: in background mode the task wakes at the
+//! moment the oldest result reaches `max_age`, wherever it is waiting (for the next tick, or for
+//! a round in progress), and publishes `Unhealthy` then. The one gap is a runtime too starved to
+//! run the task or any reader: the watch then changes when the task next runs, before it starts
+//! the round that refreshes the result.
 //!
 //! # HTTP
 //!
@@ -148,7 +164,8 @@
 //!
 //! Dropping a report's future does not cancel the runs it started: a run belongs to every caller
 //! waiting for it, and the next caller that asks for the check resumes and joins it. Its timeout
-//! counts from its start, so a run left alone for longer than its timeout ends as timed out.
+//! counts from its creation, so a run left alone for longer than its timeout ends as timed out,
+//! even if its check finished meanwhile.
 //! Dropping the last aggregator clone aborts the background task.
 //!
 //! # Events
@@ -156,8 +173,10 @@
 //! [`HealthAggregatorBuilder::on_event`] registers listeners for [`Event`]s (a check's status
 //! changed; the overall status changed); with the `tracing` feature every event is also a
 //! `tracing` event with target `bulwark::health`. Events are delivered once a report's runs
-//! are done (by the report's caller, or by the background task), never inside a run that other
-//! callers share and never under a lock; the background task survives a panicking listener.
+//! are done (by the report's caller, a `metrics()` or `watch()` caller, or the background task),
+//! never inside a run that other callers share and never under a lock. A listener that panics
+//! is caught and reported (with `tracing`, as an error event): the report's future, the
+//! background task and the other listeners carry on, and each listener gets every event.
 //!
 //! # Cost
 //!
@@ -217,7 +236,9 @@ pub struct HealthMetrics {
     pub cache_hits: u64,
     /// Callers that joined a run already in progress instead of starting one.
     pub joins: u64,
-    /// The overall status, as [`HealthAggregator::watch`] reports it.
+    /// The overall status of every check now, as a report of every check would give it (a stale
+    /// result counts as `Unhealthy`); [`HealthAggregator::watch`] holds the same once
+    /// [`metrics`](HealthAggregator::metrics) returns.
     pub status: Status,
 }
 

@@ -108,7 +108,7 @@ impl CheckReport {
         self.age
     }
 
-    /// Whether the result is older than the background mode's `max_age`, so reported
+    /// Whether the result's age has reached the background mode's `max_age`, so it is reported
     /// `Unhealthy` whatever it said.
     pub fn is_stale(&self) -> bool {
         self.stale

@@ -98,12 +98,37 @@ impl std::fmt::Debug for Slot {
     }
 }
 
-/// Runs a check once, bounded by `timeout`; a panic or a timeout is an `Unhealthy` outcome.
-pub(super) async fn run_guarded(check: Arc<dyn DynCheck>, timeout: Duration) -> Health {
+/// Runs a check once, bounded by `timeout` counted from `started` (when the run was created);
+/// a panic or a timeout is an `Unhealthy` outcome.
+///
+/// The deadline wins whenever it has passed. A shared run is driven only while someone waits for
+/// it, so a run left alone past its deadline may find, when it is next polled, that its check has
+/// finished meanwhile; `tokio::time::timeout` would hand that late result back (it polls the inner
+/// future first). So the result is judged against the deadline when it arrives: a check that
+/// finishes after its deadline timed out, whoever polls it and whenever.
+pub(super) async fn run_guarded(
+    check: Arc<dyn DynCheck>,
+    timeout: Duration,
+    started: Instant,
+) -> Health {
+    let timed_out = || Health::unhealthy(format!("check timed out after {timeout:?}"));
     let run = AssertUnwindSafe(async move { check.check_boxed().await }).catch_unwind();
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(health)) => health,
-        Ok(Err(panic)) => {
+    // A deadline too far to represent is no deadline.
+    let Some(deadline) = started.checked_add(timeout) else {
+        return outcome(run.await);
+    };
+    match tokio::time::timeout_at(deadline, run).await {
+        Ok(_) if Instant::now() > deadline => timed_out(),
+        Ok(result) => outcome(result),
+        Err(_) => timed_out(),
+    }
+}
+
+/// The health a check's run returned, or `Unhealthy` if it panicked.
+fn outcome(result: Result<Health, Box<dyn std::any::Any + Send>>) -> Health {
+    match result {
+        Ok(health) => health,
+        Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
@@ -113,6 +138,5 @@ pub(super) async fn run_guarded(check: Arc<dyn DynCheck>, timeout: Duration) -> 
                 None => Health::unhealthy("check panicked"),
             }
         }
-        Err(_) => Health::unhealthy(format!("check timed out after {timeout:?}")),
     }
 }
