@@ -4,11 +4,14 @@
 
 use bulwark::BoxError;
 use bulwark::saga::{
-    Cause, Event, InMemoryStore, LogEntry, Outcome, OutcomeKind, Phase, Progress, Replay,
-    RetryPolicy, Saga, SagaError, SagaId, SagaStore, Step, StepError, StoreError, StoreFuture,
+    Event, InMemoryStore, LogEntry, Outcome, OutcomeKind, Phase, Progress, Replay, RetryPolicy,
+    Saga, SagaError, SagaId, SagaStore, Step,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod saga_support;
+use saga_support::{Fault, FaultyStore};
 
 /// Records what ran.
 #[derive(Clone, Default)]
@@ -122,28 +125,6 @@ async fn the_log_of_a_saga_in_flight_shows_the_step_in_flight_and_lists_it_unfin
     drop(run);
 }
 
-/// A store that fails the appends `fail` picks.
-#[derive(Debug)]
-struct Flaky {
-    inner: InMemoryStore,
-    fail: fn(&LogEntry) -> bool,
-}
-
-impl SagaStore for Flaky {
-    fn append<'a>(&'a self, id: &'a SagaId, entry: LogEntry) -> StoreFuture<'a, ()> {
-        if (self.fail)(&entry) {
-            return Box::pin(async { Err(StoreError::new("disk full")) });
-        }
-        self.inner.append(id, entry)
-    }
-    fn load<'a>(&'a self, id: &'a SagaId) -> StoreFuture<'a, Vec<LogEntry>> {
-        self.inner.load(id)
-    }
-    fn list_unfinished(&self) -> StoreFuture<'_, Vec<SagaId>> {
-        self.inner.list_unfinished()
-    }
-}
-
 #[test]
 fn replay_rejects_a_log_that_is_not_a_saga_log() {
     assert!(Replay::from_log(&[]).is_err());
@@ -158,37 +139,61 @@ fn replay_rejects_a_log_that_is_not_a_saga_log() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_action_whose_start_cannot_be_logged_never_runs() {
+async fn an_action_whose_start_cannot_be_logged_never_runs_and_the_run_stops_there() {
     let ran = Ran::default();
-    let fail = |e: &LogEntry| matches!(e, LogEntry::StepStarted { step, .. } if step.name == "b");
-    let store = Flaky {
-        inner: InMemoryStore::keep_all(),
-        fail,
-    };
-    let mut b = Saga::<u32>::builder("store-down").store(store);
+    let store = FaultyStore::new(InMemoryStore::keep_all()).every("step_started", Fault::Fail);
+    // `a`'s start is tried 3 times (the default store policy), and fails each time.
+    let mut b = Saga::<u32>::builder("store-down").store(store.clone());
     b.step(recorded(&ran, "a", "undo a"));
     b.step(recorded(&ran, "b", "undo b"));
-    let Outcome::Compensated(c) = b.build().unwrap().run(0).await.unwrap() else {
-        panic!()
+    let out = b.build().unwrap().run_with_id("s-1", 0).await;
+    let Err(SagaError::Unsettled(unsettled)) = out else {
+        panic!("{out:?}")
     };
-    let Cause::Step(f) = c.cause() else { panic!() };
-    assert_eq!(f.step(), "b");
-    assert!(matches!(f.error(), StepError::Store(_)));
-    assert_eq!(ran.get(), ["a", "undo a"]);
+    assert_eq!(unsettled.entry(), "step_started");
+    assert!(ran.get().is_empty(), "nothing ran, nothing was undone");
+    assert_eq!(store.injected().len(), 3, "tried per the store policy");
+    let log = store.inner().log(&"s-1".into());
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(Replay::from_log(&log).unwrap().phase, Phase::Forward);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_saga_whose_start_cannot_be_logged_runs_nothing() {
+async fn a_saga_whose_start_the_store_refuses_runs_nothing_and_says_so() {
     let ran = Ran::default();
-    let fail = |e: &LogEntry| matches!(e, LogEntry::Started { .. });
-    let mut b = Saga::<u32>::builder("no-start").store(Flaky {
-        inner: InMemoryStore::new(),
-        fail,
-    });
+    let store = FaultyStore::new(InMemoryStore::new()).every("started", Fault::Refuse);
+    let mut b = Saga::<u32>::builder("no-start").store(store.clone());
     b.step(recorded(&ran, "a", "undo a"));
     let out = b.build().unwrap().run(0).await;
-    assert!(matches!(out, Err(SagaError::Store(_))));
+    assert!(
+        matches!(out, Err(SagaError::Store(ref e)) if e.is_refused()),
+        "{out:?}"
+    );
     assert!(ran.get().is_empty());
+    assert_eq!(store.injected().len(), 1, "a refusal is not tried again");
+    assert!(store.inner().ids().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_listener_does_not_abort_the_run() {
+    let ran = Ran::default();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let mut b = Saga::<u32>::builder("listened")
+        .on_event(|_| panic!("listener bug"))
+        .on_event(move |e| ev.lock().unwrap().push(event_name(e)));
+    b.step(recorded(&ran, "a", "undo a"));
+    b.step(Step::new("b", |_ctx| async {
+        Err::<(), BoxError>("no".into())
+    }));
+    let outcome = b.build().unwrap().run(0).await.unwrap();
+    assert!(matches!(outcome, Outcome::Compensated(_)), "{outcome:?}");
+    assert_eq!(ran.get(), ["a", "undo a"]);
+    assert_eq!(
+        events.lock().unwrap().last().map(String::as_str),
+        Some("finished Compensated"),
+        "the listener after the panicking one got every event"
+    );
 }
 
 fn event_name(e: &Event) -> String {

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod saga_support;
+
 /// What the steps and compensations did, in order.
 #[derive(Clone, Default)]
 struct Probe(Arc<Mutex<Vec<String>>>);
@@ -121,10 +123,9 @@ fn stopped_in_b() -> Vec<LogEntry> {
     ]
 }
 
+/// Writes `log` as a process that stopped would have left it (its claim expired).
 async fn write(store: &InMemoryStore, id: &str, log: Vec<LogEntry>) {
-    for entry in log {
-        store.append(&id.into(), entry).await.unwrap();
-    }
+    saga_support::write_log(store, id, &log).await;
 }
 
 async fn recover_one(registry: &Registry) -> Outcome {
@@ -366,9 +367,10 @@ async fn a_parked_saga_stays_parked_until_an_operator_retries_its_compensation()
     let recovered = registry.recover().await.unwrap();
     assert!(recovered.resumed.is_empty() && recovered.failed.is_empty());
     let parked = registry.parked().await.unwrap();
-    assert_eq!(parked.len(), 1);
-    assert_eq!(parked[0].id, SagaId::new("p-1"));
-    assert_eq!(parked[0].replay.to_compensate(), [0]);
+    assert!(parked.failed.is_empty());
+    assert_eq!(parked.sagas.len(), 1);
+    assert_eq!(parked.sagas[0].id, SagaId::new("p-1"));
+    assert_eq!(parked.sagas[0].replay.to_compensate(), [0]);
 
     // The refund service is back: the operator retries.
     let run = registry
@@ -376,7 +378,7 @@ async fn a_parked_saga_stays_parked_until_an_operator_retries_its_compensation()
         .await
         .unwrap();
     assert!(matches!(run.await.unwrap(), Outcome::Compensated(_)));
-    assert!(registry.parked().await.unwrap().is_empty());
+    assert!(registry.parked().await.unwrap().sagas.is_empty());
     let log = store.log(&"p-1".into());
     assert!(
         log.iter()
@@ -413,7 +415,7 @@ async fn a_parked_saga_marked_resolved_is_finished_for_good() {
         .await
         .unwrap();
     assert_eq!(phase(&store, "p-1"), Phase::Resolved);
-    assert!(registry.parked().await.unwrap().is_empty());
+    assert!(registry.parked().await.unwrap().sagas.is_empty());
     assert!(store.list_unfinished().await.unwrap().is_empty());
     let e = registry
         .mark_resolved(&"p-1".into(), "twice")
@@ -452,14 +454,25 @@ fn a_saga_whose_process_stopped_mid_step_is_resumed_by_the_next_one() {
     drop(rt);
     assert_eq!(probe.get(), ["a", "b#1"]);
 
-    // The next process registers the same definition and recovers.
+    // The next process registers the same definition and recovers. The first process's claim
+    // on the saga has not expired yet: it waits for it, then resumes the saga.
     let second = hanging_saga(&store, &probe, &hang);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    let outcome = rt.block_on(async { recover_one(&registry_of(&store, &second)).await });
+    let outcome = rt.block_on(async {
+        let registry = registry_of(&store, &second);
+        let recovered = registry.recover().await.unwrap();
+        assert!(recovered.resumed.is_empty());
+        let [held] = &recovered.held[..] else {
+            panic!("{recovered:?}")
+        };
+        assert_eq!(held.id, SagaId::new("o-9"));
+        tokio::time::sleep(held.expires_in).await;
+        recover_one(&registry).await
+    });
     assert!(matches!(outcome, Outcome::Completed(_)));
     assert_eq!(probe.get(), ["a", "b#1", "b#2"]);
 }
@@ -575,7 +588,7 @@ async fn retrying_a_parked_saga_with_another_version_records_nothing() {
         RecoveryError::VersionMismatch { logged: 1, .. }
     ));
     assert_eq!(store.log(&"p-1".into()), before);
-    assert_eq!(registry.parked().await.unwrap().len(), 1);
+    assert_eq!(registry.parked().await.unwrap().sagas.len(), 1);
 }
 
 #[tokio::test(start_paused = true)]

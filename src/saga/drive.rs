@@ -1,11 +1,13 @@
 //! The whole life of one run: log its start (or pick up a resumed one), go forward or
 //! compensate, record the outcome.
 
+use super::claim::Claim;
 use super::context::{Outputs, RunShared};
 use super::engine::{Engine, status};
 use super::event::Event;
 use super::exec::Interrupt;
-use super::outcome::{Outcome, SagaError};
+use super::outcome::{Outcome, SagaError, Unsettled};
+use super::record::{self, Stop, StopCell};
 use super::resume::{Plan, Restored};
 use super::run::Definition;
 use super::store::{LogEntry, SagaId};
@@ -15,13 +17,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32};
 use tokio::sync::oneshot;
 
-/// How a run begins: with its input, or from the log of a saga another process started.
+/// How a run begins: with its input, or from the log of a saga another run started (with the
+/// claim the registry took on it).
 pub(crate) enum Start<I> {
     Fresh(I),
-    Resume(I, Restored),
+    Resume(I, Restored, Claim),
 }
 
 /// Runs the saga to its outcome: the body of the task [`Saga::run`](super::Saga::run) spawns.
+///
+/// The outcome is returned only once its `Finished` entry is in the log, so the caller is never
+/// told an outcome that recovery could contradict; if the log cannot be written, the run stops
+/// where it is and says [`SagaError::Unsettled`].
 pub(crate) async fn drive<I>(
     def: Arc<Definition<I>>,
     id: SagaId,
@@ -31,7 +38,7 @@ pub(crate) async fn drive<I>(
 where
     I: Serialize + Send + Sync + 'static,
 {
-    let (input, restored) = match start {
+    let (input, restored, claim) = match start {
         Start::Fresh(input) => {
             let json = serde_json::to_value(&input).map_err(SagaError::Input)?;
             let started = LogEntry::Started {
@@ -39,13 +46,23 @@ where
                 version: def.version,
                 input: json,
             };
-            def.store
-                .append(&id, started)
-                .await
-                .map_err(SagaError::Store)?;
-            (input, None)
+            let claim = Claim::new();
+            let appended =
+                record::append(&*def.store, &def.store_retry, &id, &started, &claim).await;
+            if let Err(failed) = appended {
+                if !failed.maybe_written {
+                    // Nothing was written: the saga does not exist, nothing runs.
+                    return Err(SagaError::Store(failed.error));
+                }
+                let stop = Stop {
+                    entry: started.kind(),
+                    error: failed.error,
+                };
+                return Err(unsettled(&def, &id, &claim, stop).await);
+            }
+            (input, None, claim)
         }
-        Start::Resume(input, restored) => (input, Some(restored)),
+        Start::Resume(input, restored, claim) => (input, Some(restored), claim),
     };
     def.counters.started();
     def.listeners.emit(|| match restored {
@@ -72,24 +89,60 @@ where
             .map(|_| AtomicU8::new(status::NOT_STARTED))
             .collect(),
         attempts: def.steps.iter().map(|_| AtomicU32::new(0)).collect(),
+        claim: &claim,
+        stop: StopCell::default(),
     };
     let mut interrupt = Interrupt::new(cancel, def.deadline);
-    let outcome = match restored.map_or(Plan::Forward(0), |r| engine.restore(r)) {
-        Plan::Forward(stage) => engine.forward(stage, &mut interrupt).await,
-        Plan::Compensate { cause, turn } => engine.compensate(def.stages.len(), cause, turn).await,
-    };
-    let kind = outcome.kind();
-    def.counters.finished(kind);
-    // The outcome stands even if it cannot be recorded: the log then reads as unfinished and a
-    // recovering process replays it, which idempotent steps and compensations make harmless.
-    let _ = def
-        .store
-        .append(&run.id, LogEntry::Finished { outcome: kind })
+    let plan = restored.map_or(Plan::Forward(0), |r| engine.restore(r));
+    let ended = engine
+        .renewing(async {
+            let outcome = match plan {
+                Plan::Forward(stage) => engine.forward(stage, &mut interrupt).await?,
+                Plan::Compensate { cause, turn } => {
+                    engine.compensate(def.stages.len(), cause, turn).await?
+                }
+            };
+            let kind = outcome.kind();
+            engine.record(LogEntry::Finished { outcome: kind }).await?;
+            Ok(outcome)
+        })
         .await;
-    def.listeners.emit(|| Event::Finished {
+    match ended {
+        Ok(outcome) => {
+            let kind = outcome.kind();
+            def.counters.finished(kind);
+            def.listeners.emit(|| Event::Finished {
+                definition: def.name,
+                saga: run.id.clone(),
+                outcome: kind,
+            });
+            Ok(outcome)
+        }
+        Err(record::Stopped) => {
+            let stop = engine.stop.take().unwrap_or_else(|| Stop {
+                entry: "finished",
+                error: crate::saga::StoreError::new("the run stopped"),
+            });
+            def.counters.unsettled();
+            Err(unsettled(&def, &run.id, &claim, stop).await)
+        }
+    }
+}
+
+/// The run stopped short of a recorded outcome: says so, and gives up the claim (if the store
+/// takes it) so that recovery need not wait for it to expire.
+async fn unsettled<I>(def: &Definition<I>, id: &SagaId, claim: &Claim, stop: Stop) -> SagaError {
+    let unsettled = Unsettled {
         definition: def.name,
-        saga: run.id.clone(),
-        outcome: kind,
+        id: id.clone(),
+        entry: stop.entry,
+        error: stop.error,
+    };
+    def.listeners.emit(|| Event::Unsettled {
+        definition: def.name,
+        saga: id.clone(),
+        error: super::outcome::chain_text(&unsettled),
     });
-    Ok(outcome)
+    let _ = def.store.release(id, claim).await;
+    SagaError::Unsettled(unsettled)
 }

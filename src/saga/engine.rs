@@ -1,9 +1,11 @@
 //! The forward half of a run: run each stage's steps with their retries, stop on failure.
 
+use super::claim::Claim;
 use super::context::{Frame, RunShared, StepContext};
 use super::event::{Event, in_step_span};
 use super::exec::{Interrupt, attempt as run_attempt, join_all};
 use super::outcome::{Cause, Outcome, StepError, StepFailure, error_text};
+use super::record::{Halt, StopCell, Stopped};
 use super::run::Definition;
 use super::store::{LogEntry, StepRef};
 use std::borrow::Cow;
@@ -25,11 +27,14 @@ pub(crate) mod status {
     /// Resumed from a log that shows its compensation in flight, and the step says it must not
     /// run twice ([`Resume::Park`](crate::saga::Resume::Park)): the saga parks on it.
     pub(crate) const UNDO_IN_DOUBT: u8 = 8;
+    /// Its attempt's start is being recorded: if the run is interrupted now, the store may
+    /// have the start (and a replay would say in flight), so it counts as possibly applied.
+    pub(crate) const STARTING: u8 = 9;
 
     pub(crate) fn may_have_taken_effect(s: u8) -> bool {
         matches!(
             s,
-            RUNNING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE | UNDO_IN_DOUBT
+            RUNNING | STARTING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE | UNDO_IN_DOUBT
         )
     }
 }
@@ -41,6 +46,10 @@ pub(crate) struct Engine<'a, I> {
     pub(crate) status: Box<[AtomicU8]>,
     /// The attempt each step is on, for the log of an abandoned attempt.
     pub(crate) attempts: Box<[AtomicU32]>,
+    /// The claim the run writes under.
+    pub(crate) claim: &'a Claim,
+    /// Set when an append failed for good (or the claim was lost): the run stops.
+    pub(crate) stop: StopCell,
 }
 
 impl<I: Send + Sync + 'static> Engine<'_, I> {
@@ -60,28 +69,34 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     }
 
     /// Runs the stages from `from` on, in order; on a failure, an interrupt or the end of the
-    /// stages, says how the run ended.
-    pub(crate) async fn forward(&self, from: usize, interrupt: &mut Interrupt) -> Outcome {
+    /// stages, says how the run ended. `Err`: the run stopped short of an outcome.
+    pub(crate) async fn forward(
+        &self,
+        from: usize,
+        interrupt: &mut Interrupt,
+    ) -> Result<Outcome, Stopped> {
         let mut reached = from;
         for &(start, end) in self.def.stages.get(from..).unwrap_or_default() {
             reached += 1;
             let cause = match interrupt.race(self.run_stage(start, end)).await {
                 Ok(Ok(())) => continue,
-                Ok(Err(failure)) => Cause::Step(failure),
+                Ok(Err(Halt::Failed(failure))) => Cause::Step(failure),
+                Ok(Err(Halt::Stopped)) => return Err(Stopped),
                 Err(interrupted) => {
-                    self.abandon(start, end).await;
+                    self.abandon(start, end).await?;
                     interrupted
                 }
             };
             return self.compensate(reached, cause, true).await;
         }
-        Outcome::Completed(self.run.outputs.clone())
+        Ok(Outcome::Completed(self.run.outputs.clone()))
     }
 
     /// Runs the steps `start..end` (concurrently if more than one) that have not completed (a
     /// resumed stage may have some done). On failure, returns the first failed step's failure,
-    /// after every step of the stage has settled.
-    async fn run_stage(&self, start: u32, end: u32) -> Result<(), StepFailure> {
+    /// after every step of the stage has settled; if the run stopped, says so (also after the
+    /// others settled: a step in flight finishes its attempt and records it, none starts anew).
+    async fn run_stage(&self, start: u32, end: u32) -> Result<(), Halt<StepFailure>> {
         if end - start == 1 {
             if self.get(start) == status::COMPLETED {
                 return Ok(());
@@ -90,6 +105,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         }
         let todo = (start..end).filter(|&i| self.get(i) != status::COMPLETED);
         let results = join_all(todo.map(|i| self.run_step(i, start))).await;
+        if results.iter().any(|r| matches!(r, Err(Halt::Stopped))) {
+            return Err(Halt::Stopped);
+        }
         results
             .into_iter()
             .find_map(Result::err)
@@ -97,7 +115,11 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     }
 
     /// Runs one step's action with its retries. `visible`: the first step of its stage.
-    async fn run_step(&self, index: u32, visible: u32) -> Result<(), StepFailure> {
+    ///
+    /// Each attempt runs only once its start is recorded; its end is recorded before anything
+    /// else happens. If a record fails for good, the run stops: an action that completed but
+    /// whose completion could not be recorded is, as the log tells it, in flight.
+    async fn run_step(&self, index: u32, visible: u32) -> Result<(), Halt<StepFailure>> {
         let step = &self.def.steps[index as usize];
         let id = &self.run.id;
         let max = step.retry.max_attempts();
@@ -108,67 +130,66 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         // A resumed step numbers its attempts after the logged ones.
         let base = self.attempts[index as usize].load(Ordering::Relaxed);
         for k in 1..=max {
+            self.stopped()?;
             let attempt = base.saturating_add(k);
+            let before = self.get(index);
+            self.set(index, status::STARTING);
             let entry = LogEntry::StepStarted {
                 step: self.step_ref(index),
                 attempt,
             };
-            let error = match self.def.store.append(id, entry).await {
-                // The start is not logged, so the action does not run.
-                Err(e) => StepError::Store(e),
-                Ok(()) => {
-                    self.set(index, status::RUNNING);
-                    self.attempts[index as usize].store(attempt, Ordering::Relaxed);
-                    self.def.listeners.emit(|| Event::StepStarted {
-                        saga: id.clone(),
-                        step: step.name,
-                        attempt,
-                    });
-                    let ctx = StepContext {
-                        frame: Frame {
-                            run: self.run.clone(),
-                            index,
-                            name: step.name,
-                            attempt,
-                            visible,
-                        },
-                    };
-                    let once = run_attempt(|| (step.action)(ctx), step.timeout);
-                    match in_step_span(once, step.name, attempt, false).await {
-                        Ok(produced) => {
-                            let _ = self.run.outputs.slots[index as usize].set(produced.value);
-                            self.set(index, status::COMPLETED);
-                            let error = match produced.json {
-                                Ok(output) => {
-                                    let step = self.step_ref(index);
-                                    let done = LogEntry::StepCompleted {
-                                        step,
-                                        attempt,
-                                        output,
-                                    };
-                                    match self.def.store.append(id, done).await {
-                                        Ok(()) => {
-                                            self.emit_completed(index, attempt);
-                                            return Ok(());
-                                        }
-                                        Err(e) => StepError::Store(e),
-                                    }
-                                }
-                                Err(e) => StepError::Output(e),
+            if let Err(stopped) = self.record(entry).await {
+                // The action did not run.
+                self.set(index, before);
+                return Err(stopped.into());
+            }
+            self.set(index, status::RUNNING);
+            self.attempts[index as usize].store(attempt, Ordering::Relaxed);
+            self.def.listeners.emit(|| Event::StepStarted {
+                saga: id.clone(),
+                step: step.name,
+                attempt,
+            });
+            let ctx = StepContext {
+                frame: Frame {
+                    run: self.run.clone(),
+                    index,
+                    name: step.name,
+                    attempt,
+                    visible,
+                },
+            };
+            let once = run_attempt(|| (step.action)(ctx), step.timeout);
+            let error = match in_step_span(once, step.name, attempt, false).await {
+                Ok(produced) => {
+                    let _ = self.run.outputs.slots[index as usize].set(produced.value);
+                    self.set(index, status::COMPLETED);
+                    let error = match produced.json {
+                        Ok(output) => {
+                            let step = self.step_ref(index);
+                            let done = LogEntry::StepCompleted {
+                                step,
+                                attempt,
+                                output,
                             };
-                            // It took effect but cannot be recorded: stop, and undo it.
-                            self.log_failed(index, attempt, &error, true, false).await;
-                            return Err(failure(step.name, index, errors, error));
+                            self.record(done).await?;
+                            self.emit_completed(index, attempt);
+                            return Ok(());
                         }
-                        Err(error) => error,
-                    }
+                        Err(e) => StepError::Output(e),
+                    };
+                    // It took effect but its output cannot be recorded: a failure, undone.
+                    self.set(index, status::FAILED_MAYBE);
+                    self.log_failed(index, attempt, &error, true, false).await?;
+                    return Err(Halt::Failed(failure(step.name, index, errors, error)));
                 }
+                Err(error) => error,
             };
             let unknown = error.outcome_unknown();
             maybe |= unknown;
             let will_retry = k < max;
             self.log_failed(index, attempt, &error, unknown, will_retry)
-                .await;
+                .await?;
             errors.push(error);
             if will_retry {
                 let next = if maybe {
@@ -196,7 +217,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             },
         );
         let last = errors.pop().unwrap_or(StepError::Abandoned);
-        Err(failure(step.name, index, errors, last))
+        Err(Halt::Failed(failure(step.name, index, errors, last)))
     }
 
     fn emit_completed(&self, index: u32, attempt: u32) {
@@ -207,8 +228,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         });
     }
 
-    /// Logs and reports a failed attempt. A failure to log it is not fatal: the log then shows
-    /// the attempt as in flight, which a replay treats as possibly applied (and compensates).
+    /// Logs and reports a failed attempt; if it cannot be logged, the run stops (the log then
+    /// shows the attempt in flight, which a replay treats as possibly applied).
     async fn log_failed(
         &self,
         index: u32,
@@ -216,31 +237,36 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         e: &StepError,
         unknown: bool,
         retry: bool,
-    ) {
+    ) -> Result<(), Stopped> {
         let text = error_text(e);
+        let entry = LogEntry::StepFailed {
+            step: self.step_ref(index),
+            attempt,
+            error: text.clone(),
+            outcome_unknown: unknown,
+            will_retry: retry,
+        };
+        self.record(entry).await?;
         self.def.listeners.emit(|| Event::StepFailed {
             saga: self.run.id.clone(),
             step: self.def.steps[index as usize].name,
             attempt,
-            error: text.clone(),
+            error: text,
             will_retry: retry,
         });
-        let entry = LogEntry::StepFailed {
-            step: self.step_ref(index),
-            attempt,
-            error: text,
-            outcome_unknown: unknown,
-            will_retry: retry,
-        };
-        let _ = self.def.store.append(&self.run.id, entry).await;
+        Ok(())
     }
 
-    /// After an interrupt dropped the stage's futures: a step caught in flight (or between
-    /// attempts after one that may have taken effect) is marked as possibly applied.
-    async fn abandon(&self, start: u32, end: u32) {
+    /// After an interrupt dropped the stage's futures: a step caught in flight (its start being
+    /// recorded, or its action running, or between attempts after one that may have taken
+    /// effect) is marked as possibly applied.
+    async fn abandon(&self, start: u32, end: u32) -> Result<(), Stopped> {
         for index in start..end {
             let s = self.get(index);
-            if matches!(s, status::RUNNING | status::WAITING_MAYBE | status::WAITING) {
+            if matches!(
+                s,
+                status::RUNNING | status::STARTING | status::WAITING_MAYBE | status::WAITING
+            ) {
                 let unknown = s != status::WAITING;
                 self.set(
                     index,
@@ -250,11 +276,15 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                         status::FAILED
                     },
                 );
-                let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
+                let mut attempt = self.attempts[index as usize].load(Ordering::Relaxed);
+                if s == status::STARTING {
+                    attempt += 1;
+                }
                 self.log_failed(index, attempt, &StepError::Abandoned, unknown, false)
-                    .await;
+                    .await?;
             }
         }
+        Ok(())
     }
 }
 

@@ -104,7 +104,17 @@ pub enum Event {
         /// Whether another attempt follows.
         will_retry: bool,
     },
-    /// The run ended.
+    /// The run stopped short of an outcome: its store could not record a transition, or it
+    /// lost its claim ([`SagaError::Unsettled`](super::SagaError::Unsettled)). Recovery finishes it.
+    Unsettled {
+        /// The saga definition's name.
+        definition: &'static str,
+        /// The run's id.
+        saga: SagaId,
+        /// What was not recorded and why, as text.
+        error: String,
+    },
+    /// The run ended, and its outcome is in the log.
     Finished {
         /// The saga definition's name.
         definition: &'static str,
@@ -183,6 +193,13 @@ impl PatternEvent for Event {
                 will_retry,
             } => {
                 tracing::error!(target: T, %saga, step, attempt, error, will_retry, "compensation failed")
+            }
+            Event::Unsettled {
+                definition,
+                saga,
+                error,
+            } => {
+                tracing::error!(target: T, definition, %saga, error, "saga unsettled")
             }
             Event::Finished {
                 definition,

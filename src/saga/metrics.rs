@@ -17,6 +17,9 @@ pub struct Metrics {
     pub compensated: u64,
     /// Runs that were parked.
     pub parked: u64,
+    /// Runs that stopped short of an outcome ([`SagaError::Unsettled`](super::SagaError::Unsettled)):
+    /// their sagas wait for recovery.
+    pub unsettled: u64,
 }
 
 /// The live counters behind [`Metrics`]: one atomic add per run start and per run end.
@@ -26,6 +29,7 @@ pub(crate) struct Counters {
     completed: AtomicU64,
     compensated: AtomicU64,
     parked: AtomicU64,
+    unsettled: AtomicU64,
 }
 
 impl Counters {
@@ -42,19 +46,25 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn unsettled(&self) {
+        self.unsettled.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Metrics {
         // Ends are read before starts, so `in_flight` never underflows.
         let completed = self.completed.load(Ordering::Relaxed);
         let compensated = self.compensated.load(Ordering::Relaxed);
         let parked = self.parked.load(Ordering::Relaxed);
+        let unsettled = self.unsettled.load(Ordering::Relaxed);
         let started = self.started.load(Ordering::Relaxed);
-        let ended = completed + compensated + parked;
+        let ended = completed + compensated + parked + unsettled;
         Metrics {
             started,
             in_flight: started.saturating_sub(ended),
             completed,
             compensated,
             parked,
+            unsettled,
         }
     }
 }

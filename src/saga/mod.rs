@@ -268,8 +268,15 @@
 //! for error in &recovered.failed {
 //!     eprintln!("not resumed: {error}");
 //! }
-//! for parked in registry.parked().await? {
-//!     eprintln!("parked, for an operator: {} ({:?})", parked.id, parked.replay.reason);
+//! for held in &recovered.held {
+//!     eprintln!("held by {} for {:?} more: recover again then", held.owner, held.expires_in);
+//! }
+//! let parked = registry.parked().await?;
+//! for saga in &parked.sagas {
+//!     eprintln!("parked, for an operator: {} ({:?})", saga.id, saga.replay.reason);
+//! }
+//! for error in &parked.failed {
+//!     eprintln!("parked, log unreadable: {error}");
 //! }
 //! assert!(matches!(refund.run(1999).await?, Outcome::Completed(_)));
 //! # Ok(())
@@ -319,16 +326,19 @@
 //! with a `step` (or `compensation`) span per attempt.
 
 mod builder;
+mod claim;
 mod compensate;
 mod context;
 mod drive;
 mod engine;
 mod event;
 mod exec;
+mod id;
 mod memory;
 mod metrics;
 mod outcome;
 mod policy;
+mod record;
 mod recovery_error;
 mod registry;
 mod replay;
@@ -339,22 +349,26 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_read;
 #[cfg(feature = "sqlite")]
+mod sqlite_rows;
+#[cfg(feature = "sqlite")]
 mod sqlite_writer;
 mod step;
 mod store;
+mod store_error;
 
 pub use builder::{BuildError, Group, SagaBuilder};
+pub use claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
 pub use context::{CompensationContext, IdempotencyKey, MissingOutput, Outputs, StepContext};
 pub use event::Event;
 pub use memory::InMemoryStore;
 pub use metrics::Metrics;
 pub use outcome::{
     Cause, Compensated, CompensationFailure, Outcome, Parked, SagaError, SagaFailed, StepError,
-    StepFailure,
+    StepFailure, Unsettled,
 };
 pub use policy::{Resume, RetryPolicy};
 pub use recovery_error::RecoveryError;
-pub use registry::{ParkedSaga, Recovered, Registry};
+pub use registry::{HeldSaga, ParkedSaga, ParkedSagas, Recovered, Registry};
 pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
 pub use run::{Run, Saga};
 #[cfg(feature = "sqlite")]

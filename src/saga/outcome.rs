@@ -65,9 +65,6 @@ pub enum StepError {
     /// It panicked (it may have taken effect); the panic message, if it was a string.
     #[error("panicked: {0}")]
     Panicked(String),
-    /// The store could not record its start (so it did not run) or its completion.
-    #[error("transition not recorded")]
-    Store(#[source] StoreError),
     /// The action succeeded but its output could not be serialized for the store.
     #[error("output not serializable")]
     Output(#[source] serde_json::Error),
@@ -279,13 +276,65 @@ pub enum SagaError {
     /// The input could not be serialized for the store; nothing ran.
     #[error("saga input not serializable")]
     Input(#[source] serde_json::Error),
-    /// The store could not record the saga's start; nothing ran.
+    /// The store could not record the saga's start, and says it wrote nothing: the saga does
+    /// not exist, nothing ran and nothing will.
     #[error("saga start not recorded")]
     Store(#[source] StoreError),
-    /// The orchestrating task panicked (a listener panicked) or the runtime shut down; the log
-    /// in the store says where the saga stood.
+    /// The run stopped before an outcome because its store could not record a transition
+    /// (or the run lost its claim on the saga): see [`Unsettled`]. Recovery finishes it.
+    #[error(transparent)]
+    Unsettled(Unsettled),
+    /// The orchestrating task stopped (the runtime shut down) before an outcome; the log in
+    /// the store says where the saga stood, and recovery finishes it.
     #[error("saga task stopped before an outcome")]
     Aborted,
+}
+
+/// A run that stopped short of an outcome because its store could not record a transition
+/// (after the saga's [`store_retry`](super::SagaBuilder::store_retry) attempts), or because it
+/// lost its claim on the saga to another run.
+///
+/// The run stopped where it was: it started nothing whose start could not be recorded, and ran
+/// nothing after that (a step of the same stage already in flight finished its attempt). So the
+/// saga's log says where it stands, and that is where [`Registry::recover`](super::Registry::recover)
+/// resumes it, by the usual rules: an action that completed but whose completion could not be
+/// recorded is, as the log tells it, in flight, and runs again only if its step says
+/// [`Resume::Rerun`](super::Resume::Rerun). The saga's outcome is whatever recovery reaches (it
+/// may even be in the log already, if the store failed after writing the `Finished` entry):
+/// nothing the caller was told contradicts it, since the caller was told no outcome.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "saga `{definition}` ({id}) is unsettled: the store did not record `{entry}`; recovery will finish it"
+)]
+pub struct Unsettled {
+    pub(crate) definition: &'static str,
+    pub(crate) id: SagaId,
+    pub(crate) entry: &'static str,
+    #[source]
+    pub(crate) error: StoreError,
+}
+
+impl Unsettled {
+    /// The saga run's id.
+    pub fn id(&self) -> &SagaId {
+        &self.id
+    }
+
+    /// The definition's name.
+    pub fn definition(&self) -> &'static str {
+        self.definition
+    }
+
+    /// The kind of the entry the store did not record ([`LogEntry::kind`](super::LogEntry::kind)),
+    /// or `"claim"` if the run lost its claim.
+    pub fn entry(&self) -> &'static str {
+        self.entry
+    }
+
+    /// The store's error (also the [`source`](std::error::Error::source)).
+    pub fn error(&self) -> &StoreError {
+        &self.error
+    }
 }
 
 /// `error` and its sources, joined with ": ", for the log.

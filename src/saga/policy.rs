@@ -49,6 +49,17 @@ impl RetryPolicy {
         Self::new(attempts, backoff.unwrap_or_default())
     }
 
+    /// The default for appends to the store ([`SagaBuilder::store_retry`](super::SagaBuilder::store_retry)):
+    /// 3 attempts, pausing 10 ms then 20 ms, with full jitter: enough to ride out a lock held
+    /// for a moment by another connection, short enough that a store that is down stops the
+    /// run quickly.
+    pub fn store_default() -> Self {
+        let backoff = Backoff::exponential(Duration::from_millis(10))
+            .max_delay(Duration::from_secs(1))
+            .build();
+        Self::new(3, backoff.unwrap_or_default())
+    }
+
     /// The default for compensations: 5 attempts, pausing 100 ms doubling up to 5 s, with full
     /// jitter.
     pub fn compensation_default() -> Self {

@@ -1,6 +1,7 @@
 //! Recovery: saga definitions registered by name and version, resumed from a store's logs;
 //! parked sagas listed, retried or resolved by an operator.
 
+use super::claim::{Claim, Claimed};
 use super::recovery_error::RecoveryError;
 use super::replay::{Phase, Replay};
 use super::run::{Run, Saga};
@@ -10,12 +11,13 @@ use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A saga definition, its input type erased, as the registry resumes it.
 trait Resumable: Send + Sync {
     /// Whether `replay` can be resumed, without running anything.
     fn check(&self, id: &SagaId, replay: &Replay) -> Result<(), RecoveryError>;
-    fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError>;
+    fn resume(&self, id: SagaId, replay: &Replay, claim: Claim) -> Result<Run, RecoveryError>;
 }
 
 impl<I> Resumable for Saga<I>
@@ -26,8 +28,8 @@ where
         self.restore(id, replay).map(drop)
     }
 
-    fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError> {
-        Saga::resume(self, id, replay)
+    fn resume(&self, id: SagaId, replay: &Replay, claim: Claim) -> Result<Run, RecoveryError> {
+        Saga::resume(self, id, replay, claim)
     }
 }
 
@@ -36,9 +38,15 @@ where
 /// operator uses for parked sagas.
 ///
 /// Register every definition (and every older version still in flight) built with the same
-/// store as the registry (a clone of it), then call [`recover`](Self::recover) once, before
-/// starting new sagas. Run one recovering process per store at a time: recovery takes every
-/// unfinished saga in the store for one it must resume.
+/// store as the registry (a clone of it), then call [`recover`](Self::recover) at start, and
+/// again whenever it reported sagas [held](Recovered::held) by a claim that has yet to expire
+/// (a process that died a moment ago) or runs ended [unsettled](super::SagaError::Unsettled).
+///
+/// Recovery is safe to run from several registries, in one process or several, at any time:
+/// every run holds a claim on its saga in the store (a fresh run from its first entry, a resumed
+/// one from before its log is read), so a saga that a live run holds is left alone, and two
+/// registries never both resume one saga: each claims the saga in the store's transaction
+/// before it reads the log, and only one claim is granted.
 ///
 /// See the [module docs](super#durability-and-recovery) for what resuming does.
 pub struct Registry {
@@ -55,6 +63,22 @@ pub struct Recovered {
     pub resumed: Vec<Run>,
     /// The unfinished sagas that could not be resumed, and why (left untouched in the store).
     pub failed: Vec<RecoveryError>,
+    /// The unfinished sagas another run holds: a live run (in this process or another), or one
+    /// whose process stopped less than the store's claim time to live ago. Not resumed; call
+    /// [`recover`](Registry::recover) again once the claim has expired.
+    pub held: Vec<HeldSaga>,
+}
+
+/// An unfinished saga held by another run's claim, as [`Registry::recover`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeldSaga {
+    /// The saga's id.
+    pub id: SagaId,
+    /// Who holds it ([`Claim::owner`]).
+    pub owner: String,
+    /// How long until that claim expires, unless its run renews it.
+    pub expires_in: Duration,
 }
 
 /// A parked saga, as [`Registry::parked`] lists it.
@@ -65,6 +89,16 @@ pub struct ParkedSaga {
     pub id: SagaId,
     /// Its log read back: the definition, the input, each step's progress, why it turned back.
     pub replay: Replay,
+}
+
+/// What [`Registry::parked`] found.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ParkedSagas {
+    /// The parked sagas whose logs were read back.
+    pub sagas: Vec<ParkedSaga>,
+    /// The parked sagas whose logs could not be loaded or do not read as saga logs, and why.
+    pub failed: Vec<RecoveryError>,
 }
 
 impl Registry {
@@ -95,13 +129,17 @@ impl Registry {
         Ok(self)
     }
 
-    /// Resumes every unfinished saga in the store with its registered definition.
+    /// Resumes every unfinished saga in the store that no live run holds, with its registered
+    /// definition.
     ///
-    /// A saga whose definition is not registered under the logged name and version, whose log
-    /// does not match the definition, or whose input or outputs no longer deserialize is not
-    /// resumed: it is reported in [`Recovered::failed`] and stays as it is in the store, for
-    /// a later process (with the right definition) or an operator. Fails only if the store
-    /// cannot list the unfinished sagas.
+    /// Each saga is first claimed in the store; only then is its log read and checked, so the
+    /// log cannot change under the registry, and a saga another registry claimed first is not
+    /// resumed twice. A saga another run holds is reported in [`Recovered::held`]. A saga
+    /// whose definition is not registered under the logged name and version, whose log does
+    /// not match the definition, or whose input or outputs no longer deserialize is not
+    /// resumed: it is reported in [`Recovered::failed`], its claim released, and it stays as it
+    /// is in the store, for a later process (with the right definition) or an operator. Fails
+    /// only if the store cannot list the unfinished sagas.
     pub async fn recover(&self) -> Result<Recovered, RecoveryError> {
         let ids = self
             .store
@@ -111,41 +149,70 @@ impl Registry {
         let mut recovered = Recovered {
             resumed: Vec::with_capacity(ids.len()),
             failed: Vec::new(),
+            held: Vec::new(),
         };
         for id in ids {
+            let claim = Claim::new();
+            match self.store.claim(&id, &claim).await {
+                Ok(Claimed::Granted) => {}
+                Ok(Claimed::Held { owner, expires_in }) => {
+                    recovered.held.push(HeldSaga {
+                        id,
+                        owner,
+                        expires_in,
+                    });
+                    continue;
+                }
+                // It finished between the listing and the claim.
+                Ok(Claimed::NotRunning) => continue,
+                Err(e) => {
+                    recovered.failed.push(RecoveryError::Store(e));
+                    continue;
+                }
+            }
             let resumed = match self.replay(&id).await {
                 Ok(replay) => self
                     .definition(&id, &replay)
-                    .and_then(|def| def.resume(id, &replay)),
+                    .and_then(|def| def.resume(id.clone(), &replay, claim.clone())),
                 Err(e) => Err(e),
             };
             match resumed {
                 Ok(run) => recovered.resumed.push(run),
-                Err(e) => recovered.failed.push(e),
+                Err(e) => {
+                    let _ = self.store.release(&id, &claim).await;
+                    recovered.failed.push(e);
+                }
             }
         }
         Ok(recovered)
     }
 
-    /// The parked sagas in the store, with their logs read back.
-    pub async fn parked(&self) -> Result<Vec<ParkedSaga>, RecoveryError> {
+    /// The parked sagas in the store, with their logs read back; a parked saga whose log
+    /// cannot be loaded or read is reported in [`ParkedSagas::failed`], the others are listed.
+    /// Fails only if the store cannot list the parked sagas.
+    pub async fn parked(&self) -> Result<ParkedSagas, RecoveryError> {
         let ids = self
             .store
             .list_parked()
             .await
             .map_err(RecoveryError::Store)?;
-        let mut parked = Vec::with_capacity(ids.len());
+        let mut parked = ParkedSagas {
+            sagas: Vec::with_capacity(ids.len()),
+            failed: Vec::new(),
+        };
         for id in ids {
-            let replay = self.replay(&id).await?;
-            parked.push(ParkedSaga { id, replay });
+            match self.replay(&id).await {
+                Ok(replay) => parked.sagas.push(ParkedSaga { id, replay }),
+                Err(e) => parked.failed.push(e),
+            }
         }
         Ok(parked)
     }
 
     /// Tries the compensations of parked saga `id` again: records a
-    /// [`LogEntry::Reopened`] with `note`, then resumes the saga compensating, from the stuck
-    /// compensations back (each with its retry policy afresh). The run ends compensated, or
-    /// parked again.
+    /// [`LogEntry::Reopened`] with `note` (which claims the saga for the new run, in the same
+    /// transaction), then resumes the saga compensating, from the stuck compensations back
+    /// (each with its retry policy afresh). The run ends compensated, or parked again.
     ///
     /// Fails, recording nothing, if the saga is not parked or cannot be resumed (its
     /// definition is not registered, or does not match the log).
@@ -157,11 +224,12 @@ impl Registry {
         let entry = LogEntry::Reopened {
             note: note.to_owned(),
         };
+        let claim = Claim::new();
         self.store
-            .append(id, entry)
+            .append(id, &entry, &claim)
             .await
             .map_err(RecoveryError::Store)?;
-        definition.resume(id.clone(), &replay)
+        definition.resume(id.clone(), &replay, claim)
     }
 
     /// Marks parked saga `id` as resolved by hand (the operator undid or finished what was
@@ -173,8 +241,9 @@ impl Registry {
         let entry = LogEntry::Resolved {
             note: note.to_owned(),
         };
+        // A parked saga has no claim; the store checks that it is parked.
         self.store
-            .append(id, entry)
+            .append(id, &entry, &Claim::new())
             .await
             .map_err(RecoveryError::Store)
     }

@@ -20,7 +20,9 @@ pub struct Replay {
     pub input: serde_json::Value,
     /// Why the saga turned back, from its last [`LogEntry::Compensating`] entry.
     pub reason: Option<String>,
-    /// Going forward, compensating, or finished.
+    /// Going forward, compensating, or finished: decided by every entry, not only the markers
+    /// (a compensation entry means the saga was compensating, with or without a
+    /// [`LogEntry::Compensating`] before it).
     pub phase: Phase,
     /// Every step the log mentions, by index.
     pub steps: BTreeMap<u32, StepRecord>,
@@ -148,6 +150,16 @@ impl Replay {
             }) else {
                 return err(position, "two names for one step index");
             };
+            if matches!(
+                entry,
+                LogEntry::CompensationStarted { .. }
+                    | LogEntry::CompensationCompleted { .. }
+                    | LogEntry::CompensationFailed { .. }
+            ) {
+                // A compensation ran: the saga had turned back, whether or not its
+                // `Compensating` entry made it into the log.
+                replay.phase = Phase::Compensating;
+            }
             match entry {
                 LogEntry::StepStarted { attempt, .. } => {
                     record.attempts = record.attempts.max(*attempt);

@@ -1,6 +1,7 @@
 //! The saga handle and the future of one run.
 
 use super::builder::SagaBuilder;
+use super::claim::Claim;
 use super::drive::{self, Start};
 use super::event::{Event, in_saga_span};
 use super::metrics::{Counters, Metrics};
@@ -31,6 +32,7 @@ pub(crate) struct Definition<I> {
     /// Each stage is a range of step indices that run together; stages run in order.
     pub(crate) stages: Box<[(u32, u32)]>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) store_retry: super::policy::RetryPolicy,
     pub(crate) store: Arc<dyn SagaStore>,
     pub(crate) listeners: Listeners<Event>,
     pub(crate) counters: Counters,
@@ -84,13 +86,19 @@ where
         self.spawn(id.into(), Start::Fresh(input))
     }
 
-    /// Resumes saga `id` from its log, read back as `replay`: for the [`Registry`](super::Registry).
+    /// Resumes saga `id` from its log, read back as `replay`, under `claim` (which the caller
+    /// took on the saga before reading the log): for the [`Registry`](super::Registry).
     ///
     /// The returned run is detached (dropping it does not cancel the saga, which goes on as it
     /// would have in the process that started it) but can still be awaited for its outcome.
-    pub(crate) fn resume(&self, id: SagaId, replay: &Replay) -> Result<Run, RecoveryError> {
+    pub(crate) fn resume(
+        &self,
+        id: SagaId,
+        replay: &Replay,
+        claim: Claim,
+    ) -> Result<Run, RecoveryError> {
         let (input, restored) = self.restore(&id, replay)?;
-        let mut run = self.spawn(id, Start::Resume(input, restored));
+        let mut run = self.spawn(id, Start::Resume(input, restored, claim));
         if let Some(cancel) = run.cancel.take() {
             let _ = cancel.send(());
         }
@@ -137,7 +145,7 @@ where
         self.definition.version
     }
 
-    /// Counts of this definition's runs (shared by clones). Cheap: four atomic loads.
+    /// Counts of this definition's runs (shared by clones). Cheap: five atomic loads.
     pub fn metrics(&self) -> Metrics {
         self.definition.counters.snapshot()
     }

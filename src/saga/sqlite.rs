@@ -1,12 +1,14 @@
 //! The durable store: saga logs in an SQLite file (feature `sqlite`).
 
-use super::sqlite_writer::{Append, Change, Op, Reply, Writer, now_ms};
+use super::claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
+use super::sqlite_writer::{Change, Op, Reply, Write, WriteKind, Writer, now_ms};
 use super::store::{LogEntry, OutcomeKind, SagaId, SagaStore, StoreError, StoreFuture};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// A durable [`SagaStore`]: every saga's log in an SQLite file, in WAL mode, each append
 /// on disk (`synchronous = FULL`, so fsynced) before its future resolves.
@@ -16,12 +18,18 @@ use tokio::sync::oneshot;
 /// together (from concurrent sagas) are committed in one transaction: one fsync for the
 /// group, each append in its own savepoint so a refused one leaves nothing behind.
 ///
-/// The tables (`bulwark_sagas`, one row per saga with its state; `bulwark_saga_log`, one row
-/// per entry as JSON) can share a file with an application's own. An append is checked
-/// against the saga's state: a second `started` for an id, or a transition for a saga that is
-/// not running, is refused. Finished sagas stay until [`prune_finished`](Self::prune_finished)
-/// deletes them; parked ones stay until an operator resolves them
-/// (see [`Registry`](super::Registry)).
+/// The tables (`bulwark_sagas`, one row per saga with its state and the claim holding it;
+/// `bulwark_saga_log`, one row per entry as JSON) can share a file with an application's own.
+/// An append is checked against the saga's row in the same transaction (the
+/// [`SagaStore`] contract): a second `started` for an id, a transition for a saga that is not
+/// running, or one written under a claim that does not hold the saga, is refused. Finished
+/// sagas stay until [`prune_finished`](Self::prune_finished) deletes them; parked ones stay until
+/// an operator resolves them (see [`Registry`](super::Registry)).
+///
+/// Several handles (in one process or several) can share a file: each is a connection, and
+/// claims keep two of them from running one saga. A claim's expiry is a wall-clock time in the
+/// file; each handle reads the time as the wall clock at its opening plus the `tokio::time`
+/// elapsed since, so a paused clock drives expiry in tests and a wall-clock jump does not.
 ///
 /// Cheap to clone: clones share the thread, which stops when the last clone is dropped.
 ///
@@ -75,6 +83,10 @@ pub struct SqliteStore {
 struct Shared {
     path: PathBuf,
     ops: mpsc::Sender<Op>,
+    claim_ttl: Duration,
+    /// The wall clock (ms since the epoch) and `tokio::time` at opening: the store's clock.
+    opened_ms: i64,
+    opened: Instant,
 }
 
 /// Opens a [`SqliteStore`] with settings: [`SqliteStore::builder`].
@@ -83,6 +95,7 @@ struct Shared {
 pub struct SqliteStoreBuilder {
     path: PathBuf,
     busy_timeout: Duration,
+    claim_ttl: Duration,
 }
 
 impl SqliteStoreBuilder {
@@ -90,6 +103,16 @@ impl SqliteStoreBuilder {
     /// fails with "database is locked" (5 s by default).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
+        self
+    }
+
+    /// How long a claim written through this handle lasts without renewal
+    /// ([`DEFAULT_CLAIM_TTL`], 10 s, by default): a process that dies leaves its sagas to other
+    /// handles' recovery this long after its last write. Longer means fewer renewals and a
+    /// longer wait after a crash; it must be well above the time a run may go without being
+    /// scheduled, or a stalled run loses its sagas (safely: it then cannot write).
+    pub fn claim_ttl(mut self, ttl: Duration) -> Self {
+        self.claim_ttl = ttl;
         self
     }
 
@@ -118,6 +141,9 @@ impl SqliteStoreBuilder {
             shared: Arc::new(Shared {
                 path: self.path,
                 ops,
+                claim_ttl: self.claim_ttl,
+                opened_ms: now_ms(),
+                opened: Instant::now(),
             }),
         })
     }
@@ -139,6 +165,7 @@ impl SqliteStore {
         SqliteStoreBuilder {
             path: path.as_ref().to_owned(),
             busy_timeout: Duration::from_secs(5),
+            claim_ttl: DEFAULT_CLAIM_TTL,
         }
     }
 
@@ -161,11 +188,40 @@ impl SqliteStore {
         self.shared.ops.send(op(reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+
+    /// A write under `claim`, timed by this handle's clock.
+    async fn write<T>(
+        &self,
+        id: &SagaId,
+        claim: &Claim,
+        kind: impl FnOnce(Reply<T>) -> WriteKind,
+    ) -> Result<T, StoreError> {
+        let ttl = i64::try_from(self.shared.claim_ttl.as_millis()).unwrap_or(i64::MAX);
+        let elapsed = i64::try_from(self.shared.opened.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let now = self.shared.opened_ms.saturating_add(elapsed);
+        self.call(|reply| {
+            Op::Write(Write {
+                id: id.clone(),
+                owner: claim.owner().to_owned(),
+                // Stored as SQLite's signed integer, bit for bit.
+                token: claim.token() as i64,
+                now,
+                ttl,
+                kind: kind(reply),
+            })
+        })
+        .await
+    }
 }
 
 impl SagaStore for SqliteStore {
-    fn append<'a>(&'a self, id: &'a SagaId, entry: LogEntry) -> StoreFuture<'a, ()> {
-        let change = match &entry {
+    fn append<'a>(
+        &'a self,
+        id: &'a SagaId,
+        entry: &'a LogEntry,
+        claim: &'a Claim,
+    ) -> StoreFuture<'a, ()> {
+        let change = match entry {
             LogEntry::Started {
                 definition,
                 version,
@@ -183,16 +239,13 @@ impl SagaStore for SqliteStore {
             LogEntry::Resolved { .. } => Change::Resolve,
             _ => Change::Step,
         };
-        let entry = serde_json::to_string(&entry);
+        let entry = serde_json::to_string(entry);
         Box::pin(async move {
             let entry = entry.map_err(StoreError::new)?;
-            self.call(|reply| {
-                Op::Append(Append {
-                    id: id.clone(),
-                    entry,
-                    change,
-                    reply,
-                })
+            self.write(id, claim, |reply| WriteKind::Append {
+                entry,
+                change,
+                reply,
             })
             .await
         })
@@ -209,12 +262,29 @@ impl SagaStore for SqliteStore {
     fn list_parked(&self) -> StoreFuture<'_, Vec<SagaId>> {
         Box::pin(self.call(|reply| Op::List("parked", reply)))
     }
+
+    fn claim<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+        Box::pin(self.write(id, claim, WriteKind::Claim))
+    }
+
+    fn renew<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, bool> {
+        Box::pin(self.write(id, claim, WriteKind::Renew))
+    }
+
+    fn release<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, ()> {
+        Box::pin(self.write(id, claim, WriteKind::Release))
+    }
+
+    fn claim_ttl(&self) -> Duration {
+        self.shared.claim_ttl
+    }
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.shared.path)
+            .field("claim_ttl", &self.shared.claim_ttl)
             .finish()
     }
 }

@@ -1,7 +1,8 @@
 //! The SQLite store's thread: one connection, every statement, appends committed in groups.
 
+use super::claim::Claimed;
 use super::store::{LogEntry, SagaId, StoreError};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode};
 use std::error::Error;
 use std::fmt;
 use std::path::Path;
@@ -15,7 +16,7 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// At most this many requests are taken from the queue for one group commit.
 const MAX_BATCH: usize = 256;
 /// The layout below; recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS bulwark_sagas (
     id TEXT PRIMARY KEY NOT NULL,
@@ -23,7 +24,10 @@ CREATE TABLE IF NOT EXISTS bulwark_sagas (
     version INTEGER NOT NULL,
     state TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
-    finished_ms INTEGER
+    finished_ms INTEGER,
+    claim_owner TEXT,
+    claim_token INTEGER,
+    claim_expires_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS bulwark_sagas_state ON bulwark_sagas (state, finished_ms);
 CREATE TABLE IF NOT EXISTS bulwark_saga_log (
@@ -32,6 +36,12 @@ CREATE TABLE IF NOT EXISTS bulwark_saga_log (
     entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bulwark_saga_log_saga ON bulwark_saga_log (saga, position);
+";
+/// From version 1 (no claims) to 2.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE bulwark_sagas ADD COLUMN claim_owner TEXT;
+ALTER TABLE bulwark_sagas ADD COLUMN claim_token INTEGER;
+ALTER TABLE bulwark_sagas ADD COLUMN claim_expires_ms INTEGER;
 ";
 /// The states of a finished saga that pruning may delete (never `parked`).
 pub(crate) const PRUNABLE: &str =
@@ -51,15 +61,54 @@ pub(crate) enum Change {
     Resolve,
 }
 
-pub(crate) struct Append {
+/// A write to one saga's row, under a claim, at the writing handle's time (ms).
+pub(crate) struct Write {
     pub(crate) id: SagaId,
-    pub(crate) entry: String,
-    pub(crate) change: Change,
-    pub(crate) reply: Reply<()>,
+    pub(crate) owner: String,
+    pub(crate) token: i64,
+    pub(crate) now: i64,
+    pub(crate) ttl: i64,
+    pub(crate) kind: WriteKind,
+}
+
+pub(crate) enum WriteKind {
+    Append {
+        entry: String,
+        change: Change,
+        reply: Reply<()>,
+    },
+    Claim(Reply<Claimed>),
+    Renew(Reply<bool>),
+    Release(Reply<()>),
+}
+
+/// What a write did, before its group's commit; sent to its reply after.
+enum Done {
+    Unit,
+    Claimed(Claimed),
+    Renewed(bool),
+}
+
+impl Write {
+    /// Answers the request, once its group committed (or failed).
+    fn reply(self, result: Result<Done, StoreError>) {
+        match self.kind {
+            WriteKind::Append { reply, .. } | WriteKind::Release(reply) => {
+                drop(reply.send(result.map(drop)))
+            }
+            WriteKind::Claim(reply) => drop(reply.send(result.map(|done| match done {
+                Done::Claimed(claimed) => claimed,
+                _ => Claimed::NotRunning,
+            }))),
+            WriteKind::Renew(reply) => {
+                drop(reply.send(result.map(|done| matches!(done, Done::Renewed(true)))))
+            }
+        }
+    }
 }
 
 pub(crate) enum Op {
-    Append(Append),
+    Write(Write),
     Load(SagaId, Reply<Vec<LogEntry>>),
     List(&'static str, Reply<Vec<SagaId>>),
     Prune(i64, Reply<u64>),
@@ -118,16 +167,33 @@ impl Writer {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(fail("cannot set synchronous = FULL"))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(fail("cannot read the schema version"))?;
-        if version > SCHEMA_VERSION {
-            let what = format!("schema version {version} is newer than this library's");
-            return Err(failure(&name, what, None));
+        // One transaction, so that handles opening the file at once migrate it once.
+        let setup = || -> Result<Option<i64>, rusqlite::Error> {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            if version > SCHEMA_VERSION {
+                conn.execute_batch("ROLLBACK")?;
+                return Ok(Some(version));
+            }
+            if version == 1 {
+                conn.execute_batch(MIGRATE_1_TO_2)?;
+            }
+            conn.execute_batch(SCHEMA)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            conn.execute_batch("COMMIT")?;
+            Ok(None)
+        };
+        match setup() {
+            Ok(None) => {}
+            Ok(Some(version)) => {
+                let what = format!("schema version {version} is newer than this library's");
+                return Err(failure(&name, what, None));
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(fail("cannot create or migrate the tables")(e));
+            }
         }
-        conn.execute_batch(SCHEMA)
-            .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
-            .map_err(fail("cannot create the tables"))?;
         Ok(Self { conn, path: name })
     }
 
@@ -136,7 +202,15 @@ impl Writer {
         what: impl Into<String>,
         e: Option<Arc<dyn Error + Send + Sync>>,
     ) -> StoreError {
-        failure(&self.path, what.into(), e)
+        StoreError::new(self.failure(what, e))
+    }
+
+    fn failure(&self, what: impl Into<String>, e: Option<Arc<dyn Error + Send + Sync>>) -> Failure {
+        Failure {
+            path: self.path.clone(),
+            what: what.into(),
+            source: e,
+        }
     }
 
     pub(crate) fn sql(&self, what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -148,130 +222,102 @@ impl Writer {
     /// in one transaction (one fsync), then the reads run.
     pub(crate) fn serve(self, ops: Receiver<Op>) {
         while let Ok(first) = ops.recv() {
-            let mut appends = Vec::new();
+            let mut writes = Vec::new();
             let mut others = Vec::new();
             let mut next = Some(first);
             while let Some(op) = next.take() {
                 match op {
-                    Op::Append(append) => appends.push(append),
+                    Op::Write(write) => writes.push(write),
                     other => others.push(other),
                 }
-                if appends.len() + others.len() < MAX_BATCH {
+                if writes.len() + others.len() < MAX_BATCH {
                     next = ops.try_recv().ok();
                 }
             }
-            if !appends.is_empty() {
-                self.commit(appends);
+            if !writes.is_empty() {
+                self.commit(writes);
             }
             for op in others {
                 match op {
                     Op::Load(id, reply) => drop(reply.send(self.load(&id))),
                     Op::List(state, reply) => drop(reply.send(self.list(state))),
                     Op::Prune(before, reply) => drop(reply.send(self.prune(before))),
-                    Op::Append(_) => {}
+                    Op::Write(_) => {}
                 }
             }
         }
     }
 
-    /// One transaction for the whole group; each append in a savepoint, so one that is refused
+    /// One transaction for the whole group; each write in a savepoint, so one that is refused
     /// leaves nothing behind and does not fail the others. Replies only after the commit.
-    fn commit(&self, batch: Vec<Append>) {
+    fn commit(&self, batch: Vec<Write>) {
         if !self.conn.is_autocommit() {
             // A transaction left open by a failed rollback would fail every later group.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            return self.reply_all(batch, "cannot begin a transaction", e);
+            return self.reply_all(batch, "cannot begin a transaction", e, StoreError::new);
         }
         let now = now_ms();
-        let results: Vec<_> = batch.iter().map(|a| self.apply(a, now)).collect();
+        let results: Vec<_> = batch.iter().map(|w| self.apply(w, now)).collect();
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
-            return self.reply_all(batch, "cannot commit the log entries", e);
+            // A busy or locked database refuses the commit before writing it; any other failure
+            // (I/O, a full disk) may come after the WAL frames were written.
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            );
+            let kind = if busy {
+                StoreError::new
+            } else {
+                StoreError::outcome_unknown
+            };
+            return self.reply_all(batch, "cannot commit the log entries", e, kind);
         }
-        for (append, result) in batch.into_iter().zip(results) {
-            let _ = append.reply.send(result);
+        for (write, result) in batch.into_iter().zip(results) {
+            write.reply(result);
         }
     }
 
-    /// Fails every append of a group with the same cause.
-    fn reply_all(&self, batch: Vec<Append>, what: &str, e: rusqlite::Error) {
+    /// Fails every write of a group with the same cause.
+    fn reply_all(
+        &self,
+        batch: Vec<Write>,
+        what: &str,
+        e: rusqlite::Error,
+        kind: fn(Failure) -> StoreError,
+    ) {
         let source: Arc<dyn Error + Send + Sync> = Arc::new(e);
-        for append in batch {
-            let e = self.fail(what, Some(source.clone()));
-            let _ = append.reply.send(Err(e));
+        for write in batch {
+            let e = self.failure(what, Some(source.clone()));
+            write.reply(Err(kind(e)));
         }
     }
 
-    fn apply(&self, a: &Append, now: i64) -> Result<(), StoreError> {
+    fn apply(&self, w: &Write, now: i64) -> Result<Done, StoreError> {
         let savepoint = self.sql("cannot write the log entry");
         self.conn
             .execute_batch("SAVEPOINT entry")
             .map_err(&savepoint)?;
-        let result = self.write(a, now);
+        let result = match &w.kind {
+            WriteKind::Append { entry, change, .. } => {
+                self.append(w, entry, change, now).map(|()| Done::Unit)
+            }
+            WriteKind::Claim(_) => self.claim(w).map(Done::Claimed),
+            WriteKind::Renew(_) => self.renew(w).map(Done::Renewed),
+            WriteKind::Release(_) => self.release(w).map(|()| Done::Unit),
+        };
         let end = match result {
-            Ok(()) => "RELEASE entry",
+            Ok(_) => "RELEASE entry",
             Err(_) => "ROLLBACK TO entry; RELEASE entry",
         };
         self.conn.execute_batch(end).map_err(&savepoint)?;
         result
     }
 
-    fn write(&self, a: &Append, now: i64) -> Result<(), StoreError> {
-        let id = a.id.as_str();
-        let state: Option<String> = self
-            .conn
-            .prepare_cached("SELECT state FROM bulwark_sagas WHERE id = ?1")
-            .and_then(|mut s| s.query_row([id], |row| row.get(0)).optional())
-            .map_err(self.sql("cannot read the saga's state"))?;
-        let wrong = |wanted: &str| {
-            let what = match &state {
-                None => format!("no saga `{id}` in the store (its first entry must be `started`)"),
-                Some(state) => format!("saga `{id}` is {state}, not {wanted}"),
-            };
-            Err(self.fail(what, None))
-        };
-        let set = |state: &str, finished: Option<i64>| {
-            self.conn
-                .prepare_cached(
-                    "UPDATE bulwark_sagas SET state = ?2, finished_ms = ?3 WHERE id = ?1",
-                )
-                .and_then(|mut s| s.execute(params![id, state, finished]))
-                .map_err(self.sql("cannot update the saga's state"))
-        };
-        match (&a.change, state.as_deref()) {
-            (
-                Change::Start {
-                    definition,
-                    version,
-                },
-                None,
-            ) => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO bulwark_sagas (id, definition, version, state, created_ms)
-                         VALUES (?1, ?2, ?3, 'running', ?4)",
-                    )
-                    .and_then(|mut s| s.execute(params![id, definition, version, now]))
-                    .map_err(self.sql("cannot record the saga"))?;
-            }
-            (Change::Start { .. }, Some(_)) => {
-                let what = format!("saga `{id}` is already in the store (an id is used once)");
-                return Err(self.fail(what, None));
-            }
-            (Change::Step, Some("running")) => {}
-            (Change::Finish(outcome), Some("running")) => drop(set(outcome, Some(now))?),
-            (Change::Reopen, Some("parked")) => drop(set("running", None)?),
-            (Change::Resolve, Some("parked")) => drop(set("resolved", Some(now))?),
-            (Change::Step | Change::Finish(_), _) => return wrong("running"),
-            (Change::Reopen | Change::Resolve, _) => return wrong("parked"),
-        }
-        self.conn
-            .prepare_cached("INSERT INTO bulwark_saga_log (saga, entry) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![id, a.entry]))
-            .map_err(self.sql("cannot write the log entry"))?;
-        Ok(())
+    pub(crate) fn refuse(&self, what: String) -> StoreError {
+        StoreError::refused(self.failure(what, None))
     }
 }
 

@@ -1,36 +1,66 @@
-//! The saga log: what a [`SagaStore`] keeps, and the in-memory store.
+//! The saga log: what a [`SagaStore`] keeps and the store's contract.
 
-use crate::BoxError;
+use super::claim::{Claim, Claimed};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use super::id::SagaId;
+pub use super::store_error::StoreError;
 
 /// The future a [`SagaStore`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-/// Where a saga's transitions are recorded: one append-only log per saga id.
+/// Where a saga's transitions are recorded: one append-only log per saga id, and which run
+/// holds each running saga (its [`Claim`]).
 ///
 /// The orchestrator appends an entry for every transition and waits for the append to succeed
 /// before it starts the work that entry announces: an action or a compensation never runs unless
 /// its start is in the log (see [`LogEntry`]). A store therefore sees, for each saga, a log that
 /// a new process can replay to know exactly where the saga stood.
 ///
-/// [`InMemoryStore`](super::InMemoryStore) is the default. A durable store implements the same three methods; it must
-/// make an append durable before its future resolves, and keep entries in append order.
+/// # The contract
+///
+/// [`InMemoryStore`](super::InMemoryStore) and `SqliteStore` implement it and are tested by one
+/// suite (`tests/saga_store_contract.rs`); a new store should pass the same.
+///
+/// - **Durable and ordered**: an append is durable before its future resolves `Ok`, and a
+///   saga's entries load in append order.
+/// - **Checked in one transaction with the append**: a [`LogEntry::Started`] for an id the store
+///   holds is refused (an id is used once; a store that forgets finished sagas, as
+///   [`InMemoryStore::new`](super::InMemoryStore::new) does, accepts the id again after that);
+///   any other entry is refused unless the saga is running and held by the claim the entry is
+///   written under; [`LogEntry::Reopened`] and [`LogEntry::Resolved`] only follow a parked
+///   saga's `Finished`. `Started` and `Reopened` install their claim, an accepted append renews
+///   it, `Finished` and `Resolved` end it.
+/// - **Claims expire**: a claim not renewed for [`claim_ttl`](Self::claim_ttl) may be taken by
+///   [`claim`](Self::claim); until then it is refused to anyone else, this process included.
+/// - **Errors say what was written**: a refused append or a failed one writes nothing
+///   ([`StoreError::refused`], [`StoreError::new`]); one whose outcome the store cannot know (a
+///   connection lost while the commit was in flight) says so ([`StoreError::outcome_unknown`]).
+///   The orchestrator retries an append that failed (per
+///   [`SagaBuilder::store_retry`](super::SagaBuilder::store_retry)), so a store whose outcome was
+///   unknown may see the entry twice: a replay reads a repeated entry as one.
 pub trait SagaStore: fmt::Debug + Send + Sync + 'static {
-    /// Appends `entry` to the log of saga `id`, creating the log on its first entry
-    /// ([`LogEntry::Started`]).
-    fn append<'a>(&'a self, id: &'a SagaId, entry: LogEntry) -> StoreFuture<'a, ()>;
+    /// Appends `entry` to the log of saga `id`, written under `claim` (see the contract above):
+    /// a [`LogEntry::Started`] creates the log.
+    fn append<'a>(
+        &'a self,
+        id: &'a SagaId,
+        entry: &'a LogEntry,
+        claim: &'a Claim,
+    ) -> StoreFuture<'a, ()>;
 
     /// The log of saga `id`, in append order; empty if the store has never seen it.
     fn load<'a>(&'a self, id: &'a SagaId) -> StoreFuture<'a, Vec<LogEntry>>;
 
     /// The ids of sagas whose log has no [`LogEntry::Finished`] entry (or was
-    /// [`Reopened`](LogEntry::Reopened) since): the ones a recovering process must resume.
+    /// [`Reopened`](LogEntry::Reopened) since): the ones a recovering process must resume,
+    /// whether or not a claim holds them now.
     fn list_unfinished(&self) -> StoreFuture<'_, Vec<SagaId>>;
 
     /// The ids of parked sagas: their log ends with a [`LogEntry::Finished`] whose outcome is
@@ -43,13 +73,34 @@ pub trait SagaStore: fmt::Debug + Send + Sync + 'static {
             "this saga store cannot list parked sagas",
         ))))
     }
+
+    /// Makes `claim` the holder of running saga `id`, if no claim holds it or the holder's has
+    /// expired, for [`claim_ttl`](Self::claim_ttl); in one transaction.
+    fn claim<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, Claimed>;
+
+    /// Extends `claim` for another [`claim_ttl`](Self::claim_ttl) if it still holds running saga
+    /// `id` (even if it had expired, as long as nobody else took the saga); `false` if it does
+    /// not: the run must stop writing.
+    fn renew<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, bool>;
+
+    /// Gives up `claim` on saga `id`, if it holds it, so that recovery need not wait for it to
+    /// expire. Releasing a claim that does not hold the saga changes nothing.
+    fn release<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, ()>;
+
+    /// How long a claim lasts without being renewed. A run renews its claim every third of it.
+    fn claim_ttl(&self) -> Duration;
 }
 
 /// A shared store is a store: `Arc<dyn SagaStore>` (from [`Saga::store`](super::Saga::store))
 /// can be handed to a [`Registry`](super::Registry).
 impl<S: SagaStore + ?Sized> SagaStore for Arc<S> {
-    fn append<'a>(&'a self, id: &'a SagaId, entry: LogEntry) -> StoreFuture<'a, ()> {
-        (**self).append(id, entry)
+    fn append<'a>(
+        &'a self,
+        id: &'a SagaId,
+        entry: &'a LogEntry,
+        claim: &'a Claim,
+    ) -> StoreFuture<'a, ()> {
+        (**self).append(id, entry, claim)
     }
 
     fn load<'a>(&'a self, id: &'a SagaId) -> StoreFuture<'a, Vec<LogEntry>> {
@@ -63,88 +114,21 @@ impl<S: SagaStore + ?Sized> SagaStore for Arc<S> {
     fn list_parked(&self) -> StoreFuture<'_, Vec<SagaId>> {
         (**self).list_parked()
     }
-}
 
-/// A store failed to record or read a saga's log.
-#[derive(Debug, thiserror::Error)]
-#[error("saga store failed")]
-pub struct StoreError {
-    #[source]
-    source: BoxError,
-}
-
-impl StoreError {
-    /// A store error caused by `source` (an I/O error, a locked database, a corrupt entry).
-    pub fn new(source: impl Into<BoxError>) -> Self {
-        Self {
-            source: source.into(),
-        }
-    }
-}
-
-/// The identity of one run of a saga: the first half of every idempotency key.
-///
-/// Generated by [`Saga::run`](super::Saga::run) (unique across processes: wall-clock time,
-/// process id and a counter), or given by the caller with
-/// [`Saga::run_with_id`](super::Saga::run_with_id), for instance an order number. Cheap to clone.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SagaId(Arc<str>);
-
-impl SagaId {
-    /// A saga id with this text.
-    pub fn new(id: impl Into<Arc<str>>) -> Self {
-        Self(id.into())
+    fn claim<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+        (**self).claim(id, claim)
     }
 
-    /// A fresh id, unique across processes and restarts.
-    pub(crate) fn generate() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Self::new(format!("{now:x}-{:x}-{n:x}", std::process::id()))
+    fn renew<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, bool> {
+        (**self).renew(id, claim)
     }
 
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    fn release<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, ()> {
+        (**self).release(id, claim)
     }
-}
 
-impl From<&str> for SagaId {
-    fn from(id: &str) -> Self {
-        Self::new(id)
-    }
-}
-
-impl From<String> for SagaId {
-    fn from(id: String) -> Self {
-        Self::new(id)
-    }
-}
-
-impl fmt::Display for SagaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for SagaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl Serialize for SagaId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for SagaId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Self::new)
+    fn claim_ttl(&self) -> Duration {
+        (**self).claim_ttl()
     }
 }
 
@@ -273,4 +257,23 @@ pub enum LogEntry {
         /// The operator's note.
         note: String,
     },
+}
+
+impl LogEntry {
+    /// The entry's kind, as its JSON `kind` tag spells it (`"step_started"`, `"finished"`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LogEntry::Started { .. } => "started",
+            LogEntry::StepStarted { .. } => "step_started",
+            LogEntry::StepCompleted { .. } => "step_completed",
+            LogEntry::StepFailed { .. } => "step_failed",
+            LogEntry::Compensating { .. } => "compensating",
+            LogEntry::CompensationStarted { .. } => "compensation_started",
+            LogEntry::CompensationCompleted { .. } => "compensation_completed",
+            LogEntry::CompensationFailed { .. } => "compensation_failed",
+            LogEntry::Finished { .. } => "finished",
+            LogEntry::Reopened { .. } => "reopened",
+            LogEntry::Resolved { .. } => "resolved",
+        }
+    }
 }
