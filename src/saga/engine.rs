@@ -87,6 +87,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                     interrupted
                 }
             };
+            // A record that failed in the stage (before an interrupt dropped it) stops the run.
+            self.stopped()?;
             return self.compensate(reached, cause, true).await;
         }
         Ok(Outcome::Completed(self.run.outputs.clone()))
