@@ -40,7 +40,10 @@ async fn entries_load_in_append_order_and_the_saga_is_unfinished_until_its_outco
         store.append(&id, entry, &claim).await.unwrap();
     }
     assert_eq!(store.load(&id).await.unwrap(), log);
-    assert_eq!(store.list_unfinished().await.unwrap(), std::slice::from_ref(&id));
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     assert!(store.load(&"other".into()).await.unwrap().is_empty());
 
     store
@@ -48,7 +51,10 @@ async fn entries_load_in_append_order_and_the_saga_is_unfinished_until_its_outco
         .await
         .unwrap();
     assert!(store.list_unfinished().await.unwrap().is_empty());
-    assert_eq!(store.list_parked().await.unwrap(), std::slice::from_ref(&id));
+    assert_eq!(
+        store.list_parked().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     assert_eq!(store.load(&id).await.unwrap().len(), 4);
 }
 
@@ -289,7 +295,10 @@ async fn reopening_a_parked_saga_claims_it_for_the_new_run<B: Backend>() {
         .append(&id, &LogEntry::Reopened { note: "x".into() }, &operator)
         .await
         .unwrap();
-    assert_eq!(store.list_unfinished().await.unwrap(), std::slice::from_ref(&id));
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     assert!(matches!(
         store.claim(&id, &Claim::new()).await.unwrap(),
         Claimed::Held { .. }

@@ -180,25 +180,19 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         }))
     }
 
-    /// A compensation in flight at a crash that must not run twice: logged as failed for
-    /// good (so that an operator's retry runs it), and the saga parks.
+    /// A compensation in flight at a crash that must not run twice: not run, and the saga
+    /// parks. Nothing is logged for it: the log goes on showing it in flight, which is the truth
+    /// (nobody knows whether it took effect), so a later resumption finds it in doubt again,
+    /// until an operator's [`Reopened`](LogEntry::Reopened) says it may run.
     async fn in_doubt(&self, index: u32) -> Result<CompensationFailure, Stopped> {
         let name = self.def.steps[index as usize].name;
         let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
         let error = StepError::InDoubt;
-        let text = error_text(&error);
-        let entry = LogEntry::CompensationFailed {
-            step: self.step_ref(index),
-            attempt,
-            error: text.clone(),
-            will_retry: false,
-        };
-        self.record(entry).await?;
         self.def.listeners.emit(|| Event::CompensationFailed {
             saga: self.run.id.clone(),
             step: name,
             attempt,
-            error: text,
+            error: error_text(&error),
             will_retry: false,
         });
         Ok(CompensationFailure {

@@ -229,7 +229,15 @@ impl Registry {
             .append(id, &entry, &claim)
             .await
             .map_err(RecoveryError::Store)?;
-        definition.resume(id.clone(), &replay, claim)
+        // Read back with the operator's entry: compensations in doubt may run now.
+        let resumed = match self.replay(id).await {
+            Ok(replay) => definition.resume(id.clone(), &replay, claim.clone()),
+            Err(e) => Err(e),
+        };
+        if resumed.is_err() {
+            let _ = self.store.release(id, &claim).await;
+        }
+        resumed
     }
 
     /// Marks parked saga `id` as resolved by hand (the operator undid or finished what was

@@ -57,7 +57,9 @@ pub struct StepRecord {
     /// Whether its action may have taken effect: it completed, or an attempt was in flight
     /// when the log stops, or timed out, panicked or was abandoned.
     pub may_have_taken_effect: bool,
-    /// Where its compensation stands.
+    /// Where its compensation stands. A compensation in flight when the saga parked (in
+    /// doubt, see [`Resume::Park`](super::Resume::Park)) reads as
+    /// [`Retrying`](Progress::Retrying) after an operator's [`LogEntry::Reopened`].
     pub compensation: Progress,
     /// Attempts of its compensation started.
     pub compensation_attempts: u32,
@@ -112,6 +114,12 @@ impl Replay {
             match (entry, replay.phase) {
                 (LogEntry::Reopened { .. }, _) if parked => {
                     replay.phase = Phase::Compensating;
+                    // The operator checked the compensations left in doubt: they may run.
+                    for record in replay.steps.values_mut() {
+                        if record.compensation == Progress::InFlight {
+                            record.compensation = Progress::Retrying;
+                        }
+                    }
                     continue;
                 }
                 (LogEntry::Resolved { .. }, _) if parked => {
