@@ -12,6 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+mod saga_support;
+use saga_support::harness::{Harness, Plan, Told};
+use saga_support::splitmix;
+
 fn started(version: u32) -> LogEntry {
     LogEntry::Started {
         definition: Cow::Borrowed("order"),
@@ -309,4 +313,75 @@ async fn operators_retry_or_resolve_parked_sagas_through_the_store() {
     assert_eq!(replay.phase, Phase::Resolved);
     // Both are finished now, so both can be pruned.
     assert_eq!(store.prune_finished(Duration::ZERO).await.unwrap(), 2);
+}
+
+/// The scenario: two handles on one file, each with a 1 ms busy timeout, run sagas at
+/// once, so appends fail with "database is locked" (and the runs are not let to retry them).
+/// Callers told `Compensated` or `Parked` used to find their sagas turned `Completed` by
+/// recovery. Now every caller told an outcome finds it in the log and recovery leaves it alone;
+/// the others were told their saga is unsettled, and recovery finishes it without running
+/// anything the log shows done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_handles_on_one_file_with_a_1ms_busy_timeout_never_contradict_their_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sagas.db");
+    let open = |busy: Duration| {
+        SqliteStore::builder(&path)
+            .busy_timeout(busy)
+            .claim_ttl(Duration::from_secs(1))
+            .open()
+    };
+    let (a, b) = (
+        open(Duration::from_millis(1)).await.unwrap(),
+        open(Duration::from_millis(1)).await.unwrap(),
+    );
+    let healthy: Arc<dyn SagaStore> = Arc::new(open(Duration::from_secs(5)).await.unwrap());
+    let h = Arc::new(Harness::new(
+        healthy.clone(),
+        vec![Arc::new(a), Arc::new(b)],
+        healthy,
+        RetryPolicy::never(),
+        || {},
+    ));
+    h.recorder.run.store(1, Ordering::SeqCst);
+    let mut rng = 0x14_u64;
+    let mut told = Vec::new();
+    // Batches until some runs were stopped mid-way (the first batch almost always does).
+    for batch in 0..20 {
+        let mut runs = Vec::new();
+        for k in 0..120 {
+            let plan = Plan {
+                fail_at: (splitmix(&mut rng) % 3 == 0).then(|| (splitmix(&mut rng) % 4) as u32),
+                flaky_undo: splitmix(&mut rng) % 3 == 0,
+                broken_undo: splitmix(&mut rng) % 16 == 0,
+            };
+            let (h, id) = (h.clone(), format!("s-{batch}-{k}"));
+            // Spread over a few tens of milliseconds, so that both handles write all along.
+            let start = Duration::from_micros(splitmix(&mut rng) % 40_000);
+            runs.push(tokio::spawn(async move {
+                tokio::time::sleep(start).await;
+                let told = h.run_on(k % 2, &id, plan).await;
+                (id, told)
+            }));
+        }
+        for run in runs {
+            let (id, result) = run.await.unwrap();
+            told.push((id, result.unwrap()));
+        }
+        if told.iter().any(|(_, t)| *t == Told::Unsettled) {
+            break;
+        }
+    }
+    h.recover(0).await.unwrap();
+    for (id, told) in &told {
+        h.check_end(id, *told).await.unwrap();
+    }
+    let count = |t: fn(&Told) -> bool| told.iter().filter(|(_, x)| t(x)).count();
+    let unsettled = count(|t| *t == Told::Unsettled);
+    let not_started = count(|t| *t == Told::NotStarted);
+    println!(
+        "{} sagas: {unsettled} unsettled, {not_started} not started, the rest settled",
+        told.len()
+    );
+    assert!(unsettled > 0, "the lock contention stopped some runs");
 }

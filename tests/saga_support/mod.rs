@@ -2,6 +2,8 @@
 //! suite runs against, and log entries to write by hand.
 #![allow(dead_code)]
 
+pub(crate) mod harness;
+
 use bulwark::saga::{
     Claim, Claimed, InMemoryStore, LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError,
     StoreFuture,
