@@ -23,7 +23,6 @@ async fn a_run_whose_turn_to_compensating_is_refused_is_unsettled_and_recovery_c
     let store = FaultyStore::new(InMemoryStore::keep_all())
         .every("compensating", Fault::Refuse)
         .every("finished", Fault::Refuse);
-    let store = store;
     let h = Harness::faulty(&store, 3);
     let plan = Plan {
         fail_at: Some(3),
@@ -61,7 +60,6 @@ async fn a_run_whose_turn_to_compensating_is_refused_is_unsettled_and_recovery_c
 #[tokio::test(start_paused = true)]
 async fn a_run_whose_outcome_is_refused_is_unsettled_and_recovery_reaches_that_outcome() {
     let store = FaultyStore::new(InMemoryStore::keep_all()).every("finished", Fault::Refuse);
-    let store = store;
     let h = Harness::faulty(&store, 3);
     let plan = Plan {
         fail_at: Some(3),
@@ -162,7 +160,6 @@ async fn an_append_that_fails_is_tried_again_and_the_run_goes_on() {
     let store = FaultyStore::new(InMemoryStore::keep_all())
         .at(2, Fault::Fail)
         .at(3, Fault::Fail);
-    let store = store;
     let h = Harness::faulty(&store, 3);
     assert_eq!(
         h.run("s-1", Plan::default()).await.unwrap(),
@@ -181,7 +178,6 @@ async fn an_append_that_fails_is_tried_again_and_the_run_goes_on() {
 #[tokio::test(start_paused = true)]
 async fn a_start_that_may_have_been_written_is_unsettled_and_recovery_runs_the_saga() {
     let store = FaultyStore::new(InMemoryStore::keep_all()).at(0, Fault::Lose);
-    let store = store;
     let h = Harness::faulty(&store, 3);
     assert_eq!(
         h.run("s-1", Plan::default()).await.unwrap(),
@@ -198,7 +194,6 @@ async fn a_start_that_may_have_been_written_is_unsettled_and_recovery_runs_the_s
 #[tokio::test(start_paused = true)]
 async fn seeded_random_refusals_over_300_sagas_never_contradict_the_callers() {
     let store = FaultyStore::new(InMemoryStore::keep_all()).random(0x5eed, 40, Fault::Refuse);
-    let store = store;
     let h = Harness::faulty(&store, 1);
     let mut rng = 0x300_u64;
     let mut told = Vec::new();
