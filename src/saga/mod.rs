@@ -188,46 +188,93 @@
 //! # The log
 //!
 //! Every transition is appended to the saga's log in a [`SagaStore`] before the work it
-//! announces starts: an action never runs unless its [`LogEntry::StepStarted`] is recorded (if
-//! the store refuses, the attempt fails with [`StepError::Store`] without running). The first
-//! entry names the definition and its version and holds the input as JSON;
-//! [`LogEntry::StepCompleted`] holds the output. So a log alone says where a saga stood: which
-//! steps completed (with their outputs), which was in flight (and may have taken effect),
-//! whether it was compensating and which compensations finished. [`Replay::from_log`] reads it
-//! back that way, for an operator or for recovery; [`Replay::to_compensate`] lists what is left
-//! to undo.
+//! announces starts: an action never runs unless its [`LogEntry::StepStarted`] is recorded, a
+//! compensation never runs unless its [`LogEntry::CompensationStarted`] is, and nothing is
+//! undone unless the turn ([`LogEntry::Compensating`]) is. The first entry names the definition
+//! and its version and holds the input as JSON; [`LogEntry::StepCompleted`] holds the output. So
+//! a log alone says where a saga stood: which steps completed (with their outputs), which was in
+//! flight (and may have taken effect), whether it was compensating and which compensations
+//! finished. [`Replay::from_log`] reads it back that way, for an operator or for recovery,
+//! deciding the phase from every entry (a compensation entry means the saga was compensating);
+//! [`Replay::to_compensate`] lists what is left to undo.
+//!
+//! # When the log cannot be written
+//!
+//! An append the store fails (a locked database, a full disk, a lost connection) is tried again
+//! per [`SagaBuilder::store_retry`] (3 attempts by default); one the store refuses after
+//! checking it is not. If an append still fails, the run **stops where it is**: it starts
+//! nothing more (a step of the same parallel stage that is in flight finishes its attempt and
+//! records it; none starts anew), and its caller gets [`SagaError::Unsettled`] instead of an
+//! outcome. The saga is then exactly where its log says, and [`Registry::recover`] finishes it
+//! from there, by the rules below.
+//!
+//! So the caller is told [`Outcome::Completed`], [`Outcome::Compensated`] or [`Outcome::Parked`]
+//! only once the [`LogEntry::Finished`] entry with that outcome is durably in the log; nothing
+//! recovery does afterwards can contradict it, since recovery leaves a finished saga alone.
+//! [`SagaError::Store`] means the store wrote nothing of the saga: it does not exist, nothing
+//! ran and nothing will (a start whose write *may* have happened, because the store could not
+//! tell, is `Unsettled` instead). `Unsettled` promises no outcome: recovery reaches one.
+//!
+//! An action that completed but whose [`LogEntry::StepCompleted`] could not be recorded is, as
+//! the log tells it, in flight: recovery runs it again only if its step says
+//! [`Resume::Rerun`], and otherwise turns the saga back and compensates it (without its output,
+//! as after a timeout). Likewise a compensation whose completion could not be recorded is run
+//! again, unless its step says [`Resume::Park`].
 //!
 //! The store interface is a few methods: append to a saga's log, load it, list the sagas
-//! without a [`LogEntry::Finished`], list the parked ones. [`InMemoryStore`] is the default; it
-//! forgets a saga once it completes or is compensated (parked sagas stay, for the operator), or
-//! keeps everything with [`InMemoryStore::keep_all`]. With the `sqlite` feature,
-//! `SqliteStore` keeps the logs in a file, durably.
+//! without a [`LogEntry::Finished`], list the parked ones, and claim, renew and release a saga
+//! (see [Claims](#claims)). [`InMemoryStore`] is the default; it forgets a saga once it
+//! completes or is compensated (parked sagas stay, for the operator), or keeps everything with
+//! [`InMemoryStore::keep_all`]. With the `sqlite` feature, `SqliteStore` keeps the logs in a
+//! file, durably. Both keep the store's contract (see [`SagaStore`]): a second start for an id
+//! is refused, and so is any entry for a saga that is not running or not held by the writer.
+//!
+//! # Claims
+//!
+//! Every run holds a [`Claim`] on its saga in the store: a fresh run from its first entry (the
+//! store installs the claim in the same transaction), a resumed one from before its log is read.
+//! The store refuses any entry not written under the claim that holds the saga, so two runs can
+//! never write one saga's log: a second [`Registry`] recovering the same store, in this process
+//! or another, finds the saga [held](Recovered::held) and leaves it alone.
+//!
+//! A claim lasts the store's claim time to live ([`DEFAULT_CLAIM_TTL`], 10 s, unless the store
+//! is configured otherwise). The run renews it every third of that, and each append renews it
+//! too; a run that finishes ends it, and a run that stops unsettled releases it. A process that
+//! dies leaves its claims to expire: until then [`Registry::recover`] reports those sagas as
+//! held, with the time left, and resumes them when called again after it. A run that stalls
+//! past its claim's expiry (a paused process) and whose saga another run has taken over cannot
+//! write any more: its next append is refused, and it stops unsettled before running anything.
 //!
 //! # Durability and recovery
 //!
 //! What survives a crash is the log. With a durable store (`SqliteStore`, feature `sqlite`),
 //! each append is on disk before its future resolves, so before the work it announces starts:
 //! after a kill or a power cut, the log of every unfinished saga says where it stood. A
-//! [`Registry`] holds the definitions a process can resume, by name and version; at start,
-//! [`Registry::recover`] lists the unfinished sagas and resumes each on its own task:
+//! [`Registry`] holds the definitions a process can resume, by name and version; at start (and
+//! again for sagas it found held, or runs that ended unsettled), [`Registry::recover`] claims
+//! each unfinished saga no live run holds, reads its log, and resumes it on its own task:
 //!
-//! - **Going forward**: completed steps are not run again (their outputs are read back from the
-//!   log, typed, for later steps and for compensations). A step that was waiting between
-//!   retries goes on retrying. A step whose action was *in flight* (started, never reported)
-//!   may or may not have taken effect, and its [`Resume`] policy decides:
-//!   [`Resume::Rerun`] runs it again with the same idempotency key (for an action the service
-//!   deduplicates by that key); [`Resume::Compensate`], the default, and [`Resume::Park`]
-//!   never run it twice and turn the saga back, the step's compensation running without an
-//!   output, as after a timeout. A step whose last attempt had failed turns the saga back.
-//! - **Compensating**: goes on compensating. Compensations that completed are not run again.
-//!   One in flight is run again (compensations are retried by design, and are usually
-//!   idempotent by their key), unless its step says [`Resume::Park`]: then it is not run
-//!   twice, and the saga parks with [`StepError::InDoubt`] for an operator to check.
+//! - **Going forward** (no compensation entry in the log): completed steps are not run again
+//!   (their outputs are read back from the log, typed, for later steps and for compensations).
+//!   A step that was waiting between retries goes on retrying. A step whose action was *in
+//!   flight* (started, its end not in the log) may or may not have taken effect, and its
+//!   [`Resume`] policy decides: [`Resume::Rerun`] runs it again with the same idempotency key
+//!   (for an action the service deduplicates by that key); [`Resume::Compensate`], the
+//!   default, and [`Resume::Park`] never run it twice and turn the saga back, the step's
+//!   compensation running without an output, as after a timeout. A step whose last attempt had
+//!   failed turns the saga back.
+//! - **Compensating** (a [`LogEntry::Compensating`] or any compensation entry in the log): goes
+//!   on compensating, never forward. Compensations that completed are not run again. One in
+//!   flight is run again (compensations are retried by design, and are usually idempotent by
+//!   their key), unless its step says [`Resume::Park`]: then it is not run twice, and the saga
+//!   parks with [`StepError::InDoubt`] for an operator to check (the log goes on showing it in
+//!   flight until the operator reopens the saga).
 //! - **Parked**: stays parked until an operator acts. [`Registry::parked`] lists parked sagas
-//!   with their logs read back ([`Replay::to_compensate`] says what is left to undo);
-//!   [`Registry::retry_compensation`] records the operator's note and runs the stuck
-//!   compensations again, and those before them; [`Registry::mark_resolved`] records that the
-//!   operator settled it by hand, and nothing more runs for it.
+//!   with their logs read back ([`Replay::to_compensate`] says what is left to undo), and
+//!   reports those whose logs cannot be read; [`Registry::retry_compensation`] records the
+//!   operator's note and runs the stuck compensations again (those in doubt included: the
+//!   operator checked them), and those before them; [`Registry::mark_resolved`] records that
+//!   the operator settled it by hand, and nothing more runs for it.
 //!
 //! A saga is resumed only by the definition that started it: same name, same version. A log
 //! whose version is not registered ([`RecoveryError::VersionMismatch`]), whose definition is
@@ -238,12 +285,14 @@
 //! again, and its compensation attempts are counted afresh.
 //!
 //! So the guarantees are: an action or a compensation never runs unless its start is durable;
-//! each runs once per attempt its log shows, and one more time after a crash only if it was in
-//! flight and its step's [`Resume`] policy allows it (an action: `Rerun`; a compensation:
-//! `Rerun` or `Compensate`), always with the same idempotency key: **at least once, with
-//! idempotency keys**, and never twice where the step says it must not be. A step that may
-//! have taken effect is compensated if the saga turns back. Effects happen exactly once when the services deduplicate by the key: that is what the
-//! key is for. Run one recovering process per store at a time.
+//! each runs once per attempt its log shows, and one more time after a crash or a stop only if
+//! the log shows it in flight and its step's [`Resume`] policy allows it (an action: `Rerun`; a
+//! compensation: `Rerun` or `Compensate`), always with the same idempotency key: **at least
+//! once, with idempotency keys**, and never twice where the step says it must not be. An action
+//! or compensation the log shows completed never runs again; a saga whose log shows a
+//! compensation never goes forward again. A step that may have taken effect is compensated if
+//! the saga turns back. Effects happen exactly once when the services deduplicate by the key:
+//! that is what the key is for. The outcome a caller is told is the one in the log.
 //!
 //! ```
 //! use bulwark::BoxError;
@@ -286,7 +335,7 @@
 //! # Metrics
 //!
 //! [`Saga::metrics`] counts the definition's runs: started, in flight, completed, compensated,
-//! parked.
+//! parked, and unsettled (stopped by the store; recovery finishes them).
 //!
 //! # Clone
 //!
@@ -315,13 +364,16 @@
 //!
 //! Per step, on the success path: one boxed future for the action, one box for its output, its
 //! JSON value, and two appends to the store (each a boxed future; in memory, a mutex and a
-//! `Vec` push). With no timeout and no deadline no timer is armed. With no listener (and no
+//! `Vec` push). Per run, one timer renews the run's claim (every third of the store's claim
+//! time to live); with no timeout and no deadline no other timer is armed. With no listener (and no
 //! `tracing`) no event is built. `benches/saga.rs` measures it beside the bare closures.
 //!
 //! # Events
 //!
 //! [`SagaBuilder::on_event`] registers listeners for [`Event`]s: every step and compensation
-//! attempt, retries, the turn to compensating, and the outcome. With the `tracing` feature
+//! attempt, retries, the turn to compensating, and the outcome (or the run's stop, unsettled).
+//! An event that announces a logged transition is delivered once that entry is in the log. A listener that panics is caught
+//! and reported (with `tracing`, as an error event); the run and the other listeners carry on. With the `tracing` feature
 //! each event is also a `tracing` event (target `bulwark::saga`), and each run is a `saga` span
 //! with a `step` (or `compensation`) span per attempt.
 

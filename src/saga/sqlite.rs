@@ -49,8 +49,11 @@ use tokio::time::Instant;
 /// cause: the file cannot be opened or is not a database, the database stays locked by another
 /// connection beyond the [busy timeout](SqliteStoreBuilder::busy_timeout), the disk is full, a
 /// row does not read as a log entry. An append that fails writes nothing (each is a savepoint
-/// within its group's transaction); the saga's step then does not run (see
-/// [`StepError::Store`](super::StepError::Store)).
+/// within its group's transaction), and says so ([`StoreError::new`], or
+/// [`StoreError::refused`] when the saga's row refused it); only a commit that fails for another
+/// reason than a lock (an I/O error, a full disk) may have been written, and says that
+/// ([`StoreError::outcome_unknown`]). The saga's run then stops (see
+/// [`SagaError::Unsettled`](super::SagaError::Unsettled)).
 ///
 /// ```
 /// use std::time::Duration;
