@@ -112,7 +112,7 @@ fn parent() -> ExitCode {
         stats.kills += kill_after(worker, Duration::from_millis(5 + rng.below(80)));
         if rng.below(2) == 0 {
             let recovering = spawn(dir.path(), &["recover"]);
-            stats.kills += kill_after(recovering, Duration::from_millis(rng.below(30)));
+            stats.recoverers_killed += kill_after(recovering, Duration::from_millis(rng.below(30)));
         }
         let out = spawn(dir.path(), &["recover"])
             .wait_with_output()
@@ -145,9 +145,15 @@ fn parent() -> ExitCode {
         "the rounds' checks saw every saga"
     );
     println!(
-        "{rounds} rounds in {rounds_took:?}: {} processes killed, {} sagas resumed after a kill; \
-         {} completed, {} compensated, {} parked",
-        stats.kills, stats.resumed, stats.outcomes[0], stats.outcomes[1], stats.outcomes[2]
+        "{rounds} rounds in {rounds_took:?}: {} processes killed ({} workers, {} recovering), \
+         {} sagas resumed after a kill; {} completed, {} compensated, {} parked",
+        stats.kills + stats.recoverers_killed,
+        stats.kills,
+        stats.recoverers_killed,
+        stats.resumed,
+        stats.outcomes[0],
+        stats.outcomes[1],
+        stats.outcomes[2]
     );
     assert!(stats.resumed > 0, "no kill landed in the middle of a saga");
     assert!(
@@ -188,6 +194,8 @@ fn kill_after(mut child: Child, after: Duration) -> u64 {
 #[derive(Default)]
 struct Stats {
     kills: u64,
+    /// Of which recovering processes.
+    recoverers_killed: u64,
     resumed: u64,
     /// Completed, compensated, parked (at the last check).
     outcomes: [u64; 3],
