@@ -213,7 +213,8 @@ async fn a_held_saga_is_refused_to_other_claims_until_its_claim_expires<B: Backe
             .unwrap(),
         Claimed::Held { .. }
     ));
-    // An append renews the claim; so does `renew`.
+    // The holder writes on; `renew` extends its claim (past its expiry too, as long as
+    // nobody took the saga meanwhile).
     store
         .append(&id, &step_started(0, "a", 1), &holder)
         .await

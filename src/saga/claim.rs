@@ -26,7 +26,7 @@ pub const DEFAULT_CLAIM_TTL: Duration = Duration::from_secs(10);
 /// - every other entry of a running saga is refused unless it is written under the claim that
 ///   holds the saga (this is the fencing: a run that lost its claim, because it stalled past the
 ///   expiry and another took the saga over, cannot write, so it stops before running anything);
-///   a successful append renews the claim;
+///   a store may renew the claim with each accepted append (`SqliteStore` does);
 /// - [`SagaStore::claim`](super::SagaStore::claim) takes a running saga whose claim has expired
 ///   (or that has none), [`renew`](super::SagaStore::renew) extends the holder's,
 ///   [`release`](super::SagaStore::release) gives it up, and the saga's

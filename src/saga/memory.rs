@@ -104,8 +104,12 @@ impl InMemoryStore {
 
     /// The append's check and change, under the lock.
     fn apply(&self, id: &SagaId, entry: &LogEntry, claim: &Claim) -> Result<(), StoreError> {
-        let now = Instant::now();
-        let expires = now.checked_add(self.claim_ttl).unwrap_or(now);
+        // The clock is read only to install a claim: appends do not renew it here (the run's
+        // renewal does), which keeps a clock read off every step.
+        let expires = || {
+            let now = Instant::now();
+            now.checked_add(self.claim_ttl).unwrap_or(now)
+        };
         let mut sagas = self.lock();
         let refuse = |what: String| Err(StoreError::refused(what));
         if let LogEntry::Started { .. } = entry {
@@ -117,7 +121,7 @@ impl InMemoryStore {
             let record = Record {
                 log: vec![entry.clone()],
                 state: State::Running,
-                holder: Some((claim.clone(), expires)),
+                holder: Some((claim.clone(), expires())),
             };
             sagas.insert(id.clone(), record);
             return Ok(());
@@ -134,7 +138,7 @@ impl InMemoryStore {
             }
             LogEntry::Reopened { .. } => {
                 record.state = State::Running;
-                record.holder = Some((claim.clone(), expires));
+                record.holder = Some((claim.clone(), expires()));
                 false
             }
             LogEntry::Resolved { .. } => {
@@ -152,10 +156,7 @@ impl InMemoryStore {
                 record.holder = None;
                 *outcome != OutcomeKind::Parked
             }
-            _ => {
-                record.holder = Some((claim.clone(), expires));
-                false
-            }
+            _ => false,
         };
         if forget && !self.keep_finished {
             sagas.remove(id);

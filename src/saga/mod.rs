@@ -238,9 +238,9 @@
 //! or another, finds the saga [held](Recovered::held) and leaves it alone.
 //!
 //! A claim lasts the store's claim time to live ([`DEFAULT_CLAIM_TTL`], 10 s, unless the store
-//! is configured otherwise). The run renews it every third of that, and each append renews it
-//! too; a run that finishes ends it, and a run that stops unsettled releases it. A process that
-//! dies leaves its claims to expire: until then [`Registry::recover`] reports those sagas as
+//! is configured otherwise). The run renews it every third of that (`SqliteStore` also renews
+//! it with each append); a run that finishes ends it, and a run that stops unsettled releases
+//! it. A process that dies leaves its claims to expire: until then [`Registry::recover`] reports those sagas as
 //! held, with the time left, and resumes them when called again after it. A run that stalls
 //! past its claim's expiry (a paused process) and whose saga another run has taken over cannot
 //! write any more: its next append is refused, and it stops unsettled before running anything.

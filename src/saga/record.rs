@@ -127,7 +127,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// Runs `work` while renewing the run's claim every third of the store's claim time to live.
     /// A renewal that finds the claim gone (another run took the saga over after this one
     /// stalled past the expiry) stops the run; a renewal the store fails is tried at the next
-    /// tick (appends renew the claim too, and are fenced by it in any case).
+    /// tick (appends are fenced by the claim in any case, and some stores renew it on each).
     pub(crate) async fn renewing<T>(&self, work: impl Future<Output = T>) -> T {
         let store = &*self.def.store;
         let every = (store.claim_ttl() / 3).max(std::time::Duration::from_millis(1));

@@ -35,8 +35,9 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 ///   [`InMemoryStore::new`](super::InMemoryStore::new) does, accepts the id again after that);
 ///   any other entry is refused unless the saga is running and held by the claim the entry is
 ///   written under; [`LogEntry::Reopened`] and [`LogEntry::Resolved`] only follow a parked
-///   saga's `Finished`. `Started` and `Reopened` install their claim, an accepted append renews
-///   it, `Finished` and `Resolved` end it.
+///   saga's `Finished`. `Started` and `Reopened` install their claim, `Finished` and `Resolved`
+///   end it; a store may also renew the claim on each accepted append (`SqliteStore` does, the
+///   in-memory store leaves it to the run's renewals).
 /// - **Claims expire**: a claim not renewed for [`claim_ttl`](Self::claim_ttl) may be taken by
 ///   [`claim`](Self::claim); until then it is refused to anyone else, this process included.
 /// - **Errors say what was written**: a refused append or a failed one writes nothing
