@@ -96,13 +96,16 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What recovery does with a step whose action or compensation was in flight when the process
+/// What recovery does with a step whose action or compensation was in flight when the run
 /// stopped: its start is in the log and nothing after it, so it may or may not have taken
 /// effect. Set with [`Step::on_resume`](super::Step::on_resume).
 ///
-/// Only an attempt in flight is in question. A step that was waiting between retries goes on
-/// retrying (it was going to run again anyway); a completed action or compensation is not run
-/// again (an action's output is in the log).
+/// "In flight" is as the log tells it: an attempt whose process died, and also one that
+/// completed but whose completion the store could not record (the run then stopped,
+/// [`SagaError::Unsettled`](super::SagaError::Unsettled)). Only such an attempt is in question. A
+/// step that was waiting between retries goes on retrying (it was going to run again anyway); an
+/// action or compensation whose completion is in the log is never run again (an action's output
+/// is in the log).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Resume {

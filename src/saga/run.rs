@@ -76,6 +76,10 @@ where
     /// inside one, else when the [`Run`] is first polled); the `Run` waits for its [`Outcome`].
     /// Dropping the `Run` cancels the saga: no new step starts, the step in flight is abandoned,
     /// and the compensations run to the end in that task all the same.
+    ///
+    /// The `Run` resolves to an [`Outcome`] only once that outcome is recorded in the store; if the
+    /// store cannot record a transition, the run stops there and resolves to
+    /// [`SagaError::Unsettled`](super::SagaError::Unsettled), and recovery finishes the saga.
     pub fn run(&self, input: I) -> Run {
         self.run_with_id(SagaId::generate(), input)
     }
