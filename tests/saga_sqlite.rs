@@ -385,3 +385,56 @@ async fn two_handles_on_one_file_with_a_1ms_busy_timeout_never_contradict_their_
     );
     assert!(unsettled > 0, "the lock contention stopped some runs");
 }
+
+/// A file written by the first schema (no claims) is migrated when opened: its running sagas
+/// can be claimed and resumed, its logs read back as they were.
+#[tokio::test]
+async fn a_version_1_file_is_migrated_and_its_sagas_can_be_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sagas.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulwark_sagas (
+                 id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL, version INTEGER NOT NULL,
+                 state TEXT NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER);
+             CREATE TABLE bulwark_saga_log (
+                 position INTEGER PRIMARY KEY, saga TEXT NOT NULL, entry TEXT NOT NULL);
+             INSERT INTO bulwark_sagas VALUES ('old', 'order', 1, 'running', 0, NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let entry = serde_json::to_string(&started(1)).unwrap();
+        conn.execute(
+            "INSERT INTO bulwark_saga_log (saga, entry) VALUES ('old', ?1)",
+            [entry],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let id = SagaId::new("old");
+    assert_eq!(store.load(&id).await.unwrap(), [started(1)]);
+    assert_eq!(
+        store.list_unfinished().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
+    let claim = Claim::new();
+    assert_eq!(
+        store.claim(&id, &claim).await.unwrap(),
+        bulwark::saga::Claimed::Granted
+    );
+    let entry = LogEntry::StepStarted {
+        step: step(0, "a"),
+        attempt: 1,
+    };
+    store.append(&id, &entry, &claim).await.unwrap();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    // Opening it again changes nothing.
+    drop(store);
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.load(&id).await.unwrap().len(), 2);
+}
