@@ -97,7 +97,10 @@ impl Builder {
 }
 
 impl<C> Builder<C> {
-    /// The trip rules look at exactly the last `calls` recorded calls (1 to 32 767).
+    /// The trip rules look at exactly the last `calls` recorded calls (1 to 32 767), in the order
+    /// they were recorded, whatever threads record them: a call whose recording ends before
+    /// another's begins (on any thread) comes before it. Only calls whose recordings overlap in
+    /// time may be ordered either way, and the window is then exactly what that order gives.
     pub fn count_window(mut self, calls: u32) -> Self {
         self.config.window = WindowKind::Count(calls);
         self

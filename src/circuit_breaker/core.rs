@@ -97,7 +97,7 @@ impl Core {
     pub(crate) fn new(config: Config, listeners: Listeners<Event>) -> Self {
         let stripes = stripe_count();
         let window = match config.window {
-            WindowKind::Count(n) => Window::Count(CountWindow::new(n, stripes, 0)),
+            WindowKind::Count(n) => Window::Count(CountWindow::new(n, 0)),
             WindowKind::Time(d) => Window::Time(TimeWindow::new(d, stripes)),
         };
         let (watch, _) = watch::channel(State::Closed);
