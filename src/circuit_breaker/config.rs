@@ -107,8 +107,8 @@ impl<C> Builder<C> {
     }
 
     /// The trip rules look at the calls recorded in the last `duration` (at least 10 ms), kept in
-    /// ten buckets: a call leaves the window between 9/10 and all of `duration` after it ended.
-    /// Recording a call then reads the clock once.
+    /// ten buckets: a call leaves the window between 9/10 and all of `duration` after it ended,
+    /// however long the breaker then sits idle. Recording a call then reads the clock once.
     pub fn time_window(mut self, duration: Duration) -> Self {
         self.config.window = WindowKind::Time(duration);
         self
