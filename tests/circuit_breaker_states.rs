@@ -352,3 +352,65 @@ async fn dropped_probe_never_counts_even_when_dropped_calls_are_failures() {
     succeed(&b).await.unwrap();
     assert_eq!(b.state(), State::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn manual_transitions_into_the_current_state_are_no_ops() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let b = breaker(small().on_event(move |e| {
+        if let Event::StateChanged { from, to, .. } = e {
+            sink.lock().unwrap().push((*from, *to));
+        }
+    }));
+    let mut rx = b.subscribe();
+    rx.borrow_and_update();
+    for (enter, state) in [
+        (
+            CircuitBreaker::force_open as fn(&CircuitBreaker),
+            State::ForcedOpen,
+        ),
+        (CircuitBreaker::disable, State::Disabled),
+        (CircuitBreaker::metrics_only, State::MetricsOnly),
+    ] {
+        enter(&b);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), state);
+        events.lock().unwrap().clear();
+        enter(&b);
+        enter(&b);
+        assert_eq!(b.state(), state);
+        assert!(
+            events.lock().unwrap().is_empty(),
+            "{state:?} again is no transition"
+        );
+        assert!(
+            !rx.has_changed().unwrap(),
+            "{state:?} again wakes no subscriber"
+        );
+    }
+
+    // Metrics-only again keeps the window, and a call admitted before completes recorded: no
+    // new period began.
+    let _ = fail(&b).await;
+    let mut in_flight = pin!(b.run(|| async {
+        sleep(secs(1)).await;
+        Ok::<_, io::Error>(())
+    }));
+    assert!(in_flight.as_mut().now_or_never().is_none());
+    b.metrics_only();
+    assert_eq!(b.metrics().calls, 1, "the window is kept");
+    advance(secs(1)).await;
+    in_flight.await.unwrap();
+    assert_eq!((b.metrics().calls, b.metrics().failures), (2, 1));
+
+    // Reset of a closed circuit empties the window, quietly.
+    b.reset();
+    assert_eq!(*rx.borrow_and_update(), State::Closed);
+    let _ = fail(&b).await;
+    events.lock().unwrap().clear();
+    b.reset();
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.metrics().calls, 0, "reset empties a closed window");
+    assert!(events.lock().unwrap().is_empty());
+    assert!(!rx.has_changed().unwrap());
+}

@@ -127,24 +127,35 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Opens the circuit until [`reset`](Self::reset): every call is rejected.
+    ///
+    /// Like every manual transition, calling it when the circuit is already forced open changes
+    /// nothing: no [`Event::StateChanged`], no notification to [`subscribe`](Self::subscribe)
+    /// receivers, and calls admitted before still complete as they would have.
     pub fn force_open(&self) {
         self.core()
             .transition(None, State::ForcedOpen, Reason::Manual);
     }
 
     /// Turns the breaker off until [`reset`](Self::reset): every call runs, nothing is recorded.
+    /// A no-op when it is already disabled.
     pub fn disable(&self) {
         self.core()
             .transition(None, State::Disabled, Reason::Manual);
     }
 
-    /// Records every call but never opens, until [`reset`](Self::reset). Starts an empty window.
+    /// Records every call but never opens, until [`reset`](Self::reset). Entering this state
+    /// starts an empty window; calling it again while in it changes nothing (the window is kept).
     pub fn metrics_only(&self) {
         self.core()
             .transition(None, State::MetricsOnly, Reason::Manual);
     }
 
     /// Closes the circuit with an empty window and the base open duration.
+    ///
+    /// On a circuit that is already closed, the window is emptied and the open duration goes back
+    /// to its base all the same (calls in flight then complete unrecorded, as after any reset),
+    /// but the state does not change: no [`Event::StateChanged`], no notification to
+    /// [`subscribe`](Self::subscribe) receivers.
     pub fn reset(&self) {
         self.core().transition(None, State::Closed, Reason::Manual);
     }

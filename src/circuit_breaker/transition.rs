@@ -9,8 +9,14 @@ use super::{Metrics, State};
 use std::time::Duration;
 
 impl Core {
-    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`).
-    /// Returns whether it moved. Listeners run after the lock is released.
+    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`, a
+    /// manual transition). Returns whether the state changed. Listeners run after the lock is
+    /// released.
+    ///
+    /// A manual transition into the current state is no transition: no event, no `watch`
+    /// notification, no new generation. The one exception is a reset of a closed circuit, which
+    /// still empties its window and restarts the re-open backoff (a new generation, since that is
+    /// how the window is emptied), silently.
     pub(crate) fn transition(&self, expected: Option<u64>, to: State, reason: Reason) -> bool {
         let from = {
             let mut t = match self.transitions.lock() {
@@ -22,6 +28,10 @@ impl Core {
                 return false;
             }
             let from = state_of(current);
+            let same = expected.is_none() && from == to;
+            if same && to != State::Closed {
+                return false;
+            }
             let generation = generation_of(current).wrapping_add(1);
             let now = self.now();
             match to {
@@ -46,6 +56,9 @@ impl Core {
                 State::ForcedOpen | State::Disabled => {}
             }
             self.state.store(word(generation, to), Ordering::Release);
+            if same {
+                return false;
+            }
             self.watch.send_replace(to);
             from
         };
