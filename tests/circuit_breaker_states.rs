@@ -414,3 +414,62 @@ async fn manual_transitions_into_the_current_state_are_no_ops() {
     assert!(events.lock().unwrap().is_empty());
     assert!(!rx.has_changed().unwrap());
 }
+
+#[tokio::test(start_paused = true)]
+async fn metrics_keep_the_tripping_window_while_open_and_count_probes_while_half_open() {
+    let b = breaker(small());
+    succeed(&b).await.unwrap();
+    succeed(&b).await.unwrap();
+    let _ = fail(&b).await;
+    let _ = fail(&b).await;
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open);
+    assert_eq!((m.calls, m.failures, m.failure_rate), (4, 2, 0.5));
+    assert_eq!((m.probes_in_flight, m.probes_completed), (0, 0));
+
+    advance(secs(10)).await;
+    succeed(&b).await.unwrap();
+    let mut probe = pin!(b.run(|| async {
+        sleep(secs(1)).await;
+        Err::<(), _>(io::Error::other("still down"))
+    }));
+    assert!(probe.as_mut().now_or_never().is_none());
+    let m = b.metrics();
+    assert_eq!(m.state, State::HalfOpen);
+    assert_eq!((m.calls, m.failures), (4, 2), "the window that tripped it");
+    assert_eq!(
+        (m.probes_in_flight, m.probes_completed, m.probes_failed),
+        (1, 1, 0)
+    );
+    advance(secs(1)).await;
+    let _ = probe.await;
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open, "one of two probes failed: 50 %");
+    assert_eq!((m.calls, m.failures), (4, 2));
+    assert_eq!((m.probes_in_flight, m.probes_completed), (0, 0));
+
+    advance(secs(10)).await;
+    succeed(&b).await.unwrap();
+    succeed(&b).await.unwrap();
+    let m = b.metrics();
+    assert_eq!(m.state, State::Closed);
+    assert_eq!(
+        (m.calls, m.failures, m.probes_completed),
+        (0, 0, 0),
+        "a fresh window"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_time_window_keeps_its_figures_after_the_window_has_passed() {
+    let b = breaker(small().time_window(secs(10)).open_duration(secs(60)));
+    for _ in 0..4 {
+        let _ = fail(&b).await;
+    }
+    assert_eq!(b.state(), State::Open);
+    advance(secs(30)).await;
+    let m = b.metrics();
+    assert_eq!((m.state, m.calls, m.failures), (State::Open, 4, 4));
+    b.force_open();
+    assert_eq!(b.metrics().calls, 4, "forced open keeps them too");
+}

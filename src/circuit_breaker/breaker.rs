@@ -26,16 +26,22 @@ struct Shared<C> {
 }
 
 /// A snapshot of a breaker's state and window; see [`CircuitBreaker::metrics`].
+///
+/// `calls`, `failures`, `slow_calls` and the two rates describe the closed window: live while the
+/// circuit is [`State::Closed`] or [`State::MetricsOnly`]; in every other state, the figures the
+/// window held when the circuit left those states (for an open or half-open circuit, the window
+/// that tripped it), unchanged until the circuit closes again with an empty window. The `probes_*`
+/// fields describe the current half-open period, and are zero in every other state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Metrics {
     /// The current state.
     pub state: State,
-    /// Calls in the window (zero unless closed or metrics-only).
+    /// Calls in the closed window (live, or as it was when the circuit left the closed state).
     pub calls: u32,
-    /// Failed calls in the window.
+    /// Failed calls in the closed window.
     pub failures: u32,
-    /// Slow calls in the window.
+    /// Slow calls in the closed window.
     pub slow_calls: u32,
     /// `failures / calls`, zero for an empty window.
     pub failure_rate: f64,
@@ -45,6 +51,13 @@ pub struct Metrics {
     pub rejected: u64,
     /// Half-open probes running now.
     pub probes_in_flight: u32,
+    /// Half-open probes of the current period that completed and were counted (ignored and
+    /// dropped probes are not).
+    pub probes_completed: u32,
+    /// Of those, the failed ones.
+    pub probes_failed: u32,
+    /// Of those, the slow ones.
+    pub probes_slow: u32,
 }
 
 impl CircuitBreaker {
@@ -111,7 +124,9 @@ impl<C> CircuitBreaker<C> {
         self.core().state()
     }
 
-    /// A snapshot of the state, the window's counts and the rejections.
+    /// A snapshot of the state, the window's counts, the half-open probes and the rejections;
+    /// see [`Metrics`] for what the figures are in each state. Cheap: a few atomic loads (and,
+    /// outside the closed states, the transition lock for a copy of the frozen figures).
     pub fn metrics(&self) -> Metrics {
         self.core().metrics()
     }

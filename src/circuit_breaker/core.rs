@@ -14,7 +14,7 @@ use super::events::{Event, Reason};
 use super::probes::{Probe, Probes};
 use super::sync::{AtomicU64, Mutex, Ordering, Padded, StripedCounter, stripe_count};
 use super::time_window::TimeWindow;
-use super::window::Window;
+use super::window::{Counts, Window};
 use super::{CircuitOpen, State};
 use crate::backoff::Delays;
 use crate::event::Listeners;
@@ -61,6 +61,9 @@ pub(crate) struct Core {
 pub(super) struct Transitions {
     /// The delays of the re-open backoff, restarted when the circuit closes.
     pub(super) reopen_delays: Option<Delays>,
+    /// The closed window's figures when the circuit last left the closed (or metrics-only)
+    /// state: what `metrics()` shows in every other state.
+    pub(super) last_closed: Counts,
 }
 
 pub(super) const fn word(generation: u32, state: State) -> u64 {
@@ -112,6 +115,7 @@ impl Core {
             rejected: StripedCounter::new(stripes),
             transitions: Mutex::new(Transitions {
                 reopen_delays: config.reopen_backoff.map(|b| b.delays()),
+                last_closed: Counts::default(),
             }),
             watch,
             listeners,

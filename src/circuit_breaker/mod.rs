@@ -197,6 +197,13 @@
 //! once per rejected call. Nothing allocates per call, except that the tower door boxes a
 //! rejection into a [`BoxError`](crate::BoxError), as every tower error is.
 //!
+//! # Metrics
+//!
+//! [`CircuitBreaker::metrics`] gives the state, the window's figures, the half-open probes and the
+//! rejections. While the circuit is open (or half-open, or forced open, or disabled) the window's
+//! figures are those it held when the circuit left the closed state, so an operator sees the
+//! window that tripped it; the probe figures count the current half-open period. See [`Metrics`].
+//!
 //! # Events
 //!
 //! [`Builder::on_event`] registers listeners for [`Event`]s: state changes (with a [`Reason`]),

@@ -4,7 +4,6 @@ use super::config::Config;
 use super::core::{Core, Transitions, generation_of, state_of, word};
 use super::events::{Event, Reason};
 use super::sync::Ordering;
-use super::window::Counts;
 use super::{Metrics, State};
 use std::time::Duration;
 
@@ -34,6 +33,10 @@ impl Core {
             }
             let generation = generation_of(current).wrapping_add(1);
             let now = self.now();
+            let records = |state| matches!(state, State::Closed | State::MetricsOnly);
+            if records(from) && !records(to) {
+                t.last_closed = self.window.counts(generation_of(current), now);
+            }
             match to {
                 State::Closed | State::MetricsOnly => {
                     self.window.reset(generation);
@@ -67,14 +70,28 @@ impl Core {
         true
     }
 
+    /// A snapshot: the live window while closed or metrics-only, else the figures the window held
+    /// when the circuit left those states; the probes of the current half-open period.
     pub(crate) fn metrics(&self) -> Metrics {
-        let current = self.state.load(Ordering::Acquire);
-        let counts = match state_of(current) {
-            State::Closed | State::MetricsOnly => {
+        let mut current = self.state.load(Ordering::Acquire);
+        let live = |word: u64| matches!(state_of(word), State::Closed | State::MetricsOnly);
+        let counts = if live(current) {
+            self.window.counts(generation_of(current), self.now())
+        } else {
+            let t = match self.transitions.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            // Read again under the lock, so that the figures belong to the state reported.
+            current = self.state.load(Ordering::Acquire);
+            if live(current) {
+                drop(t);
                 self.window.counts(generation_of(current), self.now())
+            } else {
+                t.last_closed
             }
-            _ => Counts::default(),
         };
+        let probes = self.probes.snapshot(generation_of(current));
         Metrics {
             state: state_of(current),
             calls: counts.calls,
@@ -83,7 +100,10 @@ impl Core {
             failure_rate: counts.failure_rate(),
             slow_call_rate: counts.slow_rate(),
             rejected: self.rejected.sum(),
-            probes_in_flight: self.probes.in_flight(generation_of(current)),
+            probes_in_flight: probes.in_flight,
+            probes_completed: probes.calls,
+            probes_failed: probes.failures,
+            probes_slow: probes.slow,
         }
     }
 }
