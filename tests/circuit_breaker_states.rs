@@ -473,3 +473,33 @@ async fn an_open_time_window_keeps_its_figures_after_the_window_has_passed() {
     b.force_open();
     assert_eq!(b.metrics().calls, 4, "forced open keeps them too");
 }
+
+#[tokio::test(start_paused = true)]
+async fn max_wait_in_half_open_is_applied_when_the_state_is_read_without_traffic() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let b = breaker(small().max_wait_in_half_open(secs(5)).on_event(move |e| {
+        if let Event::StateChanged { to, reason, .. } = e {
+            sink.lock().unwrap().push((*to, *reason));
+        }
+    }));
+    trip(&b).await;
+    advance(secs(10)).await;
+    succeed(&b).await.unwrap(); // one of two probes: still deciding
+    assert_eq!(b.state(), State::HalfOpen);
+    let mut rx = b.subscribe();
+    rx.borrow_and_update();
+
+    // No call arrives; 8 s later the half-open period ran out 3 s ago.
+    advance(secs(8)).await;
+    assert_eq!(b.state(), State::Open, "never a stale HalfOpen");
+    assert_eq!(b.metrics().state, State::Open);
+    assert_eq!(*rx.borrow_and_update(), State::Open);
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&(State::Open, Reason::HalfOpenTimedOut))
+    );
+    // The new open period started when the wait ran out, not when it was read.
+    let open = rejected(succeed(&b).await);
+    assert_eq!(open.retry_after(), secs(7));
+}

@@ -116,10 +116,14 @@ impl<C> CircuitBreaker<C> {
         CircuitBreakerLayer::new(self.clone())
     }
 
-    /// The current state: one atomic load.
+    /// The current state: one atomic load (and a clock read while half-open with a
+    /// [`max_wait_in_half_open`](super::Builder::max_wait_in_half_open)).
     ///
     /// An open circuit becomes half-open when the first call arrives after the open duration,
-    /// so `state()` reports [`State::Open`] until then.
+    /// so `state()` reports [`State::Open`] until then. A half-open circuit that has not decided
+    /// within `max_wait_in_half_open` is open from that moment: `state()` (like
+    /// [`metrics`](Self::metrics) and any call) applies that transition if nothing did before, and
+    /// never reports a stale [`State::HalfOpen`].
     pub fn state(&self) -> State {
         self.core().state()
     }
@@ -132,6 +136,10 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// A receiver that sees every state change.
+    ///
+    /// No timer runs inside the breaker: the transitions that fall due with time (open to
+    /// half-open, a half-open timeout) are made by the first call or read that finds them due, and
+    /// the receiver sees them then.
     pub fn subscribe(&self) -> watch::Receiver<State> {
         self.core().subscribe()
     }

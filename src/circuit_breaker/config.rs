@@ -198,7 +198,10 @@ impl<C> Builder<C> {
     }
 
     /// Re-opens a half-open circuit that has not decided within `max_wait` (its probes never
-    /// finished). Checked when a call finds every probe slot taken.
+    /// finished, or too few calls came): it is open from the moment `max_wait` ran out, and its
+    /// new open duration counts from then. No timer runs: the state is computed when it is read,
+    /// so [`CircuitBreaker::state`], [`CircuitBreaker::metrics`] and every call see it at once, and
+    /// the first of them makes the transition (its event, its `watch` notification).
     pub fn max_wait_in_half_open(mut self, max_wait: Duration) -> Self {
         self.config.max_wait_in_half_open = Some(max_wait);
         self

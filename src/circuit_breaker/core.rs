@@ -130,7 +130,33 @@ impl Core {
     }
 
     pub(crate) fn state(&self) -> State {
-        state_of(self.state.load(Ordering::Acquire))
+        state_of(self.current())
+    }
+
+    /// The state word, with a due half-open timeout applied first: a half-open circuit that has
+    /// not decided within `max_wait_in_half_open` is open from that moment, whoever looks first
+    /// (a call, `state()`, `metrics()`). Reads the clock only while half-open with a max wait.
+    pub(crate) fn current(&self) -> u64 {
+        let mut current = self.state.load(Ordering::Acquire);
+        while state_of(current) == State::HalfOpen {
+            let Some(max) = self.config.max_wait_in_half_open else {
+                break;
+            };
+            let since = self.half_open_since.load(Ordering::Acquire);
+            let max = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+            let deadline = since.saturating_add(max);
+            if self.now() < deadline {
+                break;
+            }
+            self.transition_at(
+                Some(current),
+                State::Open,
+                Reason::HalfOpenTimedOut,
+                Some(deadline),
+            );
+            current = self.state.load(Ordering::Acquire);
+        }
+        current
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<State> {
@@ -142,6 +168,9 @@ impl Core {
     #[inline]
     pub(crate) fn acquire(&self, report: bool) -> Result<Ticket, CircuitOpen> {
         let mut current = self.state.load(Ordering::Acquire);
+        if state_of(current) == State::HalfOpen {
+            current = self.current();
+        }
         loop {
             let generation = generation_of(current);
             let mode = match state_of(current) {
@@ -159,27 +188,16 @@ impl Core {
                         return Err(self.reject(State::Open, wait, report));
                     }
                     self.transition(Some(current), State::HalfOpen, Reason::OpenDurationElapsed);
-                    current = self.state.load(Ordering::Acquire);
+                    current = self.current();
                     continue;
                 }
                 State::HalfOpen => match self.probes.try_acquire(generation) {
                     Probe::Admitted => Mode::Probe,
                     Probe::Stale => {
-                        current = self.state.load(Ordering::Acquire);
+                        current = self.current();
                         continue;
                     }
                     Probe::Full => {
-                        let since = self.half_open_since.load(Ordering::Acquire);
-                        let waited = Duration::from_nanos(self.now().saturating_sub(since));
-                        if self
-                            .config
-                            .max_wait_in_half_open
-                            .is_some_and(|max| waited >= max)
-                        {
-                            self.transition(Some(current), State::Open, Reason::HalfOpenTimedOut);
-                            current = self.state.load(Ordering::Acquire);
-                            continue;
-                        }
                         return Err(self.reject(State::HalfOpen, Duration::ZERO, report));
                     }
                 },

@@ -136,7 +136,8 @@
 //! - **Half-open** admits at most [`Builder::permitted_calls_in_half_open`] probes at once. It
 //!   re-opens as soon as the failed (or slow) probes reach the threshold as a share of the
 //!   permitted number, and closes once that many probes completed without doing so. A breaker
-//!   whose probes never finish re-opens after [`Builder::max_wait_in_half_open`].
+//!   that has not decided within [`Builder::max_wait_in_half_open`] is open from that moment;
+//!   no timer runs, the state is computed when it is read (a call, `state()`, `metrics()`).
 //! - **Closing** starts an empty window. A call admitted before any state change completes
 //!   unrecorded after it: it belongs to a period that is over.
 //! - **Manual states**: [`CircuitBreaker::force_open`] rejects everything, [`disable`] lets

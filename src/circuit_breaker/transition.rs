@@ -17,6 +17,18 @@ impl Core {
     /// still empties its window and restarts the re-open backoff (a new generation, since that is
     /// how the window is emptied), silently.
     pub(crate) fn transition(&self, expected: Option<u64>, to: State, reason: Reason) -> bool {
+        self.transition_at(expected, to, reason, None)
+    }
+
+    /// [`transition`](Self::transition), for a transition that became due at `at` (nanoseconds
+    /// since the breaker was built) rather than now: an open period then starts at `at`.
+    pub(crate) fn transition_at(
+        &self,
+        expected: Option<u64>,
+        to: State,
+        reason: Reason,
+        at: Option<u64>,
+    ) -> bool {
         let from = {
             let mut t = match self.transitions.lock() {
                 Ok(guard) => guard,
@@ -49,8 +61,9 @@ impl Core {
                 State::Open => {
                     let open_for = t.open_duration(&self.config, from == State::HalfOpen);
                     let nanos = u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX);
+                    let start = at.map_or(now, |at| at.min(now));
                     self.open_until
-                        .store(now.saturating_add(nanos), Ordering::Release);
+                        .store(start.saturating_add(nanos), Ordering::Release);
                 }
                 State::HalfOpen => {
                     self.probes.reset(generation);
@@ -73,7 +86,7 @@ impl Core {
     /// A snapshot: the live window while closed or metrics-only, else the figures the window held
     /// when the circuit left those states; the probes of the current half-open period.
     pub(crate) fn metrics(&self) -> Metrics {
-        let mut current = self.state.load(Ordering::Acquire);
+        let mut current = self.current();
         let live = |word: u64| matches!(state_of(word), State::Closed | State::MetricsOnly);
         let counts = if live(current) {
             self.window.counts(generation_of(current), self.now())
