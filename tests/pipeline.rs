@@ -272,3 +272,80 @@ fn no_allocation_per_call_on_the_success_path() {
     });
     assert_eq!(per_call, 0.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_closure_runs_only_after_the_breaker_and_the_bulkhead_admit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let bulkhead = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(1)
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .retry(Retry::builder().max_attempts(1).build().unwrap())
+        .circuit_breaker(breaker(5, ms(1000)))
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let invoked = Arc::new(AtomicU32::new(0));
+    let call = |hold: Duration| {
+        let (pipeline, invoked) = (pipeline.clone(), invoked.clone());
+        async move {
+            pipeline
+                .run(|| {
+                    invoked.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        sleep(hold).await;
+                        Ok::<_, io::Error>(())
+                    }
+                })
+                .await
+        }
+    };
+
+    let holder = tokio::spawn(call(ms(500)));
+    tokio::task::yield_now().await;
+    assert_eq!(invoked.load(Ordering::SeqCst), 1);
+
+    // Queued: its slot comes in 500 ms, and its closure must wait for it.
+    let queued = tokio::spawn(call(Duration::ZERO));
+    tokio::task::yield_now().await;
+    assert_eq!(bulkhead.metrics().queued, 1);
+    assert_eq!(
+        invoked.load(Ordering::SeqCst),
+        1,
+        "a queued call was invoked"
+    );
+
+    // Turned away by the full bulkhead: never invoked.
+    let out = call(Duration::ZERO).await;
+    assert!(matches!(out, Err(Error::BulkheadFull(_))), "{out:?}");
+    assert_eq!(
+        invoked.load(Ordering::SeqCst),
+        1,
+        "a rejected call was invoked"
+    );
+
+    advance_by(ms(499)).await;
+    assert_eq!(invoked.load(Ordering::SeqCst), 1);
+    advance_by(ms(1)).await;
+    holder.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
+    assert_eq!(invoked.load(Ordering::SeqCst), 2);
+
+    // Rejected by the breaker: never reaches the bulkhead, never invoked.
+    pipeline.circuit_breaker().unwrap().force_open();
+    let out = call(Duration::ZERO).await;
+    assert!(matches!(out, Err(Error::CircuitOpen(_))));
+    assert_eq!(invoked.load(Ordering::SeqCst), 2);
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+}
+
+/// Moves the paused clock and lets the woken tasks run.
+async fn advance_by(d: Duration) {
+    tokio::time::advance(d).await;
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+}

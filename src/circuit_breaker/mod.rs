@@ -228,8 +228,6 @@ mod time_window;
 mod transition;
 mod window;
 
-#[cfg(feature = "retry")]
-pub(crate) use breaker::Admission;
 pub use breaker::{CircuitBreaker, Metrics};
 pub use config::{Builder, DroppedCall, WindowKind};
 pub use error::{CircuitOpen, ConfigError, Error};

@@ -73,6 +73,10 @@
 //!    breaker's classifier. Its slow-call clock includes the bulkhead's queue wait.
 //! 4. **Bulkhead**: bounds the attempts in flight to the dependency, and the callers queued for
 //!    them. Inside the retry, so a slot is held for one attempt, never across backoff sleeps.
+//!
+//! The closure is called once per attempt, and only after the breaker and the bulkhead have both
+//! admitted that attempt: a call the circuit rejects or the bulkhead turns away never calls it,
+//! and a call waiting in the bulkhead's queue calls it when its slot is taken.
 //! 5. **Attempt timeout**: bounds one attempt, not its wait for a bulkhead slot (`max_wait` bounds
 //!    that). Innermost, so a hung attempt is abandoned, counted as a failure, and retried.
 //!

@@ -202,6 +202,8 @@
 //! calls on other threads.
 
 mod attempts;
+#[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
+mod borrowing;
 mod budget;
 mod builder;
 mod error;
@@ -215,6 +217,8 @@ mod run;
 mod service;
 
 pub use attempts::Attempt;
+#[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
+pub(crate) use borrowing::MakeAttempt;
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
 pub use error::InvalidRetry;
