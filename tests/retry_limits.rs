@@ -59,7 +59,7 @@ async fn no_sleep_is_entered_that_would_end_past_the_deadline() {
 async fn a_spent_budget_returns_the_last_error_and_says_why() {
     let (events, on_event) = recorder();
     let budget = RetryBudget::builder()
-        .percent(0.0)
+        .ratio(0.0)
         .min_per_second(0)
         .build()
         .unwrap();
@@ -90,7 +90,7 @@ async fn a_spent_budget_returns_the_last_error_and_says_why() {
 async fn retries_sharing_a_budget_draw_from_one_pool() {
     // 50 % and no floor: two successful calls fund exactly one retry, whichever retry uses it.
     let budget = RetryBudget::builder()
-        .percent(50.0)
+        .ratio(0.5)
         .min_per_second(0)
         .build()
         .unwrap();

@@ -136,7 +136,7 @@ async fn the_deadline_bounds_the_wait_for_readiness_and_returns_the_last_error()
 #[tokio::test(start_paused = true)]
 async fn every_layer_and_clone_of_one_handle_shares_its_budget() {
     let budget = RetryBudget::builder()
-        .percent(0.0)
+        .ratio(0.0)
         .min_per_second(0)
         .build()
         .unwrap();

@@ -13,7 +13,8 @@ use std::time::Duration;
 ///
 /// Defaults: 3 attempts, no deadline, [`Backoff::default`] (exponential from 100 ms, factor 2,
 /// capped at 30 s, full jitter), every error retried ([`OnError`]), the [`DefaultHint`], and a
-/// fresh [`RetryBudget`] with its defaults (20 % of requests plus 10 per second, over 10 s).
+/// fresh [`RetryBudget`] with its defaults (a ratio of 0.2 of requests plus 10 per second, over
+/// 10 s).
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBuilder<B = Backoff, P = OnError, H = DefaultHint> {
     max_attempts: u32,

@@ -19,7 +19,7 @@ impl InvalidRetry {
         Self { field, reason }
     }
 
-    /// The builder setting at fault (`"max_attempts"`, `"deadline"`, `"percent"`, `"window"`).
+    /// The builder setting at fault (`"max_attempts"`, `"deadline"`, `"ratio"`, `"window"`).
     pub const fn field(&self) -> &'static str {
         self.field
     }

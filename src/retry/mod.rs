@@ -140,9 +140,10 @@
 //!   call: no sleep is entered that would end at or past it (hinted or not), and no attempt starts
 //!   once it has passed. The attempt in flight is not cut short: bound each attempt with a timeout
 //!   inside the retry (or the whole call with one outside it).
-//! - A [`RetryBudget`] (on by default: 20 % of the requests of the last 10 s, plus 10 per
-//!   second). Every call deposits, every retry withdraws, exactly, for any percentage. Share a
-//!   budget between retries with [`RetryBuilder::budget`].
+//! - A [`RetryBudget`] (on by default: retries up to a [`ratio`](RetryBudgetBuilder::ratio) of
+//!   0.2 of the requests of the last 10 s, plus 10 per second). Every call deposits, every retry
+//!   withdraws, exactly, for any ratio to six decimals. Share a budget between retries with
+//!   [`RetryBuilder::budget`].
 //!
 //! When a limit stops a call, the caller gets the last outcome, and an [`Event::GaveUp`] says why
 //! ([`GiveUpReason`]). The retry adds no error of its own.
