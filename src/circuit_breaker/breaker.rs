@@ -88,13 +88,25 @@ impl<C> CircuitBreaker<C> {
     /// its error wrapped in [`Error::Inner`]. Dropping the returned future before it completes
     /// gives back a half-open probe slot without counting the probe, and records a closed-state
     /// call as set by [`Builder::dropped_calls`].
+    ///
+    /// A [`Retry`](crate::retry::Retry) around this call recognises [`Error::Open`] through its
+    /// [`DefaultHint`](crate::retry::DefaultHint), as it does a [`CircuitOpen`] (hence
+    /// `E: 'static`).
     pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
+        E: 'static,
     {
-        let mut admission = self.admit()?;
+        let mut admission = match self.admit() {
+            Ok(admission) => admission,
+            Err(open) => {
+                #[cfg(feature = "retry")]
+                Error::<E>::register_open();
+                return Err(Error::Open(open));
+            }
+        };
         admission.begin();
         let result = f().await;
         admission.finish(self.shared.classifier.classify(&result));

@@ -220,6 +220,8 @@ mod error;
 mod events;
 pub mod future;
 mod layer;
+#[cfg(feature = "retry")]
+pub(crate) mod open_types;
 mod probes;
 mod record;
 mod service;

@@ -4,7 +4,7 @@ use super::Pipeline;
 use crate::Error;
 use crate::backoff::MakeDelays;
 use crate::bulkhead::BulkheadError;
-use crate::circuit_breaker::{CircuitBreaker, State};
+use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::{Classify, Outcome};
 use crate::retry::{Attempt, MakeAttempt, RetryAfter, ShouldRetry};
 use std::convert::Infallible;
@@ -24,6 +24,7 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
+        E: 'static,
         B: MakeDelays,
         P: ShouldRetry<T, Error<E>>,
         H: RetryAfter<T, Error<E>>,
@@ -49,9 +50,17 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
+        E: 'static,
     {
         let breaker = self.breaker.as_ref();
-        let mut admission = breaker.map(CircuitBreaker::admit).transpose()?;
+        let mut admission = match breaker.map(CircuitBreaker::admit).transpose() {
+            Ok(admission) => admission,
+            Err(open) => {
+                // So that a retry around this pipeline sees the rejection (its default hint).
+                Error::<E>::register_open();
+                return Err(open.into());
+            }
+        };
         if let Some(a) = &mut admission {
             a.begin();
         }
@@ -99,14 +108,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
+    E: 'static,
 {
     fn attempt(&mut self, _: Attempt) -> impl Future<Output = Result<T, Error<E>>> {
         self.pipeline.attempt(&mut self.f)
     }
 }
 
-/// The retry hint inside a pipeline: an open circuit asks to wait until it may admit calls
-/// again (a forced-open circuit asks to give up), then the retry's own hint.
+/// The retry hint inside a pipeline: an [`Error::CircuitOpen`] is an open circuit whatever hint
+/// the retry was built with (so the retry fails fast, or waits as its `wait_for_open_circuit`
+/// allows); everything else is the retry's own hint.
 #[derive(Clone, Copy)]
 pub(crate) struct PipelineHint<H> {
     inner: H,
@@ -125,13 +136,14 @@ where
     H: RetryAfter<T, Error<E>>,
 {
     fn retry_after(&self, outcome: &Result<T, Error<E>>) -> Option<Duration> {
-        if let Err(Error::CircuitOpen(open)) = outcome {
-            return Some(match open.state() {
-                State::ForcedOpen => Duration::MAX,
-                _ => open.retry_after(),
-            });
-        }
         self.inner.retry_after(outcome)
+    }
+
+    fn open_circuit(&self, outcome: &Result<T, Error<E>>) -> Option<Duration> {
+        match outcome {
+            Err(Error::CircuitOpen(open)) => Some(open.retry_after()),
+            _ => self.inner.open_circuit(outcome),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ pub(crate) trait MakeAttempt<T, E> {
 
 impl<B, P, H> Retry<B, P, H> {
     /// [`Retry::run`] as an `async fn`, for makers whose attempts borrow them. The same
-    /// decisions (attempts, hint, deadline, budget, events) in the same order.
+    /// decisions (attempts, hints, open circuits, time limit, budget, events) in the same order.
     pub(crate) async fn run_borrowing<M, T, E>(&self, mut make: M) -> Result<T, E>
     where
         B: MakeDelays,
@@ -45,8 +45,8 @@ impl<B, P, H> Retry<B, P, H> {
                 YieldOnce(false).await;
             } else {
                 tokio::time::sleep(delay).await;
-                if attempts.past_deadline() {
-                    attempts.give_up(cfg, GiveUpReason::Deadline);
+                if attempts.past_stop() {
+                    attempts.give_up(cfg, GiveUpReason::TimeUp);
                     return outcome;
                 }
             }
