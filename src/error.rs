@@ -88,7 +88,13 @@ impl<E> From<crate::timeout::Elapsed> for Error<E> {
     }
 }
 
-#[cfg(all(feature = "circuit-breaker", feature = "retry"))]
+// The pipeline's rejections; the pipeline needs all four call-level patterns.
+#[cfg(all(
+    feature = "timeout",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "bulkhead"
+))]
 impl<E: 'static> Error<E> {
     /// Registers this type with the retry's default hint, which can then see its rejections.
     pub(crate) fn register_open() {
