@@ -1,4 +1,4 @@
-//! Retries with exponential backoff, a deadline, and the events they raise:
+//! Retries with exponential backoff, a time limit for retrying, and the events they raise:
 //! `cargo run --example retry`.
 //!
 //! Time is tokio's paused clock: the backoff delays take no real time.
@@ -11,7 +11,7 @@ use std::time::Duration;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let retry = Retry::builder()
         .max_attempts(4)
-        .deadline(Duration::from_secs(5))
+        .stop_retrying_after(Duration::from_secs(5))
         .backoff(
             Backoff::exponential(Duration::from_millis(100))
                 .jitter(Jitter::None)

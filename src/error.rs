@@ -88,6 +88,25 @@ impl<E> From<crate::timeout::Elapsed> for Error<E> {
     }
 }
 
+// The pipeline's rejections; the pipeline needs all four call-level patterns.
+#[cfg(all(
+    feature = "timeout",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "bulkhead"
+))]
+impl<E: 'static> Error<E> {
+    /// Registers this type with the retry's default hint, which can then see its rejections.
+    pub(crate) fn register_open() {
+        crate::circuit_breaker::open_types::register::<Self>(|any| {
+            match any.downcast_ref::<Self>()? {
+                Error::CircuitOpen(open) => Some(open),
+                _ => None,
+            }
+        });
+    }
+}
+
 #[cfg(feature = "circuit-breaker")]
 impl<E> From<crate::circuit_breaker::CircuitOpen> for Error<E> {
     fn from(e: crate::circuit_breaker::CircuitOpen) -> Self {

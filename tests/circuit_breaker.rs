@@ -116,6 +116,55 @@ async fn count_window_forgets_failures_pushed_out_by_newer_calls() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn time_window_behaves_the_same_after_any_idle_period() {
+    // A 10 ms window has 1 ms slices. Idle periods of 2^27 and 2^28 slices (1.6 and 3.1 days)
+    // used to confuse bucket epochs (kept in 28 bits); a year and more must be no different.
+    // 2^27 + 2 slices lands on the very bucket the old failures are in (2^27 + 2 is a multiple
+    // of the 10 buckets).
+    const SLICE: Duration = Duration::from_millis(1);
+    let idles = [
+        SLICE * (1 << 27),
+        SLICE * ((1 << 27) + 2),
+        SLICE * (1 << 28),
+        SLICE * (1 << 28) + SLICE * 3,
+        SLICE * (1 << 29),
+        secs(366 * 24 * 3600),
+        secs(5 * 366 * 24 * 3600),
+    ];
+    for idle in idles {
+        let b = breaker(
+            CircuitBreaker::builder()
+                .time_window(Duration::from_millis(10))
+                .minimum_calls(5)
+                .failure_rate_threshold(0.5),
+        );
+        for _ in 0..4 {
+            let _ = fail(&b).await;
+        }
+        assert_eq!(b.state(), State::Closed);
+        advance(idle).await;
+        let m = b.metrics();
+        assert_eq!(
+            (m.calls, m.failures),
+            (0, 0),
+            "old failures came back after {idle:?}"
+        );
+        let _ = fail(&b).await;
+        let m = b.metrics();
+        assert_eq!((m.calls, m.failures), (1, 1), "after {idle:?}");
+        assert_eq!(
+            b.state(),
+            State::Closed,
+            "one failure, below the minimum, after {idle:?}"
+        );
+        for _ in 0..4 {
+            let _ = fail(&b).await;
+        }
+        assert_eq!(b.state(), State::Open, "5 of 5 after {idle:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn time_window_holds_the_calls_of_the_last_duration() {
     let b = breaker(
         small()

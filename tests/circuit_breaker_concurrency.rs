@@ -180,6 +180,109 @@ fn count_window_totals_never_drift_under_racing_recorders_and_resets() {
     assert_eq!((m.calls, m.failures), (WINDOW, 0), "{m:?}");
 }
 
+/// A seeded outcome for call number `k`: about one in three fails.
+fn fails(seed: u64, k: u64) -> bool {
+    let mut x = seed ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x % 3 == 0
+}
+
+#[test]
+fn count_window_holds_exactly_the_last_n_calls_whatever_thread_records_them() {
+    // Three threads take turns (a token passed through channels), so calls never overlap but
+    // every call is recorded on a different thread from the one before. After every call the
+    // window must equal a plain model of the last n calls. Sizes cover 1 to well past any
+    // per-thread block of positions (the old design reserved 32 at a time).
+    const THREADS: usize = 3;
+    let sizes: Vec<u32> = (1..=40).chain([63, 64, 65, 100]).collect();
+    for size in sizes {
+        let b = CircuitBreaker::builder()
+            .count_window(size)
+            .build()
+            .unwrap();
+        b.metrics_only();
+        let calls = 3 * u64::from(size) + 20;
+        let model = std::sync::Mutex::new(std::collections::VecDeque::new());
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+            .map(|_| std::sync::mpsc::channel::<u64>())
+            .unzip();
+        std::thread::scope(|s| {
+            for (t, rx) in receivers.into_iter().enumerate() {
+                let next = senders[(t + 1) % THREADS].clone();
+                let (b, model) = (&b, &model);
+                s.spawn(move || {
+                    while let Ok(k) = rx.recv() {
+                        if k == calls {
+                            let _ = next.send(k);
+                            return;
+                        }
+                        let fail = fails(u64::from(size), k);
+                        let _ = b
+                            .run(|| async move { if fail { Err("down") } else { Ok(()) } })
+                            .now_or_never()
+                            .unwrap();
+                        let mut model = model.lock().unwrap();
+                        model.push_back(fail);
+                        if model.len() > size as usize {
+                            model.pop_front();
+                        }
+                        let expected_failures = model.iter().filter(|f| **f).count() as u32;
+                        let m = b.metrics();
+                        assert_eq!(
+                            (m.calls, m.failures),
+                            (model.len() as u32, expected_failures),
+                            "window of {size}, after call {k} (recorded on thread {t})"
+                        );
+                        drop(model);
+                        let _ = next.send(k + 1);
+                    }
+                });
+            }
+            senders[0].send(0).unwrap();
+            // Only the threads hold senders now: if one fails, the others see their channels
+            // close and stop, and the failure is reported instead of hanging.
+            drop(senders);
+        });
+    }
+}
+
+#[test]
+fn count_window_of_ten_opens_at_exactly_the_fifth_failure_after_five_successes_across_threads() {
+    // count_window(10), 50 %, minimum 10: after 5 successes, the 5th failure in a row makes the
+    // window 5 of 10. Each call runs in its own task on a multi-thread runtime, so consecutive
+    // calls are recorded on whichever worker picked the task up.
+    let rt = runtime();
+    for trial in 0..200 {
+        let opened_at = rt.block_on(async {
+            let b = CircuitBreaker::builder()
+                .count_window(10)
+                .failure_rate_threshold(0.5)
+                .minimum_calls(10)
+                .build()
+                .unwrap();
+            for _ in 0..5 {
+                let b = b.clone();
+                tokio::spawn(async move { b.run(|| async { Ok::<_, &str>(()) }).await })
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            let mut failures = 0;
+            while b.state() == State::Closed && failures < 20 {
+                failures += 1;
+                let b = b.clone();
+                let _ = tokio::spawn(async move { b.run(|| async { Err::<(), _>("down") }).await })
+                    .await
+                    .unwrap();
+            }
+            failures
+        });
+        assert_eq!(opened_at, 5, "trial {trial}");
+    }
+}
+
 #[test]
 fn closed_state_calls_do_not_allocate() {
     for b in [

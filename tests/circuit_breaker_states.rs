@@ -352,3 +352,154 @@ async fn dropped_probe_never_counts_even_when_dropped_calls_are_failures() {
     succeed(&b).await.unwrap();
     assert_eq!(b.state(), State::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn manual_transitions_into_the_current_state_are_no_ops() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let b = breaker(small().on_event(move |e| {
+        if let Event::StateChanged { from, to, .. } = e {
+            sink.lock().unwrap().push((*from, *to));
+        }
+    }));
+    let mut rx = b.subscribe();
+    rx.borrow_and_update();
+    for (enter, state) in [
+        (
+            CircuitBreaker::force_open as fn(&CircuitBreaker),
+            State::ForcedOpen,
+        ),
+        (CircuitBreaker::disable, State::Disabled),
+        (CircuitBreaker::metrics_only, State::MetricsOnly),
+    ] {
+        enter(&b);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), state);
+        events.lock().unwrap().clear();
+        enter(&b);
+        enter(&b);
+        assert_eq!(b.state(), state);
+        assert!(
+            events.lock().unwrap().is_empty(),
+            "{state:?} again is no transition"
+        );
+        assert!(
+            !rx.has_changed().unwrap(),
+            "{state:?} again wakes no subscriber"
+        );
+    }
+
+    // Metrics-only again keeps the window, and a call admitted before completes recorded: no
+    // new period began.
+    let _ = fail(&b).await;
+    let mut in_flight = pin!(b.run(|| async {
+        sleep(secs(1)).await;
+        Ok::<_, io::Error>(())
+    }));
+    assert!(in_flight.as_mut().now_or_never().is_none());
+    b.metrics_only();
+    assert_eq!(b.metrics().calls, 1, "the window is kept");
+    advance(secs(1)).await;
+    in_flight.await.unwrap();
+    assert_eq!((b.metrics().calls, b.metrics().failures), (2, 1));
+
+    // Reset of a closed circuit empties the window, quietly.
+    b.reset();
+    assert_eq!(*rx.borrow_and_update(), State::Closed);
+    let _ = fail(&b).await;
+    events.lock().unwrap().clear();
+    b.reset();
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.metrics().calls, 0, "reset empties a closed window");
+    assert!(events.lock().unwrap().is_empty());
+    assert!(!rx.has_changed().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn metrics_keep_the_tripping_window_while_open_and_count_probes_while_half_open() {
+    let b = breaker(small());
+    succeed(&b).await.unwrap();
+    succeed(&b).await.unwrap();
+    let _ = fail(&b).await;
+    let _ = fail(&b).await;
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open);
+    assert_eq!((m.calls, m.failures, m.failure_rate), (4, 2, 0.5));
+    assert_eq!((m.probes_in_flight, m.probes_completed), (0, 0));
+
+    advance(secs(10)).await;
+    succeed(&b).await.unwrap();
+    let mut probe = pin!(b.run(|| async {
+        sleep(secs(1)).await;
+        Err::<(), _>(io::Error::other("still down"))
+    }));
+    assert!(probe.as_mut().now_or_never().is_none());
+    let m = b.metrics();
+    assert_eq!(m.state, State::HalfOpen);
+    assert_eq!((m.calls, m.failures), (4, 2), "the window that tripped it");
+    assert_eq!(
+        (m.probes_in_flight, m.probes_completed, m.probes_failed),
+        (1, 1, 0)
+    );
+    advance(secs(1)).await;
+    let _ = probe.await;
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open, "one of two probes failed: 50 %");
+    assert_eq!((m.calls, m.failures), (4, 2));
+    assert_eq!((m.probes_in_flight, m.probes_completed), (0, 0));
+
+    advance(secs(10)).await;
+    succeed(&b).await.unwrap();
+    succeed(&b).await.unwrap();
+    let m = b.metrics();
+    assert_eq!(m.state, State::Closed);
+    assert_eq!(
+        (m.calls, m.failures, m.probes_completed),
+        (0, 0, 0),
+        "a fresh window"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_time_window_keeps_its_figures_after_the_window_has_passed() {
+    let b = breaker(small().time_window(secs(10)).open_duration(secs(60)));
+    for _ in 0..4 {
+        let _ = fail(&b).await;
+    }
+    assert_eq!(b.state(), State::Open);
+    advance(secs(30)).await;
+    let m = b.metrics();
+    assert_eq!((m.state, m.calls, m.failures), (State::Open, 4, 4));
+    b.force_open();
+    assert_eq!(b.metrics().calls, 4, "forced open keeps them too");
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_wait_in_half_open_is_applied_when_the_state_is_read_without_traffic() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let b = breaker(small().max_wait_in_half_open(secs(5)).on_event(move |e| {
+        if let Event::StateChanged { to, reason, .. } = e {
+            sink.lock().unwrap().push((*to, *reason));
+        }
+    }));
+    trip(&b).await;
+    advance(secs(10)).await;
+    succeed(&b).await.unwrap(); // one of two probes: still deciding
+    assert_eq!(b.state(), State::HalfOpen);
+    let mut rx = b.subscribe();
+    rx.borrow_and_update();
+
+    // No call arrives; 8 s later the half-open period ran out 3 s ago.
+    advance(secs(8)).await;
+    assert_eq!(b.state(), State::Open, "never a stale HalfOpen");
+    assert_eq!(b.metrics().state, State::Open);
+    assert_eq!(*rx.borrow_and_update(), State::Open);
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&(State::Open, Reason::HalfOpenTimedOut))
+    );
+    // The new open period started when the wait ran out, not when it was read.
+    let open = rejected(succeed(&b).await);
+    assert_eq!(open.retry_after(), secs(7));
+}

@@ -1,4 +1,4 @@
-//! loom models of the circuit breaker's half-open admission and state transitions.
+//! loom models of the circuit breaker's half-open admission, state transitions and count window.
 //!
 //! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --test loom_circuit_breaker` (as
 //! `.ci/run` does): the breaker's atomics and its transition mutex are then loom's, and loom
@@ -208,5 +208,139 @@ fn a_dropped_probe_racing_new_callers_never_lets_two_probes_run() {
         let _ = second.join().unwrap();
         assert_eq!(b.metrics().probes_in_flight, 0);
         assert_eq!(b.state(), State::HalfOpen, "dropped probes decide nothing");
+    });
+}
+
+/// Records one call on `b` (its future completes at once) and returns the window's figures.
+fn record(b: &CircuitBreaker, fail: bool) -> (u32, u32) {
+    let _ = b
+        .run(|| async move { if fail { Err(()) } else { Ok(()) } })
+        .now_or_never();
+    let m = b.metrics();
+    (m.calls, m.failures)
+}
+
+/// Explores the interleavings with at most three preemptions (as tokio's own models do): each
+/// recording is a dozen atomic operations, and an unbounded search of two threads recording two
+/// calls each does not finish.
+fn model_bounded(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(f);
+}
+
+#[test]
+fn racing_recorders_leave_the_count_window_equal_to_the_last_n_calls() {
+    model_bounded(|| {
+        // A window of 2 (smaller than any block of positions a thread could reserve), metrics
+        // only so that it never trips. Thread A records a failure then a success, thread B a
+        // success then a failure. In every order of those four calls that keeps each thread's
+        // own order, the last two hold exactly one failure.
+        let b = CircuitBreaker::builder().count_window(2).build().unwrap();
+        b.metrics_only();
+        let threads: Vec<_> = [[true, false], [false, true]]
+            .into_iter()
+            .map(|calls| {
+                let b = b.clone();
+                loom::thread::spawn(move || {
+                    for fail in calls {
+                        record(&b, fail);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let m = b.metrics();
+        assert_eq!((m.calls, m.failures), (2, 1), "totals match the ring");
+        // Calls recorded one after another are exact: one success leaves the failure only if it
+        // was the last of the four; two leave none.
+        let (calls, failures) = record(&b, false);
+        assert!(
+            calls == 2 && failures <= 1,
+            "{calls} calls, {failures} failures"
+        );
+        assert_eq!(record(&b, false), (2, 0));
+        assert_eq!(record(&b, true), (2, 1));
+    });
+}
+
+#[test]
+fn calls_taking_turns_on_two_threads_are_recorded_in_order() {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    model_bounded(|| {
+        // The threads hand a turn back and forth, so no two calls overlap; after each call the
+        // window of 2 holds exactly the last two calls.
+        let b = CircuitBreaker::builder().count_window(2).build().unwrap();
+        b.metrics_only();
+        let turn = std::sync::Arc::new(AtomicUsize::new(0));
+        let wait_for = |turn: &AtomicUsize, n: usize| {
+            while turn.load(Ordering::Acquire) != n {
+                loom::thread::yield_now();
+            }
+        };
+        let other = {
+            let (b, turn) = (b.clone(), turn.clone());
+            loom::thread::spawn(move || {
+                wait_for(&turn, 1);
+                assert_eq!(record(&b, false), (2, 1));
+                turn.store(2, Ordering::Release);
+            })
+        };
+        assert_eq!(record(&b, true), (1, 1));
+        turn.store(1, Ordering::Release);
+        wait_for(&turn, 2);
+        assert_eq!(record(&b, false), (2, 0));
+        other.join().unwrap();
+    });
+}
+
+#[test]
+fn a_call_skipped_in_a_uniform_window_never_overtakes_one_still_recording() {
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    model_bounded(|| {
+        // A full window of successes is uniform: a success arriving then is not written. Thread
+        // A records a failure while thread B records two successes. The failure is still in the
+        // window at the end unless it came first; and if either thread finished before the
+        // other started, the order is known and so is the window.
+        let b = CircuitBreaker::builder().count_window(2).build().unwrap();
+        b.metrics_only();
+        record(&b, false);
+        record(&b, false);
+        let (a_done, b_done) = (
+            std::sync::Arc::new(AtomicBool::new(false)),
+            std::sync::Arc::new(AtomicBool::new(false)),
+        );
+        let a = {
+            let (b, a_done, b_done) = (b.clone(), a_done.clone(), b_done.clone());
+            loom::thread::spawn(move || {
+                let b_first = b_done.load(Ordering::Acquire);
+                record(&b, true);
+                a_done.store(true, Ordering::Release);
+                b_first
+            })
+        };
+        let a_first = a_done.load(Ordering::Acquire);
+        record(&b, false);
+        record(&b, false);
+        b_done.store(true, Ordering::Release);
+        let b_first = a.join().unwrap();
+        let m = b.metrics();
+        assert_eq!(m.calls, 2);
+        if a_first {
+            assert_eq!(
+                m.failures, 0,
+                "the failure came first, two successes followed"
+            );
+        }
+        if b_first {
+            assert_eq!(m.failures, 1, "the failure came last");
+        }
+        assert!(m.failures <= 1);
+        let (calls, failures) = record(&b, false);
+        assert!(calls == 2 && failures <= m.failures);
+        assert_eq!(record(&b, false), (2, 0));
+        assert_eq!(record(&b, true), (2, 1));
     });
 }

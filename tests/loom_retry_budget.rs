@@ -44,7 +44,7 @@ fn concurrent_retries_never_exceed_the_budget() {
         // 40 %, no floor, a window far longer than the model runs. One call already made: with the
         // two calls below the window holds 3 requests, funds for 1.2 retries: one at most.
         let budget = RetryBudget::builder()
-            .percent(40.0)
+            .ratio(0.4)
             .min_per_second(0)
             .window(Duration::from_secs(3600))
             .build()

@@ -16,6 +16,7 @@ use bulwark::pipeline::Pipeline;
 use bulwark::retry::Retry;
 use futures::FutureExt;
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
@@ -124,42 +125,71 @@ async fn the_total_timeout_bounds_every_attempt_and_sleep() {
     assert!(start.elapsed() <= ms(250));
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_open_circuit_is_waited_out_not_hammered() {
-    let cb = breaker(1, ms(300));
-    let pipeline = Pipeline::builder()
-        .retry(
-            Retry::builder()
-                .max_attempts(3)
-                .backoff(no_jitter(ms(1)))
-                .no_budget()
-                .build()
-                .unwrap(),
-        )
+/// A pipeline around `cb` with 3 attempts 1 ms apart, waiting for an open circuit up to `wait`.
+fn around(cb: &CircuitBreaker, wait: Option<Duration>) -> Pipeline {
+    let mut retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(no_jitter(ms(1)))
+        .no_budget();
+    if let Some(wait) = wait {
+        retry = retry.wait_for_open_circuit(wait);
+    }
+    Pipeline::builder()
+        .retry(retry.build().unwrap())
         .circuit_breaker(cb.clone())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Fails the first call, succeeds after; counts the calls.
+fn first_fails(calls: &Cell<u32>) -> impl Future<Output = Result<&'static str, io::Error>> {
+    calls.set(calls.get() + 1);
+    let first = calls.get() == 1;
+    async move {
+        if first {
+            Err(io::Error::other("boom"))
+        } else {
+            Ok("recovered")
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_fails_fast_by_default() {
+    let cb = breaker(1, ms(300));
+    let pipeline = around(&cb, None);
     let calls = Cell::new(0);
     let start = Instant::now();
-    let out = pipeline
-        .run(|| {
-            calls.set(calls.get() + 1);
-            let first = calls.get() == 1;
-            async move {
-                if first {
-                    Err(io::Error::other("boom"))
-                } else {
-                    Ok("recovered")
-                }
-            }
-        })
-        .await;
+    // Attempt 1 fails and opens the circuit; attempt 2 (after the 1 ms backoff) is rejected, and
+    // the call ends with that rejection at once instead of waiting the 299 ms left.
+    let out = pipeline.run(|| first_fails(&calls)).await;
+    assert!(matches!(out, Err(Error::CircuitOpen(_))), "{out:?}");
+    assert_eq!(calls.get(), 1);
+    assert_eq!(start.elapsed(), ms(1), "only the backoff before attempt 2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_waited_out_when_asked_never_hammered() {
+    let cb = breaker(1, ms(300));
+    let pipeline = around(&cb, Some(ms(500)));
+    let calls = Cell::new(0);
+    let start = Instant::now();
+    let out = pipeline.run(|| first_fails(&calls)).await;
     // Attempt 1 fails and opens the circuit; attempt 2 is rejected without a call and learns
     // when the circuit half-opens; attempt 3 waits that long and is the probe that closes it.
     assert_eq!(out.unwrap(), "recovered");
     assert_eq!(calls.get(), 2, "an attempt reached an open circuit's call");
     assert!(start.elapsed() >= ms(300));
     assert_eq!(cb.state(), State::Closed);
+
+    // A circuit that stays open longer than the retry would wait: it gives up at once.
+    let pipeline = around(&cb, Some(ms(100)));
+    cb.force_open();
+    cb.reset();
+    calls.set(0);
+    let out = pipeline.run(|| first_fails(&calls)).await;
+    assert!(matches!(out, Err(Error::CircuitOpen(open)) if open.retry_after() == ms(299)));
+    assert_eq!(calls.get(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -271,4 +301,81 @@ fn no_allocation_per_call_on_the_success_path() {
         assert!(matches!(out, Some(Ok(7))));
     });
     assert_eq!(per_call, 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_closure_runs_only_after_the_breaker_and_the_bulkhead_admit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let bulkhead = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(1)
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .retry(Retry::builder().max_attempts(1).build().unwrap())
+        .circuit_breaker(breaker(5, ms(1000)))
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let invoked = Arc::new(AtomicU32::new(0));
+    let call = |hold: Duration| {
+        let (pipeline, invoked) = (pipeline.clone(), invoked.clone());
+        async move {
+            pipeline
+                .run(|| {
+                    invoked.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        sleep(hold).await;
+                        Ok::<_, io::Error>(())
+                    }
+                })
+                .await
+        }
+    };
+
+    let holder = tokio::spawn(call(ms(500)));
+    tokio::task::yield_now().await;
+    assert_eq!(invoked.load(Ordering::SeqCst), 1);
+
+    // Queued: its slot comes in 500 ms, and its closure must wait for it.
+    let queued = tokio::spawn(call(Duration::ZERO));
+    tokio::task::yield_now().await;
+    assert_eq!(bulkhead.metrics().queued, 1);
+    assert_eq!(
+        invoked.load(Ordering::SeqCst),
+        1,
+        "a queued call was invoked"
+    );
+
+    // Turned away by the full bulkhead: never invoked.
+    let out = call(Duration::ZERO).await;
+    assert!(matches!(out, Err(Error::BulkheadFull(_))), "{out:?}");
+    assert_eq!(
+        invoked.load(Ordering::SeqCst),
+        1,
+        "a rejected call was invoked"
+    );
+
+    advance_by(ms(499)).await;
+    assert_eq!(invoked.load(Ordering::SeqCst), 1);
+    advance_by(ms(1)).await;
+    holder.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
+    assert_eq!(invoked.load(Ordering::SeqCst), 2);
+
+    // Rejected by the breaker: never reaches the bulkhead, never invoked.
+    pipeline.circuit_breaker().unwrap().force_open();
+    let out = call(Duration::ZERO).await;
+    assert!(matches!(out, Err(Error::CircuitOpen(_))));
+    assert_eq!(invoked.load(Ordering::SeqCst), 2);
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+}
+
+/// Moves the paused clock and lets the woken tasks run.
+async fn advance_by(d: Duration) {
+    tokio::time::advance(d).await;
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
 }

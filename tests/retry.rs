@@ -192,10 +192,10 @@ fn build_rejects_invalid_settings_naming_the_field() {
         "invalid retry setting: `max_attempts` must be at least 1"
     );
     let err = Retry::builder()
-        .deadline(Duration::ZERO)
+        .stop_retrying_after(Duration::ZERO)
         .build()
         .unwrap_err();
-    assert_eq!(err.field(), "deadline");
+    assert_eq!(err.field(), "stop_retrying_after");
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,29 +217,32 @@ async fn a_finite_custom_backoff_ends_the_retries() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_zero_hint_falls_back_to_the_backoff_and_a_max_hint_gives_up() {
+async fn a_zero_hint_retries_at_once_no_hint_uses_the_backoff_and_a_max_hint_gives_up() {
     let (events, on_event) = recorder();
     let retry = Retry::builder()
         .max_attempts(2)
         .backoff(fixed(5 * MS))
-        .retry_after(|outcome: &Result<(), Duration>| outcome.err())
+        .retry_after(|outcome: &Result<(), Option<Duration>>| outcome.err().flatten())
         .on_event(on_event)
         .build()
         .unwrap();
-    let _ = retry.run(|_| async { Err(Duration::ZERO) }).await;
-    let _ = retry.run(|_| async { Err(Duration::MAX) }).await;
+    let start = tokio::time::Instant::now();
+    let _ = retry.run(|_| async { Err(Some(Duration::ZERO)) }).await;
+    assert_eq!(start.elapsed(), Duration::ZERO, "retried now");
+    let _ = retry.run(|_| async { Err(None) }).await;
+    assert_eq!(start.elapsed(), 5 * MS, "no hint: the backoff");
+    let _ = retry.run(|_| async { Err(Some(Duration::MAX)) }).await;
     let events = events.lock().unwrap();
+    let retrying = |delay, hinted| Event::Retrying {
+        attempt: 1,
+        delay,
+        reason: RetryReason::Error,
+        hinted,
+    };
+    assert_eq!(events[0], retrying(Duration::ZERO, true));
+    assert_eq!(events[2], retrying(5 * MS, false));
     assert_eq!(
-        events[0],
-        Event::Retrying {
-            attempt: 1,
-            delay: 5 * MS,
-            reason: RetryReason::Error,
-            hinted: false
-        }
-    );
-    assert_eq!(
-        events[2],
+        events[4],
         Event::GaveUp {
             attempts: 1,
             reason: GiveUpReason::NotRetryable

@@ -32,7 +32,7 @@ impl Service<u64> for Echo {
 /// The defaults (budget included) and a deadline: every per-call path that reads the clock.
 fn retry() -> Retry {
     Retry::builder()
-        .deadline(Duration::from_secs(5))
+        .stop_retrying_after(Duration::from_secs(5))
         .build()
         .unwrap()
 }

@@ -1,17 +1,19 @@
-//! Retry around a circuit breaker: an open circuit is waited out, not hammered, and never waited
-//! for past the deadline.
+//! Retry around a circuit breaker: an open circuit ends the call at once by default (fail fast),
+//! is waited out only when asked and within bounds, and is never called while open. The default
+//! hint sees the rejection through every door: tower's `BoxError`, the standalone breaker's
+//! `circuit_breaker::Error<E>` and the pipeline's `bulwark::Error<E>`.
 #![cfg(all(feature = "retry", feature = "circuit-breaker"))]
 
 mod retry_common;
-use retry_common::MS;
+use retry_common::{MS, fixed, recorder};
 
 use bulwark::ServiceBuilderExt;
-use bulwark::backoff::{Backoff, Jitter};
-use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, Error};
-use bulwark::retry::{Event, GiveUpReason, Retry, RetryReason};
+use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, Error, State};
+use bulwark::retry::{Event, GiveUpReason, Retry, RetryBuilder, RetryReason};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 
 const OPEN: Duration = Duration::from_secs(5);
@@ -26,31 +28,12 @@ fn breaker() -> CircuitBreaker {
         .unwrap()
 }
 
-fn recorder() -> (
-    Arc<Mutex<Vec<Event>>>,
-    impl Fn(&Event) + Send + Sync + 'static,
-) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    (events, move |e: &Event| {
-        sink.lock().unwrap().push(e.clone())
-    })
-}
-
-fn retry(deadline: Duration, on_event: impl Fn(&Event) + Send + Sync + 'static) -> Retry {
+/// Four attempts 10 ms apart, no budget.
+fn four_attempts() -> RetryBuilder {
     Retry::builder()
         .max_attempts(4)
-        .deadline(deadline)
-        .backoff(
-            Backoff::constant(10 * MS)
-                .jitter(Jitter::None)
-                .build()
-                .unwrap(),
-        )
+        .backoff(fixed(10 * MS))
         .no_budget()
-        .on_event(on_event)
-        .build()
-        .unwrap()
 }
 
 /// Fails its first two calls, then succeeds; counts calls.
@@ -69,12 +52,74 @@ fn downstream(
     })
 }
 
+fn gave_up(reason: GiveUpReason) -> Event {
+    Event::GaveUp {
+        attempts: 3,
+        reason,
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn an_open_circuit_is_waited_out_by_default_not_hammered() {
+async fn an_open_circuit_fails_fast_by_default() {
     let (events, on_event) = recorder();
     let calls = Arc::new(AtomicU32::new(0));
     let mut svc = ServiceBuilder::new()
-        .bulwark_retry(&retry(Duration::from_secs(10), on_event))
+        .bulwark_retry(&four_attempts().on_event(on_event).build().unwrap())
+        .circuit_breaker(&breaker())
+        .service(downstream(calls.clone()));
+
+    // Attempts 1 and 2 fail and trip the breaker; attempt 3 is rejected, and the call ends with
+    // that rejection instead of spending its last attempt or waiting 5 s.
+    let start = Instant::now();
+    let err = svc.ready().await.unwrap().call(7).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        start.elapsed(),
+        20 * MS,
+        "two backoff delays, no wait for the circuit"
+    );
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&gave_up(GiveUpReason::CircuitOpen))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_in_front_of_an_open_circuit_does_not_hold_its_caller() {
+    // The case: two attempts in front of a breaker open for 30 s.
+    let breaker = CircuitBreaker::builder()
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let retry = Retry::builder().max_attempts(2).build().unwrap();
+    let cb = breaker.clone();
+    let trip = || async move {
+        for _ in 0..10 {
+            let _ = cb.run(|| async { Err::<(), _>("down") }).await;
+        }
+    };
+    trip().await;
+    assert_eq!(breaker.state(), State::Open);
+    let start = Instant::now();
+    let out = retry
+        .run(|_| breaker.run(|| async { Ok::<_, &str>(()) }))
+        .await;
+    assert!(matches!(out, Err(Error::Open(_))));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_waited_out_when_asked_never_called_while_open() {
+    let (events, on_event) = recorder();
+    let calls = Arc::new(AtomicU32::new(0));
+    let retry = four_attempts()
+        .wait_for_open_circuit(Duration::from_secs(10))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .bulwark_retry(&retry)
         .circuit_breaker(&breaker())
         .service(downstream(calls.clone()));
 
@@ -96,11 +141,16 @@ async fn an_open_circuit_is_waited_out_by_default_not_hammered() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_open_circuit_past_the_deadline_gives_up_with_its_rejection() {
+async fn an_open_circuit_is_not_waited_for_longer_than_asked() {
     let (events, on_event) = recorder();
     let calls = Arc::new(AtomicU32::new(0));
+    let retry = four_attempts()
+        .wait_for_open_circuit(Duration::from_secs(1))
+        .on_event(on_event)
+        .build()
+        .unwrap();
     let mut svc = ServiceBuilder::new()
-        .bulwark_retry(&retry(Duration::from_secs(1), on_event))
+        .bulwark_retry(&retry)
         .circuit_breaker(&breaker())
         .service(downstream(calls.clone()));
 
@@ -109,47 +159,124 @@ async fn an_open_circuit_past_the_deadline_gives_up_with_its_rejection() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(
         events.lock().unwrap().last(),
+        Some(&gave_up(GiveUpReason::CircuitOpen))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_past_the_time_limit_gives_up_with_its_rejection() {
+    let (events, on_event) = recorder();
+    let calls = Arc::new(AtomicU32::new(0));
+    let retry = four_attempts()
+        .wait_for_open_circuit(Duration::from_secs(10))
+        .stop_retrying_after(Duration::from_secs(1))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .bulwark_retry(&retry)
+        .circuit_breaker(&breaker())
+        .service(downstream(calls.clone()));
+
+    let err = svc.ready().await.unwrap().call(7).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&gave_up(GiveUpReason::TimeUp))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_open_circuit_is_never_waited_for() {
+    let (events, on_event) = recorder();
+    let breaker = breaker();
+    breaker.force_open();
+    let retry = four_attempts()
+        .wait_for_open_circuit(Duration::from_secs(3600))
+        .on_event(on_event)
+        .build()
+        .unwrap();
+    let out = retry
+        .run(|_| breaker.run(|| async { Ok::<_, &str>(()) }))
+        .await;
+    assert!(matches!(out, Err(Error::Open(_))));
+    assert_eq!(
+        events.lock().unwrap().last(),
         Some(&Event::GaveUp {
-            attempts: 3,
-            reason: GiveUpReason::Deadline
+            attempts: 1,
+            reason: GiveUpReason::CircuitOpen
         })
     );
 }
 
 #[tokio::test(start_paused = true)]
-async fn standalone_the_open_circuit_hint_reads_the_breakers_error() {
+async fn standalone_the_default_hint_sees_the_breakers_own_error() {
+    // No hint written by hand: the standalone breaker's generic `Error<E>` is recognised.
+    for wait in [None, Some(Duration::from_secs(10))] {
+        let (events, on_event) = recorder();
+        let breaker = breaker();
+        let mut retry = four_attempts().on_event(on_event);
+        if let Some(wait) = wait {
+            retry = retry.wait_for_open_circuit(wait);
+        }
+        let retry = retry.build().unwrap();
+        let calls = AtomicU32::new(0);
+        let out = retry
+            .run(|_| {
+                breaker.run(|| async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 | 1 => Err("unavailable"),
+                        _ => Ok(7),
+                    }
+                })
+            })
+            .await;
+        let events = events.lock().unwrap();
+        match wait {
+            None => {
+                assert!(matches!(out, Err(Error::Open(_))), "{out:?}");
+                assert_eq!(calls.load(Ordering::SeqCst), 2);
+                assert_eq!(events.last(), Some(&gave_up(GiveUpReason::CircuitOpen)));
+            }
+            Some(_) => {
+                assert_eq!(out, Ok(7));
+                assert_eq!(calls.load(Ordering::SeqCst), 3);
+                assert!(matches!(
+                    events[2],
+                    Event::Retrying { attempt: 3, hinted: true, delay, .. } if delay == OPEN - 10 * MS
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(all(feature = "timeout", feature = "bulkhead"))]
+#[tokio::test(start_paused = true)]
+async fn standalone_the_default_hint_sees_the_pipelines_flat_error() {
+    use bulwark::pipeline::Pipeline;
     let (events, on_event) = recorder();
-    let breaker = breaker();
-    let retry = Retry::builder()
-        .max_attempts(4)
-        .backoff(
-            Backoff::constant(10 * MS)
-                .jitter(Jitter::None)
-                .build()
-                .unwrap(),
-        )
-        .retry_after(|out: &Result<u32, Error<&str>>| {
-            out.as_ref().err()?.as_open().map(CircuitOpen::retry_after)
-        })
-        .no_budget()
-        .on_event(on_event)
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker())
         .build()
         .unwrap();
+    let retry = four_attempts().on_event(on_event).build().unwrap();
     let calls = AtomicU32::new(0);
     let out = retry
         .run(|_| {
-            breaker.run(|| async {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 | 1 => Err("unavailable"),
-                    _ => Ok(7),
-                }
+            pipeline.run(|| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err::<(), _>("unavailable") }
             })
         })
         .await;
-    assert_eq!(out, Ok(7));
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-    assert!(matches!(
-        events.lock().unwrap()[2],
-        Event::Retrying { attempt: 3, hinted: true, delay, .. } if delay == OPEN - 10 * MS
-    ));
+    assert!(
+        matches!(out, Err(bulwark::Error::CircuitOpen(_))),
+        "{out:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&gave_up(GiveUpReason::CircuitOpen))
+    );
 }

@@ -1,4 +1,5 @@
-//! The retry pattern's limits: the deadline (with a property test) and the budget.
+//! The retry pattern's limits: the time limit for starting attempts (with a property test) and the
+//! budget.
 #![cfg(feature = "retry")]
 
 mod retry_common;
@@ -12,11 +13,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 #[tokio::test(start_paused = true)]
-async fn a_hint_past_the_deadline_gives_up_at_once() {
+async fn a_hint_past_the_time_limit_gives_up_at_once() {
     let (events, on_event) = recorder();
     let retry = Retry::builder()
         .max_attempts(5)
-        .deadline(Duration::from_secs(5))
+        .stop_retrying_after(Duration::from_secs(5))
         .retry_after(|_: &Result<(), &str>| Some(Duration::from_secs(10)))
         .on_event(on_event)
         .build()
@@ -28,17 +29,17 @@ async fn a_hint_past_the_deadline_gives_up_at_once() {
         events.lock().unwrap()[0],
         Event::GaveUp {
             attempts: 1,
-            reason: GiveUpReason::Deadline
+            reason: GiveUpReason::TimeUp
         }
     );
 }
 
 #[tokio::test(start_paused = true)]
-async fn no_sleep_is_entered_that_would_end_past_the_deadline() {
+async fn no_sleep_is_entered_that_would_end_past_the_time_limit() {
     let (events, on_event) = recorder();
     let retry = Retry::builder()
         .max_attempts(100)
-        .deadline(35 * MS)
+        .stop_retrying_after(35 * MS)
         .backoff(fixed(10 * MS))
         .on_event(on_event)
         .build()
@@ -50,16 +51,78 @@ async fn no_sleep_is_entered_that_would_end_past_the_deadline() {
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
             attempts: 4,
-            reason: GiveUpReason::Deadline
+            reason: GiveUpReason::TimeUp
         })
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_retrying_after_bounds_starting_attempts_not_the_attempt_in_flight() {
+    // 1 s to start attempts, attempts of 400 ms that fail, no delay between them: attempts start
+    // at 0, 400 and 800 ms; the third runs to its end at 1.2 s, and no fourth starts.
+    let retry = Retry::builder()
+        .max_attempts(10)
+        .stop_retrying_after(Duration::from_secs(1))
+        .backoff(fixed(Duration::ZERO))
+        .no_budget()
+        .build()
+        .unwrap();
+    let started = std::sync::Mutex::new(Vec::new());
+    let start = Instant::now();
+    let out: Result<(), &str> = retry
+        .run(|attempt| {
+            started.lock().unwrap().push(start.elapsed());
+            assert_eq!(
+                attempt.stop_retrying_at(),
+                Some(start + Duration::from_secs(1))
+            );
+            async {
+                tokio::time::sleep(400 * MS).await;
+                Err("slow and failing")
+            }
+        })
+        .await;
+    assert_eq!(out, Err("slow and failing"));
+    assert_eq!(
+        *started.lock().unwrap(),
+        [Duration::ZERO, 400 * MS, 800 * MS]
+    );
+    assert_eq!(
+        start.elapsed(),
+        1200 * MS,
+        "the attempt in flight was not cut"
+    );
+
+    // Through the tower door, the same; a timeout outside the retry is what bounds the call.
+    use bulwark::ServiceBuilderExt;
+    use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+    let slow = service_fn(|_: ()| async {
+        tokio::time::sleep(400 * MS).await;
+        Err::<(), BoxError>("slow and failing".into())
+    });
+    let start = Instant::now();
+    let mut svc = ServiceBuilder::new().bulwark_retry(&retry).service(slow);
+    let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
+    assert_eq!(err.to_string(), "slow and failing");
+    assert_eq!(start.elapsed(), 1200 * MS);
+    #[cfg(feature = "timeout")]
+    {
+        let start = Instant::now();
+        let mut svc = ServiceBuilder::new()
+            .bulwark_timeout(Duration::from_secs(1))
+            .bulwark_retry(&retry)
+            .service(slow);
+        let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
+        assert!(err.is::<bulwark::timeout::Elapsed>(), "{err}");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_spent_budget_returns_the_last_error_and_says_why() {
     let (events, on_event) = recorder();
     let budget = RetryBudget::builder()
-        .percent(0.0)
+        .ratio(0.0)
         .min_per_second(0)
         .build()
         .unwrap();
@@ -90,7 +153,7 @@ async fn a_spent_budget_returns_the_last_error_and_says_why() {
 async fn retries_sharing_a_budget_draw_from_one_pool() {
     // 50 % and no floor: two successful calls fund exactly one retry, whichever retry uses it.
     let budget = RetryBudget::builder()
-        .percent(50.0)
+        .ratio(0.5)
         .min_per_second(0)
         .build()
         .unwrap();
@@ -129,10 +192,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// Whatever the backoff, hints and attempt durations: no attempt starts at or after the
-    /// deadline, and no sleep ends past it, so the call ends by the deadline plus the duration of
+    /// time limit, and no sleep ends past it, so the call ends by the limit plus the duration of
     /// its last attempt.
     #[test]
-    fn the_deadline_is_never_overrun(
+    fn no_attempt_starts_after_the_time_limit(
+        // `stop_retrying_after`, in milliseconds.
         deadline_ms in 1u64..500,
         base_ms in 0u64..100,
         seed in any::<u64>(),
@@ -148,7 +212,7 @@ proptest! {
             let deadline = Duration::from_millis(deadline_ms);
             let retry = Retry::builder()
                 .max_attempts(64)
-                .deadline(deadline)
+                .stop_retrying_after(deadline)
                 .backoff(
                     Backoff::exponential(Duration::from_millis(base_ms))
                         .max_delay(Duration::from_secs(1))
@@ -177,7 +241,7 @@ proptest! {
                 .await;
             let last = out.unwrap_err();
             for s in &starts {
-                prop_assert!(*s < deadline, "an attempt started at or after the deadline");
+                prop_assert!(*s < deadline, "an attempt started at or after the time limit");
             }
             prop_assert!(Instant::now() <= deadline + Duration::from_millis(attempt_ms[last]));
             Ok(())

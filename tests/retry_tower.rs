@@ -1,5 +1,5 @@
 //! The retry pattern, tower door: readiness before every attempt, request copies, non-Clone
-//! requests, the deadline while waiting for readiness, shared state across layers.
+//! requests, the time limit while waiting for readiness, shared state across layers.
 #![cfg(feature = "retry")]
 
 mod retry_common;
@@ -94,12 +94,12 @@ async fn the_retry_waits_for_the_inner_service_to_be_ready_again() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_deadline_bounds_the_wait_for_readiness_and_returns_the_last_error() {
+async fn the_time_limit_bounds_the_wait_for_readiness_and_returns_the_last_error() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let retry = Retry::builder()
         .max_attempts(3)
-        .deadline(Duration::from_secs(1))
+        .stop_retrying_after(Duration::from_secs(1))
         .backoff(fixed(100 * MS))
         .no_budget()
         .on_event(move |e| sink.lock().unwrap().push(e.clone()))
@@ -112,7 +112,7 @@ async fn the_deadline_bounds_the_wait_for_readiness_and_returns_the_last_error()
     let (_, send) = handle.next_request().await.unwrap();
     send.send_error("first failure");
 
-    // The mock allows no second request: the retry waits for readiness until the deadline.
+    // The mock allows no second request: the retry waits for readiness until the time limit.
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }
@@ -128,7 +128,7 @@ async fn the_deadline_bounds_the_wait_for_readiness_and_returns_the_last_error()
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
             attempts: 1,
-            reason: GiveUpReason::Deadline
+            reason: GiveUpReason::TimeUp
         })
     );
 }
@@ -136,7 +136,7 @@ async fn the_deadline_bounds_the_wait_for_readiness_and_returns_the_last_error()
 #[tokio::test(start_paused = true)]
 async fn every_layer_and_clone_of_one_handle_shares_its_budget() {
     let budget = RetryBudget::builder()
-        .percent(0.0)
+        .ratio(0.0)
         .min_per_second(0)
         .build()
         .unwrap();

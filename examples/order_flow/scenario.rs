@@ -33,7 +33,7 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
     let counter = retries.clone();
     let retry = Retry::builder()
         .max_attempts(3)
-        .deadline(Duration::from_secs(2))
+        .stop_retrying_after(Duration::from_secs(2))
         .backoff(
             Backoff::exponential(Duration::from_millis(100))
                 .jitter(Jitter::None)

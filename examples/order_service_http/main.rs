@@ -79,7 +79,7 @@ async fn main() -> Result<(), BoxError> {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let retry = Retry::builder()
         .max_attempts(2)
-        .deadline(Duration::from_secs(1))
+        .stop_retrying_after(Duration::from_secs(1))
         .build()?;
     let draining = Arc::new(AtomicBool::new(false));
     let mut health = HealthAggregator::builder().cache_for(Duration::ZERO);

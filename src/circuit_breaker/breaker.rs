@@ -26,16 +26,22 @@ struct Shared<C> {
 }
 
 /// A snapshot of a breaker's state and window; see [`CircuitBreaker::metrics`].
+///
+/// `calls`, `failures`, `slow_calls` and the two rates describe the closed window: live while the
+/// circuit is [`State::Closed`] or [`State::MetricsOnly`]; in every other state, the figures the
+/// window held when the circuit left those states (for an open or half-open circuit, the window
+/// that tripped it), unchanged until the circuit closes again with an empty window. The `probes_*`
+/// fields describe the current half-open period, and are zero in every other state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Metrics {
     /// The current state.
     pub state: State,
-    /// Calls in the window (zero unless closed or metrics-only).
+    /// Calls in the closed window (live, or as it was when the circuit left the closed state).
     pub calls: u32,
-    /// Failed calls in the window.
+    /// Failed calls in the closed window.
     pub failures: u32,
-    /// Slow calls in the window.
+    /// Slow calls in the closed window.
     pub slow_calls: u32,
     /// `failures / calls`, zero for an empty window.
     pub failure_rate: f64,
@@ -45,6 +51,13 @@ pub struct Metrics {
     pub rejected: u64,
     /// Half-open probes running now.
     pub probes_in_flight: u32,
+    /// Half-open probes of the current period that completed and were counted (ignored and
+    /// dropped probes are not).
+    pub probes_completed: u32,
+    /// Of those, the failed ones.
+    pub probes_failed: u32,
+    /// Of those, the slow ones.
+    pub probes_slow: u32,
 }
 
 impl CircuitBreaker {
@@ -75,13 +88,25 @@ impl<C> CircuitBreaker<C> {
     /// its error wrapped in [`Error::Inner`]. Dropping the returned future before it completes
     /// gives back a half-open probe slot without counting the probe, and records a closed-state
     /// call as set by [`Builder::dropped_calls`].
+    ///
+    /// A [`Retry`](crate::retry::Retry) around this call recognises [`Error::Open`] through its
+    /// [`DefaultHint`](crate::retry::DefaultHint), as it does a [`CircuitOpen`] (hence
+    /// `E: 'static`).
     pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
+        E: 'static,
     {
-        let mut admission = self.admit()?;
+        let mut admission = match self.admit() {
+            Ok(admission) => admission,
+            Err(open) => {
+                #[cfg(feature = "retry")]
+                Error::<E>::register_open();
+                return Err(Error::Open(open));
+            }
+        };
         admission.begin();
         let result = f().await;
         admission.finish(self.shared.classifier.classify(&result));
@@ -103,20 +128,30 @@ impl<C> CircuitBreaker<C> {
         CircuitBreakerLayer::new(self.clone())
     }
 
-    /// The current state: one atomic load.
+    /// The current state: one atomic load (and a clock read while half-open with a
+    /// [`max_wait_in_half_open`](super::Builder::max_wait_in_half_open)).
     ///
     /// An open circuit becomes half-open when the first call arrives after the open duration,
-    /// so `state()` reports [`State::Open`] until then.
+    /// so `state()` reports [`State::Open`] until then. A half-open circuit that has not decided
+    /// within `max_wait_in_half_open` is open from that moment: `state()` (like
+    /// [`metrics`](Self::metrics) and any call) applies that transition if nothing did before, and
+    /// never reports a stale [`State::HalfOpen`].
     pub fn state(&self) -> State {
         self.core().state()
     }
 
-    /// A snapshot of the state, the window's counts and the rejections.
+    /// A snapshot of the state, the window's counts, the half-open probes and the rejections;
+    /// see [`Metrics`] for what the figures are in each state. Cheap: a few atomic loads (and,
+    /// outside the closed states, the transition lock for a copy of the frozen figures).
     pub fn metrics(&self) -> Metrics {
         self.core().metrics()
     }
 
     /// A receiver that sees every state change.
+    ///
+    /// No timer runs inside the breaker: the transitions that fall due with time (open to
+    /// half-open, a half-open timeout) are made by the first call or read that finds them due, and
+    /// the receiver sees them then.
     pub fn subscribe(&self) -> watch::Receiver<State> {
         self.core().subscribe()
     }
@@ -127,24 +162,35 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Opens the circuit until [`reset`](Self::reset): every call is rejected.
+    ///
+    /// Like every manual transition, calling it when the circuit is already forced open changes
+    /// nothing: no [`Event::StateChanged`], no notification to [`subscribe`](Self::subscribe)
+    /// receivers, and calls admitted before still complete as they would have.
     pub fn force_open(&self) {
         self.core()
             .transition(None, State::ForcedOpen, Reason::Manual);
     }
 
     /// Turns the breaker off until [`reset`](Self::reset): every call runs, nothing is recorded.
+    /// A no-op when it is already disabled.
     pub fn disable(&self) {
         self.core()
             .transition(None, State::Disabled, Reason::Manual);
     }
 
-    /// Records every call but never opens, until [`reset`](Self::reset). Starts an empty window.
+    /// Records every call but never opens, until [`reset`](Self::reset). Entering this state
+    /// starts an empty window; calling it again while in it changes nothing (the window is kept).
     pub fn metrics_only(&self) {
         self.core()
             .transition(None, State::MetricsOnly, Reason::Manual);
     }
 
     /// Closes the circuit with an empty window and the base open duration.
+    ///
+    /// On a circuit that is already closed, the window is emptied and the open duration goes back
+    /// to its base all the same (calls in flight then complete unrecorded, as after any reset),
+    /// but the state does not change: no [`Event::StateChanged`], no notification to
+    /// [`subscribe`](Self::subscribe) receivers.
     pub fn reset(&self) {
         self.core().transition(None, State::Closed, Reason::Manual);
     }

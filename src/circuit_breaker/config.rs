@@ -97,15 +97,18 @@ impl Builder {
 }
 
 impl<C> Builder<C> {
-    /// The trip rules look at exactly the last `calls` recorded calls (1 to 32 767).
+    /// The trip rules look at exactly the last `calls` recorded calls (1 to 32 767), in the order
+    /// they were recorded, whatever threads record them: a call whose recording ends before
+    /// another's begins (on any thread) comes before it. Only calls whose recordings overlap in
+    /// time may be ordered either way, and the window is then exactly what that order gives.
     pub fn count_window(mut self, calls: u32) -> Self {
         self.config.window = WindowKind::Count(calls);
         self
     }
 
     /// The trip rules look at the calls recorded in the last `duration` (at least 10 ms), kept in
-    /// ten buckets: a call leaves the window between 9/10 and all of `duration` after it ended.
-    /// Recording a call then reads the clock once.
+    /// ten buckets: a call leaves the window between 9/10 and all of `duration` after it ended,
+    /// however long the breaker then sits idle. Recording a call then reads the clock once.
     pub fn time_window(mut self, duration: Duration) -> Self {
         self.config.window = WindowKind::Time(duration);
         self
@@ -195,7 +198,10 @@ impl<C> Builder<C> {
     }
 
     /// Re-opens a half-open circuit that has not decided within `max_wait` (its probes never
-    /// finished). Checked when a call finds every probe slot taken.
+    /// finished, or too few calls came): it is open from the moment `max_wait` ran out, and its
+    /// new open duration counts from then. No timer runs: the state is computed when it is read,
+    /// so [`CircuitBreaker::state`], [`CircuitBreaker::metrics`] and every call see it at once, and
+    /// the first of them makes the transition (its event, its `watch` notification).
     pub fn max_wait_in_half_open(mut self, max_wait: Duration) -> Self {
         self.config.max_wait_in_half_open = Some(max_wait);
         self

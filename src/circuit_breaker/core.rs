@@ -14,7 +14,7 @@ use super::events::{Event, Reason};
 use super::probes::{Probe, Probes};
 use super::sync::{AtomicU64, Mutex, Ordering, Padded, StripedCounter, stripe_count};
 use super::time_window::TimeWindow;
-use super::window::Window;
+use super::window::{Counts, Window};
 use super::{CircuitOpen, State};
 use crate::backoff::Delays;
 use crate::event::Listeners;
@@ -61,6 +61,9 @@ pub(crate) struct Core {
 pub(super) struct Transitions {
     /// The delays of the re-open backoff, restarted when the circuit closes.
     pub(super) reopen_delays: Option<Delays>,
+    /// The closed window's figures when the circuit last left the closed (or metrics-only)
+    /// state: what `metrics()` shows in every other state.
+    pub(super) last_closed: Counts,
 }
 
 pub(super) const fn word(generation: u32, state: State) -> u64 {
@@ -97,7 +100,7 @@ impl Core {
     pub(crate) fn new(config: Config, listeners: Listeners<Event>) -> Self {
         let stripes = stripe_count();
         let window = match config.window {
-            WindowKind::Count(n) => Window::Count(CountWindow::new(n, stripes, 0)),
+            WindowKind::Count(n) => Window::Count(CountWindow::new(n, 0)),
             WindowKind::Time(d) => Window::Time(TimeWindow::new(d, stripes)),
         };
         let (watch, _) = watch::channel(State::Closed);
@@ -112,6 +115,7 @@ impl Core {
             rejected: StripedCounter::new(stripes),
             transitions: Mutex::new(Transitions {
                 reopen_delays: config.reopen_backoff.map(|b| b.delays()),
+                last_closed: Counts::default(),
             }),
             watch,
             listeners,
@@ -126,7 +130,33 @@ impl Core {
     }
 
     pub(crate) fn state(&self) -> State {
-        state_of(self.state.load(Ordering::Acquire))
+        state_of(self.current())
+    }
+
+    /// The state word, with a due half-open timeout applied first: a half-open circuit that has
+    /// not decided within `max_wait_in_half_open` is open from that moment, whoever looks first
+    /// (a call, `state()`, `metrics()`). Reads the clock only while half-open with a max wait.
+    pub(crate) fn current(&self) -> u64 {
+        let mut current = self.state.load(Ordering::Acquire);
+        while state_of(current) == State::HalfOpen {
+            let Some(max) = self.config.max_wait_in_half_open else {
+                break;
+            };
+            let since = self.half_open_since.load(Ordering::Acquire);
+            let max = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+            let deadline = since.saturating_add(max);
+            if self.now() < deadline {
+                break;
+            }
+            self.transition_at(
+                Some(current),
+                State::Open,
+                Reason::HalfOpenTimedOut,
+                Some(deadline),
+            );
+            current = self.state.load(Ordering::Acquire);
+        }
+        current
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<State> {
@@ -138,6 +168,9 @@ impl Core {
     #[inline]
     pub(crate) fn acquire(&self, report: bool) -> Result<Ticket, CircuitOpen> {
         let mut current = self.state.load(Ordering::Acquire);
+        if state_of(current) == State::HalfOpen {
+            current = self.current();
+        }
         loop {
             let generation = generation_of(current);
             let mode = match state_of(current) {
@@ -155,27 +188,16 @@ impl Core {
                         return Err(self.reject(State::Open, wait, report));
                     }
                     self.transition(Some(current), State::HalfOpen, Reason::OpenDurationElapsed);
-                    current = self.state.load(Ordering::Acquire);
+                    current = self.current();
                     continue;
                 }
                 State::HalfOpen => match self.probes.try_acquire(generation) {
                     Probe::Admitted => Mode::Probe,
                     Probe::Stale => {
-                        current = self.state.load(Ordering::Acquire);
+                        current = self.current();
                         continue;
                     }
                     Probe::Full => {
-                        let since = self.half_open_since.load(Ordering::Acquire);
-                        let waited = Duration::from_nanos(self.now().saturating_sub(since));
-                        if self
-                            .config
-                            .max_wait_in_half_open
-                            .is_some_and(|max| waited >= max)
-                        {
-                            self.transition(Some(current), State::Open, Reason::HalfOpenTimedOut);
-                            current = self.state.load(Ordering::Acquire);
-                            continue;
-                        }
                         return Err(self.reject(State::HalfOpen, Duration::ZERO, report));
                     }
                 },

@@ -1,42 +1,91 @@
 //! The count-based sliding window: exactly the last `size` recorded calls, in a ring.
 //!
-//! Every slot holds one call's flags tagged with the generation of the closed period that
-//! recorded it; a slot with an older tag is empty, so a new generation starts with an empty window
-//! without touching the ring. The totals (calls, failures, slow calls) are one packed word, changed
-//! only when a call's flags differ from those of the call it replaces: a breaker that sees nothing
-//! but successes writes no shared word at all once its window is full.
+//! # What "the last `size` calls" means
 //!
-//! Calls get their ring positions from per-thread blocks of [`BLOCK`] consecutive positions, kept
-//! in thread-local memory (per-stripe atomic cursors are the fallback), so a thread writes a shared
-//! counter once per [`BLOCK`] calls and otherwise no atomic at all. Calls recorded on one thread fill the
-//! ring in order, so the window is exactly the last `size` calls. Calls recorded on several threads
-//! at once fill their blocks side by side: the ring then holds the last `size` positions handed
-//! out, and a block a thread has not finished keeps its older calls until the ring comes round.
+//! Every recorded call takes the next position of one shared cursor (a compare-and-swap), so the
+//! positions number the calls in the order they were recorded, whatever thread records them. The
+//! call at position `p` lives in slot `p % size` until the call at `p + size` replaces it: the
+//! ring holds the last `size` positions. A call recorded after another one finished recording
+//! (on any thread: the second learned of the first through a channel, a lock, a join, a task
+//! hand-off) takes a later position. Calls whose recordings overlap in time take their positions
+//! in some order, and the window is then exactly what that order gives: a late writer whose
+//! position has already been passed by a whole ring does not write (its call has left the
+//! window), so an older call never overwrites a newer one.
+//!
+//! # Generations
+//!
+//! Each slot holds one call's flags tagged with the generation of the closed period that recorded
+//! it; a slot with an older tag is empty, so a new generation starts with an empty window without
+//! touching the ring. The cursor carries the generation too and starts at slot zero in each
+//! generation, so a call admitted in an earlier period never takes a position in the new one.
+//!
+//! # Cost
+//!
+//! The totals (calls, failures, slow calls) are one packed word, changed only by the difference
+//! between a call's flags and those of the call it replaces. When the window is full and every
+//! call in it has the same flags (a healthy breaker: `size` successes), the cursor says so, and a
+//! call with those flags is not written at all: pushing it in and the oldest call out gives the
+//! same window. So a breaker that sees nothing but successes reads one shared word per call and
+//! writes none. Any other call takes a position (a compare-and-swap on the cursor's own cache
+//! line), writes its slot only if the content changes, changes the totals only if the flags
+//! differ, and gives its place back (another compare-and-swap on the cursor). No lock, no
+//! allocation.
+//!
+//! The cursor also counts the calls between taking a position and giving it back: the window is
+//! marked uniform only when that count drops to zero, so a call that skips its write never
+//! overtakes a call still writing.
 
-use super::sync::{AtomicU64, Ordering, Padded, stripe};
+use super::sync::{AtomicU64, Ordering, Padded, yield_now};
 use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
 
-/// Ring positions reserved by a stripe at a time.
-pub(crate) const BLOCK: u64 = 32;
-
-/// The largest window: the packed totals keep 16 bits per count, with room for transient excess.
+/// The largest window: the packed totals keep 16 bits per count, and a count may stray from its
+/// true value by the number of recorders in flight, which this bound leaves room for.
 pub(crate) const MAX_SIZE: u32 = 32_767;
+
+// The cursor word, from the low bits up.
+const INDEX_BITS: u32 = 15; // the next position's slot, below MAX_SIZE + 1
+const LAP_SHIFT: u32 = INDEX_BITS;
+const LAP_BITS: u32 = 18; // how many times the ring has come round, wrapping
+const FLAGS_SHIFT: u32 = LAP_SHIFT + LAP_BITS;
+const FLAGS_BITS: u32 = 3; // the flags every call of a uniform window has
+const UNIFORM: u64 = 1 << (FLAGS_SHIFT + FLAGS_BITS);
+const PENDING_SHIFT: u32 = FLAGS_SHIFT + FLAGS_BITS + 1;
+const PENDING_BITS: u32 = 11; // calls between taking a position and giving it back
+const GEN_SHIFT: u32 = PENDING_SHIFT + PENDING_BITS; // = 48: the generation's low 16 bits
+
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+const LAP_MASK: u64 = (1 << LAP_BITS) - 1;
+const FLAGS_MASK: u64 = (1 << FLAGS_BITS) - 1;
+const PENDING_MASK: u64 = (1 << PENDING_BITS) - 1;
+const PENDING_ONE: u64 = 1 << PENDING_SHIFT;
+
+const _: () = assert!(GEN_SHIFT == 48);
+const _: () = assert!(MAX_SIZE as u64 <= INDEX_MASK);
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {
-    /// Unique per window: the key of the calling thread's cached block.
-    #[cfg_attr(bulwark_loom, allow(dead_code))]
-    id: u64,
-    size: u64,
+    size: u32,
     slots: Box<[AtomicU64]>,
-    next_block: Padded<AtomicU64>,
-    cursors: Box<[Padded<AtomicU64>]>,
+    /// `gen (16) | pending (11) | uniform (1) | flags (3) | lap (18) | index (15)`.
+    cursor: Padded<AtomicU64>,
     /// `gen (16) | calls (16) | failures (16) | slow (16)`, each count wrapping.
     totals: Padded<AtomicU64>,
 }
 
 const fn tag(generation: u32, flags: u8) -> u64 {
     ((generation as u64) << 8) | flags as u64
+}
+
+const fn fresh_cursor(generation: u32) -> u64 {
+    (generation as u16 as u64) << GEN_SHIFT
+}
+
+const fn cursor_gen(cursor: u64) -> u16 {
+    (cursor >> GEN_SHIFT) as u16
+}
+
+const fn pending(cursor: u64) -> u64 {
+    (cursor >> PENDING_SHIFT) & PENDING_MASK
 }
 
 const fn pack(generation: u32, calls: u16, failures: u16, slow: u16) -> u64 {
@@ -46,85 +95,38 @@ const fn pack(generation: u32, calls: u16, failures: u16, slow: u16) -> u64 {
         | slow as u64
 }
 
-/// Reads a wrapped 16-bit count: transiently (while two recorders of one slot apply their changes
-/// out of order) a count may dip below zero; it reads as zero.
-fn count(word: u64, shift: u32) -> u32 {
-    (((word >> shift) as u16) as i16).max(0) as u32
+/// A position in the ring: how many times the ring had come round (wrapping), and the slot.
+#[derive(Clone, Copy)]
+struct Position {
+    lap: u64,
+    index: u64,
+}
+
+impl Position {
+    const fn of(cursor: u64) -> Self {
+        Self {
+            lap: (cursor >> LAP_SHIFT) & LAP_MASK,
+            index: cursor & INDEX_MASK,
+        }
+    }
+
+    /// Whether the call at this position has left the window, `next` being the cursor's next
+    /// position: the position one ring later has been taken.
+    const fn passed(self, next: Position) -> bool {
+        let laps = next.lap.wrapping_sub(self.lap) & LAP_MASK;
+        laps >= 2 || (laps == 1 && next.index > self.index)
+    }
 }
 
 impl CountWindow {
     /// `size` is validated by the builder (1 ..= MAX_SIZE); `generation` is the current one.
-    pub(crate) fn new(size: u32, stripes: usize, generation: u32) -> Self {
-        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    pub(crate) fn new(size: u32, generation: u32) -> Self {
+        let size = size.clamp(1, MAX_SIZE);
         Self {
-            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            size: u64::from(size.max(1)),
-            slots: (0..size.max(1)).map(|_| AtomicU64::new(0)).collect(),
-            next_block: Padded(AtomicU64::new(0)),
-            cursors: (0..stripes).map(|_| Padded(AtomicU64::new(0))).collect(),
+            size,
+            slots: (0..size).map(|_| AtomicU64::new(0)).collect(),
+            cursor: Padded(AtomicU64::new(fresh_cursor(generation))),
             totals: Padded(AtomicU64::new(pack(generation, 0, 0, 0))),
-        }
-    }
-
-    /// The ring index of the next call on the calling thread: from the thread's own cached block
-    /// (plain thread-local memory, no atomic operation), or from its stripe's cursor when the
-    /// thread-local cache is not available.
-    #[inline]
-    fn next_index(&self) -> u64 {
-        #[cfg(not(bulwark_loom))]
-        if let Some(index) = local::next_index(self.id, || self.take_block()) {
-            return index;
-        }
-        self.next_index_striped()
-    }
-
-    /// Reserves the next block of positions: its first ring index, and the ring size.
-    #[cfg(not(bulwark_loom))]
-    fn take_block(&self) -> (u64, u64) {
-        let base = self.next_block.fetch_add(BLOCK, Ordering::Relaxed) % self.size;
-        (base, self.size)
-    }
-
-    /// The ring index of the next call, from the calling thread's stripe.
-    ///
-    /// A stripe's cursor is `index (32) | left in block (32)`: taking a position is one
-    /// compare-and-swap on the stripe's own line, and the division that maps a position to the
-    /// ring happens once per block.
-    fn next_index_striped(&self) -> u64 {
-        let Some(cursor) = self.cursors.get(stripe(self.cursors.len())) else {
-            return self.next_block.fetch_add(1, Ordering::Relaxed) % self.size;
-        };
-        let mut current = cursor.load(Ordering::Relaxed);
-        loop {
-            let (index, left) = (current >> 32, current & u64::from(u32::MAX));
-            if left != 0 {
-                let mut next = index + 1;
-                if next == self.size {
-                    next = 0;
-                }
-                match cursor.compare_exchange_weak(
-                    current,
-                    (next << 32) | (left - 1),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return index,
-                    Err(actual) => current = actual,
-                }
-            } else {
-                // The block is used up (or none was taken yet): take the next one. If another
-                // thread of this stripe installed one meanwhile, this call still uses the first
-                // position of its own block and leaves the rest unused for this turn of the ring.
-                let base = self.next_block.fetch_add(BLOCK, Ordering::Relaxed) % self.size;
-                let next = if base + 1 == self.size { 0 } else { base + 1 };
-                let _ = cursor.compare_exchange(
-                    current,
-                    (next << 32) | (BLOCK - 1),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
-                return base;
-            }
         }
     }
 
@@ -132,18 +134,72 @@ impl CountWindow {
     /// changed, `None` when they did not (or the call belongs to an older generation).
     #[inline]
     pub(crate) fn record(&self, generation: u32, flags: u8) -> Option<Counts> {
-        let slot = self.slots.get(self.next_index() as usize)?;
+        let at = self.take_position(generation, flags)?;
+        let counts = self.write(generation, at, flags);
+        self.give_back(generation);
+        counts
+    }
+
+    /// Takes the next position of `generation`, or `None` when the call need not be written (the
+    /// window is uniform with its flags) or belongs to an older generation.
+    #[inline]
+    fn take_position(&self, generation: u32, flags: u8) -> Option<Position> {
+        let mut current = self.cursor.load(Ordering::Relaxed);
+        loop {
+            if cursor_gen(current) != generation as u16 {
+                return None;
+            }
+            if current & UNIFORM != 0 && (current >> FLAGS_SHIFT) & FLAGS_MASK == u64::from(flags) {
+                return None;
+            }
+            if pending(current) == PENDING_MASK {
+                // As many calls as the cursor can count are between taking a position and giving
+                // it back: wait for one of them (only with thousands of threads recording at once).
+                yield_now();
+                current = self.cursor.load(Ordering::Relaxed);
+                continue;
+            }
+            let at = Position::of(current);
+            let (lap, index) = if at.index + 1 >= u64::from(self.size) {
+                ((at.lap + 1) & LAP_MASK, 0)
+            } else {
+                (at.lap, at.index + 1)
+            };
+            // One more call in flight; the window is no longer known to be uniform.
+            let kept = current
+                & !(UNIFORM | (FLAGS_MASK << FLAGS_SHIFT) | (LAP_MASK << LAP_SHIFT) | INDEX_MASK);
+            let next = (kept + PENDING_ONE) | (lap << LAP_SHIFT) | index;
+            match self.cursor.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(at),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Writes the call at `at` into its slot, unless its content would not change or a whole
+    /// ring of later calls has passed it; then applies the difference to the totals.
+    fn write(&self, generation: u32, at: Position, flags: u8) -> Option<Counts> {
+        let slot = self.slots.get(at.index as usize)?;
         let new = tag(generation, flags);
-        let mut old = slot.load(Ordering::Relaxed);
+        // Acquire: a newer call's write seen here makes its position seen by the cursor load.
+        let mut old = slot.load(Ordering::Acquire);
         loop {
             if old == new {
                 return None;
             }
-            let old_generation = (old >> 8) as u32;
-            if (old_generation.wrapping_sub(generation) as i32) > 0 {
-                return None; // a newer generation owns the ring: this call is stale
+            let cursor = self.cursor.load(Ordering::Acquire);
+            if cursor_gen(cursor) != generation as u16 || at.passed(Position::of(cursor)) {
+                return None; // a newer generation, or the call one ring later, owns the slot
             }
-            match slot.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+            if ((old >> 8) as u32).wrapping_sub(generation) as i32 > 0 {
+                return None;
+            }
+            match slot.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(actual) => old = actual,
             }
@@ -156,14 +212,15 @@ impl CountWindow {
         if old_flags == flags {
             return None;
         }
-        let delta = |bit: u8| i32::from(flags & bit != 0) - i32::from(old_flags & bit != 0);
+        let delta =
+            |bit: u8| (i32::from(flags & bit != 0) - i32::from(old_flags & bit != 0)) as u16;
         let (dc, df, ds) = (delta(OCCUPIED), delta(FAILURE), delta(SLOW));
         let mut word = self.totals.load(Ordering::Relaxed);
         loop {
             if (word >> 48) as u16 != generation as u16 {
                 return None;
             }
-            let field = |shift: u32, d: i32| ((word >> shift) as u16).wrapping_add(d as u16);
+            let field = |shift: u32, d: u16| ((word >> shift) as u16).wrapping_add(d);
             let next = pack(generation, field(32, dc), field(16, df), field(0, ds));
             match self.totals.compare_exchange_weak(
                 word,
@@ -171,17 +228,76 @@ impl CountWindow {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(Self::unpack(next)),
+                Ok(_) => return Some(self.unpack(next)),
                 Err(actual) => word = actual,
             }
         }
     }
 
-    fn unpack(word: u64) -> Counts {
+    /// Gives back the place taken by [`take_position`](Self::take_position). The last call to
+    /// give its place back marks the window uniform if it is: full, and every call alike.
+    fn give_back(&self, generation: u32) {
+        let mut current = self.cursor.load(Ordering::Acquire);
+        loop {
+            if cursor_gen(current) != generation as u16 || pending(current) == 0 {
+                return; // the window was reset meanwhile: nothing to give back
+            }
+            let mut next = current - PENDING_ONE;
+            if pending(current) == 1 {
+                // Every other call that took a position has given it back (their totals are
+                // seen through the cursor's release sequence): the totals are the ring's content.
+                if let Some(flags) = self.uniform(generation, self.totals.load(Ordering::Acquire)) {
+                    next |= UNIFORM | (u64::from(flags) << FLAGS_SHIFT);
+                }
+            }
+            match self.cursor.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The flags every call has, when `totals` describe a full window of calls all alike.
+    fn uniform(&self, generation: u32, totals: u64) -> Option<u8> {
+        if (totals >> 48) as u16 != generation as u16 {
+            return None;
+        }
+        let counts = self.unpack(totals);
+        let all_or_none = |n: u32, bit: u8| match n {
+            0 => Some(0),
+            n if n == self.size => Some(bit),
+            _ => None,
+        };
+        if counts.calls != self.size {
+            return None;
+        }
+        Some(OCCUPIED | all_or_none(counts.failures, FAILURE)? | all_or_none(counts.slow, SLOW)?)
+    }
+
+    /// Reads a wrapped 16-bit count. While recorders apply their changes, a count may stray from
+    /// the ring's content by the number of recorders in flight: above `size`, or below zero (it
+    /// wraps). It reads as the nearer bound.
+    fn count(&self, word: u64, shift: u32) -> u32 {
+        let value = u32::from((word >> shift) as u16);
+        if value <= self.size {
+            value
+        } else if value - self.size < (1 << 16) - value {
+            self.size
+        } else {
+            0
+        }
+    }
+
+    fn unpack(&self, word: u64) -> Counts {
         Counts {
-            calls: count(word, 32),
-            failures: count(word, 16),
-            slow: count(word, 0),
+            calls: self.count(word, 32),
+            failures: self.count(word, 16),
+            slow: self.count(word, 0),
         }
     }
 
@@ -189,95 +305,18 @@ impl CountWindow {
     pub(crate) fn counts(&self, generation: u32) -> Counts {
         let word = self.totals.load(Ordering::Relaxed);
         if (word >> 48) as u16 == generation as u16 {
-            Self::unpack(word)
+            self.unpack(word)
         } else {
             Counts::default()
         }
     }
 
-    /// Empties the window for a new generation: the ring's older tags now read as empty.
+    /// Empties the window for a new generation: the ring's older tags now read as empty, and the
+    /// positions of the new generation start at slot zero.
     pub(crate) fn reset(&self, generation: u32) {
         self.totals
             .store(pack(generation, 0, 0, 0), Ordering::Relaxed);
-    }
-}
-
-/// Each thread's cache of ring blocks, for up to [`WAYS`](local::WAYS) windows at once.
-#[cfg(not(bulwark_loom))]
-mod local {
-    use super::BLOCK;
-    use std::cell::Cell;
-
-    /// Windows a thread keeps a block for. A thread that records into more windows than this
-    /// in turn evicts blocks before using them up, leaving their other positions unused this
-    /// turn of the ring.
-    pub(super) const WAYS: usize = 4;
-
-    #[derive(Clone, Copy)]
-    struct Block {
-        window: u64,
-        index: u64,
-        size: u64,
-        left: u64,
-    }
-
-    const EMPTY: Block = Block {
-        window: 0,
-        index: 0,
-        size: 1,
-        left: 0,
-    };
-
-    thread_local! {
-        static BLOCKS: [Cell<Block>; WAYS] = const { [const { Cell::new(EMPTY) }; WAYS] };
-        static VICTIM: Cell<usize> = const { Cell::new(0) };
-    }
-
-    /// The next ring index of `window` for this thread; `take` reserves a new block and returns
-    /// its first index and the ring size. `None` while the thread is being torn down.
-    #[inline]
-    pub(super) fn next_index(window: u64, take: impl FnOnce() -> (u64, u64)) -> Option<u64> {
-        BLOCKS
-            .try_with(|blocks| {
-                let cell = match blocks.iter().find(|c| c.get().window == window) {
-                    Some(cell) => cell,
-                    None => evict(blocks),
-                };
-                let mut block = cell.get();
-                if block.window != window || block.left == 0 {
-                    let (index, size) = take();
-                    block = Block {
-                        window,
-                        index,
-                        size,
-                        left: BLOCK,
-                    };
-                }
-                let index = block.index;
-                block.index = if index + 1 >= block.size {
-                    0
-                } else {
-                    index + 1
-                };
-                block.left -= 1;
-                cell.set(block);
-                index
-            })
-            .ok()
-    }
-
-    /// A free (used up) entry, or the next one in turn.
-    fn evict(blocks: &[Cell<Block>; WAYS]) -> &Cell<Block> {
-        if let Some(free) = blocks.iter().find(|c| c.get().left == 0) {
-            return free;
-        }
-        let victim = VICTIM
-            .try_with(|v| {
-                let n = v.get();
-                v.set((n + 1) % WAYS);
-                n
-            })
-            .unwrap_or(0);
-        &blocks[victim % WAYS]
+        self.cursor
+            .store(fresh_cursor(generation), Ordering::Release);
     }
 }

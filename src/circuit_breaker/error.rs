@@ -82,6 +82,14 @@ impl<E> Error<E> {
     }
 }
 
+#[cfg(feature = "retry")]
+impl<E: 'static> Error<E> {
+    /// Registers this type with the retry's default hint, which can then see its rejections.
+    pub(crate) fn register_open() {
+        super::open_types::register::<Self>(|any| any.downcast_ref::<Self>()?.as_open());
+    }
+}
+
 impl<E> From<CircuitOpen> for Error<E> {
     fn from(open: CircuitOpen) -> Self {
         Error::Open(open)

@@ -120,7 +120,8 @@
 //!
 //! # The rules
 //!
-//! - **Windows.** [`Builder::count_window`] keeps exactly the last `n` recorded calls, in a ring;
+//! - **Windows.** [`Builder::count_window`] keeps exactly the last `n` recorded calls, in a ring,
+//!   in recording order whatever thread records them (see *Concurrency and cost*);
 //!   [`Builder::time_window`] keeps the calls of the last duration, in ten buckets. Both use fixed
 //!   memory and fixed work per call, whatever the throughput. Ignored calls are not recorded.
 //! - **Trip rules**, each optional, checked after every failed or slow call (a success never
@@ -135,7 +136,8 @@
 //! - **Half-open** admits at most [`Builder::permitted_calls_in_half_open`] probes at once. It
 //!   re-opens as soon as the failed (or slow) probes reach the threshold as a share of the
 //!   permitted number, and closes once that many probes completed without doing so. A breaker
-//!   whose probes never finish re-opens after [`Builder::max_wait_in_half_open`].
+//!   that has not decided within [`Builder::max_wait_in_half_open`] is open from that moment;
+//!   no timer runs, the state is computed when it is read (a call, `state()`, `metrics()`).
 //! - **Closing** starts an empty window. A call admitted before any state change completes
 //!   unrecorded after it: it belongs to a period that is over.
 //! - **Manual states**: [`CircuitBreaker::force_open`] rejects everything, [`disable`] lets
@@ -173,16 +175,19 @@
 //!
 //! # Concurrency and cost
 //!
-//! The state is one atomic word; admitting a call in the closed state is one load of it. Recording
-//! writes only memory of the calling thread: a count window's ring positions come from a
-//! thread-local block, a time window's buckets are per-thread stripes (like Java's `LongAdder`;
-//! twice as many stripes as CPUs, so threads share one only beyond that),
-//! and a count window's shared totals are written only when a call's outcome differs from the one
-//! it replaces. So callers on many threads do not contend on one cache line.
-//! Calls recorded on one thread fill the count window in order: it is exactly the last `n` calls.
-//! Calls recorded on several threads at once take their ring positions 32 at a time per
-//! thread, so the ring holds the last `n` positions handed out (a position a thread took but has
-//! not used yet keeps the older call until the ring comes round).
+//! The state is one atomic word; admitting a call in the closed state is one load of it.
+//!
+//! A count window numbers the calls it records with one shared cursor, so it holds exactly the
+//! last `n` calls in the order they were recorded, whatever thread records them: a call whose
+//! recording ended before another's began (on any thread: the second learned of the first through
+//! a channel, a lock, a join or a task hand-off) comes first. Calls whose recordings overlap in
+//! time are taken in some order, and the window is exactly the last `n` calls of that order; an
+//! older call never overwrites a newer one. A full window whose calls are all alike (all
+//! successes, for a healthy dependency) is marked so, and a call like them is not written at all:
+//! the common case reads one shared word and writes none. Any other call writes the cursor's
+//! cache line twice (compare-and-swaps, no lock). A time window's buckets are per-thread stripes
+//! (like Java's `LongAdder`; twice as many stripes as CPUs, so threads share one only beyond
+//! that), so callers on many threads do not contend on one cache line.
 //!
 //! Half-open admission is a compare-and-swap on one word, so no number of racing threads gets
 //! more probes than permitted. Transitions take a mutex for a few stores, never across an
@@ -192,6 +197,13 @@
 //! window reads it once per recorded call, the slow-call rule twice per call, an open circuit
 //! once per rejected call. Nothing allocates per call, except that the tower door boxes a
 //! rejection into a [`BoxError`](crate::BoxError), as every tower error is.
+//!
+//! # Metrics
+//!
+//! [`CircuitBreaker::metrics`] gives the state, the window's figures, the half-open probes and the
+//! rejections. While the circuit is open (or half-open, or forced open, or disabled) the window's
+//! figures are those it held when the circuit left the closed state, so an operator sees the
+//! window that tripped it; the probe figures count the current half-open period. See [`Metrics`].
 //!
 //! # Events
 //!
@@ -208,6 +220,8 @@ mod error;
 mod events;
 pub mod future;
 mod layer;
+#[cfg(feature = "retry")]
+pub(crate) mod open_types;
 mod probes;
 mod record;
 mod service;
@@ -216,8 +230,6 @@ mod time_window;
 mod transition;
 mod window;
 
-#[cfg(feature = "retry")]
-pub(crate) use breaker::Admission;
 pub use breaker::{CircuitBreaker, Metrics};
 pub use config::{Builder, DroppedCall, WindowKind};
 pub use error::{CircuitOpen, ConfigError, Error};

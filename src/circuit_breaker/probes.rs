@@ -31,6 +31,15 @@ pub(crate) enum Probe {
     Stale,
 }
 
+/// The probes of one half-open period: running now, and what the completed ones did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ProbeSnapshot {
+    pub(crate) in_flight: u32,
+    pub(crate) calls: u32,
+    pub(crate) failures: u32,
+    pub(crate) slow: u32,
+}
+
 /// What the completed probes of one half-open period did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ProbeTotals {
@@ -129,13 +138,17 @@ impl Probes {
         }
     }
 
-    /// Probes running now in the half-open period `generation`.
-    pub(crate) fn in_flight(&self, generation: u32) -> u32 {
+    /// The probes of the half-open period `generation` (all zero for another period).
+    pub(crate) fn snapshot(&self, generation: u32) -> ProbeSnapshot {
         let current = self.word.load(Ordering::Acquire);
-        if current >> 48 == generation_tag(generation) >> 48 {
-            field(current, IN_FLIGHT) as u32
-        } else {
-            0
+        if current >> 48 != generation_tag(generation) >> 48 {
+            return ProbeSnapshot::default();
+        }
+        ProbeSnapshot {
+            in_flight: field(current, IN_FLIGHT) as u32,
+            calls: field(current, COMPLETED) as u32,
+            failures: field(current, FAILED) as u32,
+            slow: field(current, SLOW) as u32,
         }
     }
 }

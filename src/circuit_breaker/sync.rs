@@ -10,6 +10,18 @@ pub(crate) use std::sync::Mutex;
 #[cfg(not(bulwark_loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Lets other threads run (loom's model of it under `--cfg bulwark_loom`).
+#[cfg(not(bulwark_loom))]
+pub(crate) fn yield_now() {
+    std::thread::yield_now();
+}
+
+/// Lets other threads run (loom's model of it under `--cfg bulwark_loom`).
+#[cfg(bulwark_loom)]
+pub(crate) fn yield_now() {
+    loom::thread::yield_now();
+}
+
 /// Aligns its content to its own pair of cache lines, so that writes to one `Padded` never
 /// invalidate the line of another (adjacent-line prefetch makes 128 bytes the safe figure).
 #[derive(Debug, Default)]

@@ -1,11 +1,16 @@
 //! The time-based sliding window: the calls of the last `duration`, in [`BUCKETS`] buckets.
 //!
 //! Each stripe has its own row of buckets, so a call writes only its own thread's cache line.
-//! A bucket counter is one word, `epoch (28) | count (36)`, where the epoch numbers the bucket's
-//! time slice since the breaker was built: a recorder that finds an older epoch starts the bucket
-//! afresh, one that finds a newer epoch (it was delayed by a whole window) drops its call. Reading
-//! sums the buckets of the last [`BUCKETS`] epochs over all stripes. Memory is fixed: it does not
-//! grow with throughput.
+//! A bucket counter is one word, `epoch | count`, where the epoch numbers the bucket's time slice
+//! since the breaker was built: a recorder that finds an older epoch starts the bucket afresh,
+//! one that finds a newer epoch (it was delayed by a whole window) drops its call. Reading sums
+//! the buckets of the last [`BUCKETS`] epochs over all stripes. Memory is fixed: it does not grow
+//! with throughput.
+//!
+//! The epoch field is as wide as the slices of 584 years (the most nanoseconds a `u64` holds)
+//! need, so an epoch is never confused with another however long the breaker sits idle. The
+//! count keeps the remaining bits, which hold at least half a bucket's nanoseconds: more calls
+//! than one per two nanoseconds per thread would be needed to fill it (it saturates, never wraps).
 
 use super::sync::{AtomicU64, Ordering, Padded, stripe};
 use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
@@ -14,11 +19,6 @@ use std::time::Duration;
 /// Buckets per window: a call leaves the window between 9/10 and 10/10 of the window duration
 /// after it was recorded.
 pub(crate) const BUCKETS: usize = 10;
-
-const EPOCH_BITS: u32 = 28;
-const COUNT_BITS: u32 = 64 - EPOCH_BITS;
-const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 
 /// One stripe's row: for each bucket, calls, failures and slow calls.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ struct Row {
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     bucket_nanos: u64,
+    /// The count's share of a bucket word; the epoch has the bits above it.
+    count_bits: u32,
     rows: Box<[Padded<Row>]>,
 }
 
@@ -36,8 +38,12 @@ impl TimeWindow {
     /// `duration` is validated by the builder (at least `BUCKETS` milliseconds).
     pub(crate) fn new(duration: Duration, stripes: usize) -> Self {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        let bucket_nanos = (nanos / BUCKETS as u64).max(1);
+        // The largest epoch `epoch()` can return, and the bits it takes.
+        let last_epoch = (u64::MAX / bucket_nanos).saturating_add(1);
         Self {
-            bucket_nanos: (nanos / BUCKETS as u64).max(1),
+            bucket_nanos,
+            count_bits: last_epoch.leading_zeros(),
             rows: (0..stripes)
                 .map(|_| {
                     Padded(Row {
@@ -51,7 +57,11 @@ impl TimeWindow {
     /// The epoch of a moment `nanos` after the breaker was built; epochs start at 1 so that a
     /// zeroed cell is never current.
     fn epoch(&self, nanos: u64) -> u64 {
-        (nanos / self.bucket_nanos + 1) & EPOCH_MASK
+        (nanos / self.bucket_nanos).saturating_add(1)
+    }
+
+    fn count_mask(&self) -> u64 {
+        (1 << self.count_bits) - 1
     }
 
     /// Records one call with `flags` at `nanos` after the breaker was built, and returns the
@@ -64,7 +74,7 @@ impl TimeWindow {
         for (i, bit) in [OCCUPIED, FAILURE, SLOW].into_iter().enumerate() {
             if flags & bit != 0 {
                 if let Some(cell) = bucket.get(i) {
-                    add(cell, epoch);
+                    add(cell, epoch, self.count_bits);
                 }
             }
         }
@@ -74,14 +84,16 @@ impl TimeWindow {
     /// The totals of the window ending at `nanos`.
     pub(crate) fn counts(&self, nanos: u64) -> Counts {
         let now = self.epoch(nanos);
+        let mask = self.count_mask();
         let mut sums = [0u64; 3];
         for row in self.rows.iter() {
             for bucket in &row.cells {
                 for (sum, cell) in sums.iter_mut().zip(bucket) {
                     let word = cell.load(Ordering::Relaxed);
-                    let age = now.wrapping_sub(word >> COUNT_BITS) & EPOCH_MASK;
-                    if word != 0 && age < BUCKETS as u64 {
-                        *sum = sum.saturating_add(word & COUNT_MASK);
+                    let epoch = word >> self.count_bits;
+                    // Epoch 0 is a cleared cell; a later epoch was written after `nanos`.
+                    if epoch != 0 && epoch <= now && now - epoch < BUCKETS as u64 {
+                        *sum = sum.saturating_add(word & mask);
                     }
                 }
             }
@@ -107,21 +119,20 @@ impl TimeWindow {
     }
 }
 
-/// Adds one to a bucket counter of `epoch`.
+/// Adds one to a bucket counter of `epoch`, whose count has the low `count_bits` bits.
 #[inline]
-fn add(cell: &AtomicU64, epoch: u64) {
+fn add(cell: &AtomicU64, epoch: u64, count_bits: u32) {
+    let count_mask = (1u64 << count_bits) - 1;
     let mut word = cell.load(Ordering::Relaxed);
     loop {
-        let cell_epoch = word >> COUNT_BITS;
+        let cell_epoch = word >> count_bits;
         let next = if cell_epoch == epoch {
-            if word & COUNT_MASK == COUNT_MASK {
+            if word & count_mask == count_mask {
                 return; // saturated
             }
             word + 1
-        } else if word == 0
-            || (epoch.wrapping_sub(cell_epoch) & EPOCH_MASK) < (1 << (EPOCH_BITS - 1))
-        {
-            (epoch << COUNT_BITS) | 1
+        } else if cell_epoch < epoch {
+            (epoch << count_bits) | 1
         } else {
             return; // the cell belongs to a later slice: this call was delayed, drop it
         };

@@ -4,14 +4,31 @@ use super::config::Config;
 use super::core::{Core, Transitions, generation_of, state_of, word};
 use super::events::{Event, Reason};
 use super::sync::Ordering;
-use super::window::Counts;
 use super::{Metrics, State};
 use std::time::Duration;
 
 impl Core {
-    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`).
-    /// Returns whether it moved. Listeners run after the lock is released.
+    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`, a
+    /// manual transition). Returns whether the state changed. Listeners run after the lock is
+    /// released.
+    ///
+    /// A manual transition into the current state is no transition: no event, no `watch`
+    /// notification, no new generation. The one exception is a reset of a closed circuit, which
+    /// still empties its window and restarts the re-open backoff (a new generation, since that is
+    /// how the window is emptied), silently.
     pub(crate) fn transition(&self, expected: Option<u64>, to: State, reason: Reason) -> bool {
+        self.transition_at(expected, to, reason, None)
+    }
+
+    /// [`transition`](Self::transition), for a transition that became due at `at` (nanoseconds
+    /// since the breaker was built) rather than now: an open period then starts at `at`.
+    pub(crate) fn transition_at(
+        &self,
+        expected: Option<u64>,
+        to: State,
+        reason: Reason,
+        at: Option<u64>,
+    ) -> bool {
         let from = {
             let mut t = match self.transitions.lock() {
                 Ok(guard) => guard,
@@ -22,8 +39,16 @@ impl Core {
                 return false;
             }
             let from = state_of(current);
+            let same = expected.is_none() && from == to;
+            if same && to != State::Closed {
+                return false;
+            }
             let generation = generation_of(current).wrapping_add(1);
             let now = self.now();
+            let records = |state| matches!(state, State::Closed | State::MetricsOnly);
+            if records(from) && !records(to) {
+                t.last_closed = self.window.counts(generation_of(current), now);
+            }
             match to {
                 State::Closed | State::MetricsOnly => {
                     self.window.reset(generation);
@@ -36,8 +61,9 @@ impl Core {
                 State::Open => {
                     let open_for = t.open_duration(&self.config, from == State::HalfOpen);
                     let nanos = u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX);
+                    let start = at.map_or(now, |at| at.min(now));
                     self.open_until
-                        .store(now.saturating_add(nanos), Ordering::Release);
+                        .store(start.saturating_add(nanos), Ordering::Release);
                 }
                 State::HalfOpen => {
                     self.probes.reset(generation);
@@ -46,6 +72,9 @@ impl Core {
                 State::ForcedOpen | State::Disabled => {}
             }
             self.state.store(word(generation, to), Ordering::Release);
+            if same {
+                return false;
+            }
             self.watch.send_replace(to);
             from
         };
@@ -54,14 +83,28 @@ impl Core {
         true
     }
 
+    /// A snapshot: the live window while closed or metrics-only, else the figures the window held
+    /// when the circuit left those states; the probes of the current half-open period.
     pub(crate) fn metrics(&self) -> Metrics {
-        let current = self.state.load(Ordering::Acquire);
-        let counts = match state_of(current) {
-            State::Closed | State::MetricsOnly => {
+        let mut current = self.current();
+        let live = |word: u64| matches!(state_of(word), State::Closed | State::MetricsOnly);
+        let counts = if live(current) {
+            self.window.counts(generation_of(current), self.now())
+        } else {
+            let t = match self.transitions.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            // Read again under the lock, so that the figures belong to the state reported.
+            current = self.state.load(Ordering::Acquire);
+            if live(current) {
+                drop(t);
                 self.window.counts(generation_of(current), self.now())
+            } else {
+                t.last_closed
             }
-            _ => Counts::default(),
         };
+        let probes = self.probes.snapshot(generation_of(current));
         Metrics {
             state: state_of(current),
             calls: counts.calls,
@@ -70,7 +113,10 @@ impl Core {
             failure_rate: counts.failure_rate(),
             slow_call_rate: counts.slow_rate(),
             rejected: self.rejected.sum(),
-            probes_in_flight: self.probes.in_flight(generation_of(current)),
+            probes_in_flight: probes.in_flight,
+            probes_completed: probes.calls,
+            probes_failed: probes.failures,
+            probes_slow: probes.slow,
         }
     }
 }

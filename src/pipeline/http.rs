@@ -48,8 +48,10 @@ impl<B, E> Classify<Response<B>, E> for HttpClassifier {
     }
 }
 
-/// The retry's view of an HTTP call: retry every error (transport, timeout, open circuit, full
-/// bulkhead) and every [transient](is_transient) status; never another response.
+/// The retry's view of an HTTP call: retry every error (transport, timeout, full bulkhead) and
+/// every [transient](is_transient) status; never another response. An open circuit ends the call
+/// at once whatever the predicate says, unless the retry was told to
+/// [wait for it](crate::retry::RetryBuilder::wait_for_open_circuit).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpRetryPolicy;
 
@@ -69,7 +71,7 @@ impl Pipeline {
     /// | part | setting |
     /// |---|---|
     /// | total timeout | 30 s |
-    /// | retry | 3 attempts, exponential backoff from 2 s (capped at 30 s) with full jitter, [`HttpRetryPolicy`], a `Retry-After` header honoured, the default retry budget |
+    /// | retry | 3 attempts, exponential backoff from 2 s (capped at 30 s) with full jitter, [`HttpRetryPolicy`], a `Retry-After` header honoured, the default retry budget; an open circuit ends the call at once |
     /// | circuit breaker | 30 s time window, opens at a 10 % failure rate once it holds 100 calls, open 5 s, [`HttpClassifier`] |
     /// | bulkhead | 1000 calls at once, no queue |
     /// | attempt timeout | 10 s |

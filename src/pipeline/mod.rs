@@ -62,10 +62,11 @@
 //! 1. **Total timeout**: bounds what the caller waits for, retries and backoff sleeps included.
 //!    Outermost, because it is the caller's budget; it fails with [`Error::Timeout`](crate::Error::Timeout).
 //! 2. **Retry**: tries the attempt again. It sits outside the breaker so that every attempt asks the
-//!    breaker again, and an open circuit comes back as [`Error::CircuitOpen`](crate::Error::CircuitOpen), whose
-//!    `retry_after` the retry honours: it waits until the circuit may admit calls again, or gives
-//!    up if that would pass its deadline, or at once if the circuit was forced open. It never
-//!    hammers an open circuit.
+//!    breaker again. An open circuit comes back as [`Error::CircuitOpen`](crate::Error::CircuitOpen):
+//!    by default the retry ends the call with it at once (fail fast); with
+//!    [`RetryBuilder::wait_for_open_circuit`](crate::retry::RetryBuilder::wait_for_open_circuit) it
+//!    waits until the circuit may admit calls again when that is within the bound and its
+//!    time limit, and never for a circuit forced open. It never hammers an open circuit.
 //! 3. **Circuit breaker**: fails fast while the dependency is down. Outside the bulkhead, so a
 //!    rejected call never takes a slot or waits in the queue. It records each attempt: a timed-out
 //!    attempt is a failure, a call the bulkhead turned away is *ignored* (the bulkhead being full
@@ -73,6 +74,10 @@
 //!    breaker's classifier. Its slow-call clock includes the bulkhead's queue wait.
 //! 4. **Bulkhead**: bounds the attempts in flight to the dependency, and the callers queued for
 //!    them. Inside the retry, so a slot is held for one attempt, never across backoff sleeps.
+//!
+//! The closure is called once per attempt, and only after the breaker and the bulkhead have both
+//! admitted that attempt: a call the circuit rejects or the bulkhead turns away never calls it,
+//! and a call waiting in the bulkhead's queue calls it when its slot is taken.
 //! 5. **Attempt timeout**: bounds one attempt, not its wait for a bulkhead slot (`max_wait` bounds
 //!    that). Innermost, so a hung attempt is abandoned, counted as a failure, and retried.
 //!
@@ -93,7 +98,7 @@
 //! [`Error<E>`](crate::Error) is flat: `Inner(E)` (the call's own error after any retries),
 //! `Timeout` (total or attempt), `CircuitOpen`, `BulkheadFull`. The retry's predicate and hint see
 //! that same `Result<T, Error<E>>`, so `retry_if` can decide per kind (by default every error is
-//! retried, and an open circuit is waited out as above).
+//! retried, and an open circuit ends the call as above).
 //!
 //! # Cancellation
 //!

@@ -4,9 +4,9 @@ use super::Pipeline;
 use crate::Error;
 use crate::backoff::MakeDelays;
 use crate::bulkhead::BulkheadError;
-use crate::circuit_breaker::{Admission, CircuitBreaker, CircuitOpen, State};
+use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::{Classify, Outcome};
-use crate::retry::{RetryAfter, ShouldRetry};
+use crate::retry::{Attempt, MakeAttempt, RetryAfter, ShouldRetry};
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -15,26 +15,25 @@ use std::time::Duration;
 impl<C, B, P, H> Pipeline<C, B, P, H> {
     /// Runs the call `f` makes (once per attempt) through every part of the pipeline.
     ///
-    /// `f` is called again for each retry. The result is the call's output, or the flat
-    /// [`Error`] saying what stopped it.
-    pub async fn run<F, Fut, T, E>(&self, mut f: F) -> Result<T, Error<E>>
+    /// `f` is called again for each retry, and only once the attempt has been admitted by the
+    /// circuit breaker and has taken a bulkhead slot: an attempt that is rejected, or that waits
+    /// in the bulkhead's queue, has not called `f` (yet). The result is the call's output, or the
+    /// flat [`Error`] saying what stopped it.
+    pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
+        E: 'static,
         B: MakeDelays,
         P: ShouldRetry<T, Error<E>>,
         H: RetryAfter<T, Error<E>>,
     {
-        // The breaker decides before `f` is called: an open circuit never even builds the call.
-        let mut admit_then_call = || {
-            let admission = self.breaker.as_ref().map(CircuitBreaker::admit).transpose();
-            admission.map(|admission| (admission, f()))
-        };
+        let mut attempts = Attempts { pipeline: self, f };
         let retried = async {
             match &self.retry {
-                Some(retry) => retry.run(|_| self.attempt(admit_then_call())).await,
-                None => self.attempt(admit_then_call()).await,
+                Some(retry) => retry.run_borrowing(attempts).await,
+                None => self.attempt(&mut attempts.f).await,
             }
         };
         match &self.total {
@@ -43,23 +42,30 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
         }
     }
 
-    /// One admitted attempt: the bulkhead, then the attempt timeout, around `call`; its outcome
-    /// recorded by the breaker that admitted it.
-    async fn attempt<Fut, T, E>(
-        &self,
-        admitted: Result<(Option<Admission<'_>>, Fut), CircuitOpen>,
-    ) -> Result<T, Error<E>>
+    /// One attempt: the breaker admits it (synchronously: an open circuit never even gets to
+    /// the bulkhead), the bulkhead gives it a slot, and only then is `f` called; the attempt
+    /// timeout bounds the call, and the breaker records its outcome.
+    async fn attempt<F, Fut, T, E>(&self, f: &mut F) -> Result<T, Error<E>>
     where
+        F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
+        E: 'static,
     {
-        let (mut admission, call) = admitted?;
+        let breaker = self.breaker.as_ref();
+        let mut admission = match breaker.map(CircuitBreaker::admit).transpose() {
+            Ok(admission) => admission,
+            Err(open) => {
+                // So that a retry around this pipeline sees the rejection (its default hint).
+                Error::<E>::register_open();
+                return Err(open.into());
+            }
+        };
         if let Some(a) = &mut admission {
             a.begin();
         }
-        let breaker = self.breaker.as_ref();
-        // The attempt itself, classified for the breaker while its raw result is at hand.
-        let timed = async move {
+        // The call itself, classified for the breaker while its raw result is at hand.
+        let timed = |call: Fut| async move {
             let raw = match &self.attempt {
                 Some(timeout) => match timeout.run(call).await {
                     Ok(raw) => raw,
@@ -71,9 +77,12 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
             (raw.map_err(Error::Inner), outcome)
         };
         let (result, outcome) = match &self.bulkhead {
-            None => timed.await,
+            None => timed(f()).await,
             Some(bulkhead) => match bulkhead
-                .run(|| async { Ok::<_, Infallible>(timed.await) })
+                .run(|| {
+                    let call = f();
+                    async { Ok::<_, Infallible>(timed(call).await) }
+                })
                 .await
             {
                 Ok(pair) => pair,
@@ -88,8 +97,27 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
     }
 }
 
-/// The retry hint inside a pipeline: an open circuit asks to wait until it may admit calls
-/// again (a forced-open circuit asks to give up), then the retry's own hint.
+/// What the retry calls for each attempt: the pipeline's attempt, borrowing the user's closure.
+struct Attempts<'p, C, B, P, H, F> {
+    pipeline: &'p Pipeline<C, B, P, H>,
+    f: F,
+}
+
+impl<C, B, P, H, F, Fut, T, E> MakeAttempt<T, Error<E>> for Attempts<'_, C, B, P, H, F>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+    E: 'static,
+{
+    fn attempt(&mut self, _: Attempt) -> impl Future<Output = Result<T, Error<E>>> {
+        self.pipeline.attempt(&mut self.f)
+    }
+}
+
+/// The retry hint inside a pipeline: an [`Error::CircuitOpen`] is an open circuit whatever hint
+/// the retry was built with (so the retry fails fast, or waits as its `wait_for_open_circuit`
+/// allows); everything else is the retry's own hint.
 #[derive(Clone, Copy)]
 pub(crate) struct PipelineHint<H> {
     inner: H,
@@ -108,13 +136,14 @@ where
     H: RetryAfter<T, Error<E>>,
 {
     fn retry_after(&self, outcome: &Result<T, Error<E>>) -> Option<Duration> {
-        if let Err(Error::CircuitOpen(open)) = outcome {
-            return Some(match open.state() {
-                State::ForcedOpen => Duration::MAX,
-                _ => open.retry_after(),
-            });
-        }
         self.inner.retry_after(outcome)
+    }
+
+    fn open_circuit(&self, outcome: &Result<T, Error<E>>) -> Option<Duration> {
+        match outcome {
+            Err(Error::CircuitOpen(open)) => Some(open.retry_after()),
+            _ => self.inner.open_circuit(outcome),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The state machine of one call, shared by both doors: counts attempts, keeps the deadline,
+//! The state machine of one call, shared by both doors: counts attempts, keeps the time limit,
 //! decides after each outcome whether and when to try again, and reports what it decided.
 
 use super::{Config, Event, GiveUpReason, RetryAfter, RetryReason, ShouldRetry};
@@ -10,7 +10,7 @@ use tokio::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempt {
     number: u32,
-    deadline: Option<Instant>,
+    stop_at: Option<Instant>,
 }
 
 impl Attempt {
@@ -24,10 +24,12 @@ impl Attempt {
         self.number > 1
     }
 
-    /// The call's deadline across all attempts, if the retry has one: an attempt that wants to
-    /// bound itself by the time left can use it.
-    pub const fn deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// The instant after which no attempt starts, if the retry has a
+    /// [`stop_retrying_after`](super::RetryBuilder::stop_retrying_after): an attempt that wants
+    /// to bound itself by the time left for retrying can use it. The retry does not cut an attempt
+    /// short at this instant.
+    pub const fn stop_retrying_at(&self) -> Option<Instant> {
+        self.stop_at
     }
 }
 
@@ -43,29 +45,30 @@ pub(super) enum Decision {
     },
 }
 
-/// The per-call state: no allocation, and no clock read unless a deadline or a budget needs one.
+/// The per-call state: no allocation, and no clock read unless a time limit or a budget needs one.
 pub(super) struct Attempts<D> {
     started: u32,
-    deadline: Option<Instant>,
+    /// No attempt starts, and no sleep ends, at or after this instant.
+    stop_at: Option<Instant>,
     /// Made (and boxed) at the first retry, so a call that succeeds at once never touches the
     /// backoff, and its future stays small.
     delays: Option<Box<D>>,
 }
 
 impl<D> Attempts<D> {
-    /// Starts a call: records it in the budget, and fixes the deadline.
+    /// Starts a call: records it in the budget, and fixes the instant retrying stops.
     pub(super) fn start<B, P, H>(cfg: &Config<B, P, H>) -> Self {
-        let mut deadline = None;
-        if cfg.budget.is_some() || cfg.deadline.is_some() {
+        let mut stop_at = None;
+        if cfg.budget.is_some() || cfg.stop_retrying_after.is_some() {
             let now = Instant::now();
             if let Some(budget) = &cfg.budget {
                 budget.deposit(now);
             }
-            deadline = cfg.deadline.and_then(|d| now.checked_add(d));
+            stop_at = cfg.stop_retrying_after.and_then(|d| now.checked_add(d));
         }
         Self {
             started: 1,
-            deadline,
+            stop_at,
             delays: None,
         }
     }
@@ -74,12 +77,12 @@ impl<D> Attempts<D> {
     pub(super) fn current(&self) -> Attempt {
         Attempt {
             number: self.started,
-            deadline: self.deadline,
+            stop_at: self.stop_at,
         }
     }
 
-    pub(super) fn deadline(&self) -> Option<Instant> {
-        self.deadline
+    pub(super) fn stop_at(&self) -> Option<Instant> {
+        self.stop_at
     }
 
     /// Whether an attempt could follow the current one: worth keeping a copy of the request for.
@@ -116,7 +119,7 @@ impl<D> Attempts<D> {
         self.decide_retry(cfg, outcome)
     }
 
-    /// The limits, the delay and the deadline, for an outcome the predicate retries.
+    /// The limits, the delay and the time left, for an outcome the predicate retries.
     #[inline(never)]
     fn decide_retry<B, P, H, T, E>(
         &mut self,
@@ -128,14 +131,26 @@ impl<D> Attempts<D> {
         D: Iterator<Item = Duration>,
         H: RetryAfter<T, E>,
     {
+        // An open circuit: fail fast, unless waiting for it was asked for and the wait is short
+        // enough (a circuit forced open says `Duration::MAX`: waiting will not help).
+        let open = cfg.hint.open_circuit(outcome);
+        if let Some(wait) = open {
+            if cfg.open_circuit_wait.is_none_or(|max| wait > max) {
+                self.give_up(cfg, GiveUpReason::CircuitOpen);
+                return Decision::Stop;
+            }
+        }
         if self.started >= cfg.max_attempts {
             self.give_up(cfg, GiveUpReason::Attempts);
             return Decision::Stop;
         }
-        // A hint of zero says nothing (a circuit whose probe slots are all taken cannot tell when
-        // one frees up): the backoff decides. A hint of `Duration::MAX` says waiting will not help
-        // (a circuit forced open).
-        let hint = cfg.hint.retry_after(outcome).filter(|d| !d.is_zero());
+        // A half-open circuit with every probe slot taken cannot say when one frees up (it says
+        // zero): the backoff decides. Otherwise an open circuit's wait, or the outcome's own hint
+        // (zero: at once; `Duration::MAX`: waiting will not help).
+        let hint = match open {
+            Some(wait) => Some(wait).filter(|w| !w.is_zero()),
+            None => cfg.hint.retry_after(outcome),
+        };
         if hint == Some(Duration::MAX) {
             self.give_up(cfg, GiveUpReason::NotRetryable);
             return Decision::Stop;
@@ -155,13 +170,13 @@ impl<D> Attempts<D> {
                 }
             }
         };
-        if let Some(deadline) = self.deadline {
-            // No sleep that would end at or past the deadline: an attempt must start before it.
+        if let Some(stop_at) = self.stop_at {
+            // No sleep that would end at or past the stop: an attempt must start before it.
             if Instant::now()
                 .checked_add(delay)
-                .is_none_or(|end| end >= deadline)
+                .is_none_or(|end| end >= stop_at)
             {
-                self.give_up(cfg, GiveUpReason::Deadline);
+                self.give_up(cfg, GiveUpReason::TimeUp);
                 return Decision::Stop;
             }
         }
@@ -208,8 +223,8 @@ impl<D> Attempts<D> {
         self.current()
     }
 
-    /// Whether the deadline has passed: no attempt starts then.
-    pub(super) fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+    /// Whether the time for retrying has run out: no attempt starts then.
+    pub(super) fn past_stop(&self) -> bool {
+        self.stop_at.is_some_and(|d| Instant::now() >= d)
     }
 }

@@ -1,4 +1,4 @@
-//! The retry budget: retries may be at most a percentage of recent requests, plus a floor.
+//! The retry budget: retries may be at most a share of recent requests, plus a floor.
 
 use super::InvalidRetry;
 #[cfg(bulwark_loom)]
@@ -16,13 +16,13 @@ use tokio::time::Instant;
 
 /// The window is split into this many buckets; the oldest expires as time moves on.
 const BUCKETS: usize = 10;
-/// What one retry costs, in budget units. A request deposits `percent × 10 000` units, so any
-/// percentage with up to four decimals (`12.5`, `0.1`, `33.3333`) is exact.
+/// What one retry costs, in budget units. A request deposits `ratio × 1 000 000` units, so any
+/// ratio with up to six decimals (`0.125`, `0.001`, `0.333333`) is exact.
 const UNIT: u128 = 1_000_000;
 
 /// A budget for retries, shared by every clone of it and every layer and service made from a
 /// [`Retry`](super::Retry) that holds it: retries may be at most
-/// [`percent`](RetryBudgetBuilder::percent) of the requests seen in the last
+/// [`ratio`](RetryBudgetBuilder::ratio) of the requests seen in the last
 /// [`window`](RetryBudgetBuilder::window), plus [`min_per_second`](RetryBudgetBuilder::min_per_second)
 /// retries per second of the window, so a trickle of traffic can still retry.
 ///
@@ -30,9 +30,9 @@ const UNIT: u128 = 1_000_000;
 /// attempt after the first withdraws one retry. When the budget is spent the call gives up with
 /// its last outcome (see [`GiveUpReason::Budget`](super::GiveUpReason::Budget)).
 ///
-/// The arithmetic is integer (a request deposits `percent × 10 000` units, a retry costs
-/// 1 000 000), so fractional percentages are exact: 30 % of 100 requests allows 30 retries, not
-/// 33. The window is kept in 10 time buckets; the oldest bucket expires every `window / 10`.
+/// The arithmetic is integer (a request deposits `ratio × 1 000 000` units, a retry costs
+/// 1 000 000), so fractional ratios are exact: a ratio of 0.3 over 100 requests allows 30 retries,
+/// not 33. The window is kept in 10 time buckets; the oldest bucket expires every `window / 10`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -40,7 +40,7 @@ const UNIT: u128 = 1_000_000;
 ///
 /// # fn main() -> Result<(), bulwark::retry::InvalidRetry> {
 /// let budget = RetryBudget::builder()
-///     .percent(12.5)
+///     .ratio(0.125)
 ///     .min_per_second(0)
 ///     .window(Duration::from_secs(10))
 ///     .build()?;
@@ -87,10 +87,11 @@ pub struct BudgetMetrics {
 }
 
 impl RetryBudget {
-    /// A builder with Finagle's defaults: 20 %, 10 per second, a 10 second window.
+    /// A builder with Finagle's defaults: a ratio of 0.2 (20 % of requests), 10 per second, a 10
+    /// second window.
     pub fn builder() -> RetryBudgetBuilder {
         RetryBudgetBuilder {
-            percent: 20.0,
+            ratio: 0.2,
             min_per_second: 10,
             window: Duration::from_secs(10),
         }
@@ -192,16 +193,21 @@ impl State {
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBudgetBuilder {
-    percent: f64,
+    ratio: f64,
     min_per_second: u32,
     window: Duration,
 }
 
 impl RetryBudgetBuilder {
-    /// Retries allowed as a percentage of the requests in the window (20 unless set): `20.0`
-    /// allows one retry per five requests. Exact to four decimals; from 0 to 1000.
-    pub fn percent(mut self, percent: f64) -> Self {
-        self.percent = percent;
+    /// Retries allowed as a share of the requests in the window, from 0 to 1 (0.2 unless set):
+    /// `0.2` allows one retry per five requests, `1.0` one per request. Exact to six decimals.
+    ///
+    /// [`build`](Self::build) rejects a ratio below 0, above 1 (more retries than requests is no
+    /// budget at all: leave the retries to `max_attempts` with
+    /// [`RetryBuilder::no_budget`](super::RetryBuilder::no_budget)), or not a number. A percentage
+    /// passed by mistake (`20.0`) is therefore an error, not a budget of 2000 %.
+    pub fn ratio(mut self, ratio: f64) -> Self {
+        self.ratio = ratio;
         self
     }
 
@@ -220,10 +226,11 @@ impl RetryBudgetBuilder {
 
     /// Checks the settings and returns the budget, or an error naming the field at fault.
     pub fn build(self) -> Result<RetryBudget, InvalidRetry> {
-        if !(self.percent.is_finite() && (0.0..=1000.0).contains(&self.percent)) {
+        if !(0.0..=1.0).contains(&self.ratio) {
             return Err(InvalidRetry::new(
-                "percent",
-                "must be a number from 0 to 1000",
+                "ratio",
+                "must be a number from 0 to 1, the share of requests that may be retried (0.2 \
+                 allows one retry per five requests)",
             ));
         }
         if self.window < Duration::from_millis(10) {
@@ -233,8 +240,8 @@ impl RetryBudgetBuilder {
             ));
         }
         let window = self.window.as_nanos();
-        // percent × 10 000 units per request; at most 10^7, so the cast is exact.
-        let deposit = (self.percent * 10_000.0).round() as u128;
+        // ratio × UNIT units per request; at most 10^6, so the cast is exact.
+        let deposit = (self.ratio * UNIT as f64).round() as u128;
         // min_per_second × window (in seconds) retries, in units: × UNIT / 10^9 nanoseconds.
         let reserve = u128::from(self.min_per_second) * window / 1_000;
         Ok(RetryBudget {
@@ -256,7 +263,7 @@ impl fmt::Debug for RetryBudget {
         let s = &self.state;
         let window = s.bucket_nanos.saturating_mul(BUCKETS as u64);
         f.debug_struct("RetryBudget")
-            .field("percent", &(s.deposit as f64 / 10_000.0))
+            .field("ratio", &(s.deposit as f64 / UNIT as f64))
             .field("window", &Duration::from_nanos(window))
             .field("current_bucket", &s.current.load(Ordering::Relaxed))
             .finish()

@@ -3,9 +3,9 @@ use proptest::prelude::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-fn budget(percent: f64, min_per_second: u32, window: Duration) -> RetryBudget {
+fn budget(ratio: f64, min_per_second: u32, window: Duration) -> RetryBudget {
     RetryBudget::builder()
-        .percent(percent)
+        .ratio(ratio)
         .min_per_second(min_per_second)
         .window(window)
         .build()
@@ -25,28 +25,31 @@ fn granted(b: &RetryBudget, requests: u32, now: Instant) -> u32 {
 }
 
 #[test]
-fn fractional_percentages_are_exact() {
+fn fractional_ratios_are_exact() {
     let t0 = Instant::now();
     // tower's budget allows 33 retries here (tower-rs/tower#857).
-    assert_eq!(granted(&budget(30.0, 0, 10 * SECOND), 100, t0), 30);
-    assert_eq!(granted(&budget(12.5, 0, 10 * SECOND), 8, t0), 1);
-    assert_eq!(granted(&budget(12.5, 0, 10 * SECOND), 7, t0), 0);
-    assert_eq!(granted(&budget(0.1, 0, 10 * SECOND), 1000, t0), 1);
-    assert_eq!(granted(&budget(0.1, 0, 10 * SECOND), 999, t0), 0);
-    assert_eq!(granted(&budget(33.3333, 0, 10 * SECOND), 30_000, t0), 9_999);
+    assert_eq!(granted(&budget(0.3, 0, 10 * SECOND), 100, t0), 30);
+    assert_eq!(granted(&budget(0.125, 0, 10 * SECOND), 8, t0), 1);
+    assert_eq!(granted(&budget(0.125, 0, 10 * SECOND), 7, t0), 0);
+    assert_eq!(granted(&budget(0.001, 0, 10 * SECOND), 1000, t0), 1);
+    assert_eq!(granted(&budget(0.001, 0, 10 * SECOND), 999, t0), 0);
+    assert_eq!(
+        granted(&budget(0.333333, 0, 10 * SECOND), 30_000, t0),
+        9_999
+    );
 }
 
 #[test]
 fn the_floor_allows_min_per_second_over_the_window_without_requests() {
     let t0 = Instant::now();
-    assert_eq!(granted(&budget(20.0, 3, 10 * SECOND), 0, t0), 30);
+    assert_eq!(granted(&budget(0.2, 3, 10 * SECOND), 0, t0), 30);
     assert_eq!(granted(&budget(0.0, 0, 10 * SECOND), 100, t0), 0);
 }
 
 #[test]
 fn clones_share_one_budget() {
     let t0 = Instant::now();
-    let a = budget(50.0, 0, 10 * SECOND);
+    let a = budget(0.5, 0, 10 * SECOND);
     let b = a.clone();
     a.deposit(t0);
     a.deposit(t0);
@@ -56,7 +59,7 @@ fn clones_share_one_budget() {
 
 #[test]
 fn requests_and_retries_expire_after_the_window() {
-    let b = budget(100.0, 0, 10 * SECOND);
+    let b = budget(1.0, 0, 10 * SECOND);
     let t0 = b.state.start;
     b.deposit(t0);
     assert!(b.try_withdraw(t0 + 5 * SECOND));
@@ -72,25 +75,33 @@ fn requests_and_retries_expire_after_the_window() {
 #[test]
 fn build_rejects_invalid_settings_naming_the_field() {
     let field = |b: RetryBudgetBuilder| b.build().map(drop).map_err(|e| e.field());
-    assert_eq!(field(RetryBudget::builder().percent(-1.0)), Err("percent"));
-    assert_eq!(
-        field(RetryBudget::builder().percent(f64::NAN)),
-        Err("percent")
-    );
-    assert_eq!(
-        field(RetryBudget::builder().percent(1000.5)),
-        Err("percent")
-    );
+    for nonsense in [-0.1, 1.000_001, 20.0, 60.0, f64::NAN, f64::INFINITY] {
+        assert_eq!(
+            field(RetryBudget::builder().ratio(nonsense)),
+            Err("ratio"),
+            "{nonsense}"
+        );
+    }
     assert_eq!(
         field(RetryBudget::builder().window(Duration::ZERO)),
         Err("window")
     );
-    assert_eq!(field(RetryBudget::builder().percent(1000.0)), Ok(()));
+    for fine in [0.0, 0.6, 1.0] {
+        assert_eq!(field(RetryBudget::builder().ratio(fine)), Ok(()), "{fine}");
+    }
+}
+
+#[test]
+fn a_ratio_of_point_six_allows_sixty_retries_per_hundred_requests() {
+    let t0 = Instant::now();
+    assert_eq!(granted(&budget(0.6, 0, 10 * SECOND), 100, t0), 60);
+    let err = RetryBudget::builder().ratio(60.0).build().unwrap_err();
+    assert!(err.to_string().contains("`ratio`"), "{err}");
 }
 
 #[test]
 fn concurrent_withdrawals_never_exceed_the_budget() {
-    let b = budget(50.0, 0, 10 * SECOND);
+    let b = budget(0.5, 0, 10 * SECOND);
     let now = b.state.start;
     for _ in 0..100 {
         b.deposit(now);
@@ -116,21 +127,21 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Against a model that keeps every event: whenever a retry is allowed, the retries of the
-    /// window (that one included) are at most percent × the requests of the window plus the floor,
+    /// window (that one included) are at most ratio × the requests of the window plus the floor,
     /// and the budget grants exactly what that bound allows (it is not more conservative than it
     /// says). Counts are checked after every operation. (A retry may outlive the requests that
     /// funded it by up to a window; it is the grant that is bounded.)
     #[test]
-    fn never_allows_more_than_percent_plus_floor_over_the_window(
-        // Percentages with four decimals, from 0 to 200 %.
-        ten_thousandths in 0u32..=2_000_000,
+    fn never_allows_more_than_ratio_plus_floor_over_the_window(
+        // Ratios with six decimals, from 0 to 1.
+        millionths in 0u32..=1_000_000,
         min_per_second in 0u32..4,
         window_ms in 10u64..20_000,
         ops in prop::collection::vec((0u64..2_000, prop_oneof![Just(Op::Request), Just(Op::Retry)]), 1..300),
     ) {
-        let percent = f64::from(ten_thousandths) / 10_000.0;
+        let ratio = f64::from(millionths) / 1_000_000.0;
         let window = Duration::from_millis(window_ms);
-        let b = budget(percent, min_per_second, window);
+        let b = budget(ratio, min_per_second, window);
         let t0 = b.state.start;
         let bucket = window.as_nanos() / BUCKETS as u128;
         let reserve = u128::from(min_per_second) * window.as_nanos() / 1_000;
@@ -148,13 +159,13 @@ proptest! {
                     log.push((epoch, false));
                 }
                 Op::Retry => {
-                    let allowed = (retries + 1) * UNIT <= requests * u128::from(ten_thousandths) + reserve;
+                    let allowed = (retries + 1) * UNIT <= requests * u128::from(millionths) + reserve;
                     prop_assert_eq!(b.try_withdraw(now), allowed);
                     if allowed {
                         log.push((epoch, true));
                         // At the moment a retry is allowed, the window's retries, this one
-                        // included, are within percent × the window's requests plus the floor.
-                        prop_assert!((retries + 1) * UNIT <= requests * u128::from(ten_thousandths) + reserve);
+                        // included, are within ratio × the window's requests plus the floor.
+                        prop_assert!((retries + 1) * UNIT <= requests * u128::from(millionths) + reserve);
                     }
                 }
             }

@@ -11,13 +11,17 @@ use std::time::Duration;
 
 /// Builds a [`Retry`]; made by [`Retry::builder`]. Checked once, by [`build`](Self::build).
 ///
-/// Defaults: 3 attempts, no deadline, [`Backoff::default`] (exponential from 100 ms, factor 2,
-/// capped at 30 s, full jitter), every error retried ([`OnError`]), the [`DefaultHint`], and a
-/// fresh [`RetryBudget`] with its defaults (20 % of requests plus 10 per second, over 10 s).
+/// Defaults: 3 attempts, no time limit for retrying, an open circuit ends the call at once (no
+/// [`wait_for_open_circuit`](Self::wait_for_open_circuit)), [`Backoff::default`] (exponential from
+/// 100 ms, factor 2, capped at 30 s, full jitter), every error retried ([`OnError`]), the
+/// [`DefaultHint`], and a
+/// fresh [`RetryBudget`] with its defaults (a ratio of 0.2 of requests plus 10 per second, over
+/// 10 s).
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBuilder<B = Backoff, P = OnError, H = DefaultHint> {
     max_attempts: u32,
-    deadline: Option<Duration>,
+    stop_retrying_after: Option<Duration>,
+    open_circuit_wait: Option<Duration>,
     backoff: B,
     predicate: P,
     hint: H,
@@ -35,7 +39,8 @@ impl RetryBuilder {
     pub(super) fn new() -> Self {
         Self {
             max_attempts: 3,
-            deadline: None,
+            stop_retrying_after: None,
+            open_circuit_wait: None,
             backoff: Backoff::default(),
             predicate: OnError,
             hint: DefaultHint,
@@ -52,11 +57,35 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         self
     }
 
-    /// A deadline across all attempts and the sleeps between them, counted from the start of the
-    /// call. No sleep is entered that would end at or past it, and no attempt starts once it has
-    /// passed; the attempt in flight is not cut short (bound it with a timeout). Non-zero.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+    /// A time limit for *starting* attempts, counted from the start of the call: once `limit`
+    /// has passed no attempt starts, and no sleep is entered that would end at or past it
+    /// (whatever the backoff or a hint asks for); the call then returns its last outcome. Non-zero.
+    ///
+    /// It does not cut short the attempt in flight, so a call can last `limit` plus one attempt.
+    /// To bound the whole call, put a timeout *outside* the retry (the
+    /// [`Pipeline`](crate::pipeline::Pipeline)'s `total_timeout`, or a
+    /// [`Timeout`](crate::timeout) layer above the retry layer); to bound each attempt, a timeout
+    /// inside it. [`Attempt::stop_retrying_at`](super::Attempt::stop_retrying_at) gives an
+    /// attempt the instant, to bound itself by.
+    pub fn stop_retrying_after(mut self, limit: Duration) -> Self {
+        self.stop_retrying_after = Some(limit);
+        self
+    }
+
+    /// Waits for an open circuit instead of giving up at once, when it may admit calls again
+    /// within `max`.
+    ///
+    /// By default a call whose attempt is rejected by an open circuit (a
+    /// [`CircuitOpen`](crate::circuit_breaker::CircuitOpen), seen by the [`DefaultHint`]) ends
+    /// at once with that rejection ([`GiveUpReason::CircuitOpen`](super::GiveUpReason::CircuitOpen)):
+    /// it fails fast, as Resilience4j and Polly do, instead of holding its caller for the rest of
+    /// the open duration. With this setting, the call sleeps until the circuit may admit calls
+    /// (its `retry_after`) and tries again, as long as that is at most `max` and within
+    /// [`stop_retrying_after`](Self::stop_retrying_after), and an attempt is left; a half-open
+    /// circuit with every probe slot taken is retried after the backoff's delay. A circuit forced
+    /// open is never waited for. Non-zero.
+    pub fn wait_for_open_circuit(mut self, max: Duration) -> Self {
+        self.open_circuit_wait = Some(max);
         self
     }
 
@@ -65,7 +94,8 @@ impl<B, P, H> RetryBuilder<B, P, H> {
     pub fn backoff<B2: MakeDelays>(self, backoff: B2) -> RetryBuilder<B2, P, H> {
         RetryBuilder {
             max_attempts: self.max_attempts,
-            deadline: self.deadline,
+            stop_retrying_after: self.stop_retrying_after,
+            open_circuit_wait: self.open_circuit_wait,
             backoff,
             predicate: self.predicate,
             hint: self.hint,
@@ -81,7 +111,8 @@ impl<B, P, H> RetryBuilder<B, P, H> {
     pub fn retry_if<P2>(self, predicate: P2) -> RetryBuilder<B, P2, H> {
         RetryBuilder {
             max_attempts: self.max_attempts,
-            deadline: self.deadline,
+            stop_retrying_after: self.stop_retrying_after,
+            open_circuit_wait: self.open_circuit_wait,
             backoff: self.backoff,
             predicate,
             hint: self.hint,
@@ -98,14 +129,16 @@ impl<B, P, H> RetryBuilder<B, P, H> {
     }
 
     /// Reads a delay from an outcome (an HTTP `Retry-After`) to wait instead of the backoff.
-    /// `hint` returning `None` falls back to the [`DefaultHint`] (an open circuit's wait), then to
-    /// the backoff. A hint is still bounded by the deadline: a call gives up rather than sleep
-    /// past it. Without a deadline, a hint is followed as given, except that zero means "no hint"
-    /// and `Duration::MAX` means "waiting will not help" (the call gives up).
+    /// `hint` returning `None` means no hint: the backoff decides. `Some(Duration::ZERO)` means
+    /// "try again now", and `Some(Duration::MAX)` "waiting will not help" (the call gives up). A
+    /// hint is still bounded by [`stop_retrying_after`](Self::stop_retrying_after): a call gives up
+    /// rather than sleep past it. An open circuit is not a hint: the [`DefaultHint`] behind yours
+    /// recognises it, and [`wait_for_open_circuit`](Self::wait_for_open_circuit) decides.
     pub fn retry_after<F>(self, hint: F) -> RetryBuilder<B, P, HintOr<F>> {
         RetryBuilder {
             max_attempts: self.max_attempts,
-            deadline: self.deadline,
+            stop_retrying_after: self.stop_retrying_after,
+            open_circuit_wait: self.open_circuit_wait,
             backoff: self.backoff,
             predicate: self.predicate,
             hint: HintOr::new(hint),
@@ -121,7 +154,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         self
     }
 
-    /// No budget: retries are limited by attempts and the deadline only.
+    /// No budget: retries are limited by attempts and `stop_retrying_after` only.
     pub fn no_budget(mut self) -> Self {
         self.budget = BudgetChoice::None;
         self
@@ -139,8 +172,17 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         if self.max_attempts == 0 {
             return Err(InvalidRetry::new("max_attempts", "must be at least 1"));
         }
-        if self.deadline.is_some_and(|d| d.is_zero()) {
-            return Err(InvalidRetry::new("deadline", "must be greater than zero"));
+        if self.stop_retrying_after.is_some_and(|d| d.is_zero()) {
+            return Err(InvalidRetry::new(
+                "stop_retrying_after",
+                "must be greater than zero",
+            ));
+        }
+        if self.open_circuit_wait.is_some_and(|d| d.is_zero()) {
+            return Err(InvalidRetry::new(
+                "wait_for_open_circuit",
+                "must be greater than zero (leave it unset to fail fast on an open circuit)",
+            ));
         }
         let budget = match self.budget {
             BudgetChoice::Default => Some(RetryBudget::builder().build()?),
@@ -150,7 +192,8 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         Ok(Retry {
             shared: Arc::new(Config {
                 max_attempts: self.max_attempts,
-                deadline: self.deadline,
+                stop_retrying_after: self.stop_retrying_after,
+                open_circuit_wait: self.open_circuit_wait,
                 backoff: self.backoff,
                 predicate: self.predicate,
                 hint: self.hint,
@@ -165,7 +208,8 @@ impl<B, P, H> fmt::Debug for RetryBuilder<B, P, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryBuilder")
             .field("max_attempts", &self.max_attempts)
-            .field("deadline", &self.deadline)
+            .field("stop_retrying_after", &self.stop_retrying_after)
+            .field("wait_for_open_circuit", &self.open_circuit_wait)
             .field("backoff", &std::any::type_name::<B>())
             .field("predicate", &std::any::type_name::<P>())
             .field("hint", &std::any::type_name::<H>())

@@ -19,7 +19,8 @@ impl InvalidRetry {
         Self { field, reason }
     }
 
-    /// The builder setting at fault (`"max_attempts"`, `"deadline"`, `"percent"`, `"window"`).
+    /// The builder setting at fault (`"max_attempts"`, `"stop_retrying_after"`,
+    /// `"wait_for_open_circuit"`, `"ratio"`, `"window"`).
     pub const fn field(&self) -> &'static str {
         self.field
     }

@@ -44,15 +44,20 @@ pub enum RetryReason {
 pub enum GiveUpReason {
     /// The maximum number of attempts was reached, or a finite backoff ran out of delays.
     Attempts,
-    /// The next sleep would have ended at or past the deadline, or the deadline passed while
-    /// waiting for the inner service to become ready.
-    Deadline,
+    /// The time set by [`stop_retrying_after`](super::RetryBuilder::stop_retrying_after) ran
+    /// out: the next sleep would have ended at or past it, or it passed while waiting for the
+    /// inner service to become ready.
+    TimeUp,
     /// The retry budget was spent.
     Budget,
     /// The predicate does not retry this error.
     NotRetryable,
     /// No copy of the request could be had to send again (tower layer only).
     NoRequest,
+    /// The attempt was rejected by an open circuit, and the retry does not wait for it: it was
+    /// not told to ([`wait_for_open_circuit`](super::RetryBuilder::wait_for_open_circuit)), the
+    /// circuit is forced open, or it stays open longer than the retry would wait.
+    CircuitOpen,
 }
 
 impl GiveUpReason {
@@ -60,10 +65,11 @@ impl GiveUpReason {
     pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Attempts => "attempts",
-            Self::Deadline => "deadline",
+            Self::TimeUp => "time up",
             Self::Budget => "budget",
             Self::NotRetryable => "not retryable",
             Self::NoRequest => "no request",
+            Self::CircuitOpen => "circuit open",
         }
     }
 }

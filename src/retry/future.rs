@@ -26,7 +26,8 @@ pin_project! {
     /// The response future of [`RetryService`](super::RetryService).
     ///
     /// Before every retry it drives its own clone of the inner service to readiness, then calls
-    /// it; the sleep and the wait for readiness are bounded by the deadline.
+    /// it; the sleep and the wait for readiness are bounded by
+    /// [`stop_retrying_after`](super::RetryBuilder::stop_retrying_after).
     #[must_use = "futures do nothing unless polled"]
     #[project = Proj]
     pub struct ResponseFuture<S, Req, B, P, H, K>
@@ -167,7 +168,7 @@ where
     *this.last = Some(outcome);
     if delay.is_zero() {
         this.state.set(State::Readying);
-        arm_deadline(this.sleep, this.attempts);
+        arm_stop(this.sleep, this.attempts);
     } else {
         set_sleep(this.sleep, after(delay));
         this.state.set(State::Sleeping);
@@ -176,7 +177,7 @@ where
 }
 
 /// Between attempts: the sleep, then the wait for readiness, then the call. `Ready(Ok)` once the
-/// next attempt is in flight, `Ready(Err(outcome))` when the call ends (the deadline passed, or
+/// next attempt is in flight, `Ready(Err(outcome))` when the call ends (the time for retrying ran out, or
 /// the inner service failed).
 #[inline(never)]
 fn poll_between<S, Req, B, P, H, K>(
@@ -194,7 +195,7 @@ where
             ready!(sleep.as_mut().poll(cx));
         }
         this.state.set(State::Readying);
-        arm_deadline(this.sleep, this.attempts);
+        arm_stop(this.sleep, this.attempts);
     }
     let Some(again) = this.again.as_mut() else {
         return give_up(this.attempts, this.cfg, this.last).map(Err);
@@ -203,7 +204,7 @@ where
         Poll::Ready(Ok(())) => {}
         Poll::Ready(Err(error)) => return Poll::Ready(Err(Err(error.into()))),
         Poll::Pending => {
-            if this.attempts.deadline().is_some() {
+            if this.attempts.stop_at().is_some() {
                 if let Some(sleep) = this.sleep.as_mut() {
                     if sleep.as_mut().poll(cx).is_ready() {
                         return give_up(this.attempts, this.cfg, this.last).map(Err);
@@ -216,7 +217,7 @@ where
     let Some(request) = again.request.take() else {
         return give_up(this.attempts, this.cfg, this.last).map(Err);
     };
-    if this.attempts.past_deadline() {
+    if this.attempts.past_stop() {
         return give_up(this.attempts, this.cfg, this.last).map(Err);
     }
     this.attempts.next_attempt();
@@ -229,7 +230,7 @@ where
     Poll::Ready(Ok(()))
 }
 
-/// Returns the last outcome after giving up on the deadline while waiting for readiness.
+/// Returns the last outcome after the time for retrying ran out while waiting for readiness.
 fn give_up<D, B, P, H, T>(
     attempts: &Attempts<D>,
     cfg: &Config<B, P, H>,
@@ -237,7 +238,7 @@ fn give_up<D, B, P, H, T>(
 ) -> Poll<T> {
     match last.take() {
         Some(outcome) => {
-            attempts.give_up(cfg, GiveUpReason::Deadline);
+            attempts.give_up(cfg, GiveUpReason::TimeUp);
             Poll::Ready(outcome)
         }
         // Only when polled again after completing.
@@ -262,10 +263,10 @@ fn set_sleep(sleep: &mut Option<Pin<Box<Sleep>>>, until: tokio::time::Instant) {
     }
 }
 
-/// Points the timer at the deadline (if any) for the wait for readiness.
-fn arm_deadline<D>(sleep: &mut Option<Pin<Box<Sleep>>>, attempts: &Attempts<D>) {
-    if let Some(deadline) = attempts.deadline() {
-        set_sleep(sleep, deadline);
+/// Points the timer at the end of the time for retrying (if any) for the wait for readiness.
+fn arm_stop<D>(sleep: &mut Option<Pin<Box<Sleep>>>, attempts: &Attempts<D>) {
+    if let Some(stop_at) = attempts.stop_at() {
+        set_sleep(sleep, stop_at);
     }
 }
 

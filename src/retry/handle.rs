@@ -25,7 +25,9 @@ pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
 /// budget or listeners are set.
 pub(super) struct Config<B, P, H> {
     pub(super) max_attempts: u32,
-    pub(super) deadline: Option<Duration>,
+    pub(super) stop_retrying_after: Option<Duration>,
+    /// How long an open circuit may be waited for; `None`: fail fast.
+    pub(super) open_circuit_wait: Option<Duration>,
     pub(super) backoff: B,
     pub(super) predicate: P,
     pub(super) hint: H,
@@ -45,7 +47,8 @@ impl Default for Retry {
     fn default() -> Self {
         let shared = Config {
             max_attempts: 3,
-            deadline: None,
+            stop_retrying_after: None,
+            open_circuit_wait: None,
             backoff: Backoff::default(),
             predicate: OnError,
             hint: DefaultHint,
@@ -60,10 +63,10 @@ impl Default for Retry {
 
 impl<B, P, H> Retry<B, P, H> {
     /// Runs a call, trying again as configured. `make` builds each attempt's future and gets the
-    /// [`Attempt`] (its number, the deadline). Resolves to the first outcome that is not retried,
-    /// or the last outcome when a limit is reached.
+    /// [`Attempt`] (its number, when retrying stops). Resolves to the first outcome that is not
+    /// retried, or the last outcome when a limit is reached.
     ///
-    /// The first attempt is built now, and the deadline (if any) starts now.
+    /// The first attempt is built now, and the time for retrying (if limited) starts now.
     pub fn run<F, Fut, T, E>(&self, make: F) -> Run<F, Fut, B, P, H>
     where
         B: MakeDelays,
@@ -95,7 +98,8 @@ impl<B, P, H> Retry<B, P, H> {
         Retry {
             shared: Arc::new(Config {
                 max_attempts: s.max_attempts,
-                deadline: s.deadline,
+                stop_retrying_after: s.stop_retrying_after,
+                open_circuit_wait: s.open_circuit_wait,
                 backoff: s.backoff.clone(),
                 predicate: s.predicate.clone(),
                 hint: f(&s.hint),
@@ -115,9 +119,16 @@ impl<B, P, H> Retry<B, P, H> {
         self.shared.max_attempts
     }
 
-    /// The deadline across all attempts of a call, if any.
-    pub fn deadline(&self) -> Option<Duration> {
-        self.shared.deadline
+    /// How long after a call starts no new attempt starts, if set; see
+    /// [`RetryBuilder::stop_retrying_after`].
+    pub fn stop_retrying_after(&self) -> Option<Duration> {
+        self.shared.stop_retrying_after
+    }
+
+    /// The longest an open circuit is waited for, if set; see
+    /// [`RetryBuilder::wait_for_open_circuit`]. `None`: an open circuit ends the call at once.
+    pub fn wait_for_open_circuit(&self) -> Option<Duration> {
+        self.shared.open_circuit_wait
     }
 }
 
@@ -125,7 +136,8 @@ impl<B: Clone, P: Clone, H: Clone> Clone for Config<B, P, H> {
     fn clone(&self) -> Self {
         Self {
             max_attempts: self.max_attempts,
-            deadline: self.deadline,
+            stop_retrying_after: self.stop_retrying_after,
+            open_circuit_wait: self.open_circuit_wait,
             backoff: self.backoff.clone(),
             predicate: self.predicate.clone(),
             hint: self.hint.clone(),
@@ -148,7 +160,8 @@ impl<B, P, H> fmt::Debug for Retry<B, P, H> {
         let s = &self.shared;
         f.debug_struct("Retry")
             .field("max_attempts", &s.max_attempts)
-            .field("deadline", &s.deadline)
+            .field("stop_retrying_after", &s.stop_retrying_after)
+            .field("wait_for_open_circuit", &s.open_circuit_wait)
             .field("backoff", &std::any::type_name::<B>())
             .field("predicate", &std::any::type_name::<P>())
             .field("hint", &std::any::type_name::<H>())

@@ -1,15 +1,15 @@
-//! Tries a failed call again, within limits: attempts, a deadline, and a budget shared by all
-//! callers so retries cannot turn an outage into a storm.
+//! Tries a failed call again, within limits: attempts, a time limit for starting attempts, and a
+//! budget shared by all callers so retries cannot turn an outage into a storm.
 //!
 //! Use it for calls that fail transiently (a reset connection, a 503 from a busy server) and are
 //! safe to repeat. Put it outside a per-attempt timeout and outside a circuit breaker: the
-//! breaker then sees every attempt, and an open circuit's error reaches the retry, which waits
-//! until the circuit may admit calls again instead of hammering it.
+//! breaker then sees every attempt, and an open circuit's rejection reaches the retry, which ends
+//! the call at once (fail fast) instead of hammering the circuit or holding its caller.
 //!
 //! # Standalone
 //!
 //! [`Retry::run`] takes a closure that builds each attempt; it gets the [`Attempt`] (its number,
-//! the deadline). The result is the first outcome that is not retried, or the last one when a
+//! when retrying stops). The result is the first outcome that is not retried, or the last one when a
 //! limit is reached: errors are never wrapped.
 //!
 //! ```
@@ -21,7 +21,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let retry = Retry::builder()
 //!     .max_attempts(4)
-//!     .deadline(Duration::from_secs(10))
+//!     .stop_retrying_after(Duration::from_secs(10))
 //!     .backoff(
 //!         Backoff::exponential(Duration::from_millis(100))
 //!             .max_delay(Duration::from_secs(2))
@@ -91,7 +91,7 @@
 //!
 //! # fn main() -> Result<(), bulwark::retry::InvalidRetry> {
 //! let retry = Retry::builder()
-//!     .deadline(Duration::from_secs(30))
+//!     .stop_retrying_after(Duration::from_secs(30))
 //!     .retry_if(|out: &Result<Response, BoxError>| match out {
 //!         Ok(resp) => matches!(resp.status, 429 | 502 | 503 | 504),
 //!         Err(_) => true,
@@ -105,11 +105,23 @@
 //! # }
 //! ```
 //!
-//! The [`DefaultHint`] stays behind any hint of yours: an error of another bulwark pattern that
-//! knows when to come back (an open circuit's
-//! [`CircuitOpen`](crate::circuit_breaker::CircuitOpen), with the `circuit-breaker` feature) makes
-//! the retry wait that long, and give up rather than wait past the deadline. Put the retry outside
-//! the breaker:
+//! A hint of `Some(Duration::ZERO)` means "try again now"; `None` means no hint (the backoff
+//! decides); `Duration::MAX` means waiting will not help (the call gives up).
+//!
+//! # An open circuit: fail fast, or wait within a bound
+//!
+//! The [`DefaultHint`] stays behind any hint of yours and recognises a circuit breaker's rejection
+//! (with the `circuit-breaker` feature): a [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) in
+//! a tower `BoxError`, the standalone breaker's
+//! [`Error::Open`](crate::circuit_breaker::Error::Open), a pipeline's
+//! [`Error::CircuitOpen`](crate::Error::CircuitOpen). By default the call then ends at once with
+//! that rejection ([`GiveUpReason::CircuitOpen`]): the circuit is open because the dependency is
+//! failing, and a caller held for the rest of the open duration (30 s by default) is worse off
+//! than one told now, which is also what Resilience4j and Polly do.
+//! [`RetryBuilder::wait_for_open_circuit`] opts in to waiting, with a bound: the call sleeps until
+//! the circuit may admit calls again if that is within the bound (and within
+//! [`stop_retrying_after`](RetryBuilder::stop_retrying_after)), then tries again; a circuit forced
+//! open is never waited for. Put the retry outside the breaker:
 //!
 //! ```
 //! # #[cfg(feature = "circuit-breaker")] {
@@ -121,7 +133,10 @@
 //!
 //! # fn main() -> Result<(), BoxError> {
 //! let breaker = CircuitBreaker::builder().build()?;
-//! let retry = Retry::builder().max_attempts(4).deadline(Duration::from_secs(10)).build()?;
+//! let retry = Retry::builder()
+//!     .max_attempts(4)
+//!     .wait_for_open_circuit(Duration::from_secs(2))
+//!     .build()?;
 //! let svc = ServiceBuilder::new()
 //!     .bulwark_retry(&retry)
 //!     .circuit_breaker(&breaker)
@@ -136,13 +151,17 @@
 //! # Limits
 //!
 //! - [`max_attempts`](RetryBuilder::max_attempts), the first included (3 by default).
-//! - [`deadline`](RetryBuilder::deadline) across all attempts and sleeps, from the start of the
-//!   call: no sleep is entered that would end at or past it (hinted or not), and no attempt starts
-//!   once it has passed. The attempt in flight is not cut short: bound each attempt with a timeout
-//!   inside the retry (or the whole call with one outside it).
-//! - A [`RetryBudget`] (on by default: 20 % of the requests of the last 10 s, plus 10 per
-//!   second). Every call deposits, every retry withdraws, exactly, for any percentage. Share a
-//!   budget between retries with [`RetryBuilder::budget`].
+//! - [`stop_retrying_after`](RetryBuilder::stop_retrying_after): a time limit for *starting*
+//!   attempts, from the start of the call: no sleep is entered that would end at or past it
+//!   (hinted or not), and no attempt starts once it has passed. It does not cut short the attempt
+//!   in flight (the closure's own error type has no room for a "cut short" error), so a call may
+//!   last the limit plus one attempt. Bound each attempt with a timeout inside the retry, and the
+//!   whole call with one outside it: the [`Pipeline`](crate::pipeline::Pipeline)'s total timeout,
+//!   or a timeout layer above the retry layer.
+//! - A [`RetryBudget`] (on by default: retries up to a [`ratio`](RetryBudgetBuilder::ratio) of
+//!   0.2 of the requests of the last 10 s, plus 10 per second). Every call deposits, every retry
+//!   withdraws, exactly, for any ratio to six decimals. Share a budget between retries with
+//!   [`RetryBuilder::budget`].
 //!
 //! When a limit stops a call, the caller gets the last outcome, and an [`Event::GaveUp`] says why
 //! ([`GiveUpReason`]). The retry adds no error of its own.
@@ -168,7 +187,8 @@
 //! # Backpressure
 //!
 //! `poll_ready` is the inner service's `poll_ready`. A retry drives its call's own clone of the
-//! inner service to readiness, so it waits for capacity like any caller, bounded by the deadline;
+//! inner service to readiness, so it waits for capacity like any caller, bounded by
+//! `stop_retrying_after`;
 //! while it sleeps between attempts it holds no capacity (no permit, no slot). A spent budget is
 //! never an error from `poll_ready`: the call returns its last outcome.
 //!
@@ -182,7 +202,7 @@
 //! When the first attempt succeeds, a call allocates nothing (a test proves it): its state is
 //! inline in the future. The backoff iterator (with its random generator) and the timer are made
 //! at the first retry that needs them, boxed so the happy-path future stays small: a call that
-//! retries allocates them once. A call reads the clock once, at the start, only if a deadline or a
+//! retries allocates them once. A call reads the clock once, at the start, only if a time limit or a
 //! budget is set, and the budget's deposit is one atomic add. Through the layer, each call copies
 //! the configuration (no shared reference count, unless a budget or listeners are set) and, when a
 //! retry may follow, clones the inner service and the request.
@@ -202,6 +222,8 @@
 //! calls on other threads.
 
 mod attempts;
+#[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
+mod borrowing;
 mod budget;
 mod builder;
 mod error;
@@ -215,6 +237,8 @@ mod run;
 mod service;
 
 pub use attempts::Attempt;
+#[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
+pub(crate) use borrowing::MakeAttempt;
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
 pub use error::InvalidRetry;

@@ -49,18 +49,32 @@ where
     }
 }
 
-/// Reads from an outcome how long to wait before the next attempt (an HTTP `Retry-After`, say).
-/// See [`RetryBuilder::retry_after`](super::RetryBuilder::retry_after).
+/// Reads from an outcome how long to wait before the next attempt (an HTTP `Retry-After`, say),
+/// and whether it is an open circuit's rejection. See
+/// [`RetryBuilder::retry_after`](super::RetryBuilder::retry_after).
 ///
-/// A hint replaces the backoff for that wait, except two values: zero says nothing (the backoff
-/// decides), and `Duration::MAX` says that waiting will not help, so the call gives up
-/// ([`GiveUpReason::NotRetryable`](super::GiveUpReason::NotRetryable)).
+/// A hint replaces the backoff for that wait: `Some(Duration::ZERO)` means "try again now",
+/// `Some(Duration::MAX)` means that waiting will not help, so the call gives up
+/// ([`GiveUpReason::NotRetryable`](super::GiveUpReason::NotRetryable)), and `None` means no
+/// hint (the backoff decides).
 ///
 /// Implemented by [`DefaultHint`], by [`HintOr`] and by closures
-/// `Fn(&Result<T, E>) -> Option<Duration>`.
+/// `Fn(&Result<T, E>) -> Option<Duration>` (which see no open circuit).
 pub trait RetryAfter<T, E> {
     /// The delay the outcome asks for, used instead of the backoff; `None` to use the backoff.
     fn retry_after(&self, outcome: &Result<T, E>) -> Option<Duration>;
+
+    /// When the outcome is a circuit breaker's rejection, the time until the circuit may admit
+    /// calls again, as [`CircuitOpen::retry_after`](crate::circuit_breaker::CircuitOpen::retry_after)
+    /// gives it (zero for a half-open circuit with every probe slot taken, `Duration::MAX` for a
+    /// circuit forced open); `None` for any other outcome. The retry then fails fast unless
+    /// [`wait_for_open_circuit`](super::RetryBuilder::wait_for_open_circuit) says otherwise.
+    ///
+    /// The default says `None`; [`DefaultHint`] recognises bulwark's own rejections.
+    fn open_circuit(&self, outcome: &Result<T, E>) -> Option<Duration> {
+        let _ = outcome;
+        None
+    }
 }
 
 impl<F, T, E> RetryAfter<T, E> for F
@@ -73,50 +87,45 @@ where
     }
 }
 
-/// The default hint: the errors of other bulwark patterns that know when to try again.
+/// The default hint: no delay of its own, and it recognises the rejections of a circuit breaker.
 ///
-/// With the `circuit-breaker` feature, an open circuit's error (a
-/// [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) as the error itself, inside a
-/// [`BoxError`](crate::BoxError), or anywhere in a `BoxError`'s `source()` chain) asks to wait
-/// its [`retry_after`](crate::circuit_breaker::CircuitOpen::retry_after): until the circuit may
-/// admit calls again, so an open circuit is not hammered blindly, and the call gives up at once if
-/// that is past the deadline. A circuit forced open says `Duration::MAX` (the call gives up), a
-/// half-open circuit with every probe slot taken says zero (the backoff decides). Other outcomes
-/// have no hint, and the backoff decides.
+/// With the `circuit-breaker` feature, an outcome whose error is an open circuit's rejection is
+/// reported by [`open_circuit`](RetryAfter::open_circuit), so that the retry fails fast (or, with
+/// [`wait_for_open_circuit`](super::RetryBuilder::wait_for_open_circuit), waits until the circuit
+/// may admit calls). It recognises, through `&dyn Any` (hence `E: 'static`):
 ///
-/// This covers the tower door (errors are `BoxError`s) and errors that are a `CircuitOpen`. Around
-/// the standalone [`CircuitBreaker::run`](crate::circuit_breaker::CircuitBreaker::run), whose
-/// error is a generic `circuit_breaker::Error<E>`, say it with a hint of your own:
+/// - a [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) as the error itself;
+/// - a `CircuitOpen` inside a [`BoxError`](crate::BoxError), or anywhere in its `source()` chain
+///   (the tower door);
+/// - the [`Error::Open`](crate::circuit_breaker::Error::Open) of the standalone
+///   [`CircuitBreaker::run`](crate::circuit_breaker::CircuitBreaker::run), and the
+///   [`Error::CircuitOpen`](crate::Error::CircuitOpen) of a
+///   [`Pipeline`](crate::pipeline::Pipeline), for any `E`: these generic types are registered by
+///   the breaker and the pipeline when they reject a call, which is the only way an error of
+///   theirs comes to hold a rejection (short of building one by hand).
 ///
-/// ```
-/// # #[cfg(feature = "circuit-breaker")] {
-/// use bulwark::circuit_breaker::{CircuitOpen, Error};
-/// use bulwark::retry::Retry;
-///
-/// let retry = Retry::builder()
-///     .retry_after(|out: &Result<String, Error<std::io::Error>>| {
-///         out.as_ref().err()?.as_open().map(CircuitOpen::retry_after)
-///     })
-///     .build();
-/// # let _ = retry;
-/// # }
-/// ```
+/// Any other outcome has no hint, and the backoff decides.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultHint;
 
 impl<T, E: 'static> RetryAfter<T, E> for DefaultHint {
     #[inline]
-    fn retry_after(&self, outcome: &Result<T, E>) -> Option<Duration> {
+    fn retry_after(&self, _: &Result<T, E>) -> Option<Duration> {
+        None
+    }
+
+    #[inline]
+    fn open_circuit(&self, outcome: &Result<T, E>) -> Option<Duration> {
         match outcome {
             Ok(_) => None,
-            Err(e) => pattern_hint(e),
+            Err(e) => open_circuit_in(e),
         }
     }
 }
 
-/// The hint of an error raised by another bulwark pattern, if it carries one.
+/// The wait of an open circuit's rejection, if `error` is one or holds one.
 #[cfg_attr(not(feature = "circuit-breaker"), allow(unused_variables))]
-fn pattern_hint(error: &dyn Any) -> Option<Duration> {
+fn open_circuit_in(error: &dyn Any) -> Option<Duration> {
     #[cfg(feature = "circuit-breaker")]
     {
         use crate::circuit_breaker::CircuitOpen;
@@ -131,12 +140,17 @@ fn pattern_hint(error: &dyn Any) -> Option<Duration> {
                 }
                 cause = e.source();
             }
+            return None;
+        }
+        if let Some(open) = crate::circuit_breaker::open_types::open_in(error) {
+            return Some(open.retry_after());
         }
     }
     None
 }
 
-/// A user hint, then [`DefaultHint`] when the user hint has none. Made by
+/// A user hint, then [`DefaultHint`] when the user hint has none; open circuits as the
+/// [`DefaultHint`] sees them. Made by
 /// [`RetryBuilder::retry_after`](super::RetryBuilder::retry_after).
 #[derive(Clone, Copy)]
 pub struct HintOr<F> {
@@ -156,6 +170,11 @@ where
     #[inline]
     fn retry_after(&self, outcome: &Result<T, E>) -> Option<Duration> {
         (self.hint)(outcome).or_else(|| DefaultHint.retry_after(outcome))
+    }
+
+    #[inline]
+    fn open_circuit(&self, outcome: &Result<T, E>) -> Option<Duration> {
+        DefaultHint.open_circuit(outcome)
     }
 }
 

@@ -105,10 +105,10 @@ where
                 RunStateProj::Sleeping { sleep } => {
                     ready!(sleep.as_mut().poll(cx));
                     let last = this.last.take();
-                    if this.attempts.past_deadline() {
+                    if this.attempts.past_stop() {
                         if let Some(outcome) = last {
                             this.attempts
-                                .give_up(&this.retry.shared, GiveUpReason::Deadline);
+                                .give_up(&this.retry.shared, GiveUpReason::TimeUp);
                             return Poll::Ready(outcome);
                         }
                     }
