@@ -120,3 +120,26 @@ impl<E> From<crate::bulkhead::BulkheadFull> for Error<E> {
         Error::BulkheadFull(e)
     }
 }
+
+impl<E> Error<Error<E>> {
+    /// Merges an error of nested standalone patterns into one level: a pattern's rejection is
+    /// kept wherever it happened, and the call's own error stays `Inner`.
+    ///
+    /// ```
+    /// use bulwark::Error;
+    ///
+    /// let nested: Error<Error<std::io::Error>> = Error::Inner(Error::Inner(std::io::Error::other("down")));
+    /// assert!(matches!(nested.flatten(), Error::Inner(_)));
+    /// ```
+    pub fn flatten(self) -> Error<E> {
+        match self {
+            Error::Inner(inner) => inner,
+            #[cfg(feature = "timeout")]
+            Error::Timeout(e) => Error::Timeout(e),
+            #[cfg(feature = "circuit-breaker")]
+            Error::CircuitOpen(e) => Error::CircuitOpen(e),
+            #[cfg(feature = "bulkhead")]
+            Error::BulkheadFull(e) => Error::BulkheadFull(e),
+        }
+    }
+}

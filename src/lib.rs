@@ -80,9 +80,11 @@ pub mod saga;
 ))]
 pub mod pipeline;
 
+mod config_error;
 mod error;
 
 pub use builder::ServiceBuilderExt;
+pub use config_error::ConfigError;
 pub use error::Error;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
