@@ -82,6 +82,7 @@ pub mod pipeline;
 
 mod config_error;
 mod error;
+mod sleep;
 
 pub use builder::ServiceBuilderExt;
 pub use config_error::ConfigError;

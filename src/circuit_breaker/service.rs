@@ -67,16 +67,9 @@ impl<S, C> CircuitBreakerService<S, C> {
         let Some(deadline) = Instant::now().checked_add(open.retry_after()) else {
             return false;
         };
-        let sleep = match &mut self.sleep {
-            Some(sleep) => {
-                sleep.as_mut().reset(deadline);
-                sleep
-            }
-            None => self
-                .sleep
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        sleep.as_mut().poll(cx).is_ready()
+        crate::sleep::arm(&mut self.sleep, deadline)
+            .poll(cx)
+            .is_ready()
     }
 }
 

@@ -170,7 +170,7 @@ where
         this.state.set(State::Readying);
         arm_stop(this.sleep, this.attempts);
     } else {
-        set_sleep(this.sleep, after(delay));
+        crate::sleep::arm(this.sleep, after(delay));
         this.state.set(State::Sleeping);
     }
     None
@@ -256,17 +256,10 @@ fn after(delay: std::time::Duration) -> tokio::time::Instant {
         .unwrap_or(now)
 }
 
-fn set_sleep(sleep: &mut Option<Pin<Box<Sleep>>>, until: tokio::time::Instant) {
-    match sleep {
-        Some(sleep) => sleep.as_mut().reset(until),
-        None => *sleep = Some(Box::pin(tokio::time::sleep_until(until))),
-    }
-}
-
 /// Points the timer at the end of the time for retrying (if any) for the wait for readiness.
 fn arm_stop<D>(sleep: &mut Option<Pin<Box<Sleep>>>, attempts: &Attempts<D>) {
     if let Some(stop_at) = attempts.stop_at() {
-        set_sleep(sleep, stop_at);
+        crate::sleep::arm(sleep, stop_at);
     }
 }
 

@@ -109,10 +109,7 @@ impl ReadyWait {
                 self.sleep = None;
                 return false;
             };
-            match &mut self.sleep {
-                Some(sleep) => sleep.as_mut().reset(deadline),
-                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
-            }
+            crate::sleep::arm(&mut self.sleep, deadline);
         }
         let Some(sleep) = &mut self.sleep else {
             return false;
