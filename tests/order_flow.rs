@@ -147,10 +147,12 @@ async fn the_story_is_the_same_every_run() {
     assert_eq!(report().await.narrative, report().await.narrative);
 }
 
-/// The README's guided tour pastes the example's output: every line it shows (other than `...`)
-/// must be a line the scenario prints, so the tour cannot drift from the code.
+/// The README's guided tour pastes the example's output: its quoted lines (other than `...`) must
+/// be lines the scenario prints, in the order it prints them, and lines quoted one after the other
+/// (with no `...` between them, inside one block) must be printed one after the other. So the tour
+/// can neither drift from the code nor tell the story out of order.
 #[tokio::test(start_paused = true)]
-async fn readme_tour_quotes_the_real_output() {
+async fn readme_tour_quotes_the_real_output_in_order() {
     let report = report().await;
     let printed: Vec<String> = report
         .narrative
@@ -165,16 +167,76 @@ async fn readme_tour_quotes_the_real_output() {
         .nth(1)
         .expect("README has a guided tour");
     let tour = tour.split("\n## ").next().unwrap_or(tour);
-    let mut quoted = 0;
+    let quoted = tour_quotes(tour);
+    assert!(
+        quoted.len() > 20,
+        "the tour quotes the output ({} lines)",
+        quoted.len()
+    );
+    if let Err(e) = check_quotes_in_order(&quoted, &printed) {
+        panic!("{e}");
+    }
+}
+
+/// The quoted lines of every `text` block, each with whether it must follow the previous quoted
+/// line directly (same block, no `...` between them).
+fn tour_quotes(tour: &str) -> Vec<(&str, bool)> {
+    let mut quoted = Vec::new();
     for block in tour.split("```text\n").skip(1) {
         let block = block.split("```").next().unwrap_or(block);
-        for line in block.lines().filter(|l| *l != "...") {
-            assert!(
-                printed.iter().any(|p| p == line),
-                "README quotes a line the example does not print:\n{line}"
-            );
-            quoted += 1;
+        let mut adjacent = false;
+        for line in block.lines() {
+            if line == "..." {
+                adjacent = false;
+                continue;
+            }
+            quoted.push((line, adjacent));
+            adjacent = true;
         }
     }
-    assert!(quoted > 20, "the tour quotes the output ({quoted} lines)");
+    quoted
+}
+
+/// Finds each quoted line in `printed` after the previous one (directly after it when `adjacent`).
+fn check_quotes_in_order(quoted: &[(&str, bool)], printed: &[String]) -> Result<(), String> {
+    let mut next = 0;
+    for (i, &(line, adjacent)) in quoted.iter().enumerate() {
+        let found = if adjacent {
+            (printed.get(next).map(String::as_str) == Some(line)).then_some(next)
+        } else {
+            printed[next..]
+                .iter()
+                .position(|p| p == line)
+                .map(|at| next + at)
+        };
+        match found {
+            Some(at) => next = at + 1,
+            None if printed.iter().any(|p| p == line) => {
+                let after = if i == 0 { "(start)" } else { quoted[i - 1].0 };
+                return Err(format!(
+                    "README quotes a line out of order (or not right after the line before it):\n{line}\nafter:\n{after}"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "README quotes a line the example does not print:\n{line}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_tour_check_rejects_lines_out_of_order_and_gaps_without_an_ellipsis() {
+    let printed: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+    let tour = tour_quotes;
+    assert!(check_quotes_in_order(&tour("```text\na\nb\n...\nd\n```\n"), &printed).is_ok());
+    assert!(check_quotes_in_order(&tour("```text\na\n```\n```text\nc\n```\n"), &printed).is_ok());
+    // The same line quoted twice, as the tour once did, is out of order.
+    assert!(check_quotes_in_order(&tour("```text\na\n...\na\n```\n"), &printed).is_err());
+    assert!(check_quotes_in_order(&tour("```text\nb\na\n```\n"), &printed).is_err());
+    // A gap needs `...`.
+    assert!(check_quotes_in_order(&tour("```text\na\nc\n```\n"), &printed).is_err());
+    assert!(check_quotes_in_order(&tour("```text\nz\n```\n"), &printed).is_err());
 }
