@@ -25,7 +25,7 @@ use std::fmt;
 ///
 /// `Display` and `source()` are those of the wrapped error, so printing an `Error` never repeats
 /// a message, and the cause chain of `Inner` is kept.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error<E> {
     /// The call ran and returned this error (after any retries).

@@ -2,10 +2,10 @@
 
 use super::config::{Builder, Config};
 use super::core::{Core, Ticket};
-use super::events::{Event, Reason};
+use super::events::{Event, OpenReason};
 use super::sync::Padded;
 use super::{CircuitBreakerLayer, CircuitOpen, Error, State};
-use crate::classify::{Classify, DefaultClassifier, Outcome};
+use crate::classify::{Classify, DefaultClassifier, Verdict};
 use crate::event::Listeners;
 use std::fmt;
 use std::future::Future;
@@ -168,21 +168,21 @@ impl<C> CircuitBreaker<C> {
     /// receivers, and calls admitted before still complete as they would have.
     pub fn force_open(&self) {
         self.core()
-            .transition(None, State::ForcedOpen, Reason::Manual);
+            .transition(None, State::ForcedOpen, OpenReason::Manual);
     }
 
     /// Turns the breaker off until [`reset`](Self::reset): every call runs, nothing is recorded.
     /// A no-op when it is already disabled.
     pub fn disable(&self) {
         self.core()
-            .transition(None, State::Disabled, Reason::Manual);
+            .transition(None, State::Disabled, OpenReason::Manual);
     }
 
     /// Records every call but never opens, until [`reset`](Self::reset). Entering this state
     /// starts an empty window; calling it again while in it changes nothing (the window is kept).
     pub fn metrics_only(&self) {
         self.core()
-            .transition(None, State::MetricsOnly, Reason::Manual);
+            .transition(None, State::MetricsOnly, OpenReason::Manual);
     }
 
     /// Closes the circuit with an empty window and the base open duration.
@@ -192,7 +192,8 @@ impl<C> CircuitBreaker<C> {
     /// but the state does not change: no [`Event::StateChanged`], no notification to
     /// [`subscribe`](Self::subscribe) receivers.
     pub fn reset(&self) {
-        self.core().transition(None, State::Closed, Reason::Manual);
+        self.core()
+            .transition(None, State::Closed, OpenReason::Manual);
     }
 }
 
@@ -259,7 +260,7 @@ impl<R: CoreRef> Guard<R> {
         }
     }
 
-    pub(crate) fn finish(&mut self, outcome: Outcome) {
+    pub(crate) fn finish(&mut self, outcome: Verdict) {
         if let Some(ticket) = self.ticket.take() {
             self.owner.core_ref().record(ticket, outcome);
         }

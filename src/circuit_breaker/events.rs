@@ -1,7 +1,7 @@
 //! What a circuit breaker reports to its listeners.
 
 use super::State;
-use crate::classify::Outcome;
+use crate::classify::Verdict;
 use crate::event::PatternEvent;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ pub enum Event {
         /// The state it entered.
         to: State,
         /// Why.
-        reason: Reason,
+        reason: OpenReason,
     },
     /// A call was rejected without running.
     Rejected {
@@ -30,7 +30,7 @@ pub enum Event {
     Recorded {
         /// How it was classified; a dropped call is `Ignored`, or `Failure` under
         /// [`DroppedCall::Failure`](super::DroppedCall::Failure).
-        outcome: Outcome,
+        outcome: Verdict,
         /// Whether it was slower than the slow-call threshold.
         slow: bool,
     },
@@ -39,7 +39,7 @@ pub enum Event {
 /// Why the circuit changed state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Reason {
+pub enum OpenReason {
     /// The failure rate in the window reached the threshold.
     FailureRate {
         /// The failure rate, in [0, 1].

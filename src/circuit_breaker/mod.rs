@@ -87,7 +87,7 @@
 //!
 //! ```
 //! use bulwark::circuit_breaker::{CircuitBreaker, State};
-//! use bulwark::classify::Outcome;
+//! use bulwark::classify::Verdict;
 //!
 //! #[derive(Debug)]
 //! struct Response { status: u16 }
@@ -98,10 +98,10 @@
 //!     .count_window(4)
 //!     .minimum_calls(4)
 //!     .classifier(|result: &Result<Response, std::io::Error>| match result {
-//!         Ok(r) if r.status >= 500 => Outcome::Failure,
-//!         Ok(r) if r.status >= 400 => Outcome::Ignored,
-//!         Ok(_) => Outcome::Success,
-//!         Err(_) => Outcome::Failure,
+//!         Ok(r) if r.status >= 500 => Verdict::Failure,
+//!         Ok(r) if r.status >= 400 => Verdict::Ignored,
+//!         Ok(_) => Verdict::Success,
+//!         Err(_) => Verdict::Failure,
 //!     })
 //!     .build()?;
 //!
@@ -207,7 +207,7 @@
 //!
 //! # Events
 //!
-//! [`Builder::on_event`] registers listeners for [`Event`]s: state changes (with a [`Reason`]),
+//! [`Builder::on_event`] registers listeners for [`Event`]s: state changes (with a [`OpenReason`]),
 //! rejections, and recorded calls. [`CircuitBreaker::subscribe`] gives a `tokio::sync::watch`
 //! receiver of the state. With the `tracing` feature every event is also a `tracing` event with
 //! target `bulwark::circuit_breaker`.
@@ -233,7 +233,7 @@ mod window;
 pub use breaker::{CircuitBreaker, Metrics};
 pub use config::{Builder, DroppedCall, WindowKind};
 pub use error::{CircuitOpen, ConfigError, Error};
-pub use events::{Event, Reason};
+pub use events::{Event, OpenReason};
 pub use future::ResponseFuture;
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreakerService;

@@ -2,7 +2,7 @@
 //! time.
 
 use bulwark::circuit_breaker::{Builder, CircuitBreaker, DroppedCall, Error, State};
-use bulwark::classify::{DefaultClassifier, Outcome};
+use bulwark::classify::{DefaultClassifier, Verdict};
 use futures::FutureExt;
 use std::io;
 use std::time::Duration;
@@ -260,10 +260,10 @@ async fn dropped_call_in_closed_state_counts_as_failure_when_configured() {
 async fn ignored_outcomes_are_not_recorded() {
     let b = small()
         .classifier(|r: &Result<u16, io::Error>| match r {
-            Ok(s) if *s >= 500 => Outcome::Failure,
-            Ok(s) if *s >= 400 => Outcome::Ignored,
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::Failure,
+            Ok(s) if *s >= 500 => Verdict::Failure,
+            Ok(s) if *s >= 400 => Verdict::Ignored,
+            Ok(_) => Verdict::Success,
+            Err(_) => Verdict::Failure,
         })
         .build()
         .unwrap();

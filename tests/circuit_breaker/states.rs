@@ -2,8 +2,10 @@
 //! paused time.
 
 use bulwark::backoff::{Backoff, Jitter};
-use bulwark::circuit_breaker::{Builder, CircuitBreaker, CircuitOpen, Error, Event, Reason, State};
-use bulwark::classify::Outcome;
+use bulwark::circuit_breaker::{
+    Builder, CircuitBreaker, CircuitOpen, Error, Event, OpenReason, State,
+};
+use bulwark::classify::Verdict;
 use futures::FutureExt;
 use std::io;
 use std::pin::pin;
@@ -305,7 +307,7 @@ async fn listeners_see_state_changes_rejections_and_records_after_locks_are_rele
             .filter(|e| matches!(
                 e,
                 Event::Recorded {
-                    outcome: Outcome::Failure,
+                    outcome: Verdict::Failure,
                     slow: false
                 }
             ))
@@ -315,7 +317,7 @@ async fn listeners_see_state_changes_rejections_and_records_after_locks_are_rele
     assert!(events.contains(&Event::StateChanged {
         from: State::Closed,
         to: State::Open,
-        reason: Reason::FailureRate { rate: 1.0 },
+        reason: OpenReason::FailureRate { rate: 1.0 },
     }));
     assert!(events.contains(&Event::Rejected {
         state: State::Open,
@@ -497,7 +499,7 @@ async fn max_wait_in_half_open_is_applied_when_the_state_is_read_without_traffic
     assert_eq!(*rx.borrow_and_update(), State::Open);
     assert_eq!(
         events.lock().unwrap().last(),
-        Some(&(State::Open, Reason::HalfOpenTimedOut))
+        Some(&(State::Open, OpenReason::HalfOpenTimedOut))
     );
     // The new open period started when the wait ran out, not when it was read.
     let open = rejected(succeed(&b).await);

@@ -2,7 +2,7 @@
 //! and its open and half-open states, driven by random outcomes and random waits.
 
 use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
-use bulwark::classify::Outcome;
+use bulwark::classify::Verdict;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -189,13 +189,13 @@ impl Model {
 }
 
 /// `Ok(true)` is a call the classifier ignores.
-type Classifier = fn(&Result<bool, ()>) -> Outcome;
+type Classifier = fn(&Result<bool, ()>) -> Verdict;
 
-fn classify(r: &Result<bool, ()>) -> Outcome {
+fn classify(r: &Result<bool, ()>) -> Verdict {
     match r {
-        Ok(true) => Outcome::Ignored,
-        Ok(false) => Outcome::Success,
-        Err(()) => Outcome::Failure,
+        Ok(true) => Verdict::Ignored,
+        Ok(false) => Verdict::Success,
+        Err(()) => Verdict::Failure,
     }
 }
 

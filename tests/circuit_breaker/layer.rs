@@ -2,7 +2,7 @@
 
 use bulwark::ServiceBuilderExt;
 use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, State};
-use bulwark::classify::Outcome;
+use bulwark::classify::Verdict;
 use futures::{FutureExt, poll};
 use std::convert::Infallible;
 use std::pin::pin;
@@ -148,8 +148,8 @@ async fn classifier_sees_the_inner_response() {
         .count_window(2)
         .minimum_calls(2)
         .classifier(|r: &Result<u16, Infallible>| match r {
-            Ok(503) => Outcome::Failure,
-            _ => Outcome::Success,
+            Ok(503) => Verdict::Failure,
+            _ => Verdict::Success,
         })
         .build()
         .unwrap();

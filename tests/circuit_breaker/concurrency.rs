@@ -1,6 +1,6 @@
 //! The circuit breaker under real threads, and its allocation count.
 
-mod support;
+use crate::support;
 
 use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
 use futures::FutureExt;

@@ -1,6 +1,6 @@
 //! Behaviour of the timeout pattern, standalone and as a tower layer, with paused time.
 
-mod support;
+use crate::support;
 
 use bulwark::ServiceBuilderExt;
 use bulwark::timeout::{Elapsed, Event, Timeout, TimeoutLayer};
