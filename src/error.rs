@@ -88,13 +88,8 @@ impl<E> From<crate::timeout::Elapsed> for Error<E> {
     }
 }
 
-// The pipeline's rejections; the pipeline needs all four call-level patterns.
-#[cfg(all(
-    feature = "timeout",
-    feature = "retry",
-    feature = "circuit-breaker",
-    feature = "bulkhead"
-))]
+// A standalone breaker's or a pipeline's rejections, for a retry around them.
+#[cfg(all(feature = "retry", feature = "circuit-breaker"))]
 impl<E: 'static> Error<E> {
     /// Registers this type with the retry's default hint, which can then see its rejections.
     pub(crate) fn register_open() {

@@ -8,7 +8,7 @@
 //! This file holds the state and admission; `record.rs` the recording and the trip rules;
 //! `transition.rs` the transitions and the metrics snapshot.
 
-use super::config::{Config, WindowKind};
+use super::builder::{Config, WindowKind};
 use super::count_window::CountWindow;
 use super::events::{Event, OpenReason};
 use super::probes::{Probe, Probes};

@@ -1,7 +1,7 @@
 //! Recording outcomes: the closed window, the trip rules, and the verdict of half-open probes.
 
 use super::State;
-use super::config::{DroppedCall, WindowKind};
+use super::builder::{DroppedCall, WindowKind};
 use super::core::{Core, Mode, Ticket, generation_of, word};
 use super::events::{Event, OpenReason};
 use super::sync::Ordering;

@@ -1,6 +1,6 @@
 //! State transitions (under the transition mutex, listeners after it) and metrics snapshots.
 
-use super::config::Config;
+use super::builder::Config;
 use super::core::{Core, Transitions, generation_of, state_of, word};
 use super::events::{Event, OpenReason};
 use super::sync::Ordering;

@@ -1,7 +1,8 @@
 //! Property test: the breaker against a simple reference model of its windows, its trip rules
 //! and its open and half-open states, driven by random outcomes and random waits.
 
-use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
+use bulwark::Error;
+use bulwark::circuit_breaker::{CircuitBreaker, State};
 use bulwark::classify::Verdict;
 use proptest::prelude::*;
 use std::collections::VecDeque;
@@ -257,13 +258,13 @@ proptest! {
                     if failed { Err(()) } else { Ok(ignored) }
                 }).await;
                 match (admitted, r) {
-                    (Err(wait), Err(Error::Open(open))) => {
+                    (Err(wait), Err(Error::CircuitOpen(open))) => {
                         prop_assert_eq!(open.retry_after(), Duration::from_nanos(wait), "step {}", i);
                         prop_assert_eq!(b.state(), State::Open, "step {}", i);
                         continue;
                     }
                     (Err(_), r) => prop_assert!(false, "step {}: expected a rejection, got {:?}", i, r),
-                    (Ok(()), Err(Error::Open(open))) => prop_assert!(false, "step {}: rejected {:?}", i, open),
+                    (Ok(()), Err(Error::CircuitOpen(open))) => prop_assert!(false, "step {}: rejected {:?}", i, open),
                     (Ok(()), _) => {}
                 }
                 m.now += u64::try_from(slow_by.as_nanos()).unwrap();

@@ -1,10 +1,9 @@
 //! The circuit breaker's open, half-open and manual states, its events and its watch, with
 //! paused time.
 
+use bulwark::Error;
 use bulwark::backoff::{Backoff, Jitter};
-use bulwark::circuit_breaker::{
-    Builder, CircuitBreaker, CircuitOpen, Error, Event, OpenReason, State,
-};
+use bulwark::circuit_breaker::{Builder, CircuitBreaker, CircuitOpen, Event, OpenReason, State};
 use bulwark::classify::Verdict;
 use futures::FutureExt;
 use std::io;
@@ -31,7 +30,7 @@ async fn fail(b: &CircuitBreaker) -> Result<(), Error<io::Error>> {
 
 fn rejected<T: std::fmt::Debug>(r: Result<T, Error<io::Error>>) -> CircuitOpen {
     match r {
-        Err(Error::Open(open)) => open,
+        Err(Error::CircuitOpen(open)) => open,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }

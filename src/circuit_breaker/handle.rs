@@ -1,10 +1,11 @@
 //! The circuit breaker handle: the standalone door (`run`) and the source of tower layers.
 
-use super::config::{Builder, Config};
+use super::builder::{Builder, Config};
 use super::core::{Core, Ticket};
 use super::events::{Event, OpenReason};
+use super::future::Run;
 use super::sync::Padded;
-use super::{CircuitBreakerLayer, CircuitOpen, Error, State};
+use super::{CircuitBreakerLayer, CircuitOpen, Metrics, State};
 use crate::classify::{Classify, DefaultClassifier, Verdict};
 use crate::event::Listeners;
 use std::fmt;
@@ -23,41 +24,6 @@ pub struct CircuitBreaker<C = DefaultClassifier> {
 struct Shared<C> {
     core: Core,
     classifier: C,
-}
-
-/// A snapshot of a breaker's state and window; see [`CircuitBreaker::metrics`].
-///
-/// `calls`, `failures`, `slow_calls` and the two rates describe the closed window: live while the
-/// circuit is [`State::Closed`] or [`State::MetricsOnly`]; in every other state, the figures the
-/// window held when the circuit left those states (for an open or half-open circuit, the window
-/// that tripped it), unchanged until the circuit closes again with an empty window. The `probes_*`
-/// fields describe the current half-open period, and are zero in every other state.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Metrics {
-    /// The current state.
-    pub state: State,
-    /// Calls in the closed window (live, or as it was when the circuit left the closed state).
-    pub calls: u32,
-    /// Failed calls in the closed window.
-    pub failures: u32,
-    /// Slow calls in the closed window.
-    pub slow_calls: u32,
-    /// `failures / calls`, zero for an empty window.
-    pub failure_rate: f64,
-    /// `slow_calls / calls`, zero for an empty window.
-    pub slow_call_rate: f64,
-    /// Calls rejected since the breaker was built.
-    pub rejected: u64,
-    /// Half-open probes running now.
-    pub probes_in_flight: u32,
-    /// Half-open probes of the current period that completed and were counted (ignored and
-    /// dropped probes are not).
-    pub probes_completed: u32,
-    /// Of those, the failed ones.
-    pub probes_failed: u32,
-    /// Of those, the slow ones.
-    pub probes_slow: u32,
 }
 
 impl CircuitBreaker {
@@ -83,34 +49,36 @@ impl<C> CircuitBreaker<C> {
 
     /// Runs the call `f` makes if the circuit admits it, and records its outcome.
     ///
-    /// When the circuit rejects the call, `f` is not even invoked and the result is
-    /// [`Error::Open`]. Otherwise the result of the call is classified, recorded, and returned,
-    /// its error wrapped in [`Error::Inner`]. Dropping the returned future before it completes
+    /// The circuit decides when `run` is called, as a tower service decides in `call`. When it
+    /// rejects the call, `f` is not even invoked and the returned future resolves at once to
+    /// [`Error::CircuitOpen`](crate::Error::CircuitOpen). Otherwise `f` is called at once, and
+    /// the returned future classifies, records and returns its result, an error wrapped in
+    /// [`Error::Inner`](crate::Error::Inner). Dropping the returned future before it completes
     /// gives back a half-open probe slot without counting the probe, and records a closed-state
     /// call as set by [`Builder::dropped_calls`].
     ///
-    /// A [`Retry`](crate::retry::Retry) around this call recognises [`Error::Open`] through its
+    /// A [`Retry`](crate::retry::Retry) around this call recognises the rejection through its
     /// [`DefaultHint`](crate::retry::DefaultHint), as it does a [`CircuitOpen`] (hence
     /// `E: 'static`).
-    pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, Fut, C>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
         E: 'static,
     {
-        let mut admission = match self.admit() {
-            Ok(admission) => admission,
+        match self.core().acquire(true) {
+            Ok(ticket) => {
+                let mut guard = Guard::new(self, ticket);
+                guard.begin();
+                Run::running(f(), guard)
+            }
             Err(open) => {
                 #[cfg(feature = "retry")]
-                Error::<E>::register_open();
-                return Err(Error::Open(open));
+                crate::Error::<E>::register_open();
+                Run::rejected(open)
             }
-        };
-        admission.begin();
-        let result = f().await;
-        admission.finish(self.shared.classifier.classify(&result));
-        result.map_err(Error::Inner)
+        }
     }
 
     /// Asks the circuit to admit one call, synchronously. The caller starts the call's clock with
@@ -220,6 +188,26 @@ pub(crate) trait CoreRef {
     fn core_ref(&self) -> &Core;
 }
 
+/// Something that reaches a whole breaker, core and classifier: the handle a standalone call
+/// borrows, or a tower service clone's own reference.
+pub(crate) trait BreakerRef: CoreRef {
+    type Classifier;
+    fn classifier(&self) -> &Self::Classifier;
+}
+
+impl<C> CoreRef for &CircuitBreaker<C> {
+    fn core_ref(&self) -> &Core {
+        self.core()
+    }
+}
+
+impl<C> BreakerRef for &CircuitBreaker<C> {
+    type Classifier = C;
+    fn classifier(&self) -> &C {
+        &self.shared.classifier
+    }
+}
+
 impl CoreRef for &Core {
     fn core_ref(&self) -> &Core {
         self
@@ -233,6 +221,13 @@ pub(crate) type LocalRef<C> = Arc<Padded<CircuitBreaker<C>>>;
 impl<C> CoreRef for LocalRef<C> {
     fn core_ref(&self) -> &Core {
         self.0.core()
+    }
+}
+
+impl<C> BreakerRef for LocalRef<C> {
+    type Classifier = C;
+    fn classifier(&self) -> &C {
+        &self.0.shared.classifier
     }
 }
 
