@@ -1,7 +1,7 @@
 //! Retry around a circuit breaker: an open circuit ends the call at once by default (fail fast),
 //! is waited out only when asked and within bounds, and is never called while open. The default
 //! hint sees the rejection through every door: tower's `BoxError`, the standalone breaker's
-//! `circuit_breaker::Error<E>` and the pipeline's `bulwark::Error<E>`.
+//! `bulwark::Error<E>` and the pipeline's.
 #![cfg(all(feature = "retry", feature = "circuit-breaker"))]
 
 mod retry_common;

@@ -14,7 +14,7 @@ pub enum Fault {
     Latency(Duration),
 }
 
-/// Which rate to change with [`Chaos::set_rate`].
+/// Which rate to change with [`Chaos::set_rate`](super::Chaos::set_rate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FaultKind {

@@ -18,7 +18,7 @@
 //! use bulwark::chaos::Chaos;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), bulwark::chaos::BuildError> {
+//! # async fn main() -> Result<(), bulwark::ConfigError> {
 //! let chaos = Chaos::builder()
 //!     .seed(7)
 //!     .error(0.5, || "injected")

@@ -5,7 +5,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 use tower::Service;
 
-/// A service with injected faults; made by [`ChaosLayer`].
+/// A service with injected faults; made by [`ChaosLayer`](super::ChaosLayer).
 pub struct ChaosService<S, E> {
     inner: S,
     chaos: Chaos<E>,

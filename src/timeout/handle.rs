@@ -35,7 +35,7 @@ impl Timeout {
         self.duration
     }
 
-    /// Runs `future`, failing with [`Elapsed`] if it has not completed within the timeout.
+    /// Runs `future`, failing with [`Elapsed`](super::Elapsed) if it has not completed within the timeout.
     ///
     /// The deadline starts now, not at the first poll.
     pub fn run<F: IntoFuture>(&self, future: F) -> Run<F::IntoFuture> {

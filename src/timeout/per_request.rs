@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-/// Chooses the timeout of one request; see [`TimeoutLayer::per_request`].
+/// Chooses the timeout of one request; see
+/// [`TimeoutLayer::per_request`](super::TimeoutLayer::per_request).
 ///
 /// Implemented for closures `Fn(&Req) -> Option<Duration>` and for [`DefaultTimeout`].
 pub trait RequestTimeout<Req> {
