@@ -83,9 +83,14 @@ impl<C> CircuitBreaker<C> {
 
     /// Asks the circuit to admit one call, synchronously. The caller starts the call's clock with
     /// [`Guard::begin`], records its outcome with [`Guard::finish`], and dropping the admission
-    /// unfinished releases it as a dropped call. The core of [`run`](Self::run), for callers (the
-    /// pipeline) that must not even build the call when the circuit is open, and whose output is
-    /// not the `Result` the breaker's own classifier reads.
+    /// unfinished releases it as a dropped call. The admission of [`run`](Self::run), for callers
+    /// (the pipeline, hence used only with the four call-level patterns) that must not even build
+    /// the call when the circuit is open, and whose output is not the `Result` the breaker's own
+    /// classifier reads.
+    #[cfg_attr(
+        not(all(feature = "timeout", feature = "retry", feature = "bulkhead")),
+        allow(dead_code)
+    )]
     pub(crate) fn admit(&self) -> Result<Admission<'_>, CircuitOpen> {
         let ticket = self.core().acquire(true)?;
         Ok(Guard::new(self.core(), ticket))
@@ -233,6 +238,10 @@ impl<C> BreakerRef for LocalRef<C> {
 
 /// An admitted call: records its outcome when finished, gives its ticket back when dropped.
 /// A call admitted by a breaker it borrows; see [`CircuitBreaker::admit`].
+#[cfg_attr(
+    not(all(feature = "timeout", feature = "retry", feature = "bulkhead")),
+    allow(dead_code)
+)]
 pub(crate) type Admission<'a> = Guard<&'a Core>;
 
 pub(crate) struct Guard<R: CoreRef> {
