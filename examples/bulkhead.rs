@@ -3,7 +3,8 @@
 //!
 //! Time is tokio's paused clock: the one-second calls take no real time.
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError};
+use bulwark::Error;
+use bulwark::bulkhead::Bulkhead;
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -28,8 +29,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let at = start.elapsed().as_secs();
             match result {
                 Ok(i) => println!("call {i}: done at {at}s"),
-                Err(BulkheadError::Full(full)) => println!("call {i}: shed at {at}s ({full})"),
-                Err(BulkheadError::Inner(e)) => println!("call {i}: failed: {e}"),
+                Err(Error::BulkheadFull(full)) => println!("call {i}: shed at {at}s ({full})"),
+                Err(e) => println!("call {i}: failed: {e}"),
             }
         }
     });

@@ -3,7 +3,8 @@
 //!
 //! Time is tokio's paused clock: the 10-second open duration takes no real time.
 
-use bulwark::circuit_breaker::{CircuitBreaker, Error, Event};
+use bulwark::Error;
+use bulwark::circuit_breaker::{CircuitBreaker, Event};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -36,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 1..=8 {
         match breaker.run(call).await {
             Ok(reply) => println!("call {i}: {reply}"),
-            Err(Error::Open(open)) => println!("call {i}: failed fast, {open}"),
+            Err(Error::CircuitOpen(open)) => println!("call {i}: failed fast, {open}"),
             Err(e) => println!("call {i}: {e}"),
         }
     }

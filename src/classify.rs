@@ -1,32 +1,32 @@
 //! Which outcomes of a call count as failures: shared by the circuit breaker and retry.
 //!
 //! A [`Classify`] looks at a call's `&Result<T, E>` and says whether it was a
-//! [`Success`](Outcome::Success), a [`Failure`](Outcome::Failure), or should be
-//! [`Ignored`](Outcome::Ignored) (neither: not the downstream's fault, e.g. a 4xx response, or a
+//! [`Success`](Verdict::Success), a [`Failure`](Verdict::Failure), or should be
+//! [`Ignored`](Verdict::Ignored) (neither: not the downstream's fault, e.g. a 4xx response, or a
 //! cancelled request). [`DefaultClassifier`] counts every `Err` as a failure and every `Ok` as a
-//! success. Any closure `Fn(&Result<T, E>) -> Outcome` is a classifier too:
+//! success. Any closure `Fn(&Result<T, E>) -> Verdict` is a classifier too:
 //!
 //! ```
-//! use bulwark::classify::{Classify, Outcome};
+//! use bulwark::classify::{Classify, Verdict};
 //!
 //! struct Status(u16);
 //!
 //! // A 5xx (or a transport error) is the downstream's fault; a 4xx is the caller's.
 //! let by_status = |result: &Result<Status, std::io::Error>| match result {
-//!     Ok(Status(code)) if *code >= 500 => Outcome::Failure,
-//!     Ok(Status(code)) if *code >= 400 => Outcome::Ignored,
-//!     Ok(_) => Outcome::Success,
-//!     Err(_) => Outcome::Failure,
+//!     Ok(Status(code)) if *code >= 500 => Verdict::Failure,
+//!     Ok(Status(code)) if *code >= 400 => Verdict::Ignored,
+//!     Ok(_) => Verdict::Success,
+//!     Err(_) => Verdict::Failure,
 //! };
 //!
-//! assert_eq!(by_status.classify(&Ok(Status(503))), Outcome::Failure);
-//! assert_eq!(by_status.classify(&Ok(Status(404))), Outcome::Ignored);
-//! assert_eq!(by_status.classify(&Ok(Status(200))), Outcome::Success);
+//! assert_eq!(by_status.classify(&Ok(Status(503))), Verdict::Failure);
+//! assert_eq!(by_status.classify(&Ok(Status(404))), Verdict::Ignored);
+//! assert_eq!(by_status.classify(&Ok(Status(200))), Verdict::Success);
 //! ```
 
 /// What a call's result means to a resilience pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum Verdict {
     /// The call worked.
     Success,
     /// The call failed in a way that says something about the health of the downstream.
@@ -35,20 +35,20 @@ pub enum Outcome {
     Ignored,
 }
 
-impl Outcome {
-    /// Whether this is [`Outcome::Failure`].
+impl Verdict {
+    /// Whether this is [`Verdict::Failure`].
     pub const fn is_failure(self) -> bool {
-        matches!(self, Outcome::Failure)
+        matches!(self, Verdict::Failure)
     }
 }
 
 /// Classifies the result of a call; see the [module docs](self).
 ///
-/// Implemented for [`DefaultClassifier`] and for every closure `Fn(&Result<T, E>) -> Outcome`.
+/// Implemented for [`DefaultClassifier`] and for every closure `Fn(&Result<T, E>) -> Verdict`.
 /// Classifiers run on the hot path, once per call: keep them cheap and free of locks.
 pub trait Classify<T, E> {
     /// What `result` means.
-    fn classify(&self, result: &Result<T, E>) -> Outcome;
+    fn classify(&self, result: &Result<T, E>) -> Verdict;
 }
 
 /// `Err` is a failure, `Ok` is a success.
@@ -57,20 +57,20 @@ pub struct DefaultClassifier;
 
 impl<T, E> Classify<T, E> for DefaultClassifier {
     #[inline]
-    fn classify(&self, result: &Result<T, E>) -> Outcome {
+    fn classify(&self, result: &Result<T, E>) -> Verdict {
         match result {
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::Failure,
+            Ok(_) => Verdict::Success,
+            Err(_) => Verdict::Failure,
         }
     }
 }
 
 impl<T, E, F> Classify<T, E> for F
 where
-    F: Fn(&Result<T, E>) -> Outcome,
+    F: Fn(&Result<T, E>) -> Verdict,
 {
     #[inline]
-    fn classify(&self, result: &Result<T, E>) -> Outcome {
+    fn classify(&self, result: &Result<T, E>) -> Verdict {
         self(result)
     }
 }
@@ -83,15 +83,15 @@ mod tests {
     fn default_classifier_counts_err_as_failure() {
         let ok: Result<u8, ()> = Ok(1);
         let err: Result<u8, ()> = Err(());
-        assert_eq!(DefaultClassifier.classify(&ok), Outcome::Success);
-        assert_eq!(DefaultClassifier.classify(&err), Outcome::Failure);
-        assert!(Outcome::Failure.is_failure());
-        assert!(!Outcome::Ignored.is_failure());
+        assert_eq!(DefaultClassifier.classify(&ok), Verdict::Success);
+        assert_eq!(DefaultClassifier.classify(&err), Verdict::Failure);
+        assert!(Verdict::Failure.is_failure());
+        assert!(!Verdict::Ignored.is_failure());
     }
 
     #[test]
     fn closures_are_classifiers() {
-        let ignore_all = |_: &Result<u8, ()>| Outcome::Ignored;
-        assert_eq!(ignore_all.classify(&Err(())), Outcome::Ignored);
+        let ignore_all = |_: &Result<u8, ()>| Verdict::Ignored;
+        assert_eq!(ignore_all.classify(&Err(())), Verdict::Ignored);
     }
 }

@@ -25,7 +25,7 @@ use std::fmt;
 ///
 /// `Display` and `source()` are those of the wrapped error, so printing an `Error` never repeats
 /// a message, and the cause chain of `Inner` is kept.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error<E> {
     /// The call ran and returned this error (after any retries).
@@ -88,13 +88,8 @@ impl<E> From<crate::timeout::Elapsed> for Error<E> {
     }
 }
 
-// The pipeline's rejections; the pipeline needs all four call-level patterns.
-#[cfg(all(
-    feature = "timeout",
-    feature = "retry",
-    feature = "circuit-breaker",
-    feature = "bulkhead"
-))]
+// A standalone breaker's or a pipeline's rejections, for a retry around them.
+#[cfg(all(feature = "retry", feature = "circuit-breaker"))]
 impl<E: 'static> Error<E> {
     /// Registers this type with the retry's default hint, which can then see its rejections.
     pub(crate) fn register_open() {

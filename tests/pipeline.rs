@@ -6,6 +6,7 @@
     feature = "bulkhead"
 ))]
 
+#[path = "common/mod.rs"]
 mod support;
 
 use bulwark::Error;

@@ -272,12 +272,12 @@ async fn retries_without_delay_yield_to_the_scheduler() {
 
 #[tokio::test(start_paused = true)]
 async fn a_shared_classifier_decides_what_is_retried() {
-    use bulwark::classify::Outcome;
+    use bulwark::classify::Verdict;
     let by_status = |out: &Result<u16, &str>| match out {
-        Ok(code) if *code >= 500 => Outcome::Failure,
-        Ok(code) if *code >= 400 => Outcome::Ignored,
-        Ok(_) => Outcome::Success,
-        Err(_) => Outcome::Failure,
+        Ok(code) if *code >= 500 => Verdict::Failure,
+        Ok(code) if *code >= 400 => Verdict::Ignored,
+        Ok(_) => Verdict::Success,
+        Err(_) => Verdict::Failure,
     };
     let retry = Retry::builder()
         .max_attempts(3)

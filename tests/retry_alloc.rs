@@ -1,6 +1,7 @@
 //! Zero heap allocations per call when the first attempt succeeds, through both doors.
 #![cfg(feature = "retry")]
 
+#[path = "common/mod.rs"]
 mod support;
 
 use bulwark::retry::Retry;

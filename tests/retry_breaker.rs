@@ -1,14 +1,15 @@
 //! Retry around a circuit breaker: an open circuit ends the call at once by default (fail fast),
 //! is waited out only when asked and within bounds, and is never called while open. The default
 //! hint sees the rejection through every door: tower's `BoxError`, the standalone breaker's
-//! `circuit_breaker::Error<E>` and the pipeline's `bulwark::Error<E>`.
+//! `bulwark::Error<E>` and the pipeline's.
 #![cfg(all(feature = "retry", feature = "circuit-breaker"))]
 
 mod retry_common;
 use retry_common::{MS, fixed, recorder};
 
+use bulwark::Error;
 use bulwark::ServiceBuilderExt;
-use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, Error, State};
+use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, State};
 use bulwark::retry::{Event, GiveUpReason, Retry, RetryBuilder, RetryReason};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -105,7 +106,7 @@ async fn a_retry_in_front_of_an_open_circuit_does_not_hold_its_caller() {
     let out = retry
         .run(|_| breaker.run(|| async { Ok::<_, &str>(()) }))
         .await;
-    assert!(matches!(out, Err(Error::Open(_))));
+    assert!(matches!(out, Err(Error::CircuitOpen(_))));
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
@@ -200,7 +201,7 @@ async fn a_forced_open_circuit_is_never_waited_for() {
     let out = retry
         .run(|_| breaker.run(|| async { Ok::<_, &str>(()) }))
         .await;
-    assert!(matches!(out, Err(Error::Open(_))));
+    assert!(matches!(out, Err(Error::CircuitOpen(_))));
     assert_eq!(
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
@@ -235,7 +236,7 @@ async fn standalone_the_default_hint_sees_the_breakers_own_error() {
         let events = events.lock().unwrap();
         match wait {
             None => {
-                assert!(matches!(out, Err(Error::Open(_))), "{out:?}");
+                assert!(matches!(out, Err(Error::CircuitOpen(_))), "{out:?}");
                 assert_eq!(calls.load(Ordering::SeqCst), 2);
                 assert_eq!(events.last(), Some(&gave_up(GiveUpReason::CircuitOpen)));
             }

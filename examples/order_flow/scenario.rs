@@ -9,8 +9,9 @@
 use crate::report::{OrderResult, Report};
 use crate::services::{Downstream, OPEN_FOR, SEED, Transitions, chain, step};
 use bulwark::BoxError;
+use bulwark::Error;
 use bulwark::backoff::{Backoff, Jitter};
-use bulwark::bulkhead::{Bulkhead, BulkheadError};
+use bulwark::bulkhead::Bulkhead;
 use bulwark::chaos::FaultKind;
 use bulwark::health::{BulkheadCheck, Check, CircuitBreakerCheck, HealthAggregator, Status, Tag};
 use bulwark::retry::{Event as RetryEvent, Retry};
@@ -150,7 +151,7 @@ async fn place(saga: &Saga<u64>, slots: &Bulkhead, order: u64) -> OrderResult {
             other => OrderResult::Other(format!("{other:?}")),
         },
         Ok(Outcome::Parked(parked)) => OrderResult::Other(parked.to_string()),
-        Err(BulkheadError::Full(_)) => OrderResult::Shed,
+        Err(Error::BulkheadFull(_)) => OrderResult::Shed,
         Err(e) => OrderResult::Other(e.to_string()),
     }
 }

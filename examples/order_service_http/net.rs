@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use bulwark::bulkhead::{Bulkhead, BulkheadFull};
 use bulwark::circuit_breaker::CircuitBreaker;
-use bulwark::classify::Outcome;
+use bulwark::classify::Verdict;
 use bulwark::retry::Retry;
 use bulwark::{BoxError, ServiceBuilderExt};
 use bytes::Bytes;
@@ -104,15 +104,15 @@ pub(crate) async fn get_text(client: HttpClient, uri: Uri) -> Result<String, Box
 }
 
 /// What the breaker counts: a call the bulkhead turned away says nothing about the downstream.
-fn classify(result: &Result<String, BoxError>) -> Outcome {
+fn classify(result: &Result<String, BoxError>) -> Verdict {
     match result {
-        Ok(_) => Outcome::Success,
-        Err(e) if e.is::<BulkheadFull>() => Outcome::Ignored,
-        Err(_) => Outcome::Failure,
+        Ok(_) => Verdict::Success,
+        Err(e) if e.is::<BulkheadFull>() => Verdict::Ignored,
+        Err(_) => Verdict::Failure,
     }
 }
 
-pub(crate) type Breaker = CircuitBreaker<fn(&Result<String, BoxError>) -> Outcome>;
+pub(crate) type Breaker = CircuitBreaker<fn(&Result<String, BoxError>) -> Verdict>;
 
 /// A downstream's breaker: opens at a 50% failure rate over the last 10 calls (5 at least).
 pub(crate) fn breaker() -> Result<Breaker, BoxError> {
@@ -120,7 +120,7 @@ pub(crate) fn breaker() -> Result<Breaker, BoxError> {
         .count_window(10)
         .minimum_calls(5)
         .open_duration(Duration::from_secs(30))
-        .classifier(classify as fn(&Result<String, BoxError>) -> Outcome)
+        .classifier(classify as fn(&Result<String, BoxError>) -> Verdict)
         .build()?;
     Ok(breaker)
 }

@@ -7,7 +7,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tokio::time::Instant;
 
 /// A wait in the queue: its place in the queue count, the semaphore's FIFO wait for a permit, and
@@ -80,9 +79,8 @@ impl Future for Acquire {
         let wait = match &mut this.wait {
             Some(wait) => wait,
             None => {
-                if let Some(permit) = this.shared.try_acquire() {
+                if let Some(permit) = this.shared.try_admit() {
                     this.done = true;
-                    this.shared.emit_admitted(Duration::ZERO);
                     return Poll::Ready(Ok(permit));
                 }
                 match enqueue(&this.shared) {

@@ -1,14 +1,32 @@
-//! The futures of the bulkhead pattern.
+//! The one future of the bulkhead pattern, and the tower response future built on it.
 
+use super::BulkheadFull;
 use super::acquire::Acquire;
 use super::state::Permit;
-use super::{BulkheadError, BulkheadFull};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tower::Service;
+
+/// What a call runs once it holds a slot: the standalone closure, or the tower call deferred
+/// with the service that was made ready for it.
+pub(crate) trait Start {
+    /// The call's future.
+    type Future;
+    /// Starts the call.
+    fn start(self) -> Self::Future;
+}
+
+impl<F: FnOnce() -> Fut, Fut> Start for F {
+    type Future = Fut;
+
+    #[inline]
+    fn start(self) -> Fut {
+        self()
+    }
+}
 
 pin_project! {
     /// A call run through a bulkhead, returned by [`Bulkhead::run`](super::Bulkhead::run).
@@ -19,26 +37,95 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<F, Fut> {
         #[pin]
-        state: RunState<F, Fut>,
+        state: State<F, Fut>,
     }
 }
 
 pin_project! {
-    #[project = RunProj]
-    enum RunState<F, Fut> {
-        Admitting { #[pin] acquire: Acquire, f: Option<F> },
-        Running { #[pin] future: Fut, permit: Permit },
+    #[project = StateProj]
+    enum State<F, Fut> {
+        Admitting { #[pin] acquire: Acquire, call: Option<F> },
+        Running { #[pin] future: Fut, permit: Option<Permit> },
+        Failed { error: Option<BulkheadFull> },
         Done,
     }
 }
 
 impl<F, Fut> Run<F, Fut> {
-    pub(super) fn new(acquire: Acquire, f: F) -> Self {
+    /// A call that takes its slot at its first poll, waiting in the queue if it must.
+    pub(super) fn new(acquire: Acquire, call: F) -> Self {
         Self {
-            state: RunState::Admitting {
+            state: State::Admitting {
                 acquire,
-                f: Some(f),
+                call: Some(call),
             },
+        }
+    }
+
+    /// A call already admitted, holding `permit`.
+    pub(super) fn running(future: Fut, permit: Permit) -> Self {
+        Self {
+            state: State::Running {
+                future,
+                permit: Some(permit),
+            },
+        }
+    }
+
+    /// A call already turned away.
+    pub(super) fn failed(error: BulkheadFull) -> Self {
+        Self {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+
+    /// The state machine of every door: the call's own result, or the rejection.
+    #[inline]
+    fn poll_call<T, E>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Result<T, E>, BulkheadFull>>
+    where
+        F: Start<Future = Fut>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Admitting { acquire, call } => {
+                    let permit = match std::task::ready!(acquire.poll(cx)) {
+                        Ok(permit) => permit,
+                        Err(full) => {
+                            state.set(State::Done);
+                            return Poll::Ready(Err(full));
+                        }
+                    };
+                    let Some(call) = call.take() else {
+                        state.set(State::Done);
+                        return Poll::Pending;
+                    };
+                    let future = call.start();
+                    state.set(State::Running {
+                        future,
+                        permit: Some(permit),
+                    });
+                }
+                StateProj::Running { future, permit } => {
+                    let out = std::task::ready!(future.poll(cx));
+                    // Frees the slot now, not when this future is dropped.
+                    drop(permit.take());
+                    state.set(State::Done);
+                    return Poll::Ready(Ok(out));
+                }
+                StateProj::Failed { error } => {
+                    let Some(error) = error.take() else {
+                        return Poll::Pending;
+                    };
+                    state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
+                StateProj::Done => return Poll::Pending,
+            }
         }
     }
 }
@@ -48,50 +135,24 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    type Output = Result<T, BulkheadError<E>>;
+    type Output = Result<T, crate::Error<E>>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                RunProj::Admitting { acquire, f } => {
-                    let permit = match acquire.poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(permit)) => permit,
-                        Poll::Ready(Err(full)) => {
-                            state.set(RunState::Done);
-                            return Poll::Ready(Err(BulkheadError::Full(full)));
-                        }
-                    };
-                    let Some(f) = f.take() else {
-                        state.set(RunState::Done);
-                        return Poll::Pending;
-                    };
-                    let future = f();
-                    state.set(RunState::Running { future, permit });
-                }
-                RunProj::Running { future, .. } => {
-                    let out = match future.poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(out) => out,
-                    };
-                    // Frees the slot now, not when this future is dropped.
-                    state.set(RunState::Done);
-                    return Poll::Ready(out.map_err(BulkheadError::Inner));
-                }
-                RunProj::Done => return Poll::Pending,
-            }
-        }
+        Poll::Ready(match std::task::ready!(self.poll_call(cx)) {
+            Ok(out) => out.map_err(crate::Error::Inner),
+            Err(full) => Err(crate::Error::BulkheadFull(full)),
+        })
     }
 }
 
 impl<F, Fut> fmt::Debug for Run<F, Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            RunState::Admitting { .. } => "admitting",
-            RunState::Running { .. } => "running",
-            RunState::Done => "done",
+            State::Admitting { .. } => "admitting",
+            State::Running { .. } => "running",
+            State::Failed { .. } => "failed",
+            State::Done => "done",
         };
         f.debug_struct("Run")
             .field("call", &std::any::type_name::<F>())
@@ -100,8 +161,23 @@ impl<F, Fut> fmt::Debug for Run<F, Fut> {
     }
 }
 
+/// A tower call waiting for a slot, with the service that was made ready for it. Boxed: only a
+/// call that found no free slot pays for it, and the response future stays small.
+pub(crate) struct Deferred<S, Req>(Box<(S, Req)>);
+
+impl<S: Service<Req>, Req> Start for Deferred<S, Req> {
+    type Future = S::Future;
+
+    fn start(self) -> S::Future {
+        let (mut service, request) = *self.0;
+        // `service` is the clone that was made ready before `call`.
+        service.call(request)
+    }
+}
+
 pin_project! {
-    /// The response future of [`BulkheadService`](super::BulkheadService).
+    /// The response future of [`BulkheadService`](super::BulkheadService): the bulkhead's one
+    /// future ([`Run`]) with the errors boxed, as tower's are.
     ///
     /// In the default mode a call that found no free slot waits here, in the bounded queue, with
     /// the service that was made ready for it; once admitted, it calls that service. The slot is
@@ -112,54 +188,26 @@ pin_project! {
         S: Service<Req>,
     {
         #[pin]
-        state: State<S, Req>,
+        run: Run<Deferred<S, Req>, S::Future>,
     }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S, Req>
-    where
-        S: Service<Req>,
-    {
-        // Boxed: only a call that found no free slot pays for it, and the future stays small.
-        Queued { queued: Box<Queued<S, Req>> },
-        Running { #[pin] future: S::Future, permit: Option<Permit> },
-        Failed { error: Option<BulkheadFull> },
-        Done,
-    }
-}
-
-/// A call waiting for a slot, with the service made ready for it.
-struct Queued<S, Req> {
-    acquire: Acquire,
-    call: Option<(S, Req)>,
 }
 
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     pub(super) fn running(future: S::Future, permit: Permit) -> Self {
         Self {
-            state: State::Running {
-                future,
-                permit: Some(permit),
-            },
+            run: Run::running(future, permit),
         }
     }
 
     pub(super) fn queued(acquire: Acquire, service: S, request: Req) -> Self {
         Self {
-            state: State::Queued {
-                queued: Box::new(Queued {
-                    acquire,
-                    call: Some((service, request)),
-                }),
-            },
+            run: Run::new(acquire, Deferred(Box::new((service, request)))),
         }
     }
 
     pub(super) fn failed(error: BulkheadFull) -> Self {
         Self {
-            state: State::Failed { error: Some(error) },
+            run: Run::failed(error),
         }
     }
 }
@@ -173,52 +221,17 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Queued { queued } => {
-                    let permit = match Pin::new(&mut queued.acquire).poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(permit)) => permit,
-                        Poll::Ready(Err(full)) => {
-                            state.set(State::Done);
-                            return Poll::Ready(Err(full.into()));
-                        }
-                    };
-                    let Some((mut service, request)) = queued.call.take() else {
-                        state.set(State::Done);
-                        return Poll::Pending;
-                    };
-                    // `service` is the clone that was made ready before `call`.
-                    let future = service.call(request);
-                    state.set(State::Running {
-                        future,
-                        permit: Some(permit),
-                    });
-                }
-                StateProj::Running { future, permit } => {
-                    let out = std::task::ready!(future.poll(cx));
-                    // Frees the slot now, not when this future is dropped.
-                    drop(permit.take());
-                    return Poll::Ready(out.map_err(Into::into));
-                }
-                StateProj::Failed { error } => {
-                    let Some(error) = error.take() else {
-                        return Poll::Pending;
-                    };
-                    state.set(State::Done);
-                    return Poll::Ready(Err(error.into()));
-                }
-                StateProj::Done => return Poll::Pending,
-            }
-        }
+        Poll::Ready(match std::task::ready!(self.project().run.poll_call(cx)) {
+            Ok(out) => out.map_err(Into::into),
+            Err(full) => Err(full.into()),
+        })
     }
 }
 
 impl<S: Service<Req>, Req> fmt::Debug for ResponseFuture<S, Req> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Queued { .. } => "queued",
+        let state = match &self.run.state {
+            State::Admitting { .. } => "queued",
             State::Running { .. } => "running",
             State::Failed { .. } => "failed",
             State::Done => "done",

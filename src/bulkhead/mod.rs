@@ -10,11 +10,13 @@
 //!
 //! # Standalone
 //!
-//! [`Bulkhead::run`] runs a closure's future in a slot and returns a flat [`BulkheadError`]:
+//! [`Bulkhead::run`] runs a closure's future in a slot and returns the crate's flat
+//! [`Error`](crate::Error):
 //!
 //! ```
 //! use std::time::Duration;
-//! use bulwark::bulkhead::{Bulkhead, BulkheadError};
+//! use bulwark::Error;
+//! use bulwark::bulkhead::Bulkhead;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,9 +30,9 @@
 //! assert_eq!(n, 42);
 //!
 //! match bulkhead.run(|| async { Err::<(), _>("no such order") }).await {
-//!     Err(BulkheadError::Full(full)) => println!("shed: {full}"),
-//!     Err(BulkheadError::Inner(e)) => assert_eq!(e, "no such order"),
-//!     Ok(()) => unreachable!(),
+//!     Err(Error::BulkheadFull(full)) => println!("shed: {full}"),
+//!     Err(Error::Inner(e)) => assert_eq!(e, "no such order"),
+//!     other => unreachable!("{other:?}"),
 //! }
 //! # Ok(())
 //! # }
@@ -125,102 +127,19 @@
 //! not wait.
 
 mod acquire;
-mod config;
+mod builder;
 mod error;
-pub mod future;
+mod events;
+mod future;
+mod handle;
 mod layer;
-mod observe;
 mod service;
 mod state;
 
-use std::fmt;
-use std::future::Future;
-use std::sync::Arc;
-
-pub use config::Builder;
-pub use error::{BulkheadError, BulkheadFull, ConfigError, Reason};
+pub use builder::Builder;
+pub use error::{BulkheadFull, FullReason};
+pub use events::{Event, Metrics};
 pub use future::{ResponseFuture, Run};
+pub use handle::Bulkhead;
 pub use layer::BulkheadLayer;
-pub use observe::{Event, Metrics};
 pub use service::BulkheadService;
-
-/// A bulkhead: at most `max_concurrent` calls at once, at most `max_queued` waiting.
-///
-/// A cheap-to-clone handle; see the [module docs](self).
-#[derive(Clone)]
-pub struct Bulkhead {
-    shared: Arc<state::Shared>,
-}
-
-impl Bulkhead {
-    /// A builder; see [`Builder`] for the defaults.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
-    /// Runs the future `f` returns in a slot of this bulkhead.
-    ///
-    /// `f` is called only once a slot is taken, and the slot is released as soon as its future
-    /// completes. The call waits in the queue if it must; it fails with
-    /// [`BulkheadError::Full`] if the queue is full or the wait exceeds `max_wait`, and with
-    /// [`BulkheadError::Inner`] if the future returns an error.
-    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<F, Fut>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        Run::new(self.acquire(), f)
-    }
-
-    /// A tower layer whose services go through this bulkhead (default mode; see
-    /// [`BulkheadLayer::backpressure`] for the other).
-    pub fn layer(&self) -> BulkheadLayer {
-        BulkheadLayer::new(self.clone())
-    }
-
-    /// Changes how many calls may run at once; see [Changing the limits](self#changing-the-limits).
-    ///
-    /// ```
-    /// use bulwark::bulkhead::Bulkhead;
-    ///
-    /// let bulkhead = Bulkhead::builder().max_concurrent(8).max_queued(16).build()?;
-    /// // An operator halves the limit while the dependency recovers.
-    /// bulkhead.set_max_concurrent(4)?;
-    /// let m = bulkhead.metrics();
-    /// assert_eq!((m.max_concurrent, m.max_queued, m.in_flight), (4, 16, 0));
-    /// # Ok::<(), bulwark::bulkhead::ConfigError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] if `n` is 0 or above tokio's `Semaphore::MAX_PERMITS`; the limit is then
-    /// left as it was.
-    pub fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
-        self.shared.set_max_concurrent(n)
-    }
-
-    /// Changes how many calls may wait; the calls already waiting keep their place.
-    pub fn set_max_queued(&self, n: usize) {
-        self.shared.set_max_queued(n);
-    }
-
-    /// A snapshot of the bulkhead's counters and limits. Cheap: a few atomic loads.
-    ///
-    /// The fields are read one by one while calls come and go, so under load they may not add up
-    /// exactly at one instant.
-    pub fn metrics(&self) -> Metrics {
-        self.shared.metrics()
-    }
-
-    pub(crate) fn acquire(&self) -> acquire::Acquire {
-        acquire::Acquire::new(Arc::clone(&self.shared))
-    }
-}
-
-impl fmt::Debug for Bulkhead {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bulkhead")
-            .field("metrics", &self.metrics())
-            .finish()
-    }
-}

@@ -62,10 +62,7 @@ impl<S> BulkheadService<S> {
         let waiting = match &mut self.waiting {
             Some(waiting) => waiting,
             None => {
-                if let Some(permit) = self.bulkhead.shared.try_acquire() {
-                    self.bulkhead
-                        .shared
-                        .emit_admitted(std::time::Duration::ZERO);
+                if let Some(permit) = self.bulkhead.shared.try_admit() {
                     self.reserved = Some(Ok(permit));
                     return Poll::Ready(());
                 }
@@ -108,13 +105,8 @@ where
             // Default mode (or a call without `poll_ready`): take a free slot now, or wait for one
             // inside the response future with the service that was made ready, leaving a fresh
             // clone here.
-            None => match self.bulkhead.shared.try_acquire() {
-                Some(permit) => {
-                    self.bulkhead
-                        .shared
-                        .emit_admitted(std::time::Duration::ZERO);
-                    ResponseFuture::running(self.inner.call(request), permit)
-                }
+            None => match self.bulkhead.shared.try_admit() {
+                Some(permit) => ResponseFuture::running(self.inner.call(request), permit),
                 None => {
                     let clone = self.inner.clone();
                     let ready = std::mem::replace(&mut self.inner, clone);

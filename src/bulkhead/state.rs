@@ -11,7 +11,8 @@
 //!   forget their permit instead of returning it. At every moment
 //!   `permits held + permits available == max_concurrent + debt`.
 
-use super::{ConfigError, Event};
+use super::Event;
+use crate::ConfigError;
 use crate::event::Listeners;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,10 +37,15 @@ pub(super) struct Shared {
 /// Checks a `max_concurrent` value.
 pub(super) fn check_max_concurrent(n: usize) -> Result<usize, ConfigError> {
     if n == 0 {
-        return Err(ConfigError::new("max_concurrent", "must be at least 1"));
+        return Err(ConfigError::new(
+            "bulkhead",
+            "max_concurrent",
+            "must be at least 1",
+        ));
     }
     if n > Semaphore::MAX_PERMITS {
         return Err(ConfigError::new(
+            "bulkhead",
             "max_concurrent",
             "must be at most tokio's Semaphore::MAX_PERMITS (usize::MAX >> 3)",
         ));
@@ -71,10 +77,19 @@ impl Shared {
     /// Takes a free slot, if one is free and nobody waits for it (the semaphore hands released
     /// permits to its waiters directly, so a free permit means an empty queue).
     #[inline]
-    pub(super) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+    fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
         let permit = self.semaphore.try_acquire().ok()?;
         permit.forget();
         self.keep()
+    }
+
+    /// The fast path of every door: takes a free slot, if one is free and nobody waits, and
+    /// reports the admission.
+    #[inline]
+    pub(super) fn try_admit(self: &Arc<Self>) -> Option<Permit> {
+        let permit = self.try_acquire()?;
+        self.emit_admitted(Duration::ZERO);
+        Some(permit)
     }
 
     /// Wraps a permit the semaphore's queue handed over.

@@ -8,9 +8,9 @@
 //! This file holds the state and admission; `record.rs` the recording and the trip rules;
 //! `transition.rs` the transitions and the metrics snapshot.
 
-use super::config::{Config, WindowKind};
+use super::builder::{Config, WindowKind};
 use super::count_window::CountWindow;
-use super::events::{Event, Reason};
+use super::events::{Event, OpenReason};
 use super::probes::{Probe, Probes};
 use super::sync::{AtomicU64, Mutex, Ordering, Padded, StripedCounter, stripe_count};
 use super::time_window::TimeWindow;
@@ -151,7 +151,7 @@ impl Core {
             self.transition_at(
                 Some(current),
                 State::Open,
-                Reason::HalfOpenTimedOut,
+                OpenReason::HalfOpenTimedOut,
                 Some(deadline),
             );
             current = self.state.load(Ordering::Acquire);
@@ -187,7 +187,11 @@ impl Core {
                         let wait = Duration::from_nanos(until - now);
                         return Err(self.reject(State::Open, wait, report));
                     }
-                    self.transition(Some(current), State::HalfOpen, Reason::OpenDurationElapsed);
+                    self.transition(
+                        Some(current),
+                        State::HalfOpen,
+                        OpenReason::OpenDurationElapsed,
+                    );
                     current = self.current();
                     continue;
                 }

@@ -1,9 +1,45 @@
-//! What a circuit breaker reports to its listeners.
+//! What a circuit breaker reports: its [`Event`]s to listeners, and its [`Metrics`] snapshot.
 
 use super::State;
-use crate::classify::Outcome;
+use crate::classify::Verdict;
 use crate::event::PatternEvent;
 use std::time::Duration;
+
+/// A snapshot of a breaker's state and window; see
+/// [`CircuitBreaker::metrics`](super::CircuitBreaker::metrics).
+///
+/// `calls`, `failures`, `slow_calls` and the two rates describe the closed window: live while the
+/// circuit is [`State::Closed`] or [`State::MetricsOnly`]; in every other state, the figures the
+/// window held when the circuit left those states (for an open or half-open circuit, the window
+/// that tripped it), unchanged until the circuit closes again with an empty window. The `probes_*`
+/// fields describe the current half-open period, and are zero in every other state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// The current state.
+    pub state: State,
+    /// Calls in the closed window (live, or as it was when the circuit left the closed state).
+    pub calls: u32,
+    /// Failed calls in the closed window.
+    pub failures: u32,
+    /// Slow calls in the closed window.
+    pub slow_calls: u32,
+    /// `failures / calls`, zero for an empty window.
+    pub failure_rate: f64,
+    /// `slow_calls / calls`, zero for an empty window.
+    pub slow_call_rate: f64,
+    /// Calls rejected since the breaker was built.
+    pub rejected: u64,
+    /// Half-open probes running now.
+    pub probes_in_flight: u32,
+    /// Half-open probes of the current period that completed and were counted (ignored and
+    /// dropped probes are not).
+    pub probes_completed: u32,
+    /// Of those, the failed ones.
+    pub probes_failed: u32,
+    /// Of those, the slow ones.
+    pub probes_slow: u32,
+}
 
 /// Something that happened in a circuit breaker; see
 /// [`Builder::on_event`](super::Builder::on_event).
@@ -17,7 +53,7 @@ pub enum Event {
         /// The state it entered.
         to: State,
         /// Why.
-        reason: Reason,
+        reason: OpenReason,
     },
     /// A call was rejected without running.
     Rejected {
@@ -30,7 +66,7 @@ pub enum Event {
     Recorded {
         /// How it was classified; a dropped call is `Ignored`, or `Failure` under
         /// [`DroppedCall::Failure`](super::DroppedCall::Failure).
-        outcome: Outcome,
+        outcome: Verdict,
         /// Whether it was slower than the slow-call threshold.
         slow: bool,
     },
@@ -39,7 +75,7 @@ pub enum Event {
 /// Why the circuit changed state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Reason {
+pub enum OpenReason {
     /// The failure rate in the window reached the threshold.
     FailureRate {
         /// The failure rate, in [0, 1].

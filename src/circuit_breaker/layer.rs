@@ -12,7 +12,7 @@ use tower::Layer;
 #[derive(Clone)]
 pub struct CircuitBreakerLayer<C = DefaultClassifier> {
     breaker: CircuitBreaker<C>,
-    wait_while_open: bool,
+    backpressure: bool,
 }
 
 impl<C> CircuitBreakerLayer<C> {
@@ -20,22 +20,30 @@ impl<C> CircuitBreakerLayer<C> {
     pub fn new(breaker: CircuitBreaker<C>) -> Self {
         Self {
             breaker,
-            wait_while_open: false,
+            backpressure: false,
         }
     }
 
-    /// Backpressure mode: while the circuit is open, `poll_ready` is `Pending` (with a timer)
-    /// until the open duration has passed, instead of `Ready` with a call that fails at once.
+    /// Switches to backpressure mode: while the circuit is open, `poll_ready` is `Pending` (with
+    /// a timer) until the open duration has passed, instead of `Ready` with a call that fails at
+    /// once.
     ///
     /// Only [`State::Open`](super::State::Open) waits. A half-open circuit whose probe slots are
     /// all taken, and a forced-open circuit, still fail fast: waiting behind a probe would queue
     /// callers on the one downstream that is known to be in trouble. Put a timeout around the
-    /// wait (an outer [`TimeoutLayer`](crate::timeout::TimeoutLayer) with a ready timeout, or the
-    /// caller's own) if callers cannot wait for a whole open duration.
+    /// wait (an outer [`TimeoutLayer`](crate::timeout::TimeoutLayer) with a
+    /// [`backpressure_timeout`](crate::timeout::TimeoutLayer::backpressure_timeout), or the
+    /// caller's own) if callers cannot wait for a whole open duration. See the
+    /// [module docs](super#backpressure).
     #[must_use]
-    pub fn wait_while_open(mut self) -> Self {
-        self.wait_while_open = true;
+    pub fn backpressure(mut self) -> Self {
+        self.backpressure = true;
         self
+    }
+
+    /// Whether this layer makes services in backpressure mode.
+    pub fn is_backpressure(&self) -> bool {
+        self.backpressure
     }
 
     /// The breaker every service of this layer shares.
@@ -48,7 +56,7 @@ impl<S, C> Layer<S> for CircuitBreakerLayer<C> {
     type Service = CircuitBreakerService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService::new(inner, self.breaker.clone(), self.wait_while_open)
+        CircuitBreakerService::new(inner, self.breaker.clone(), self.backpressure)
     }
 }
 
@@ -56,7 +64,7 @@ impl<C> fmt::Debug for CircuitBreakerLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")
             .field("breaker", &self.breaker)
-            .field("wait_while_open", &self.wait_while_open)
+            .field("backpressure", &self.backpressure)
             .finish()
     }
 }

@@ -8,13 +8,15 @@
 //!
 //! # Standalone
 //!
-//! [`CircuitBreaker::run`] runs an async call if the circuit admits it, and records its outcome.
-//! When the circuit is open the closure is not even invoked:
+//! [`CircuitBreaker::run`] runs an async call if the circuit admits it, and records its outcome;
+//! its error is the crate's flat [`Error`](crate::Error). When the circuit is open the closure is
+//! not even invoked:
 //!
 //! ```
 //! use std::io;
 //! use std::time::Duration;
-//! use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
+//! use bulwark::Error;
+//! use bulwark::circuit_breaker::{CircuitBreaker, State};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +34,7 @@
 //! assert_eq!(breaker.state(), State::Open);
 //!
 //! match breaker.run(|| async { Ok::<_, io::Error>("never called") }).await {
-//!     Err(Error::Open(open)) => assert_eq!(open.retry_after(), Duration::from_secs(5)),
+//!     Err(Error::CircuitOpen(open)) => assert_eq!(open.retry_after(), Duration::from_secs(5)),
 //!     other => panic!("expected a rejection, got {other:?}"),
 //! }
 //!
@@ -87,7 +89,7 @@
 //!
 //! ```
 //! use bulwark::circuit_breaker::{CircuitBreaker, State};
-//! use bulwark::classify::Outcome;
+//! use bulwark::classify::Verdict;
 //!
 //! #[derive(Debug)]
 //! struct Response { status: u16 }
@@ -98,10 +100,10 @@
 //!     .count_window(4)
 //!     .minimum_calls(4)
 //!     .classifier(|result: &Result<Response, std::io::Error>| match result {
-//!         Ok(r) if r.status >= 500 => Outcome::Failure,
-//!         Ok(r) if r.status >= 400 => Outcome::Ignored,
-//!         Ok(_) => Outcome::Success,
-//!         Err(_) => Outcome::Failure,
+//!         Ok(r) if r.status >= 500 => Verdict::Failure,
+//!         Ok(r) if r.status >= 400 => Verdict::Ignored,
+//!         Ok(_) => Verdict::Success,
+//!         Err(_) => Verdict::Failure,
 //!     })
 //!     .build()?;
 //!
@@ -160,7 +162,7 @@
 //! # Backpressure
 //!
 //! By default an open circuit is `Ready` and fails fast, as tower's `LoadShed` does.
-//! [`CircuitBreakerLayer::wait_while_open`] makes `poll_ready` wait out the open duration
+//! [`CircuitBreakerLayer::backpressure`] makes `poll_ready` wait out the open duration
 //! instead. A half-open probe slot is reserved in `poll_ready` and moved into the response
 //! future. A closed circuit has no capacity to reserve: `poll_ready` notes that the call is
 //! admitted and otherwise forwards to the inner service.
@@ -207,54 +209,35 @@
 //!
 //! # Events
 //!
-//! [`Builder::on_event`] registers listeners for [`Event`]s: state changes (with a [`Reason`]),
+//! [`Builder::on_event`] registers listeners for [`Event`]s: state changes (with an [`OpenReason`]),
 //! rejections, and recorded calls. [`CircuitBreaker::subscribe`] gives a `tokio::sync::watch`
 //! receiver of the state. With the `tracing` feature every event is also a `tracing` event with
 //! target `bulwark::circuit_breaker`.
 
-mod breaker;
-mod config;
+mod builder;
 mod core;
 mod count_window;
 mod error;
 mod events;
-pub mod future;
+mod future;
+mod handle;
 mod layer;
 #[cfg(feature = "retry")]
 pub(crate) mod open_types;
 mod probes;
 mod record;
 mod service;
+mod state;
 mod sync;
 mod time_window;
 mod transition;
 mod window;
 
-pub use breaker::{CircuitBreaker, Metrics};
-pub use config::{Builder, DroppedCall, WindowKind};
-pub use error::{CircuitOpen, ConfigError, Error};
-pub use events::{Event, Reason};
-pub use future::ResponseFuture;
+pub use builder::{Builder, DroppedCall, WindowKind};
+pub use error::CircuitOpen;
+pub use events::{Event, Metrics, OpenReason};
+pub use future::{ResponseFuture, Run};
+pub use handle::CircuitBreaker;
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreakerService;
-
-/// The state of a circuit breaker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum State {
-    /// Calls run and their outcomes are recorded; the trip rules can open the circuit.
-    Closed,
-    /// Calls are rejected until the open duration has passed.
-    Open,
-    /// A limited number of probe calls run; their outcomes close or re-open the circuit.
-    HalfOpen,
-    /// Opened by hand with [`CircuitBreaker::force_open`]: calls are rejected until
-    /// [`reset`](CircuitBreaker::reset).
-    ForcedOpen,
-    /// Turned off by hand with [`CircuitBreaker::disable`]: every call runs and nothing is
-    /// recorded.
-    Disabled,
-    /// Set by hand with [`CircuitBreaker::metrics_only`]: every call runs and is recorded, the
-    /// circuit never opens.
-    MetricsOnly,
-}
+pub use state::State;

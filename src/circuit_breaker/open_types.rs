@@ -1,8 +1,7 @@
 //! The error types that can carry an open circuit's rejection, for readers that see an error only
 //! as `&dyn Any` (the retry's default hint).
 //!
-//! `&dyn Any` cannot look inside a generic type such as `circuit_breaker::Error<E>` or
-//! `bulwark::Error<E>` without knowing `E`. So the code that turns a rejection into such an error
+//! `&dyn Any` cannot look inside a generic type such as `bulwark::Error<E>` without knowing `E`. So the code that turns a rejection into such an error
 //! (the rejection path only: nothing on the success path) registers the concrete type once, with a
 //! function that downcasts to it and returns the [`CircuitOpen`] inside. A thread remembers the
 //! last few types it registered, so a rejection costs a thread-local lookup after the first.

@@ -6,7 +6,7 @@
 //! finishes late finds another generation and changes nothing.
 
 use super::sync::{AtomicU64, Ordering, Padded};
-use crate::classify::Outcome;
+use crate::classify::Verdict;
 
 const FIELD: u32 = 12;
 const MASK: u64 = (1 << FIELD) - 1;
@@ -101,12 +101,12 @@ impl Probes {
     pub(crate) fn finish(
         &self,
         generation: u32,
-        counted: Option<(Outcome, bool)>,
+        counted: Option<(Verdict, bool)>,
     ) -> Option<ProbeTotals> {
         let mut add = 0;
         if let Some((outcome, slow)) = counted {
             add |= 1 << COMPLETED;
-            if outcome == Outcome::Failure {
+            if outcome == Verdict::Failure {
                 add |= 1 << FAILED;
             }
             if slow {

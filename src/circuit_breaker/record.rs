@@ -1,26 +1,26 @@
 //! Recording outcomes: the closed window, the trip rules, and the verdict of half-open probes.
 
 use super::State;
-use super::config::{DroppedCall, WindowKind};
+use super::builder::{DroppedCall, WindowKind};
 use super::core::{Core, Mode, Ticket, generation_of, word};
-use super::events::{Event, Reason};
+use super::events::{Event, OpenReason};
 use super::sync::Ordering;
 use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
-use crate::classify::Outcome;
+use crate::classify::Verdict;
 
 impl Core {
     /// Records the outcome of a completed call.
     #[inline]
-    pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
+    pub(crate) fn record(&self, ticket: Ticket, outcome: Verdict) {
         let slow = match (self.config.slow_call, ticket.start) {
             (Some((limit, _)), Some(start)) => start.elapsed() > limit,
             _ => false,
         };
-        let slow = slow && outcome != Outcome::Ignored;
+        let slow = slow && outcome != Verdict::Ignored;
         match ticket.mode {
             Mode::Pass => return,
             Mode::Probe => {
-                let counted = (outcome != Outcome::Ignored).then_some((outcome, slow));
+                let counted = (outcome != Verdict::Ignored).then_some((outcome, slow));
                 self.finish_probe(ticket.generation, counted);
             }
             Mode::Record { trips } => self.record_closed(ticket.generation, trips, outcome, slow),
@@ -32,21 +32,21 @@ impl Core {
     pub(crate) fn release(&self, ticket: Ticket) {
         match ticket.mode {
             Mode::Record { .. } if self.config.dropped == DroppedCall::Failure => {
-                self.record(ticket, Outcome::Failure);
+                self.record(ticket, Verdict::Failure);
             }
             Mode::Pass => {}
-            _ => self.record(ticket, Outcome::Ignored),
+            _ => self.record(ticket, Verdict::Ignored),
         }
     }
 
     #[inline]
-    fn record_closed(&self, generation: u32, trips: bool, outcome: Outcome, slow: bool) {
-        if outcome == Outcome::Ignored
+    fn record_closed(&self, generation: u32, trips: bool, outcome: Verdict, slow: bool) {
+        if outcome == Verdict::Ignored
             || generation_of(self.state.load(Ordering::Acquire)) != generation
         {
             return;
         }
-        let failure = outcome == Outcome::Failure;
+        let failure = outcome == Verdict::Failure;
         let consecutive = self.count_consecutive(generation, failure);
         let mut flags = OCCUPIED;
         if failure {
@@ -93,10 +93,10 @@ impl Core {
         }
     }
 
-    fn trip_reason(&self, counts: Option<Counts>, consecutive: u32) -> Option<Reason> {
+    fn trip_reason(&self, counts: Option<Counts>, consecutive: u32) -> Option<OpenReason> {
         if let Some(limit) = self.config.consecutive_failures {
             if consecutive >= limit {
-                return Some(Reason::ConsecutiveFailures { count: consecutive });
+                return Some(OpenReason::ConsecutiveFailures { count: consecutive });
             }
         }
         let counts = counts?;
@@ -110,19 +110,19 @@ impl Core {
         if let Some(threshold) = self.config.failure_rate {
             let rate = counts.failure_rate();
             if rate >= threshold {
-                return Some(Reason::FailureRate { rate });
+                return Some(OpenReason::FailureRate { rate });
             }
         }
         if let Some((_, threshold)) = self.config.slow_call {
             let rate = counts.slow_rate();
             if rate >= threshold {
-                return Some(Reason::SlowCallRate { rate });
+                return Some(OpenReason::SlowCallRate { rate });
             }
         }
         None
     }
 
-    fn finish_probe(&self, generation: u32, counted: Option<(Outcome, bool)>) {
+    fn finish_probe(&self, generation: u32, counted: Option<(Verdict, bool)>) {
         let Some(totals) = self.probes.finish(generation, counted) else {
             return;
         };
@@ -136,13 +136,13 @@ impl Core {
         let too_slow = self.config.slow_call.is_some_and(|(_, t)| slow >= t);
         let expected = Some(word(generation, State::HalfOpen));
         if too_many_failures || too_slow {
-            let reason = Reason::ProbesFailed {
+            let reason = OpenReason::ProbesFailed {
                 failures: totals.failures,
                 slow: totals.slow,
             };
             self.transition(expected, State::Open, reason);
         } else if totals.calls >= self.config.probes {
-            self.transition(expected, State::Closed, Reason::ProbesSucceeded);
+            self.transition(expected, State::Closed, OpenReason::ProbesSucceeded);
         }
     }
 }

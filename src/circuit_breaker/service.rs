@@ -1,7 +1,7 @@
 //! The tower service of the circuit breaker.
 
-use super::breaker::{Guard, LocalRef};
 use super::future::ResponseFuture;
+use super::handle::{Guard, LocalRef};
 use super::sync::Padded;
 use super::{CircuitBreaker, CircuitOpen, State};
 use crate::classify::Classify;
@@ -18,7 +18,7 @@ pub struct CircuitBreakerService<S, C> {
     /// This clone's own reference to the shared breaker: response futures clone this `Arc`, whose
     /// count no other clone touches, so tasks on different threads never write one shared line.
     local: LocalRef<C>,
-    wait_while_open: bool,
+    backpressure: bool,
     reserved: Option<Reserved<C>>,
     /// The timer of the backpressure mode, allocated the first time it waits.
     sleep: Option<Pin<Box<Sleep>>>,
@@ -31,11 +31,11 @@ enum Reserved<C> {
 }
 
 impl<S, C> CircuitBreakerService<S, C> {
-    pub(super) fn new(inner: S, breaker: CircuitBreaker<C>, wait_while_open: bool) -> Self {
+    pub(super) fn new(inner: S, breaker: CircuitBreaker<C>, backpressure: bool) -> Self {
         Self {
             inner,
             local: Arc::new(Padded(breaker)),
-            wait_while_open,
+            backpressure,
             reserved: None,
             sleep: None,
         }
@@ -85,18 +85,18 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         while self.reserved.is_none() {
-            match self.local.0.core().acquire(!self.wait_while_open) {
+            match self.local.0.core().acquire(!self.backpressure) {
                 Ok(ticket) => {
                     self.reserved =
                         Some(Reserved::Admitted(Guard::new(self.local.clone(), ticket)));
                 }
-                Err(open) if self.wait_while_open && open.state() == State::Open => {
+                Err(open) if self.backpressure && open.state() == State::Open => {
                     if !self.poll_wait(&open, cx) {
                         return Poll::Pending;
                     }
                 }
                 Err(open) => {
-                    if self.wait_while_open {
+                    if self.backpressure {
                         self.local.0.core().count_rejection(&open);
                     }
                     self.reserved = Some(Reserved::Rejected(open));
@@ -135,7 +135,7 @@ impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
         Self::new(
             self.inner.clone(),
             CircuitBreaker::clone(&self.local.0),
-            self.wait_while_open,
+            self.backpressure,
         )
     }
 }
@@ -150,7 +150,7 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
             .field("breaker", &self.local.0)
-            .field("wait_while_open", &self.wait_while_open)
+            .field("backpressure", &self.backpressure)
             .field("reserved", &reserved)
             .finish()
     }

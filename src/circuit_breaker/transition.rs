@@ -1,8 +1,8 @@
 //! State transitions (under the transition mutex, listeners after it) and metrics snapshots.
 
-use super::config::Config;
+use super::builder::Config;
 use super::core::{Core, Transitions, generation_of, state_of, word};
-use super::events::{Event, Reason};
+use super::events::{Event, OpenReason};
 use super::sync::Ordering;
 use super::{Metrics, State};
 use std::time::Duration;
@@ -16,7 +16,7 @@ impl Core {
     /// notification, no new generation. The one exception is a reset of a closed circuit, which
     /// still empties its window and restarts the re-open backoff (a new generation, since that is
     /// how the window is emptied), silently.
-    pub(crate) fn transition(&self, expected: Option<u64>, to: State, reason: Reason) -> bool {
+    pub(crate) fn transition(&self, expected: Option<u64>, to: State, reason: OpenReason) -> bool {
         self.transition_at(expected, to, reason, None)
     }
 
@@ -26,7 +26,7 @@ impl Core {
         &self,
         expected: Option<u64>,
         to: State,
-        reason: Reason,
+        reason: OpenReason,
         at: Option<u64>,
     ) -> bool {
         let from = {

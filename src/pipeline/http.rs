@@ -5,7 +5,7 @@ use crate::Error;
 use crate::backoff::{Backoff, Jitter};
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
-use crate::classify::{Classify, Outcome};
+use crate::classify::{Classify, Verdict};
 use crate::retry::{HintOr, Retry, ShouldRetry};
 use http::{Response, StatusCode, header::RETRY_AFTER};
 use std::time::Duration;
@@ -39,11 +39,11 @@ fn retry_after_header<B, E>(outcome: &Result<Response<B>, Error<E>>) -> Option<D
 pub struct HttpClassifier;
 
 impl<B, E> Classify<Response<B>, E> for HttpClassifier {
-    fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
+    fn classify(&self, result: &Result<Response<B>, E>) -> Verdict {
         match result {
-            Ok(r) if r.status().is_server_error() || is_transient(r.status()) => Outcome::Failure,
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::Failure,
+            Ok(r) if r.status().is_server_error() || is_transient(r.status()) => Verdict::Failure,
+            Ok(_) => Verdict::Success,
+            Err(_) => Verdict::Failure,
         }
     }
 }

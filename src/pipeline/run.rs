@@ -3,9 +3,8 @@
 use super::Pipeline;
 use crate::Error;
 use crate::backoff::MakeDelays;
-use crate::bulkhead::BulkheadError;
 use crate::circuit_breaker::CircuitBreaker;
-use crate::classify::{Classify, Outcome};
+use crate::classify::{Classify, Verdict};
 use crate::retry::{Attempt, MakeAttempt, RetryAfter, ShouldRetry};
 use std::convert::Infallible;
 use std::fmt;
@@ -69,11 +68,11 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
             let raw = match &self.attempt {
                 Some(timeout) => match timeout.run(call).await {
                     Ok(raw) => raw,
-                    Err(elapsed) => return (Err(elapsed.into()), Outcome::Failure),
+                    Err(elapsed) => return (Err(elapsed.into()), Verdict::Failure),
                 },
                 None => call.await,
             };
-            let outcome = breaker.map_or(Outcome::Ignored, |b| b.classifier().classify(&raw));
+            let outcome = breaker.map_or(Verdict::Ignored, |b| b.classifier().classify(&raw));
             (raw.map_err(Error::Inner), outcome)
         };
         let (result, outcome) = match &self.bulkhead {
@@ -86,8 +85,11 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
                 .await
             {
                 Ok(pair) => pair,
-                Err(BulkheadError::Full(full)) => (Err(full.into()), Outcome::Ignored),
-                Err(BulkheadError::Inner(never)) => match never {},
+                Err(Error::Inner(never)) => match never {},
+                // A bulkhead alone only ever turns a call away as full.
+                Err(Error::BulkheadFull(full)) => (Err(full.into()), Verdict::Ignored),
+                Err(Error::CircuitOpen(open)) => (Err(open.into()), Verdict::Ignored),
+                Err(Error::Timeout(elapsed)) => (Err(elapsed.into()), Verdict::Ignored),
             },
         };
         if let Some(a) = &mut admission {

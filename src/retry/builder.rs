@@ -121,7 +121,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         }
     }
 
-    /// Retries the outcomes `classifier` calls [`Failure`](crate::classify::Outcome::Failure),
+    /// Retries the outcomes `classifier` calls [`Failure`](crate::classify::Verdict::Failure),
     /// and nothing else: the same [`Classify`](crate::classify::Classify) a circuit breaker uses
     /// (a 5xx or a transport error is retried, an ignored 4xx is not).
     pub fn retry_failures<C>(self, classifier: C) -> RetryBuilder<B, RetryFailures<C>, H> {

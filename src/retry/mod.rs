@@ -112,9 +112,8 @@
 //!
 //! The [`DefaultHint`] stays behind any hint of yours and recognises a circuit breaker's rejection
 //! (with the `circuit-breaker` feature): a [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) in
-//! a tower `BoxError`, the standalone breaker's
-//! [`Error::Open`](crate::circuit_breaker::Error::Open), a pipeline's
-//! [`Error::CircuitOpen`](crate::Error::CircuitOpen). By default the call then ends at once with
+//! a tower `BoxError`, the [`Error::CircuitOpen`](crate::Error::CircuitOpen) of the standalone
+//! breaker or of a pipeline. By default the call then ends at once with
 //! that rejection ([`GiveUpReason::CircuitOpen`]): the circuit is open because the dependency is
 //! failing, and a caller held for the rest of the open duration (30 s by default) is worse off
 //! than one told now, which is also what Resilience4j and Polly do.

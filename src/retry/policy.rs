@@ -97,10 +97,9 @@ where
 /// - a [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) as the error itself;
 /// - a `CircuitOpen` inside a [`BoxError`](crate::BoxError), or anywhere in its `source()` chain
 ///   (the tower door);
-/// - the [`Error::Open`](crate::circuit_breaker::Error::Open) of the standalone
-///   [`CircuitBreaker::run`](crate::circuit_breaker::CircuitBreaker::run), and the
-///   [`Error::CircuitOpen`](crate::Error::CircuitOpen) of a
-///   [`Pipeline`](crate::pipeline::Pipeline), for any `E`: these generic types are registered by
+/// - the [`Error::CircuitOpen`](crate::Error::CircuitOpen) of the standalone
+///   [`CircuitBreaker::run`](crate::circuit_breaker::CircuitBreaker::run) or of a
+///   [`Pipeline`](crate::pipeline::Pipeline), for any `E`: this generic type is registered by
 ///   the breaker and the pipeline when they reject a call, which is the only way an error of
 ///   theirs comes to hold a rejection (short of building one by hand).
 ///

@@ -35,8 +35,8 @@ impl Elapsed {
     }
 
     /// Whether the time ran out while waiting for the inner service to become ready
-    /// (see [`TimeoutLayer::ready_timeout`](super::TimeoutLayer::ready_timeout)), rather than
-    /// during the call itself. When it did, the inner service was never called.
+    /// (see [`TimeoutLayer::backpressure_timeout`](super::TimeoutLayer::backpressure_timeout)),
+    /// rather than during the call itself. When it did, the inner service was never called.
     pub const fn while_waiting_for_readiness(&self) -> bool {
         self.readiness
     }

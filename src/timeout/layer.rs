@@ -12,7 +12,7 @@ use tower::Layer;
 #[derive(Clone)]
 pub struct TimeoutLayer<P = DefaultTimeout> {
     pub(super) timeout: Duration,
-    pub(super) ready_timeout: Option<Duration>,
+    pub(super) backpressure_timeout: Option<Duration>,
     pub(super) per_request: P,
     pub(super) listeners: Listeners<Event>,
 }
@@ -22,7 +22,7 @@ impl TimeoutLayer {
     pub fn new(timeout: Duration) -> Self {
         Self {
             timeout,
-            ready_timeout: None,
+            backpressure_timeout: None,
             per_request: DefaultTimeout,
             listeners: Listeners::new(),
         }
@@ -33,19 +33,19 @@ impl<P> TimeoutLayer<P> {
     /// Also bounds the time spent waiting in `poll_ready` for the inner service to become ready.
     ///
     /// tower's own `Timeout` only bounds the call. When the inner service stays not ready for
-    /// `ready_timeout`, the service reports itself *ready* (an error from `poll_ready` would tell
-    /// the caller to throw the service away) and the next call fails at once with an
+    /// `limit`, the service reports itself *ready* (an error from `poll_ready` would tell the
+    /// caller to throw the service away) and the next call fails at once with an
     /// [`Elapsed`](super::Elapsed) whose
     /// [`while_waiting_for_readiness`](super::Elapsed::while_waiting_for_readiness) is true,
     /// without calling the inner service.
     ///
     /// The trade-off: a stack that uses readiness for backpressure (a `ConcurrencyLimit` below
-    /// this layer, say) turns into a stack that sheds load after `ready_timeout`, and the caller
-    /// sees an error for a request the inner service never saw. The first time the inner service is
+    /// this layer, say) turns into a stack that sheds load after `limit`, and the caller sees an
+    /// error for a request the inner service never saw. The first time the inner service is
     /// pending, the service allocates one timer, which it keeps and re-arms for later waits.
     #[must_use]
-    pub fn ready_timeout(mut self, ready_timeout: Duration) -> Self {
-        self.ready_timeout = Some(ready_timeout);
+    pub fn backpressure_timeout(mut self, limit: Duration) -> Self {
+        self.backpressure_timeout = Some(limit);
         self
     }
 
@@ -66,7 +66,7 @@ impl<P> TimeoutLayer<P> {
     pub fn per_request<F>(self, f: F) -> TimeoutLayer<F> {
         TimeoutLayer {
             timeout: self.timeout,
-            ready_timeout: self.ready_timeout,
+            backpressure_timeout: self.backpressure_timeout,
             per_request: f,
             listeners: self.listeners,
         }
@@ -98,7 +98,7 @@ impl<P> fmt::Debug for TimeoutLayer<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimeoutLayer")
             .field("timeout", &self.timeout)
-            .field("ready_timeout", &self.ready_timeout)
+            .field("backpressure_timeout", &self.backpressure_timeout)
             .field("per_request", &std::any::type_name::<P>())
             .field("listeners", &self.listeners)
             .finish()

@@ -68,8 +68,8 @@
 //! # Backpressure
 //!
 //! By default `poll_ready` is the inner service's `poll_ready`, unbounded in time, as in tower.
-//! [`TimeoutLayer::ready_timeout`] also bounds the wait for readiness; read its trade-off before
-//! turning it on.
+//! [`TimeoutLayer::backpressure_timeout`] also bounds the wait for readiness; read its trade-off
+//! before turning it on.
 //!
 //! # Cancellation
 //!
@@ -92,119 +92,17 @@
 //! `tracing` feature every event is also a `tracing` event with target `bulwark::timeout`.
 
 mod error;
-pub mod future;
+mod events;
+mod future;
+mod handle;
 mod layer;
+mod per_request;
 mod service;
 
-use crate::event::{Listeners, PatternEvent};
-use std::future::IntoFuture;
-use std::time::Duration;
-
 pub use error::Elapsed;
+pub use events::Event;
 pub use future::{ResponseFuture, Run};
+pub use handle::Timeout;
 pub use layer::TimeoutLayer;
+pub use per_request::{DefaultTimeout, RequestTimeout};
 pub use service::TimeoutService;
-
-/// A standalone timeout: bounds any future with [`run`](Self::run).
-///
-/// Cheap to clone; clones share their listeners.
-#[derive(Clone, Debug)]
-pub struct Timeout {
-    duration: Duration,
-    listeners: Listeners<Event>,
-}
-
-impl Timeout {
-    /// A timeout of `duration`.
-    pub fn new(duration: Duration) -> Self {
-        Self {
-            duration,
-            listeners: Listeners::new(),
-        }
-    }
-
-    /// Registers a listener for this timeout's [`Event`]s.
-    #[must_use]
-    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.listeners = self.listeners.with(f);
-        self
-    }
-
-    /// The time a call may take.
-    pub fn duration(&self) -> Duration {
-        self.duration
-    }
-
-    /// Runs `future`, failing with [`Elapsed`] if it has not completed within the timeout.
-    ///
-    /// The deadline starts now, not at the first poll.
-    pub fn run<F: IntoFuture>(&self, future: F) -> Run<F::IntoFuture> {
-        Run::new(future.into_future(), self.duration, self.listeners.clone())
-    }
-
-    /// A tower layer with this timeout and these listeners.
-    pub fn layer(&self) -> TimeoutLayer {
-        let mut layer = TimeoutLayer::new(self.duration);
-        layer.listeners = self.listeners.clone();
-        layer
-    }
-}
-
-/// Something that happened in a timeout.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A call, or a wait for readiness, ran out of time.
-    TimedOut {
-        /// The timeout that ran out.
-        after: Duration,
-        /// Whether it was the wait for the inner service's readiness that ran out.
-        waiting_for_readiness: bool,
-    },
-}
-
-impl PatternEvent for Event {
-    #[cfg(feature = "tracing")]
-    fn trace(&self) {
-        match self {
-            Event::TimedOut {
-                after,
-                waiting_for_readiness,
-            } => tracing::warn!(
-                target: "bulwark::timeout",
-                after_ms = after.as_millis() as u64,
-                waiting_for_readiness,
-                "timed out"
-            ),
-        }
-    }
-}
-
-/// Chooses the timeout of one request; see [`TimeoutLayer::per_request`].
-///
-/// Implemented for closures `Fn(&Req) -> Option<Duration>` and for [`DefaultTimeout`].
-pub trait RequestTimeout<Req> {
-    /// The timeout for `request`, or `None` to use the layer's own.
-    fn timeout_for(&self, request: &Req) -> Option<Duration>;
-}
-
-/// Uses the layer's timeout for every request.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DefaultTimeout;
-
-impl<Req> RequestTimeout<Req> for DefaultTimeout {
-    #[inline]
-    fn timeout_for(&self, _: &Req) -> Option<Duration> {
-        None
-    }
-}
-
-impl<F, Req> RequestTimeout<Req> for F
-where
-    F: Fn(&Req) -> Option<Duration>,
-{
-    #[inline]
-    fn timeout_for(&self, request: &Req) -> Option<Duration> {
-        self(request)
-    }
-}

@@ -70,7 +70,7 @@ where
                 Poll::Ready(r.map_err(Into::into))
             }
             Poll::Pending => {
-                let Some(limit) = self.config.ready_timeout else {
+                let Some(limit) = self.config.backpressure_timeout else {
                     return Poll::Pending;
                 };
                 if self.ready.poll_expired(limit, cx) {
@@ -87,7 +87,7 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         if std::mem::take(&mut self.ready.expired) {
-            let limit = self.config.ready_timeout.unwrap_or_default();
+            let limit = self.config.backpressure_timeout.unwrap_or_default();
             return ResponseFuture::failed(Elapsed::readiness(limit));
         }
         let after = self

@@ -1,9 +1,10 @@
 //! The circuit breaker's open, half-open and manual states, its events and its watch, with
 //! paused time.
 
+use bulwark::Error;
 use bulwark::backoff::{Backoff, Jitter};
-use bulwark::circuit_breaker::{Builder, CircuitBreaker, CircuitOpen, Error, Event, Reason, State};
-use bulwark::classify::Outcome;
+use bulwark::circuit_breaker::{Builder, CircuitBreaker, CircuitOpen, Event, OpenReason, State};
+use bulwark::classify::Verdict;
 use futures::FutureExt;
 use std::io;
 use std::pin::pin;
@@ -29,7 +30,7 @@ async fn fail(b: &CircuitBreaker) -> Result<(), Error<io::Error>> {
 
 fn rejected<T: std::fmt::Debug>(r: Result<T, Error<io::Error>>) -> CircuitOpen {
     match r {
-        Err(Error::Open(open)) => open,
+        Err(Error::CircuitOpen(open)) => open,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -305,7 +306,7 @@ async fn listeners_see_state_changes_rejections_and_records_after_locks_are_rele
             .filter(|e| matches!(
                 e,
                 Event::Recorded {
-                    outcome: Outcome::Failure,
+                    outcome: Verdict::Failure,
                     slow: false
                 }
             ))
@@ -315,7 +316,7 @@ async fn listeners_see_state_changes_rejections_and_records_after_locks_are_rele
     assert!(events.contains(&Event::StateChanged {
         from: State::Closed,
         to: State::Open,
-        reason: Reason::FailureRate { rate: 1.0 },
+        reason: OpenReason::FailureRate { rate: 1.0 },
     }));
     assert!(events.contains(&Event::Rejected {
         state: State::Open,
@@ -497,7 +498,7 @@ async fn max_wait_in_half_open_is_applied_when_the_state_is_read_without_traffic
     assert_eq!(*rx.borrow_and_update(), State::Open);
     assert_eq!(
         events.lock().unwrap().last(),
-        Some(&(State::Open, Reason::HalfOpenTimedOut))
+        Some(&(State::Open, OpenReason::HalfOpenTimedOut))
     );
     // The new open period started when the wait ran out, not when it was read.
     let open = rejected(succeed(&b).await);

@@ -3,7 +3,8 @@
 //! completions, cancellations, limit changes and clock advances, with the bulkhead's outcomes,
 //! order of admission and counters compared with the model after every step.
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError};
+use bulwark::Error;
+use bulwark::bulkhead::Bulkhead;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -90,7 +91,7 @@ impl Model {
     }
 }
 
-type Call = Pin<Box<dyn Future<Output = Result<u32, BulkheadError<Infallible>>>>>;
+type Call = Pin<Box<dyn Future<Output = Result<u32, Error<Infallible>>>>>;
 
 struct Live {
     id: u32,
@@ -110,7 +111,7 @@ fn poll_all(live: &mut Vec<Live>, started: &Arc<Mutex<Vec<u32>>>, log: &mut Vec<
         match out {
             Poll::Pending => true,
             Poll::Ready(Ok(_)) => false,
-            Poll::Ready(Err(BulkheadError::Full(full))) if full.is_timed_out() => {
+            Poll::Ready(Err(Error::BulkheadFull(full))) if full.is_timed_out() => {
                 log.push(Seen::TimedOut(call.id));
                 false
             }

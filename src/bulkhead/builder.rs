@@ -1,7 +1,8 @@
 //! The builder of a [`Bulkhead`].
 
 use super::state::{Shared, check_max_concurrent};
-use super::{Bulkhead, ConfigError, Event};
+use super::{Bulkhead, Event};
+use crate::ConfigError;
 use crate::event::Listeners;
 use std::fmt;
 use std::sync::Arc;
@@ -68,6 +69,7 @@ impl Builder {
         let max_concurrent = check_max_concurrent(self.max_concurrent)?;
         if self.max_wait == Some(Duration::ZERO) {
             return Err(ConfigError::new(
+                "bulkhead",
                 "max_wait",
                 "must be more than zero (use max_queued(0) to turn calls away without waiting)",
             ));

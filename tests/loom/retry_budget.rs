@@ -1,7 +1,7 @@
 //! loom model of the retry budget's withdrawals: retries taken concurrently never exceed what the
 //! budget holds.
 //!
-//! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --test loom_retry_budget` (as `.ci/run`
+//! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --test loom` (as `.ci/run`
 //! does): the budget's atomics and its rotation mutex are then loom's, and loom explores every
 //! interleaving of the threads below.
 #![cfg(all(bulwark_loom, feature = "retry"))]

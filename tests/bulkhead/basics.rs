@@ -1,11 +1,11 @@
 //! The bulkhead's admission rules, through the standalone `run` door.
 #![cfg(feature = "bulkhead")]
 
-#[path = "bulkhead_common/mod.rs"]
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError, Event, Reason};
+use bulwark::Error;
+use bulwark::bulkhead::{Bulkhead, Event, FullReason};
 use common::{Started, bulkhead, full, held_call, poll_once};
 use futures::FutureExt;
 use std::convert::Infallible;
@@ -26,7 +26,7 @@ async fn admits_up_to_max_concurrent_then_queues_then_turns_away() {
     assert!(poll_once(&mut c3).await.is_pending());
     let rejected = full(poll_once(&mut c4).await);
     assert!(rejected.is_queue_full());
-    assert_eq!(rejected.reason(), Reason::QueueFull);
+    assert_eq!(rejected.reason(), FullReason::QueueFull);
     assert_eq!(started.ids(), vec![1, 2]);
     let m = b.metrics();
     assert_eq!((m.in_flight, m.queued, m.rejected_queue_full), (2, 1, 1));
@@ -62,7 +62,7 @@ async fn slot_is_released_when_the_call_completes() {
 async fn inner_errors_pass_through_as_inner() {
     let b = bulkhead(1, 0);
     let err = b.run(|| async { Err::<(), _>("boom") }).await.unwrap_err();
-    assert_eq!(err, BulkheadError::Inner("boom"));
+    assert_eq!(err, Error::Inner("boom"));
     assert_eq!(err.to_string(), "boom");
     assert_eq!(err.into_inner(), Some("boom"));
 }
@@ -127,7 +127,7 @@ async fn max_wait_turns_a_waiter_away_once_spent() {
     assert!(rejected.is_timed_out());
     assert_eq!(
         rejected.reason(),
-        Reason::TimedOut {
+        FullReason::TimedOut {
             after: Duration::from_millis(100)
         }
     );
@@ -219,10 +219,10 @@ async fn events_report_admitted_queued_and_rejected() {
             },
             Event::Queued { queued: 1 },
             Event::Rejected {
-                reason: Reason::QueueFull
+                reason: FullReason::QueueFull
             },
             Event::Rejected {
-                reason: Reason::TimedOut {
+                reason: FullReason::TimedOut {
                     after: Duration::from_millis(10)
                 }
             },
@@ -240,7 +240,7 @@ fn clones_share_one_bulkhead() {
     let rejected = clone
         .run(|| async { Ok::<_, Infallible>(2) })
         .now_or_never();
-    assert!(matches!(rejected, Some(Err(BulkheadError::Full(_)))));
+    assert!(matches!(rejected, Some(Err(Error::BulkheadFull(_)))));
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The circuit breaker under real threads, and its allocation count.
 
-mod support;
+use crate::support;
 
-use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
+use bulwark::Error;
+use bulwark::circuit_breaker::{CircuitBreaker, State};
 use futures::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -104,7 +105,7 @@ fn breaker_whose_probes_are_all_dropped_does_not_get_stuck() {
                             std::future::pending::<Result<(), &str>>().await
                         })
                         .await;
-                    assert!(matches!(r, Err(Error::Open(_))));
+                    assert!(matches!(r, Err(Error::CircuitOpen(_))));
                 }));
             }
             wait_until(|| started.load(Ordering::SeqCst) == PROBES as usize).await;
@@ -323,7 +324,7 @@ fn rejected_calls_do_not_allocate() {
             .run(|| async { Ok::<_, &str>(()) })
             .now_or_never()
             .unwrap();
-        assert!(matches!(r, Err(Error::Open(_))));
+        assert!(matches!(r, Err(Error::CircuitOpen(_))));
     });
     assert_eq!(per_call, 0.0);
 }

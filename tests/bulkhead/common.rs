@@ -1,7 +1,8 @@
 //! Helpers shared by the bulkhead test files: calls held open until released, polled by hand.
 #![allow(dead_code)]
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError, BulkheadFull};
+use bulwark::Error;
+use bulwark::bulkhead::{Bulkhead, BulkheadFull};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use tokio::sync::oneshot;
 
-pub(crate) type Outcome = Result<u32, BulkheadError<Infallible>>;
+pub(crate) type Outcome = Result<u32, Error<Infallible>>;
 pub(crate) type Call = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// The ids of the calls whose closure has started, in order.
@@ -48,7 +49,7 @@ pub(crate) fn bulkhead(max_concurrent: usize, max_queued: usize) -> Bulkhead {
 
 pub(crate) fn full(outcome: Poll<Outcome>) -> BulkheadFull {
     match outcome {
-        Poll::Ready(Err(BulkheadError::Full(full))) => full,
+        Poll::Ready(Err(Error::BulkheadFull(full))) => full,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }

@@ -1,11 +1,12 @@
 //! The circuit breaker handle: the standalone door (`run`) and the source of tower layers.
 
-use super::config::{Builder, Config};
+use super::builder::{Builder, Config};
 use super::core::{Core, Ticket};
-use super::events::{Event, Reason};
+use super::events::{Event, OpenReason};
+use super::future::Run;
 use super::sync::Padded;
-use super::{CircuitBreakerLayer, CircuitOpen, Error, State};
-use crate::classify::{Classify, DefaultClassifier, Outcome};
+use super::{CircuitBreakerLayer, CircuitOpen, Metrics, State};
+use crate::classify::{Classify, DefaultClassifier, Verdict};
 use crate::event::Listeners;
 use std::fmt;
 use std::future::Future;
@@ -23,41 +24,6 @@ pub struct CircuitBreaker<C = DefaultClassifier> {
 struct Shared<C> {
     core: Core,
     classifier: C,
-}
-
-/// A snapshot of a breaker's state and window; see [`CircuitBreaker::metrics`].
-///
-/// `calls`, `failures`, `slow_calls` and the two rates describe the closed window: live while the
-/// circuit is [`State::Closed`] or [`State::MetricsOnly`]; in every other state, the figures the
-/// window held when the circuit left those states (for an open or half-open circuit, the window
-/// that tripped it), unchanged until the circuit closes again with an empty window. The `probes_*`
-/// fields describe the current half-open period, and are zero in every other state.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Metrics {
-    /// The current state.
-    pub state: State,
-    /// Calls in the closed window (live, or as it was when the circuit left the closed state).
-    pub calls: u32,
-    /// Failed calls in the closed window.
-    pub failures: u32,
-    /// Slow calls in the closed window.
-    pub slow_calls: u32,
-    /// `failures / calls`, zero for an empty window.
-    pub failure_rate: f64,
-    /// `slow_calls / calls`, zero for an empty window.
-    pub slow_call_rate: f64,
-    /// Calls rejected since the breaker was built.
-    pub rejected: u64,
-    /// Half-open probes running now.
-    pub probes_in_flight: u32,
-    /// Half-open probes of the current period that completed and were counted (ignored and
-    /// dropped probes are not).
-    pub probes_completed: u32,
-    /// Of those, the failed ones.
-    pub probes_failed: u32,
-    /// Of those, the slow ones.
-    pub probes_slow: u32,
 }
 
 impl CircuitBreaker {
@@ -83,41 +49,48 @@ impl<C> CircuitBreaker<C> {
 
     /// Runs the call `f` makes if the circuit admits it, and records its outcome.
     ///
-    /// When the circuit rejects the call, `f` is not even invoked and the result is
-    /// [`Error::Open`]. Otherwise the result of the call is classified, recorded, and returned,
-    /// its error wrapped in [`Error::Inner`]. Dropping the returned future before it completes
+    /// The circuit decides when `run` is called, as a tower service decides in `call`. When it
+    /// rejects the call, `f` is not even invoked and the returned future resolves at once to
+    /// [`Error::CircuitOpen`](crate::Error::CircuitOpen). Otherwise `f` is called at once, and
+    /// the returned future classifies, records and returns its result, an error wrapped in
+    /// [`Error::Inner`](crate::Error::Inner). Dropping the returned future before it completes
     /// gives back a half-open probe slot without counting the probe, and records a closed-state
     /// call as set by [`Builder::dropped_calls`].
     ///
-    /// A [`Retry`](crate::retry::Retry) around this call recognises [`Error::Open`] through its
+    /// A [`Retry`](crate::retry::Retry) around this call recognises the rejection through its
     /// [`DefaultHint`](crate::retry::DefaultHint), as it does a [`CircuitOpen`] (hence
     /// `E: 'static`).
-    pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, Fut, C>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
         E: 'static,
     {
-        let mut admission = match self.admit() {
-            Ok(admission) => admission,
+        match self.core().acquire(true) {
+            Ok(ticket) => {
+                let mut guard = Guard::new(self, ticket);
+                guard.begin();
+                Run::running(f(), guard)
+            }
             Err(open) => {
                 #[cfg(feature = "retry")]
-                Error::<E>::register_open();
-                return Err(Error::Open(open));
+                crate::Error::<E>::register_open();
+                Run::rejected(open)
             }
-        };
-        admission.begin();
-        let result = f().await;
-        admission.finish(self.shared.classifier.classify(&result));
-        result.map_err(Error::Inner)
+        }
     }
 
     /// Asks the circuit to admit one call, synchronously. The caller starts the call's clock with
     /// [`Guard::begin`], records its outcome with [`Guard::finish`], and dropping the admission
-    /// unfinished releases it as a dropped call. The core of [`run`](Self::run), for callers (the
-    /// pipeline) that must not even build the call when the circuit is open, and whose output is
-    /// not the `Result` the breaker's own classifier reads.
+    /// unfinished releases it as a dropped call. The admission of [`run`](Self::run), for callers
+    /// (the pipeline, hence used only with the four call-level patterns) that must not even build
+    /// the call when the circuit is open, and whose output is not the `Result` the breaker's own
+    /// classifier reads.
+    #[cfg_attr(
+        not(all(feature = "timeout", feature = "retry", feature = "bulkhead")),
+        allow(dead_code)
+    )]
     pub(crate) fn admit(&self) -> Result<Admission<'_>, CircuitOpen> {
         let ticket = self.core().acquire(true)?;
         Ok(Guard::new(self.core(), ticket))
@@ -168,21 +141,21 @@ impl<C> CircuitBreaker<C> {
     /// receivers, and calls admitted before still complete as they would have.
     pub fn force_open(&self) {
         self.core()
-            .transition(None, State::ForcedOpen, Reason::Manual);
+            .transition(None, State::ForcedOpen, OpenReason::Manual);
     }
 
     /// Turns the breaker off until [`reset`](Self::reset): every call runs, nothing is recorded.
     /// A no-op when it is already disabled.
     pub fn disable(&self) {
         self.core()
-            .transition(None, State::Disabled, Reason::Manual);
+            .transition(None, State::Disabled, OpenReason::Manual);
     }
 
     /// Records every call but never opens, until [`reset`](Self::reset). Entering this state
     /// starts an empty window; calling it again while in it changes nothing (the window is kept).
     pub fn metrics_only(&self) {
         self.core()
-            .transition(None, State::MetricsOnly, Reason::Manual);
+            .transition(None, State::MetricsOnly, OpenReason::Manual);
     }
 
     /// Closes the circuit with an empty window and the base open duration.
@@ -192,7 +165,8 @@ impl<C> CircuitBreaker<C> {
     /// but the state does not change: no [`Event::StateChanged`], no notification to
     /// [`subscribe`](Self::subscribe) receivers.
     pub fn reset(&self) {
-        self.core().transition(None, State::Closed, Reason::Manual);
+        self.core()
+            .transition(None, State::Closed, OpenReason::Manual);
     }
 }
 
@@ -219,6 +193,26 @@ pub(crate) trait CoreRef {
     fn core_ref(&self) -> &Core;
 }
 
+/// Something that reaches a whole breaker, core and classifier: the handle a standalone call
+/// borrows, or a tower service clone's own reference.
+pub(crate) trait BreakerRef: CoreRef {
+    type Classifier;
+    fn classifier(&self) -> &Self::Classifier;
+}
+
+impl<C> CoreRef for &CircuitBreaker<C> {
+    fn core_ref(&self) -> &Core {
+        self.core()
+    }
+}
+
+impl<C> BreakerRef for &CircuitBreaker<C> {
+    type Classifier = C;
+    fn classifier(&self) -> &C {
+        &self.shared.classifier
+    }
+}
+
 impl CoreRef for &Core {
     fn core_ref(&self) -> &Core {
         self
@@ -235,8 +229,19 @@ impl<C> CoreRef for LocalRef<C> {
     }
 }
 
+impl<C> BreakerRef for LocalRef<C> {
+    type Classifier = C;
+    fn classifier(&self) -> &C {
+        &self.0.shared.classifier
+    }
+}
+
 /// An admitted call: records its outcome when finished, gives its ticket back when dropped.
 /// A call admitted by a breaker it borrows; see [`CircuitBreaker::admit`].
+#[cfg_attr(
+    not(all(feature = "timeout", feature = "retry", feature = "bulkhead")),
+    allow(dead_code)
+)]
 pub(crate) type Admission<'a> = Guard<&'a Core>;
 
 pub(crate) struct Guard<R: CoreRef> {
@@ -259,7 +264,7 @@ impl<R: CoreRef> Guard<R> {
         }
     }
 
-    pub(crate) fn finish(&mut self, outcome: Outcome) {
+    pub(crate) fn finish(&mut self, outcome: Verdict) {
         if let Some(ticket) = self.ticket.take() {
             self.owner.core_ref().record(ticket, outcome);
         }

@@ -2,7 +2,8 @@
 #![cfg(feature = "bulkhead")]
 //! whatever is cancelled when.
 
-use bulwark::bulkhead::{Bulkhead, BulkheadError, Event};
+use bulwark::Error;
+use bulwark::bulkhead::{Bulkhead, Event};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::convert::Infallible;
@@ -111,9 +112,9 @@ async fn hammer(b: &Bulkhead, gauge: &Gauge, seed: u64) -> (usize, usize) {
                         future: Box::pin(call),
                         polls,
                     };
-                    future
-                        .await
-                        .map(|r| r.map_err(|e: BulkheadError<Infallible>| e.is_full()))
+                    future.await.map(|r| {
+                        r.map_err(|e: Error<Infallible>| matches!(e, Error::BulkheadFull(_)))
+                    })
                 } else {
                     let ready = svc.ready().await.unwrap();
                     let future = CancelAfter {
@@ -156,7 +157,7 @@ async fn assert_exactly(b: &Bulkhead, limit: usize) {
         held.push(call);
     }
     let over = b.run(|| async { Ok::<_, Infallible>(()) }).await;
-    assert!(over.unwrap_err().is_full());
+    assert!(matches!(over.unwrap_err(), Error::BulkheadFull(_)));
     drop(tx);
     for call in held {
         call.await.unwrap();

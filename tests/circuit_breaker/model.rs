@@ -1,8 +1,9 @@
 //! Property test: the breaker against a simple reference model of its windows, its trip rules
 //! and its open and half-open states, driven by random outcomes and random waits.
 
-use bulwark::circuit_breaker::{CircuitBreaker, Error, State};
-use bulwark::classify::Outcome;
+use bulwark::Error;
+use bulwark::circuit_breaker::{CircuitBreaker, State};
+use bulwark::classify::Verdict;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -189,13 +190,13 @@ impl Model {
 }
 
 /// `Ok(true)` is a call the classifier ignores.
-type Classifier = fn(&Result<bool, ()>) -> Outcome;
+type Classifier = fn(&Result<bool, ()>) -> Verdict;
 
-fn classify(r: &Result<bool, ()>) -> Outcome {
+fn classify(r: &Result<bool, ()>) -> Verdict {
     match r {
-        Ok(true) => Outcome::Ignored,
-        Ok(false) => Outcome::Success,
-        Err(()) => Outcome::Failure,
+        Ok(true) => Verdict::Ignored,
+        Ok(false) => Verdict::Success,
+        Err(()) => Verdict::Failure,
     }
 }
 
@@ -257,13 +258,13 @@ proptest! {
                     if failed { Err(()) } else { Ok(ignored) }
                 }).await;
                 match (admitted, r) {
-                    (Err(wait), Err(Error::Open(open))) => {
+                    (Err(wait), Err(Error::CircuitOpen(open))) => {
                         prop_assert_eq!(open.retry_after(), Duration::from_nanos(wait), "step {}", i);
                         prop_assert_eq!(b.state(), State::Open, "step {}", i);
                         continue;
                     }
                     (Err(_), r) => prop_assert!(false, "step {}: expected a rejection, got {:?}", i, r),
-                    (Ok(()), Err(Error::Open(open))) => prop_assert!(false, "step {}: rejected {:?}", i, open),
+                    (Ok(()), Err(Error::CircuitOpen(open))) => prop_assert!(false, "step {}: rejected {:?}", i, open),
                     (Ok(()), _) => {}
                 }
                 m.now += u64::try_from(slow_by.as_nanos()).unwrap();

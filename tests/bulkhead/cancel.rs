@@ -1,8 +1,7 @@
 //! Cancellation at every stage of a call, and limits changed while calls run.
 #![cfg(feature = "bulkhead")]
 
-#[path = "bulkhead_common/mod.rs"]
-mod common;
+use crate::common;
 
 use bulwark::bulkhead::Bulkhead;
 use common::{Started, bulkhead, full, held_call, poll_once};

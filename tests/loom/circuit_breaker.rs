@@ -1,6 +1,6 @@
 //! loom models of the circuit breaker's half-open admission, state transitions and count window.
 //!
-//! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --test loom_circuit_breaker` (as
+//! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --test loom` (as
 //! `.ci/run` does): the breaker's atomics and its transition mutex are then loom's, and loom
 //! explores every interleaving of the threads below.
 #![cfg(bulwark_loom)]

@@ -1,6 +1,6 @@
 //! Behaviour of the timeout pattern, standalone and as a tower layer, with paused time.
 
-mod support;
+use crate::support;
 
 use bulwark::ServiceBuilderExt;
 use bulwark::timeout::{Elapsed, Event, Timeout, TimeoutLayer};
@@ -105,7 +105,7 @@ async fn inner_error_passes_through_untouched() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn without_ready_timeout_poll_ready_waits_as_long_as_the_inner_service() {
+async fn without_backpressure_timeout_poll_ready_waits_as_long_as_the_inner_service() {
     let (inner, mut handle) = mock::pair::<u32, u32>();
     handle.allow(0);
     let mut svc = TimeoutLayer::new(ms(100)).layer(inner);
@@ -116,13 +116,13 @@ async fn without_ready_timeout_poll_ready_waits_as_long_as_the_inner_service() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn ready_timeout_fails_the_next_call_without_calling_the_inner_service() {
+async fn backpressure_timeout_fails_the_next_call_without_calling_the_inner_service() {
     let (inner, mut handle) = mock::pair::<u32, u32>();
     handle.allow(0);
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let mut svc = TimeoutLayer::new(ms(100))
-        .ready_timeout(ms(50))
+        .backpressure_timeout(ms(50))
         .on_event(move |e| seen.lock().unwrap().push(e.clone()))
         .layer(inner);
 
@@ -152,11 +152,11 @@ async fn ready_timeout_fails_the_next_call_without_calling_the_inner_service() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn ready_timeout_rearms_for_each_wait() {
+async fn backpressure_timeout_rearms_for_each_wait() {
     let (inner, mut handle) = mock::pair::<u32, u32>();
     handle.allow(0);
     let mut svc = TimeoutLayer::new(ms(100))
-        .ready_timeout(ms(50))
+        .backpressure_timeout(ms(50))
         .layer(inner);
     for _ in 0..3 {
         let mut ready = pin!(svc.ready());
@@ -303,9 +303,9 @@ async fn composes_with_concurrency_limit_and_buffer() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn ready_timeout_under_concurrency_limit_sheds_the_waiting_call() {
+async fn backpressure_timeout_under_concurrency_limit_sheds_the_waiting_call() {
     let mut svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::new(ms(500)).ready_timeout(ms(50)))
+        .layer(TimeoutLayer::new(ms(500)).backpressure_timeout(ms(50)))
         .concurrency_limit(1)
         .service(sleeper());
     let mut other = svc.clone();
@@ -378,7 +378,7 @@ fn arming_the_timer_adds_no_allocation_when_the_inner_call_waits() {
 #[test]
 fn elapsed_display_is_short_and_lower_case() {
     let mut svc = TimeoutLayer::new(ms(5))
-        .ready_timeout(ms(7))
+        .backpressure_timeout(ms(7))
         .layer(sleeper());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,4 +1,5 @@
-//! Test support shared by the integration tests: `mod support;` in a test file.
+//! Test support shared by the integration tests: `#[path = "../common/mod.rs"] mod support;` in a
+//! test binary.
 //!
 //! The `allocation-counter` dev-dependency installs a counting global allocator in every test
 //! binary; [`allocations`] counts what one closure allocates on the current thread.

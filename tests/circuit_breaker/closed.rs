@@ -1,8 +1,9 @@
 //! The circuit breaker's windows and trip rules in the closed state, one test each, with paused
 //! time.
 
-use bulwark::circuit_breaker::{Builder, CircuitBreaker, DroppedCall, Error, State};
-use bulwark::classify::{DefaultClassifier, Outcome};
+use bulwark::Error;
+use bulwark::circuit_breaker::{Builder, CircuitBreaker, DroppedCall, State};
+use bulwark::classify::{DefaultClassifier, Verdict};
 use futures::FutureExt;
 use std::io;
 use std::time::Duration;
@@ -260,10 +261,10 @@ async fn dropped_call_in_closed_state_counts_as_failure_when_configured() {
 async fn ignored_outcomes_are_not_recorded() {
     let b = small()
         .classifier(|r: &Result<u16, io::Error>| match r {
-            Ok(s) if *s >= 500 => Outcome::Failure,
-            Ok(s) if *s >= 400 => Outcome::Ignored,
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::Failure,
+            Ok(s) if *s >= 500 => Verdict::Failure,
+            Ok(s) if *s >= 400 => Verdict::Ignored,
+            Ok(_) => Verdict::Success,
+            Err(_) => Verdict::Failure,
         })
         .build()
         .unwrap();
@@ -336,6 +337,6 @@ fn builder_rejects_invalid_settings_naming_the_field() {
 fn errors_display_in_lower_case_and_keep_the_inner_error() {
     let inner: Error<io::Error> = Error::Inner(io::Error::other("down"));
     assert_eq!(inner.to_string(), "down");
-    assert!(inner.as_open().is_none());
+    assert!(!inner.is_rejection());
     assert_eq!(inner.into_inner().unwrap().to_string(), "down");
 }

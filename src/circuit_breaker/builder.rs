@@ -1,9 +1,9 @@
 //! The builder of a circuit breaker and its validated configuration.
 
 use super::count_window::MAX_SIZE;
-use super::error::ConfigError;
 use super::time_window::BUCKETS;
 use super::{CircuitBreaker, Event};
+use crate::ConfigError;
 use crate::backoff::Backoff;
 use crate::classify::DefaultClassifier;
 use crate::event::Listeners;
@@ -235,12 +235,14 @@ impl<C> Builder<C> {
         match c.window {
             WindowKind::Count(n) if n == 0 || n > MAX_SIZE => {
                 return Err(ConfigError::new(
+                    "circuit_breaker",
                     "count_window",
                     format!("must be between 1 and {MAX_SIZE} calls, got {n}"),
                 ));
             }
             WindowKind::Time(d) if d < Duration::from_millis(BUCKETS as u64) || d > MAX_OPEN => {
                 return Err(ConfigError::new(
+                    "circuit_breaker",
                     "time_window",
                     format!("must be between 10ms and 365 days, got {d:?}"),
                 ));
@@ -248,7 +250,11 @@ impl<C> Builder<C> {
             _ => {}
         }
         if c.minimum_calls == 0 {
-            return Err(ConfigError::new("minimum_calls", "must be at least 1"));
+            return Err(ConfigError::new(
+                "circuit_breaker",
+                "minimum_calls",
+                "must be at least 1",
+            ));
         }
         if let Some(rate) = c.failure_rate {
             check_rate("failure_rate_threshold", rate)?;
@@ -258,30 +264,35 @@ impl<C> Builder<C> {
         }
         if c.consecutive_failures == Some(0) {
             return Err(ConfigError::new(
+                "circuit_breaker",
                 "consecutive_failures",
                 "must be at least 1",
             ));
         }
         if c.open_duration > MAX_OPEN {
             return Err(ConfigError::new(
+                "circuit_breaker",
                 "open_duration",
                 "must be at most 365 days",
             ));
         }
         if c.reopen_backoff.is_some_and(|b| b.max_delay() > MAX_OPEN) {
             return Err(ConfigError::new(
+                "circuit_breaker",
                 "open_duration_backoff",
                 "its max_delay must be at most 365 days",
             ));
         }
         if c.probes == 0 || c.probes > MAX_PROBES {
             return Err(ConfigError::new(
+                "circuit_breaker",
                 "permitted_calls_in_half_open",
                 format!("must be between 1 and {MAX_PROBES}, got {}", c.probes),
             ));
         }
         if c.max_wait_in_half_open.is_some_and(|d| d > MAX_OPEN) {
             return Err(ConfigError::new(
+                "circuit_breaker",
                 "max_wait_in_half_open",
                 "must be at most 365 days",
             ));
@@ -299,6 +310,7 @@ fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::new(
+            "circuit_breaker",
             field,
             format!("must be in (0, 1], got {rate}"),
         ))

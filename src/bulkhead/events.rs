@@ -1,6 +1,6 @@
 //! What a bulkhead reports: its [`Metrics`] snapshot and its [`Event`]s.
 
-use super::Reason;
+use super::FullReason;
 use crate::event::PatternEvent;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ pub enum Event {
     /// A call was turned away.
     Rejected {
         /// Why.
-        reason: Reason,
+        reason: FullReason,
     },
 }
 
@@ -58,10 +58,10 @@ impl PatternEvent for Event {
                 tracing::debug!(target: "bulwark::bulkhead", queued, "queued")
             }
             Event::Rejected { reason } => match reason {
-                Reason::QueueFull => {
+                FullReason::QueueFull => {
                     tracing::warn!(target: "bulwark::bulkhead", reason = "queue full", "rejected")
                 }
-                Reason::TimedOut { after } => tracing::warn!(
+                FullReason::TimedOut { after } => tracing::warn!(
                     target: "bulwark::bulkhead",
                     reason = "timed out",
                     after_ms = after.as_millis() as u64,

@@ -2,7 +2,7 @@
 
 use bulwark::ServiceBuilderExt;
 use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, State};
-use bulwark::classify::Outcome;
+use bulwark::classify::Verdict;
 use futures::{FutureExt, poll};
 use std::convert::Infallible;
 use std::pin::pin;
@@ -124,9 +124,9 @@ async fn every_service_of_a_layer_and_every_clone_share_one_breaker() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn wait_while_open_mode_is_pending_until_the_circuit_half_opens() {
+async fn backpressure_mode_is_pending_until_the_circuit_half_opens() {
     let b = breaker(1);
-    let mut svc = b.layer().wait_while_open().layer(echo());
+    let mut svc = b.layer().backpressure().layer(echo());
     trip(&b).await;
     {
         let mut ready = pin!(svc.ready());
@@ -148,8 +148,8 @@ async fn classifier_sees_the_inner_response() {
         .count_window(2)
         .minimum_calls(2)
         .classifier(|r: &Result<u16, Infallible>| match r {
-            Ok(503) => Outcome::Failure,
-            _ => Outcome::Success,
+            Ok(503) => Verdict::Failure,
+            _ => Verdict::Success,
         })
         .build()
         .unwrap();
@@ -198,9 +198,9 @@ async fn composes_with_tower_concurrency_limit_and_buffer() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn wait_while_open_mode_still_fails_fast_when_forced_open() {
+async fn backpressure_mode_still_fails_fast_when_forced_open() {
     let b = breaker(1);
-    let mut svc = b.layer().wait_while_open().layer(echo());
+    let mut svc = b.layer().backpressure().layer(echo());
     b.force_open();
     let err = svc.ready().await.unwrap().call(false).await.unwrap_err();
     let open = err.downcast_ref::<CircuitOpen>().unwrap();

@@ -1,7 +1,7 @@
 //! The bulkhead's tower door: the service contract in both modes, composition, allocation.
 #![cfg(feature = "bulkhead")]
 
-mod support;
+use crate::support;
 
 use bulwark::ServiceBuilderExt;
 use bulwark::bulkhead::{Bulkhead, BulkheadFull, BulkheadLayer};
@@ -225,7 +225,7 @@ async fn every_layer_call_and_clone_shares_the_handles_state() {
         .run(|| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap_err();
-    assert!(err.is_full());
+    assert!(matches!(err, bulwark::Error::BulkheadFull(_)));
     assert_eq!(held.await.unwrap(), 1);
     assert_eq!(other.ready().await.unwrap().call(3).await.unwrap(), 3);
 }

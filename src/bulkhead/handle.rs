@@ -1,0 +1,91 @@
+//! The bulkhead handle: the standalone door (`run`) and the source of tower layers.
+
+use super::acquire::Acquire;
+use super::state::Shared;
+use super::{Builder, BulkheadLayer, Metrics, Run};
+use crate::ConfigError;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A bulkhead: at most `max_concurrent` calls at once, at most `max_queued` waiting.
+///
+/// A cheap-to-clone handle; see the [module docs](super).
+#[derive(Clone)]
+pub struct Bulkhead {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Bulkhead {
+    /// A builder; see [`Builder`] for the defaults.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs the future `f` returns in a slot of this bulkhead.
+    ///
+    /// `f` is called only once a slot is taken, and the slot is released as soon as its future
+    /// completes. The call waits in the queue if it must; it fails with
+    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull) if the queue is full or the wait
+    /// exceeds `max_wait`, and with [`Error::Inner`](crate::Error::Inner) if the future returns
+    /// an error.
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<F, Fut>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        Run::new(self.acquire(), f)
+    }
+
+    /// A tower layer whose services go through this bulkhead (default mode; see
+    /// [`BulkheadLayer::backpressure`] for the other).
+    pub fn layer(&self) -> BulkheadLayer {
+        BulkheadLayer::new(self.clone())
+    }
+
+    /// Changes how many calls may run at once; see [Changing the limits](super#changing-the-limits).
+    ///
+    /// ```
+    /// use bulwark::bulkhead::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::builder().max_concurrent(8).max_queued(16).build()?;
+    /// // An operator halves the limit while the dependency recovers.
+    /// bulkhead.set_max_concurrent(4)?;
+    /// let m = bulkhead.metrics();
+    /// assert_eq!((m.max_concurrent, m.max_queued, m.in_flight), (4, 16, 0));
+    /// # Ok::<(), bulwark::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] if `n` is 0 or above tokio's `Semaphore::MAX_PERMITS`; the limit is then
+    /// left as it was.
+    pub fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
+        self.shared.set_max_concurrent(n)
+    }
+
+    /// Changes how many calls may wait; the calls already waiting keep their place.
+    pub fn set_max_queued(&self, n: usize) {
+        self.shared.set_max_queued(n);
+    }
+
+    /// A snapshot of the bulkhead's counters and limits. Cheap: a few atomic loads.
+    ///
+    /// The fields are read one by one while calls come and go, so under load they may not add up
+    /// exactly at one instant.
+    pub fn metrics(&self) -> Metrics {
+        self.shared.metrics()
+    }
+
+    pub(crate) fn acquire(&self) -> Acquire {
+        Acquire::new(Arc::clone(&self.shared))
+    }
+}
+
+impl fmt::Debug for Bulkhead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bulkhead")
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}

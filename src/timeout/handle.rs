@@ -1,0 +1,51 @@
+//! The timeout handle: the standalone door (`run`) and the source of tower layers.
+
+use super::{Event, Run, TimeoutLayer};
+use crate::event::Listeners;
+use std::future::IntoFuture;
+use std::time::Duration;
+
+/// A standalone timeout: bounds any future with [`run`](Self::run).
+///
+/// Cheap to clone; clones share their listeners.
+#[derive(Clone, Debug)]
+pub struct Timeout {
+    duration: Duration,
+    listeners: Listeners<Event>,
+}
+
+impl Timeout {
+    /// A timeout of `duration`.
+    pub fn new(duration: Duration) -> Self {
+        Self {
+            duration,
+            listeners: Listeners::new(),
+        }
+    }
+
+    /// Registers a listener for this timeout's [`Event`]s.
+    #[must_use]
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.listeners = self.listeners.with(f);
+        self
+    }
+
+    /// The time a call may take.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Runs `future`, failing with [`Elapsed`](super::Elapsed) if it has not completed within the timeout.
+    ///
+    /// The deadline starts now, not at the first poll.
+    pub fn run<F: IntoFuture>(&self, future: F) -> Run<F::IntoFuture> {
+        Run::new(future.into_future(), self.duration, self.listeners.clone())
+    }
+
+    /// A tower layer with this timeout and these listeners.
+    pub fn layer(&self) -> TimeoutLayer {
+        let mut layer = TimeoutLayer::new(self.duration);
+        layer.listeners = self.listeners.clone();
+        layer
+    }
+}

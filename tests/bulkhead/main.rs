@@ -1,0 +1,12 @@
+//! The bulkhead: admission through the standalone door and the tower door, cancellation, a
+//! model check and a stress test.
+#![cfg(feature = "bulkhead")]
+
+mod basics;
+mod cancel;
+mod common;
+mod layer;
+mod model;
+mod stress;
+#[path = "../common/mod.rs"]
+mod support;

@@ -1,0 +1,4 @@
+//! Fault injection.
+#![cfg(feature = "chaos")]
+
+mod basics;

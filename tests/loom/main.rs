@@ -1,0 +1,7 @@
+//! loom models: the circuit breaker's admission and transitions, the retry budget's withdrawals.
+//!
+//! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --all-features --test loom` (as
+//! `.ci/run` does); without that cfg the binary is empty.
+
+mod circuit_breaker;
+mod retry_budget;
