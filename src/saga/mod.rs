@@ -377,53 +377,32 @@
 //! each event is also a `tracing` event (target `bulwark::saga`), and each run is a `saga` span
 //! with a `step` (or `compensation`) span per attempt.
 
-mod builder;
-mod claim;
-mod compensate;
-mod context;
-mod drive;
-mod engine;
-mod event;
-mod exec;
-mod id;
-mod memory;
-mod metrics;
-mod outcome;
-mod policy;
-mod record;
-mod recovery_error;
-mod registry;
-mod replay;
-mod resume;
+mod compensation;
+mod definition;
+mod error;
+mod events;
+mod handle;
+mod recovery;
 mod run;
-#[cfg(feature = "sqlite")]
-mod sqlite;
-#[cfg(feature = "sqlite")]
-mod sqlite_read;
-#[cfg(feature = "sqlite")]
-mod sqlite_rows;
-#[cfg(feature = "sqlite")]
-mod sqlite_writer;
-mod step;
 mod store;
-mod store_error;
 
-pub use builder::{BuildError, Group, SagaBuilder};
-pub use claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
-pub use context::{CompensationContext, IdempotencyKey, MissingOutput, Outputs, StepContext};
-pub use event::Event;
-pub use memory::InMemoryStore;
-pub use metrics::Metrics;
-pub use outcome::{
-    Cause, Compensated, CompensationFailure, Outcome, Parked, SagaError, SagaFailed, StepError,
-    StepFailure, Unsettled,
+pub use definition::{
+    CompensationContext, Group, IdempotencyKey, MissingOutput, Outputs, Resume, RetryPolicy,
+    SagaBuilder, Step, StepContext, StepKey,
 };
-pub use policy::{Resume, RetryPolicy};
-pub use recovery_error::RecoveryError;
-pub use registry::{HeldSaga, ParkedSaga, ParkedSagas, Recovered, Registry};
-pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
-pub use run::{Run, Saga};
+pub use error::{
+    Cause, Compensated, Failure, NotCompleted, Parked, SagaError, StepError, Unsettled,
+};
+pub use events::{Event, Metrics};
+pub use handle::{Run, Saga};
+pub use recovery::{
+    HeldSaga, ParkedSaga, ParkedSagas, Phase, Progress, Recovered, RecoveryError, Registry, Replay,
+    ReplayError, StepRecord,
+};
+pub use run::outcome::Outcome;
+pub use store::{
+    Claim, Claimed, DEFAULT_CLAIM_TTL, InMemoryStore, LogEntry, OutcomeKind, SagaId, SagaStore,
+    StepRef, StoreError, StoreFuture,
+};
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteStore, SqliteStoreBuilder};
-pub use step::{Step, StepKey};
-pub use store::{LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture};
+pub use store::{SqliteStore, SqliteStoreBuilder};

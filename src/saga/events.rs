@@ -1,8 +1,10 @@
-//! The saga's events, their `tracing` mapping, and the spans per saga and per step.
+//! The saga's events, their `tracing` mapping, the spans per saga and per step, and the
+//! counts of a definition's runs.
 
 use super::store::{OutcomeKind, SagaId};
 use crate::event::PatternEvent;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Something that happened in a saga; register listeners with
@@ -250,4 +252,72 @@ pub(crate) fn in_step_span<F: Future>(
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn in_step_span<F: Future>(future: F, _: &'static str, _: u32, _: bool) -> F {
     future
+}
+
+// Counts of a saga definition's runs.
+
+/// A snapshot of a saga definition's runs, from [`Saga::metrics`](super::Saga::metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Runs whose start was recorded.
+    pub started: u64,
+    /// Runs started and not finished yet (going forward or compensating).
+    pub in_flight: u64,
+    /// Runs that completed.
+    pub completed: u64,
+    /// Runs that were compensated.
+    pub compensated: u64,
+    /// Runs that were parked.
+    pub parked: u64,
+    /// Runs that stopped short of an outcome ([`SagaError::Unsettled`](super::SagaError::Unsettled)):
+    /// their sagas wait for recovery.
+    pub unsettled: u64,
+}
+
+/// The live counters behind [`Metrics`]: one atomic add per run start and per run end.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    started: AtomicU64,
+    completed: AtomicU64,
+    compensated: AtomicU64,
+    parked: AtomicU64,
+    unsettled: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn started(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn finished(&self, kind: OutcomeKind) {
+        let counter = match kind {
+            OutcomeKind::Completed => &self.completed,
+            OutcomeKind::Compensated => &self.compensated,
+            OutcomeKind::Parked => &self.parked,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unsettled(&self) {
+        self.unsettled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Metrics {
+        // Ends are read before starts, so `in_flight` never underflows.
+        let completed = self.completed.load(Ordering::Relaxed);
+        let compensated = self.compensated.load(Ordering::Relaxed);
+        let parked = self.parked.load(Ordering::Relaxed);
+        let unsettled = self.unsettled.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        let ended = completed + compensated + parked + unsettled;
+        Metrics {
+            started,
+            in_flight: started.saturating_sub(ended),
+            completed,
+            compensated,
+            parked,
+            unsettled,
+        }
+    }
 }

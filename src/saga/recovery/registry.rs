@@ -1,11 +1,10 @@
 //! Recovery: saga definitions registered by name and version, resumed from a store's logs;
 //! parked sagas listed, retried or resolved by an operator.
 
-use super::claim::{Claim, Claimed};
 use super::recovery_error::RecoveryError;
 use super::replay::{Phase, Replay};
-use super::run::{Run, Saga};
-use super::store::{LogEntry, OutcomeKind, SagaId, SagaStore};
+use crate::saga::handle::{Run, Saga};
+use crate::saga::store::{Claim, Claimed, LogEntry, OutcomeKind, SagaId, SagaStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +39,7 @@ where
 /// Register every definition (and every older version still in flight) built with the same
 /// store as the registry (a clone of it), then call [`recover`](Self::recover) at start, and
 /// again whenever it reported sagas [held](Recovered::held) by a claim that has yet to expire
-/// (a process that died a moment ago) or runs ended [unsettled](super::SagaError::Unsettled).
+/// (a process that died a moment ago) or runs ended [unsettled](crate::saga::SagaError::Unsettled).
 ///
 /// Recovery is safe to run from several registries, in one process or several, at any time:
 /// every run holds a claim on its saga in the store (a fresh run from its first entry, a resumed

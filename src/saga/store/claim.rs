@@ -10,27 +10,27 @@ use std::time::Duration;
 ///
 /// A run renews its claim every third of this (and every append it makes renews it too), so a
 /// live run keeps it; a process that died leaves its claims to expire this long after its last
-/// write, after which another [`Registry::recover`](super::Registry::recover) may resume its sagas.
+/// write, after which another [`Registry::recover`](crate::saga::Registry::recover) may resume its sagas.
 pub const DEFAULT_CLAIM_TTL: Duration = Duration::from_secs(10);
 
 /// A run's hold on one saga: only the run holding the saga's current claim can append to its
-/// log, and a [`Registry`](super::Registry) resumes only a saga it could claim.
+/// log, and a [`Registry`](crate::saga::Registry) resumes only a saga it could claim.
 ///
 /// A claim is an owner (who: by default this process, `"{pid}@{start time}"`) and a token that
 /// no other claim shares (a counter that starts at a random value in each process). The store
 /// records the claim that holds each running saga, with an expiry, and checks it in the same
-/// transaction as each append (see [`SagaStore`](super::SagaStore)):
+/// transaction as each append (see [`SagaStore`](crate::saga::SagaStore)):
 ///
-/// - the first entry ([`LogEntry::Started`](super::LogEntry::Started)), or an operator's
-///   [`LogEntry::Reopened`](super::LogEntry::Reopened), installs the claim it is written under;
+/// - the first entry ([`LogEntry::Started`](crate::saga::LogEntry::Started)), or an operator's
+///   [`LogEntry::Reopened`](crate::saga::LogEntry::Reopened), installs the claim it is written under;
 /// - every other entry of a running saga is refused unless it is written under the claim that
 ///   holds the saga (this is the fencing: a run that lost its claim, because it stalled past the
 ///   expiry and another took the saga over, cannot write, so it stops before running anything);
 ///   a store may renew the claim with each accepted append (`SqliteStore` does);
-/// - [`SagaStore::claim`](super::SagaStore::claim) takes a running saga whose claim has expired
-///   (or that has none), [`renew`](super::SagaStore::renew) extends the holder's,
-///   [`release`](super::SagaStore::release) gives it up, and the saga's
-///   [`Finished`](super::LogEntry::Finished) entry ends it.
+/// - [`SagaStore::claim`](crate::saga::SagaStore::claim) takes a running saga whose claim has expired
+///   (or that has none), [`renew`](crate::saga::SagaStore::renew) extends the holder's,
+///   [`release`](crate::saga::SagaStore::release) gives it up, and the saga's
+///   [`Finished`](crate::saga::LogEntry::Finished) entry ends it.
 ///
 /// The token is a unique id, not a counter ordered across claims: the store compares it for
 /// equality, which is all fencing inside the store needs. A service that wants to reject a
@@ -91,7 +91,7 @@ impl fmt::Debug for Claim {
     }
 }
 
-/// What [`SagaStore::claim`](super::SagaStore::claim) did.
+/// What [`SagaStore::claim`](crate::saga::SagaStore::claim) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Claimed {

@@ -49,7 +49,7 @@ impl RetryPolicy {
         Self::new(attempts, backoff.unwrap_or_default())
     }
 
-    /// The default for appends to the store ([`SagaBuilder::store_retry`](super::SagaBuilder::store_retry)):
+    /// The default for appends to the store ([`SagaBuilder::store_retry`](crate::saga::SagaBuilder::store_retry)):
     /// 3 attempts, pausing 10 ms then 20 ms, with full jitter: enough to ride out a lock held
     /// for a moment by another connection, short enough that a store that is down stops the
     /// run quickly.
@@ -98,11 +98,11 @@ impl Default for RetryPolicy {
 
 /// What recovery does with a step whose action or compensation was in flight when the run
 /// stopped: its start is in the log and nothing after it, so it may or may not have taken
-/// effect. Set with [`Step::on_resume`](super::Step::on_resume).
+/// effect. Set with [`Step::on_resume`](crate::saga::Step::on_resume).
 ///
 /// "In flight" is as the log tells it: an attempt whose process died, and also one that
 /// completed but whose completion the store could not record (the run then stopped,
-/// [`SagaError::Unsettled`](super::SagaError::Unsettled)). Only such an attempt is in question. A
+/// [`SagaError::Unsettled`](crate::saga::SagaError::Unsettled)). Only such an attempt is in question. A
 /// step that was waiting between retries goes on retrying (it was going to run again anyway); an
 /// action or compensation whose completion is in the log is never run again (an action's output
 /// is in the log).
@@ -122,7 +122,7 @@ pub enum Resume {
     Rerun,
     /// Neither runs twice: an action in flight is compensated, as with `Compensate`, but a
     /// compensation in flight is not run again: the saga parks (the compensation's error is
-    /// [`StepError::InDoubt`](super::StepError::InDoubt)) for an operator to check and then
-    /// [retry](super::Registry::retry_compensation) or [resolve](super::Registry::mark_resolved).
+    /// [`StepError::InDoubt`](crate::saga::StepError::InDoubt)) for an operator to check and then
+    /// [retry](crate::saga::Registry::retry_compensation) or [resolve](crate::saga::Registry::mark_resolved).
     Park,
 }

@@ -1,7 +1,7 @@
 //! The SQLite store's thread: one connection, every statement, appends committed in groups.
 
 use super::claim::Claimed;
-use super::store::{LogEntry, SagaId, StoreError};
+use super::{LogEntry, SagaId, StoreError};
 use rusqlite::{Connection, ErrorCode};
 use std::error::Error;
 use std::fmt;

@@ -1,20 +1,20 @@
 //! The whole life of one run: log its start (or pick up a resumed one), go forward or
 //! compensate, record the outcome.
 
-use super::claim::Claim;
-use super::context::{Outputs, RunShared};
-use super::engine::{Engine, status};
-use super::event::Event;
+use super::engine::Engine;
 use super::exec::Interrupt;
-use super::outcome::{Outcome, SagaError, Unsettled};
+use super::outcome::Outcome;
 use super::record::{self, Stop, StopCell};
-use super::resume::{Plan, Restored};
-use super::run::Definition;
-use super::store::{LogEntry, SagaId};
+use super::restored::{Plan, Restored};
+use super::status::{Status, StatusCell};
+use crate::saga::definition::{Definition, Outputs, RunShared};
+use crate::saga::error::{SagaError, Unsettled, chain_text};
+use crate::saga::events::Event;
+use crate::saga::store::{Claim, LogEntry, SagaId, StoreError};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32};
+use std::sync::atomic::AtomicU32;
 use tokio::sync::oneshot;
 
 /// How a run begins: with its input, or from the log of a saga another run started (with the
@@ -24,7 +24,7 @@ pub(crate) enum Start<I> {
     Resume(I, Restored, Claim),
 }
 
-/// Runs the saga to its outcome: the body of the task [`Saga::run`](super::Saga::run) spawns.
+/// Runs the saga to its outcome: the body of the task [`Saga::run`](crate::saga::Saga::run) spawns.
 ///
 /// The outcome is returned only once its `Finished` entry is in the log, so the caller is never
 /// told an outcome that recovery could contradict; if the log cannot be written, the run stops
@@ -86,7 +86,7 @@ where
         status: def
             .steps
             .iter()
-            .map(|_| AtomicU8::new(status::NOT_STARTED))
+            .map(|_| StatusCell::new(Status::NotStarted))
             .collect(),
         attempts: def.steps.iter().map(|_| AtomicU32::new(0)).collect(),
         claim: &claim,
@@ -121,7 +121,7 @@ where
         Err(record::Stopped) => {
             let stop = engine.stop.take().unwrap_or_else(|| Stop {
                 entry: "finished",
-                error: crate::saga::StoreError::new("the run stopped"),
+                error: StoreError::new("the run stopped"),
             });
             def.counters.unsettled();
             Err(unsettled(&def, &run.id, &claim, stop).await)
@@ -141,7 +141,7 @@ async fn unsettled<I>(def: &Definition<I>, id: &SagaId, claim: &Claim, stop: Sto
     def.listeners.emit(|| Event::Unsettled {
         definition: def.name,
         saga: id.clone(),
-        error: super::outcome::chain_text(&unsettled),
+        error: chain_text(&unsettled),
     });
     let _ = def.store.release(id, claim).await;
     SagaError::Unsettled(unsettled)

@@ -1,8 +1,8 @@
 //! Small futures the engine is made of: one attempt, a join, the cancel/deadline race.
 
-use super::outcome::{Cause, StepError};
-use super::step::BoxFuture;
 use crate::BoxError;
+use crate::saga::definition::BoxFuture;
+use crate::saga::error::{Cause, StepError};
 use crate::timeout::Timeout;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,7 +1,7 @@
 //! What a step's action and compensation see: the input, earlier outputs, their idempotency key.
 
 use super::step::StepKey;
-use super::store::SagaId;
+use crate::saga::store::SagaId;
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,7 +12,7 @@ pub(crate) type Slot = OnceLock<Box<dyn Any + Send + Sync>>;
 
 /// The outputs of one run of a saga, one slot per step, each written once when its step completes.
 ///
-/// [`Outcome::Completed`](super::Outcome::Completed) hands them back; read them with the
+/// [`Outcome::Completed`](crate::saga::Outcome::Completed) hands them back; read them with the
 /// [`StepKey`]s the builder returned. Cheap to clone.
 #[derive(Clone)]
 pub struct Outputs {

@@ -1,12 +1,12 @@
 //! Reading a saga's log back: where the saga stood, step by step.
 
-use super::store::{LogEntry, OutcomeKind, StepRef};
+use crate::saga::store::{LogEntry, OutcomeKind, StepRef};
 use std::collections::BTreeMap;
 
 /// Where a saga stood, as its log tells it: what an operator inspects, and what recovery
 /// resumes from.
 ///
-/// [`Replay::from_log`] folds the entries of one log (from [`SagaStore::load`](super::SagaStore::load))
+/// [`Replay::from_log`] folds the entries of one log (from [`SagaStore::load`](crate::saga::SagaStore::load))
 /// in order. Nothing here runs a step; it only reads.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -58,7 +58,7 @@ pub struct StepRecord {
     /// when the log stops, or timed out, panicked or was abandoned.
     pub may_have_taken_effect: bool,
     /// Where its compensation stands. A compensation in flight when the saga parked (in
-    /// doubt, see [`Resume::Park`](super::Resume::Park)) reads as
+    /// doubt, see [`Resume::Park`](crate::saga::Resume::Park)) reads as
     /// [`Retrying`](Progress::Retrying) after an operator's [`LogEntry::Reopened`].
     pub compensation: Progress,
     /// Attempts of its compensation started.

@@ -1,31 +1,17 @@
 //! Resuming a saga from its log: check the log against the definition, rebuild the outputs and
 //! each step's status, and decide which way the saga goes on.
 
-use super::engine::{Engine, status};
-use super::outcome::Cause;
-use super::policy::Resume;
 use super::recovery_error::RecoveryError;
 use super::replay::{Phase, Progress, Replay};
-use super::run::Definition;
-use super::store::SagaId;
-use std::any::Any;
-use std::sync::atomic::Ordering;
-
-/// Which way a run goes from where it starts.
-pub(crate) enum Plan {
-    /// Run the stages from this one on (0 for a fresh run).
-    Forward(usize),
-    /// Undo what may have taken effect; `turn`: log the turn (not yet in the log).
-    Compensate { cause: Cause, turn: bool },
-}
-
-/// A log checked against its definition: each step's status, attempts and output, and the plan.
-pub(crate) struct Restored {
-    status: Vec<u8>,
-    attempts: Vec<u32>,
-    outputs: Vec<Option<Box<dyn Any + Send + Sync>>>,
-    plan: Plan,
-}
+use crate::saga::definition::{Definition, Resume};
+use crate::saga::error::Cause;
+use crate::saga::handle::{Run, Saga};
+use crate::saga::run::drive::Start;
+use crate::saga::run::restored::{Plan, Restored};
+use crate::saga::run::status::Status;
+use crate::saga::store::{Claim, SagaId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Checks `replay` (the log of saga `id`) against `def` and rebuilds the run's state.
 ///
@@ -44,7 +30,7 @@ pub(crate) fn restore<I>(
     };
     let n = def.steps.len();
     let mut restored = Restored {
-        status: vec![status::NOT_STARTED; n],
+        status: vec![Status::NotStarted; n],
         attempts: vec![0; n],
         outputs: (0..n).map(|_| None).collect(),
         plan: Plan::Forward(0),
@@ -65,17 +51,17 @@ pub(crate) fn restore<I>(
         let maybe = record.may_have_taken_effect;
         restored.attempts[i] = record.attempts;
         restored.status[i] = match record.action {
-            Progress::Completed => status::COMPLETED,
-            Progress::InFlight => status::FAILED_MAYBE,
-            Progress::Retrying if maybe => status::WAITING_MAYBE,
-            Progress::Retrying => status::WAITING,
-            _ if maybe => status::FAILED_MAYBE,
-            _ => status::FAILED,
+            Progress::Completed => Status::Completed,
+            Progress::InFlight => Status::FailedMaybe,
+            Progress::Retrying if maybe => Status::WaitingMaybe,
+            Progress::Retrying => Status::Waiting,
+            _ if maybe => Status::FailedMaybe,
+            _ => Status::Failed,
         };
         match record.compensation {
-            Progress::Completed => restored.status[i] = status::UNDONE,
+            Progress::Completed => restored.status[i] = Status::Undone,
             Progress::InFlight if step.on_resume == Resume::Park => {
-                restored.status[i] = status::UNDO_IN_DOUBT;
+                restored.status[i] = Status::UndoInDoubt;
                 restored.attempts[i] = record.compensation_attempts;
             }
             _ => {}
@@ -112,9 +98,9 @@ pub(crate) fn restore<I>(
 
 /// A saga going forward resumes at its first stage not completed, unless a step there failed
 /// for good or was in flight and may not run again: then it turns back.
-fn forward<I>(def: &Definition<I>, replay: &Replay, status: &[u8]) -> Plan {
+fn forward<I>(def: &Definition<I>, replay: &Replay, status: &[Status]) -> Plan {
     for (stage, &(start, end)) in def.stages.iter().enumerate() {
-        if (start..end).all(|i| status[i as usize] == status::COMPLETED) {
+        if (start..end).all(|i| status[i as usize] == Status::Completed) {
             continue;
         }
         for index in start..end {
@@ -138,17 +124,39 @@ fn forward<I>(def: &Definition<I>, replay: &Replay, status: &[u8]) -> Plan {
     Plan::Forward(def.stages.len())
 }
 
-impl<I: Send + Sync + 'static> Engine<'_, I> {
-    /// Loads a restored state into this run; returns which way it goes.
-    pub(crate) fn restore(&self, restored: Restored) -> Plan {
-        let outputs = &self.run.outputs.slots;
-        for (i, output) in restored.outputs.into_iter().enumerate() {
-            self.status[i].store(restored.status[i], Ordering::Relaxed);
-            self.attempts[i].store(restored.attempts[i], Ordering::Relaxed);
-            if let (Some(output), Some(slot)) = (output, outputs.get(i)) {
-                let _ = slot.set(output);
+impl<I> Saga<I>
+where
+    I: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// Resumes saga `id` from its log, read back as `replay`, under `claim` (which the caller
+    /// took on the saga before reading the log): for the [`Registry`](crate::saga::Registry).
+    ///
+    /// The returned run is detached (dropping it does not cancel the saga, which goes on as it
+    /// would have in the process that started it) but can still be awaited for its outcome.
+    pub(crate) fn resume(
+        &self,
+        id: SagaId,
+        replay: &Replay,
+        claim: Claim,
+    ) -> Result<Run, RecoveryError> {
+        let (input, restored) = self.restore(&id, replay)?;
+        let mut run = self.spawn(id, Start::Resume(input, restored, claim));
+        run.keep_going();
+        Ok(run)
+    }
+
+    /// The input and the run's state from the log, checked against this definition.
+    pub(crate) fn restore(
+        &self,
+        id: &SagaId,
+        replay: &Replay,
+    ) -> Result<(I, Restored), RecoveryError> {
+        let input = serde_json::from_value::<I>(replay.input.clone()).map_err(|source| {
+            RecoveryError::Input {
+                id: id.clone(),
+                source,
             }
-        }
-        restored.plan
+        })?;
+        Ok((input, restore(&self.definition, id, replay)?))
     }
 }

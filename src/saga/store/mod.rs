@@ -1,6 +1,25 @@
 //! The saga log: what a [`SagaStore`] keeps and the store's contract.
 
-use super::claim::{Claim, Claimed};
+mod claim;
+mod error;
+mod id;
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_read;
+#[cfg(feature = "sqlite")]
+mod sqlite_rows;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
+
+pub use claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
+pub use error::StoreError;
+pub use id::SagaId;
+pub use memory::InMemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStore, SqliteStoreBuilder};
+
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -8,9 +27,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-pub use super::id::SagaId;
-pub use super::store_error::StoreError;
 
 /// The future a [`SagaStore`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

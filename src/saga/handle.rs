@@ -1,17 +1,12 @@
-//! The saga handle and the future of one run.
+//! The saga handle, what builds it, and the future of one run.
 
-use super::builder::SagaBuilder;
-use super::claim::Claim;
-use super::drive::{self, Start};
-use super::event::{Event, in_saga_span};
-use super::metrics::{Counters, Metrics};
-use super::outcome::{Outcome, SagaError};
-use super::recovery_error::RecoveryError;
-use super::replay::Replay;
-use super::resume;
-use super::step::StepDef;
+use super::definition::{Definition, SagaBuilder};
+use super::error::SagaError;
+use super::events::{Metrics, in_saga_span};
+use super::run::drive::{self, Start};
+use super::run::outcome::Outcome;
 use super::store::{SagaId, SagaStore};
-use crate::event::Listeners;
+use crate::ConfigError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -19,30 +14,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// A built saga definition.
-pub(crate) struct Definition<I> {
-    pub(crate) id: u64,
-    pub(crate) name: &'static str,
-    pub(crate) version: u32,
-    pub(crate) steps: Box<[StepDef<I>]>,
-    /// Each stage is a range of step indices that run together; stages run in order.
-    pub(crate) stages: Box<[(u32, u32)]>,
-    pub(crate) deadline: Option<Duration>,
-    pub(crate) store_retry: super::policy::RetryPolicy,
-    pub(crate) store: Arc<dyn SagaStore>,
-    pub(crate) listeners: Listeners<Event>,
-    pub(crate) counters: Counters,
-}
 
 /// A saga definition, ready to run: built once, run many times.
 ///
 /// Cheap to clone (an `Arc` inside); clones share the definition, the store and the listeners.
 pub struct Saga<I> {
-    definition: Arc<Definition<I>>,
+    pub(crate) definition: Arc<Definition<I>>,
 }
 
 impl<I> Clone for Saga<I> {
@@ -63,6 +42,14 @@ impl<I: Send + Sync + 'static> Saga<I> {
     /// Starts a definition named `name`: the name under which a store records its runs.
     pub fn builder(name: &'static str) -> SagaBuilder<I> {
         SagaBuilder::new(name)
+    }
+}
+
+impl<I: Send + Sync + 'static> SagaBuilder<I> {
+    /// Checks the definition and builds the saga; see [`ConfigError`] for what is rejected
+    /// (`field` names the setting, prefixed with its step: ``"step `charge`: timeout"``).
+    pub fn build(self) -> Result<Saga<I>, ConfigError> {
+        self.into_definition().map(Saga::from_definition)
     }
 }
 
@@ -90,41 +77,7 @@ where
         self.spawn(id.into(), Start::Fresh(input))
     }
 
-    /// Resumes saga `id` from its log, read back as `replay`, under `claim` (which the caller
-    /// took on the saga before reading the log): for the [`Registry`](super::Registry).
-    ///
-    /// The returned run is detached (dropping it does not cancel the saga, which goes on as it
-    /// would have in the process that started it) but can still be awaited for its outcome.
-    pub(crate) fn resume(
-        &self,
-        id: SagaId,
-        replay: &Replay,
-        claim: Claim,
-    ) -> Result<Run, RecoveryError> {
-        let (input, restored) = self.restore(&id, replay)?;
-        let mut run = self.spawn(id, Start::Resume(input, restored, claim));
-        if let Some(cancel) = run.cancel.take() {
-            let _ = cancel.send(());
-        }
-        Ok(run)
-    }
-
-    /// The input and the run's state from the log, checked against this definition.
-    pub(crate) fn restore(
-        &self,
-        id: &SagaId,
-        replay: &Replay,
-    ) -> Result<(I, resume::Restored), RecoveryError> {
-        let input = serde_json::from_value::<I>(replay.input.clone()).map_err(|source| {
-            RecoveryError::Input {
-                id: id.clone(),
-                source,
-            }
-        })?;
-        Ok((input, resume::restore(&self.definition, id, replay)?))
-    }
-
-    fn spawn(&self, id: SagaId, start: Start<I>) -> Run {
+    pub(crate) fn spawn(&self, id: SagaId, start: Start<I>) -> Run {
         let (cancel, cancelled) = oneshot::channel();
         let task = drive::drive(self.definition.clone(), id.clone(), start, cancelled);
         let task = in_saga_span(task, self.definition.name, &id);
@@ -210,6 +163,15 @@ impl State {
 }
 
 impl Run {
+    /// Lets the saga go on to its end if this `Run` is dropped (a resumed saga goes on as it
+    /// would have in the process that started it); it can still be awaited.
+    pub(crate) fn keep_going(&mut self) {
+        if let Some(cancel) = self.cancel.take() {
+            // The task reads a sent value as "never cancel"; it may have finished already.
+            let _ = cancel.send(());
+        }
+    }
+
     /// The id of this run.
     pub fn id(&self) -> &SagaId {
         &self.id

@@ -1,14 +1,15 @@
 //! The backward half of a run: undo, in reverse, every step that may have taken effect.
 
-use super::context::Frame;
-use super::engine::{Engine, status};
-use super::event::{Event, in_step_span};
-use super::exec::{attempt, join_all};
-use super::outcome::{Cause, Compensated, CompensationFailure, Outcome, Parked, StepError};
-use super::outcome::{chain_text, error_text};
-use super::policy::RetryPolicy;
-use super::record::{Halt, Stopped};
-use super::store::LogEntry;
+use crate::saga::definition::{Frame, RetryPolicy};
+use crate::saga::error::{Cause, Compensated, Failure, Parked, StepError};
+use crate::saga::error::{chain_text, error_text};
+use crate::saga::events::{Event, in_step_span};
+use crate::saga::run::engine::Engine;
+use crate::saga::run::exec::{attempt, join_all};
+use crate::saga::run::outcome::Outcome;
+use crate::saga::run::record::{Halt, Stopped};
+use crate::saga::run::status::Status;
+use crate::saga::store::LogEntry;
 use std::sync::atomic::Ordering;
 
 impl<I: Send + Sync + 'static> Engine<'_, I> {
@@ -49,7 +50,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         for &(start, end) in stages.iter().rev() {
             let todo: Vec<u32> = (start..end)
                 .rev()
-                .filter(|&i| status::may_have_taken_effect(self.get(i)))
+                .filter(|&i| self.get(i).may_have_taken_effect())
                 .filter(|&i| self.def.steps[i as usize].compensation.is_some())
                 .collect();
             if !stuck.is_empty() {
@@ -95,11 +96,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
 
     /// Runs one step's compensation with its retries; like an action, each attempt runs only
     /// once its start is recorded, and a record that fails for good stops the run.
-    async fn compensate_step(
-        &self,
-        index: u32,
-        visible: u32,
-    ) -> Result<(), Halt<CompensationFailure>> {
+    async fn compensate_step(&self, index: u32, visible: u32) -> Result<(), Halt<Failure>> {
         let step = &self.def.steps[index as usize];
         let Some(compensation) = &step.compensation else {
             return Ok(());
@@ -110,7 +107,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let max = policy.max_attempts();
         let mut errors = Vec::new();
         let mut delays = policy.delays();
-        if self.get(index) == status::UNDO_IN_DOUBT {
+        if self.get(index) == Status::UndoInDoubt {
             return Err(Halt::Failed(self.in_doubt(index).await?));
         }
         for attempt_no in 1..=max {
@@ -173,8 +170,10 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             }
         }
         let last = errors.pop().unwrap_or(StepError::Abandoned);
-        Err(Halt::Failed(CompensationFailure {
+        Err(Halt::Failed(Failure {
             step: step.name,
+            index,
+            compensation: true,
             errors,
             last,
         }))
@@ -184,7 +183,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// parks. Nothing is logged for it: the log goes on showing it in flight, which is the truth
     /// (nobody knows whether it took effect), so a later resumption finds it in doubt again,
     /// until an operator's [`Reopened`](LogEntry::Reopened) says it may run.
-    async fn in_doubt(&self, index: u32) -> Result<CompensationFailure, Stopped> {
+    async fn in_doubt(&self, index: u32) -> Result<Failure, Stopped> {
         let name = self.def.steps[index as usize].name;
         let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
         let error = StepError::InDoubt;
@@ -195,8 +194,10 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             error: error_text(&error),
             will_retry: false,
         });
-        Ok(CompensationFailure {
+        Ok(Failure {
             step: name,
+            index,
+            compensation: true,
             errors: Vec::new(),
             last: error,
         })

@@ -1,12 +1,12 @@
 //! Building a saga definition: steps, parallel groups, deadline, store, listeners.
 
-use super::event::Event;
-use super::memory::InMemoryStore;
+use super::Definition;
 use super::policy::RetryPolicy;
-use super::run::{Definition, Saga};
 use super::step::{Step, StepDef, StepKey};
-use super::store::SagaStore;
+use crate::ConfigError;
 use crate::event::Listeners;
+use crate::saga::events::Event;
+use crate::saga::store::{InMemoryStore, SagaStore};
 use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Builds a [`Saga`]: [`Saga::builder`] starts one.
+/// Builds a [`Saga`](crate::saga::Saga): [`Saga::builder`](crate::saga::Saga::builder) starts one.
 ///
 /// Steps are added with [`step`](Self::step) and [`parallel`](Self::parallel), which take
 /// `&mut self` because they hand back the step's [`StepKey`]: a later step captures that key to
@@ -115,7 +115,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
     ///
     /// A store that fails (a locked database, a lost connection) is tried again; one that
     /// refuses (its checks said no) is not. When every attempt fails, the run stops where it is,
-    /// starting nothing more, and its caller gets [`SagaError::Unsettled`](super::SagaError::Unsettled):
+    /// starting nothing more, and its caller gets [`SagaError::Unsettled`](crate::saga::SagaError::Unsettled):
     /// recovery finishes the saga from its log.
     pub fn store_retry(mut self, policy: RetryPolicy) -> Self {
         self.store_retry = policy;
@@ -134,15 +134,10 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
         self
     }
 
-    /// Checks the definition and builds the saga.
-    pub fn build(self) -> Result<Saga<I>, BuildError> {
-        let err = |field: String, reason: &'static str| {
-            Err(BuildError {
-                saga: self.name,
-                field,
-                reason,
-            })
-        };
+    /// Checks the definition; [`build`](Self::build) makes the saga of it.
+    pub(crate) fn into_definition(self) -> Result<Definition<I>, ConfigError> {
+        let err =
+            |field: String, reason: &'static str| Err(ConfigError::new("saga", field, reason));
         if self.name.is_empty() {
             return err("name".into(), "must not be empty");
         }
@@ -201,7 +196,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
                 step
             })
             .collect();
-        Ok(Saga::from_definition(Definition {
+        Ok(Definition {
             id: self.definition,
             name: self.name,
             version: self.version,
@@ -212,7 +207,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
             store: self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new())),
             listeners: self.listeners,
             counters: Default::default(),
-        }))
+        })
     }
 }
 
@@ -242,26 +237,5 @@ impl<I: Send + Sync + 'static> Group<'_, I> {
 impl<I> fmt::Debug for Group<'_, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Group").finish_non_exhaustive()
-    }
-}
-
-/// A saga definition was rejected by [`SagaBuilder::build`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid saga `{saga}`: {field}: {reason}")]
-pub struct BuildError {
-    saga: &'static str,
-    field: String,
-    reason: &'static str,
-}
-
-impl BuildError {
-    /// The field at fault (`"deadline"`, ``"step `charge`: timeout"``...).
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-
-    /// Why it was rejected.
-    pub fn reason(&self) -> &'static str {
-        self.reason
     }
 }

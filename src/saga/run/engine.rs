@@ -1,49 +1,22 @@
 //! The forward half of a run: run each stage's steps with their retries, stop on failure.
 
-use super::claim::Claim;
-use super::context::{Frame, RunShared, StepContext};
-use super::event::{Event, in_step_span};
 use super::exec::{Interrupt, attempt as run_attempt, join_all};
-use super::outcome::{Cause, Outcome, StepError, StepFailure, error_text};
+use super::outcome::Outcome;
 use super::record::{Halt, StopCell, Stopped};
-use super::run::Definition;
-use super::store::{LogEntry, StepRef};
+use super::status::{Status, StatusCell};
+use crate::saga::definition::{Definition, Frame, RunShared, StepContext};
+use crate::saga::error::{Cause, Failure, StepError, error_text};
+use crate::saga::events::{Event, in_step_span};
+use crate::saga::store::{Claim, LogEntry, StepRef};
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
-
-/// Where a step stands. The compensation of a step in `RUNNING`, `WAITING_MAYBE`, `COMPLETED`
-/// or `FAILED_MAYBE` runs: its action may have taken effect.
-pub(crate) mod status {
-    pub(crate) const NOT_STARTED: u8 = 0;
-    pub(crate) const RUNNING: u8 = 1;
-    pub(crate) const WAITING: u8 = 2;
-    pub(crate) const WAITING_MAYBE: u8 = 3;
-    pub(crate) const COMPLETED: u8 = 4;
-    pub(crate) const FAILED: u8 = 5;
-    pub(crate) const FAILED_MAYBE: u8 = 6;
-    /// Resumed from a log that shows its compensation completed: nothing left to undo.
-    pub(crate) const UNDONE: u8 = 7;
-    /// Resumed from a log that shows its compensation in flight, and the step says it must not
-    /// run twice ([`Resume::Park`](crate::saga::Resume::Park)): the saga parks on it.
-    pub(crate) const UNDO_IN_DOUBT: u8 = 8;
-    /// Its attempt's start is being recorded: if the run is interrupted now, the store may
-    /// have the start (and a replay would say in flight), so it counts as possibly applied.
-    pub(crate) const STARTING: u8 = 9;
-
-    pub(crate) fn may_have_taken_effect(s: u8) -> bool {
-        matches!(
-            s,
-            RUNNING | STARTING | WAITING_MAYBE | COMPLETED | FAILED_MAYBE | UNDO_IN_DOUBT
-        )
-    }
-}
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// One run in progress: the definition, the shared run state and each step's status.
 pub(crate) struct Engine<'a, I> {
     pub(crate) def: &'a Definition<I>,
     pub(crate) run: &'a Arc<RunShared<I>>,
-    pub(crate) status: Box<[AtomicU8]>,
+    pub(crate) status: Box<[StatusCell]>,
     /// The attempt each step is on, for the log of an abandoned attempt.
     pub(crate) attempts: Box<[AtomicU32]>,
     /// The claim the run writes under.
@@ -60,12 +33,12 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         }
     }
 
-    pub(crate) fn set(&self, index: u32, s: u8) {
-        self.status[index as usize].store(s, Ordering::Relaxed);
+    pub(crate) fn set(&self, index: u32, s: Status) {
+        self.status[index as usize].set(s);
     }
 
-    pub(crate) fn get(&self, index: u32) -> u8 {
-        self.status[index as usize].load(Ordering::Relaxed)
+    pub(crate) fn get(&self, index: u32) -> Status {
+        self.status[index as usize].get()
     }
 
     /// Runs the stages from `from` on, in order; on a failure, an interrupt or the end of the
@@ -98,14 +71,14 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// resumed stage may have some done). On failure, returns the first failed step's failure,
     /// after every step of the stage has settled; if the run stopped, says so (also after the
     /// others settled: a step in flight finishes its attempt and records it, none starts anew).
-    async fn run_stage(&self, start: u32, end: u32) -> Result<(), Halt<StepFailure>> {
+    async fn run_stage(&self, start: u32, end: u32) -> Result<(), Halt<Failure>> {
         if end - start == 1 {
-            if self.get(start) == status::COMPLETED {
+            if self.get(start) == Status::Completed {
                 return Ok(());
             }
             return self.run_step(start, start).await;
         }
-        let todo = (start..end).filter(|&i| self.get(i) != status::COMPLETED);
+        let todo = (start..end).filter(|&i| self.get(i) != Status::Completed);
         let results = join_all(todo.map(|i| self.run_step(i, start))).await;
         if results.iter().any(|r| matches!(r, Err(Halt::Stopped))) {
             return Err(Halt::Stopped);
@@ -121,21 +94,21 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// Each attempt runs only once its start is recorded; its end is recorded before anything
     /// else happens. If a record fails for good, the run stops: an action that completed but
     /// whose completion could not be recorded is, as the log tells it, in flight.
-    async fn run_step(&self, index: u32, visible: u32) -> Result<(), Halt<StepFailure>> {
+    async fn run_step(&self, index: u32, visible: u32) -> Result<(), Halt<Failure>> {
         let step = &self.def.steps[index as usize];
         let id = &self.run.id;
         let max = step.retry.max_attempts();
         let mut errors = Vec::new();
         let mut delays = step.retry.delays();
         // A resumed step whose attempt was in flight at the crash may have taken effect already.
-        let mut maybe = status::may_have_taken_effect(self.get(index));
+        let mut maybe = self.get(index).may_have_taken_effect();
         // A resumed step numbers its attempts after the logged ones.
         let base = self.attempts[index as usize].load(Ordering::Relaxed);
         for k in 1..=max {
             self.stopped()?;
             let attempt = base.saturating_add(k);
             let before = self.get(index);
-            self.set(index, status::STARTING);
+            self.set(index, Status::Starting);
             let entry = LogEntry::StepStarted {
                 step: self.step_ref(index),
                 attempt,
@@ -145,7 +118,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 self.set(index, before);
                 return Err(stopped.into());
             }
-            self.set(index, status::RUNNING);
+            self.set(index, Status::Running);
             self.attempts[index as usize].store(attempt, Ordering::Relaxed);
             self.def.listeners.emit(|| Event::StepStarted {
                 saga: id.clone(),
@@ -165,7 +138,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             let error = match in_step_span(once, step.name, attempt, false).await {
                 Ok(produced) => {
                     let _ = self.run.outputs.slots[index as usize].set(produced.value);
-                    self.set(index, status::COMPLETED);
+                    self.set(index, Status::Completed);
                     let error = match produced.json {
                         Ok(output) => {
                             let step = self.step_ref(index);
@@ -181,7 +154,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                         Err(e) => StepError::Output(e),
                     };
                     // It took effect but its output cannot be recorded: a failure, undone.
-                    self.set(index, status::FAILED_MAYBE);
+                    self.set(index, Status::FailedMaybe);
                     self.log_failed(index, attempt, &error, true, false).await?;
                     return Err(Halt::Failed(failure(step.name, index, errors, error)));
                 }
@@ -195,9 +168,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             errors.push(error);
             if will_retry {
                 let next = if maybe {
-                    status::WAITING_MAYBE
+                    Status::WaitingMaybe
                 } else {
-                    status::WAITING
+                    Status::Waiting
                 };
                 self.set(index, next);
                 let delay = delays.next().unwrap_or_default();
@@ -213,9 +186,9 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         self.set(
             index,
             if maybe {
-                status::FAILED_MAYBE
+                Status::FailedMaybe
             } else {
-                status::FAILED
+                Status::Failed
             },
         );
         let last = errors.pop().unwrap_or(StepError::Abandoned);
@@ -267,19 +240,19 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             let s = self.get(index);
             if matches!(
                 s,
-                status::RUNNING | status::STARTING | status::WAITING_MAYBE | status::WAITING
+                Status::Running | Status::Starting | Status::WaitingMaybe | Status::Waiting
             ) {
-                let unknown = s != status::WAITING;
+                let unknown = s != Status::Waiting;
                 self.set(
                     index,
                     if unknown {
-                        status::FAILED_MAYBE
+                        Status::FailedMaybe
                     } else {
-                        status::FAILED
+                        Status::Failed
                     },
                 );
                 let mut attempt = self.attempts[index as usize].load(Ordering::Relaxed);
-                if s == status::STARTING {
+                if s == Status::Starting {
                     attempt += 1;
                 }
                 self.log_failed(index, attempt, &StepError::Abandoned, unknown, false)
@@ -290,10 +263,11 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     }
 }
 
-fn failure(step: &'static str, index: u32, errors: Vec<StepError>, last: StepError) -> StepFailure {
-    StepFailure {
+fn failure(step: &'static str, index: u32, errors: Vec<StepError>, last: StepError) -> Failure {
+    Failure {
         step,
         index,
+        compensation: false,
         errors,
         last,
     }

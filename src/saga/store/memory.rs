@@ -1,7 +1,7 @@
 //! The default store: saga logs in memory.
 
 use super::claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
-use super::store::{LogEntry, OutcomeKind, SagaId, SagaStore, StoreError, StoreFuture};
+use super::{LogEntry, OutcomeKind, SagaId, SagaStore, StoreError, StoreFuture};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Why a saga could not be resumed, retried or resolved.
 
 use super::replay::{Phase, ReplayError};
-use super::store::{SagaId, StoreError};
+use crate::saga::store::{SagaId, StoreError};
 
 /// A saga could not be resumed, retried or resolved; the store is left as it was.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ pub enum RecoveryError {
         /// Where it stands.
         phase: Phase,
     },
-    /// [`Registry::register`](super::Registry::register) was given a name and version registered already.
+    /// [`Registry::register`](crate::saga::Registry::register) was given a name and version registered already.
     #[error("saga definition `{definition}` version {version} is registered twice")]
     Duplicate {
         /// The definition's name.

@@ -2,7 +2,7 @@
 
 use super::claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
 use super::sqlite_writer::{Change, Op, Reply, Write, WriteKind, Writer, now_ms};
-use super::store::{LogEntry, OutcomeKind, SagaId, SagaStore, StoreError, StoreFuture};
+use super::{LogEntry, OutcomeKind, SagaId, SagaStore, StoreError, StoreFuture};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 /// [`SagaStore`] contract): a second `started` for an id, a transition for a saga that is not
 /// running, or one written under a claim that does not hold the saga, is refused. Finished
 /// sagas stay until [`prune_finished`](Self::prune_finished) deletes them; parked ones stay until
-/// an operator resolves them (see [`Registry`](super::Registry)).
+/// an operator resolves them (see [`Registry`](crate::saga::Registry)).
 ///
 /// Several handles (in one process or several) can share a file: each is a connection, and
 /// claims keep two of them from running one saga. A claim's expiry is a wall-clock time in the
@@ -53,7 +53,7 @@ use tokio::time::Instant;
 /// [`StoreError::refused`] when the saga's row refused it); only a commit that fails for another
 /// reason than a lock (an I/O error, a full disk) may have been written, and says that
 /// ([`StoreError::outcome_unknown`]). The saga's run then stops (see
-/// [`SagaError::Unsettled`](super::SagaError::Unsettled)).
+/// [`SagaError::Unsettled`](crate::saga::SagaError::Unsettled)).
 ///
 /// ```
 /// use std::time::Duration;

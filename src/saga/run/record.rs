@@ -1,10 +1,9 @@
 //! Writing a run's log: each append tried per the saga's store policy; an append that still
 //! fails stops the run, and the run's claim is renewed while it goes on.
 
-use super::claim::Claim;
 use super::engine::Engine;
-use super::policy::RetryPolicy;
-use super::store::{LogEntry, SagaId, SagaStore, StoreError};
+use crate::saga::definition::RetryPolicy;
+use crate::saga::store::{Claim, LogEntry, SagaId, SagaStore, StoreError};
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::{Mutex, PoisonError};

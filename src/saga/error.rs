@@ -1,49 +1,14 @@
-//! How a saga ends, and the errors it keeps.
+//! The errors a saga keeps: of an attempt, a step, a compensation, a run.
 
-use super::context::Outputs;
-use super::store::{OutcomeKind, SagaId, StoreError};
+use super::store::{SagaId, StoreError};
 use crate::BoxError;
 use crate::timeout::Elapsed;
 use std::fmt;
 use std::time::Duration;
 
-/// How a run of a saga ended.
-#[derive(Debug)]
-#[must_use]
-pub enum Outcome {
-    /// Every step completed; here are their outputs.
-    Completed(Outputs),
-    /// The saga failed (a step failed, it was cancelled, or it ran out of time), and every step
-    /// that may have taken effect was undone.
-    Compensated(Compensated),
-    /// A compensation still failed after its retries: the saga is parked for an operator, with
-    /// every error kept.
-    Parked(Parked),
-}
-
-impl Outcome {
-    /// Which of the three it is, as the log records it.
-    pub fn kind(&self) -> OutcomeKind {
-        match self {
-            Outcome::Completed(_) => OutcomeKind::Completed,
-            Outcome::Compensated(_) => OutcomeKind::Compensated,
-            Outcome::Parked(_) => OutcomeKind::Parked,
-        }
-    }
-
-    /// The outputs if the saga completed, the failure otherwise.
-    pub fn into_result(self) -> Result<Outputs, SagaFailed> {
-        match self {
-            Outcome::Completed(outputs) => Ok(outputs),
-            Outcome::Compensated(c) => Err(SagaFailed::Compensated(Box::new(c))),
-            Outcome::Parked(p) => Err(SagaFailed::Parked(Box::new(p))),
-        }
-    }
-}
-
-/// A saga that did not complete: [`Outcome::into_result`]'s error.
+/// A saga that did not complete: [`Outcome::into_result`](super::Outcome::into_result)'s error.
 #[derive(Debug, thiserror::Error)]
-pub enum SagaFailed {
+pub enum NotCompleted {
     /// It was compensated.
     #[error(transparent)]
     Compensated(Box<Compensated>),
@@ -93,21 +58,28 @@ impl StepError {
     }
 }
 
-/// A step whose action failed on every attempt.
+/// An action, or a compensation, that failed on every attempt.
 #[derive(Debug, thiserror::Error)]
-#[error("step `{step}` failed after {} attempt(s)", .errors.len() + 1)]
-pub struct StepFailure {
+#[error("{}step `{step}` failed after {} attempt(s)", if *.compensation { "compensation of " } else { "" }, .errors.len() + 1)]
+pub struct Failure {
     pub(crate) step: &'static str,
     pub(crate) index: u32,
+    /// Whether it is the step's compensation that failed (else its action).
+    pub(crate) compensation: bool,
     pub(crate) errors: Vec<StepError>,
     #[source]
     pub(crate) last: StepError,
 }
 
-impl StepFailure {
+impl Failure {
     /// The step's name.
     pub fn step(&self) -> &'static str {
         self.step
+    }
+
+    /// Whether it is the step's compensation that failed, rather than its action.
+    pub fn is_compensation(&self) -> bool {
+        self.compensation
     }
 
     /// The last attempt's error (also the [`source`](std::error::Error::source)).
@@ -132,7 +104,7 @@ impl StepFailure {
 pub enum Cause {
     /// A step failed on every attempt.
     #[error(transparent)]
-    Step(StepFailure),
+    Step(Failure),
     /// The saga's overall deadline passed before every step completed.
     #[error("saga deadline of {0:?} exceeded")]
     DeadlineExceeded(Duration),
@@ -174,33 +146,6 @@ impl Compensated {
     }
 }
 
-/// A compensation that failed on every attempt.
-#[derive(Debug, thiserror::Error)]
-#[error("compensation of step `{step}` failed after {} attempt(s)", .errors.len() + 1)]
-pub struct CompensationFailure {
-    pub(crate) step: &'static str,
-    pub(crate) errors: Vec<StepError>,
-    #[source]
-    pub(crate) last: StepError,
-}
-
-impl CompensationFailure {
-    /// The step whose compensation is stuck.
-    pub fn step(&self) -> &'static str {
-        self.step
-    }
-
-    /// The last attempt's error (also the [`source`](std::error::Error::source)).
-    pub fn error(&self) -> &StepError {
-        &self.last
-    }
-
-    /// The errors of the earlier attempts, in order.
-    pub fn earlier_errors(&self) -> &[StepError] {
-        &self.errors
-    }
-}
-
 /// A parked saga: a compensation failed on every attempt, and the steps before it were left
 /// as they are (compensations run strictly in reverse, so nothing is undone out of order).
 ///
@@ -213,7 +158,7 @@ pub struct Parked {
     pub(crate) id: SagaId,
     pub(crate) cause: Cause,
     pub(crate) compensated: Vec<&'static str>,
-    pub(crate) stuck: Vec<CompensationFailure>,
+    pub(crate) stuck: Vec<Failure>,
     pub(crate) pending: Vec<&'static str>,
 }
 
@@ -229,7 +174,7 @@ impl Parked {
     }
 
     /// The compensations that gave up; never empty.
-    pub fn stuck(&self) -> &[CompensationFailure] {
+    pub fn stuck(&self) -> &[Failure] {
         &self.stuck
     }
 

@@ -1,7 +1,7 @@
 //! The SQLite store's reads and pruning, on its thread.
 
 use super::sqlite_writer::{PRUNABLE, Writer};
-use super::store::{LogEntry, SagaId, StoreError};
+use super::{LogEntry, SagaId, StoreError};
 use std::sync::Arc;
 
 impl Writer {

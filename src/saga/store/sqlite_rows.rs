@@ -2,9 +2,9 @@
 //! and the claim holding it), and the claims themselves; each runs in its savepoint of the
 //! group's transaction.
 
+use super::StoreError;
 use super::claim::Claimed;
 use super::sqlite_writer::{Change, Write, Writer};
-use super::store::StoreError;
 use rusqlite::{OptionalExtension, params};
 use std::time::Duration;
 

@@ -35,10 +35,10 @@ type Compensate<I> =
     Box<dyn Fn(super::context::Frame<I>) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
 
 /// A typed handle to a step's output, returned when the step is added to a
-/// [`SagaBuilder`](super::SagaBuilder).
+/// [`SagaBuilder`](crate::saga::SagaBuilder).
 ///
 /// Later steps capture it (it is `Copy`) and read the output with
-/// [`StepContext::output`]; [`Outputs::get`](super::Outputs::get) reads it after the run.
+/// [`StepContext::output`]; [`Outputs::get`](crate::saga::Outputs::get) reads it after the run.
 pub struct StepKey<T> {
     pub(crate) definition: u64,
     pub(crate) index: u32,
@@ -98,7 +98,7 @@ impl<I> fmt::Debug for StepDef<I> {
 
 /// One step of a saga, with input type `I` and output type `T`.
 ///
-/// The output must be serializable so that a durable [`SagaStore`](super::SagaStore) can keep
+/// The output must be serializable so that a durable [`SagaStore`](crate::saga::SagaStore) can keep
 /// it and hand it back to a resumed saga.
 pub struct Step<I, T> {
     pub(crate) def: StepDef<I>,
@@ -204,7 +204,7 @@ where
     }
 
     /// How often the compensation is tried, instead of the saga's
-    /// [`compensation_retry`](super::SagaBuilder::compensation_retry).
+    /// [`compensation_retry`](crate::saga::SagaBuilder::compensation_retry).
     #[must_use]
     pub fn compensation_retry(mut self, policy: RetryPolicy) -> Self {
         self.def.compensation_retry = Some(policy);
