@@ -1,9 +1,9 @@
 //! The [`HealthAggregatorBuilder`]: the aggregator's configuration, validated once.
 
 use super::Event;
-use super::aggregator::{HealthAggregator, Mode};
-use super::error::ConfigError;
+use super::handle::{HealthAggregator, Mode};
 use super::register::Check;
+use crate::ConfigError;
 use crate::event::Listeners;
 use std::fmt;
 use std::time::Duration;
@@ -93,6 +93,7 @@ impl HealthAggregatorBuilder {
             check.validate()?;
             if self.checks[..i].iter().any(|c| c.name == check.name) {
                 return Err(ConfigError::new(
+                    "health",
                     format!("checks[{:?}].name", &*check.name),
                     "is registered twice",
                 ));
@@ -100,6 +101,7 @@ impl HealthAggregatorBuilder {
         }
         if self.default_timeout.is_zero() {
             return Err(ConfigError::new(
+                "health",
                 "default_timeout",
                 "must be greater than zero",
             ));
@@ -108,6 +110,7 @@ impl HealthAggregatorBuilder {
             None => {
                 if self.max_age.is_some() {
                     return Err(ConfigError::new(
+                        "health",
                         "max_age",
                         "applies to background mode only: set `background` too",
                     ));
@@ -119,6 +122,7 @@ impl HealthAggregatorBuilder {
             Some(interval) => {
                 if interval.is_zero() {
                     return Err(ConfigError::new(
+                        "health",
                         "background.interval",
                         "must be greater than zero",
                     ));
@@ -136,12 +140,14 @@ impl HealthAggregatorBuilder {
                     .unwrap_or(interval.saturating_mul(2).saturating_add(longest));
                 if max_age <= min_age {
                     return Err(ConfigError::new(
+                        "health",
                         "max_age",
                         "must be longer than the background interval plus the longest check timeout",
                     ));
                 }
                 if tokio::runtime::Handle::try_current().is_err() {
                     return Err(ConfigError::new(
+                        "health",
                         "background",
                         "needs a tokio runtime: call `build` inside one",
                     ));

@@ -20,7 +20,7 @@
 //! use bulwark::health::{Check, Health, HealthAggregator, Status, Tag};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), bulwark::health::ConfigError> {
+//! # async fn main() -> Result<(), bulwark::ConfigError> {
 //! let health = HealthAggregator::builder()
 //!     .check(Check::from_fn("db", || async { Ok::<(), std::io::Error>(()) })
 //!         .readiness()
@@ -96,7 +96,7 @@
 //! # Watching
 //!
 //! [`HealthAggregator::watch`] is a `tokio::sync::watch` receiver of the overall status of every
-//! check; [`HealthMetrics::status`] is the same status. Both agree with what a report of every
+//! check; [`Metrics::status`] is the same status. Both agree with what a report of every
 //! check says at the moment they are read, staleness included: a check with no result yet
 //! counts as failing, a stale result as `Unhealthy`.
 //!
@@ -184,16 +184,16 @@
 //! a lock and a few reference-count increments per check. `benches/health.rs` measures 100 trivial
 //! checks against the same closures joined directly.
 
-mod aggregator;
 #[cfg(all(feature = "health", feature = "circuit-breaker"))]
 mod breaker_check;
 mod builder;
 #[cfg(all(feature = "health", feature = "bulkhead"))]
 mod bulkhead_check;
 mod check;
-mod error;
+mod events;
 #[cfg(feature = "http")]
 mod future;
+mod handle;
 mod inner;
 #[cfg(feature = "serde")]
 mod json;
@@ -204,16 +204,14 @@ mod service;
 mod slot;
 mod status;
 
-use std::sync::Arc;
-
-pub use aggregator::{HealthAggregator, Selection};
 #[cfg(all(feature = "health", feature = "circuit-breaker"))]
 pub use breaker_check::CircuitBreakerCheck;
 pub use builder::{DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, HealthAggregatorBuilder};
 #[cfg(all(feature = "health", feature = "bulkhead"))]
 pub use bulkhead_check::BulkheadCheck;
 pub use check::{Detail, Details, FnCheck, Health, HealthCheck, IntoHealth, Status, Tag, check_fn};
-pub use error::ConfigError;
+pub use events::{Event, Metrics};
+pub use handle::{HealthAggregator, Selection};
 pub use register::Check;
 pub use report::{CheckReport, HealthReport};
 
@@ -223,64 +221,3 @@ pub use future::ResponseFuture;
 pub use json::{JsonFormat, ReportJson, Visibility};
 #[cfg(feature = "http")]
 pub use service::HealthEndpoint;
-
-use crate::event::PatternEvent;
-
-/// Counters of a [`HealthAggregator`], from [`HealthAggregator::metrics`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HealthMetrics {
-    /// Check runs completed.
-    pub runs: u64,
-    /// Results served from the cache (or, in background mode, from the latest run).
-    pub cache_hits: u64,
-    /// Callers that joined a run already in progress instead of starting one.
-    pub joins: u64,
-    /// The overall status of every check now, as a report of every check would give it (a stale
-    /// result counts as `Unhealthy`); [`HealthAggregator::watch`] holds the same once
-    /// [`metrics`](HealthAggregator::metrics) returns.
-    pub status: Status,
-}
-
-/// Something that happened in a health aggregator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A check's reported status changed (`from` is `None` for its first result).
-    CheckChanged {
-        /// The check's name.
-        name: Arc<str>,
-        /// The status before, if there was one.
-        from: Option<Status>,
-        /// The status now.
-        to: Status,
-    },
-    /// The overall status of all checks changed.
-    StatusChanged {
-        /// The status before.
-        from: Status,
-        /// The status now.
-        to: Status,
-    },
-}
-
-impl PatternEvent for Event {
-    #[cfg(feature = "tracing")]
-    fn trace(&self) {
-        match self {
-            Event::CheckChanged { name, from, to } => tracing::info!(
-                target: "bulwark::health",
-                check = &**name,
-                from = from.map(Status::as_str),
-                to = to.as_str(),
-                "health check status changed"
-            ),
-            Event::StatusChanged { from, to } => tracing::info!(
-                target: "bulwark::health",
-                from = from.as_str(),
-                to = to.as_str(),
-                "overall health status changed"
-            ),
-        }
-    }
-}

@@ -1,7 +1,7 @@
 //! One registration: a [`Check`] with its name, tags, criticality, timeout and hysteresis.
 
 use super::check::{DynCheck, HealthCheck, IntoHealth, Tag, check_fn};
-use super::error::ConfigError;
+use crate::ConfigError;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -120,22 +120,29 @@ impl Check {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let field = |f: &str| format!("checks[{:?}].{f}", &*self.name);
         if self.name.is_empty() {
-            return Err(ConfigError::new("checks[].name", "must not be empty"));
+            return Err(ConfigError::new(
+                "health",
+                "checks[].name",
+                "must not be empty",
+            ));
         }
         if self.timeout == Some(Duration::ZERO) {
             return Err(ConfigError::new(
+                "health",
                 field("timeout"),
                 "must be greater than zero",
             ));
         }
         if self.failure_threshold == 0 {
             return Err(ConfigError::new(
+                "health",
                 field("failure_threshold"),
                 "must be at least 1",
             ));
         }
         if self.success_threshold == 0 {
             return Err(ConfigError::new(
+                "health",
                 field("success_threshold"),
                 "must be at least 1",
             ));

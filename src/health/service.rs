@@ -1,8 +1,8 @@
 //! The HTTP endpoint (feature `http`): a tower `Service` for any `http::Request`.
 
-use super::aggregator::{HealthAggregator, Selection};
 use super::check::{Status, Tag};
 use super::future::ResponseFuture;
+use super::handle::{HealthAggregator, Selection};
 use super::json::{JsonFormat, Visibility};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};

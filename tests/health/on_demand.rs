@@ -396,9 +396,10 @@ fn build_rejects_invalid_configuration_naming_the_field() {
     // Background mode needs a runtime to run in.
     let e = err(HealthAggregator::builder().background(Duration::from_secs(1)));
     assert_eq!(e.field(), "background");
+    assert_eq!(e.pattern(), "health");
     assert_eq!(
         e.to_string(),
-        "invalid health configuration: `background` needs a tokio runtime: call `build` inside one"
+        "invalid health setting `background`: needs a tokio runtime: call `build` inside one"
     );
 }
 

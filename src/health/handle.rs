@@ -6,7 +6,7 @@ use super::inner::{Inner, overall};
 use super::register::Check;
 use super::report::{CheckReport, HealthReport};
 use super::slot::Slot;
-use super::{Event, HealthMetrics};
+use super::{Event, Metrics};
 use crate::event::Listeners;
 use futures::future::join_all;
 use std::fmt;
@@ -134,9 +134,9 @@ impl HealthAggregator {
     /// Counters since the aggregator was built, and the overall status of every check now (in
     /// background mode, a stale result counts as `Unhealthy`, as in a report), which is also
     /// what [`watch`](Self::watch) holds once this returns.
-    pub fn metrics(&self) -> HealthMetrics {
+    pub fn metrics(&self) -> Metrics {
         let (status, _) = self.inner.publish_overall();
-        HealthMetrics {
+        Metrics {
             runs: self.inner.runs.load(Relaxed),
             cache_hits: self.inner.cache_hits.load(Relaxed),
             joins: self.inner.joins.load(Relaxed),

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-mod saga_support;
+use crate::support as saga_support;
 
 /// What the steps and compensations did, in order.
 #[derive(Clone, Default)]

@@ -7,7 +7,7 @@
 //! list for one store. A new store adds a `Backend` and one `contract!` line.
 #![cfg(feature = "saga")]
 
-mod saga_support;
+use crate::support as saga_support;
 
 use bulwark::BoxError;
 use bulwark::saga::{
@@ -523,5 +523,5 @@ mod memory {
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    contract!(crate::saga_support::Sqlite);
+    contract!(crate::support::Sqlite);
 }

@@ -5,7 +5,7 @@
 //! an outcome other than the one the caller was told.
 #![cfg(feature = "saga")]
 
-mod saga_support;
+use crate::support as saga_support;
 
 use bulwark::saga::{InMemoryStore, LogEntry, OutcomeKind, Phase, Progress};
 use proptest::prelude::*;

@@ -10,7 +10,7 @@ use bulwark::saga::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-mod saga_support;
+use crate::support as saga_support;
 use saga_support::{Fault, FaultyStore};
 
 /// Records what ran.

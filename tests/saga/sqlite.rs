@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-mod saga_support;
+use crate::support as saga_support;
 use saga_support::harness::{Harness, Plan, Told};
 use saga_support::splitmix;
 
