@@ -47,7 +47,7 @@ where
 /// registries never both resume one saga: each claims the saga in the store's transaction
 /// before it reads the log, and only one claim is granted.
 ///
-/// See the [module docs](super#durability-and-recovery) for what resuming does.
+/// See the [module docs](crate::saga#durability-and-recovery) for what resuming does.
 pub struct Registry {
     store: Arc<dyn SagaStore>,
     definitions: HashMap<&'static str, BTreeMap<u32, Arc<dyn Resumable>>>,
