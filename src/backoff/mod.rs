@@ -92,11 +92,13 @@
 
 mod builder;
 mod delays;
+mod tries;
 
 use std::time::Duration;
 
 pub use builder::{BackoffBuilder, InvalidBackoff};
 pub use delays::Delays;
+pub(crate) use tries::{GiveUp, Next, Tries};
 
 /// How the delay grows with the attempt, before the cap and jitter.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! decides after each outcome whether and when to try again, and reports what it decided.
 
 use super::{Config, Event, GiveUpReason, RetryAfter, RetryReason, ShouldRetry};
-use crate::backoff::MakeDelays;
+use crate::backoff::{GiveUp, MakeDelays, Next, Tries};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -45,14 +45,13 @@ pub(super) enum Decision {
     },
 }
 
-/// The per-call state: no allocation, and no clock read unless a time limit or a budget needs one.
+/// The per-call state: the attempt core ([`Tries`]) and what the retry adds to it (the budget,
+/// the predicate, open circuits, events). No allocation, and no clock read unless a time limit
+/// or a budget needs one.
 pub(super) struct Attempts<D> {
-    started: u32,
-    /// No attempt starts, and no sleep ends, at or after this instant.
-    stop_at: Option<Instant>,
-    /// Made (and boxed) at the first retry, so a call that succeeds at once never touches the
-    /// backoff, and its future stays small.
-    delays: Option<Box<D>>,
+    /// The delays are made (and boxed) at the first retry, so a call that succeeds at once never
+    /// touches the backoff, and its future stays small.
+    tries: Tries<Box<D>>,
 }
 
 impl<D> Attempts<D> {
@@ -67,35 +66,71 @@ impl<D> Attempts<D> {
             stop_at = cfg.stop_retrying_after.and_then(|d| now.checked_add(d));
         }
         Self {
-            started: 1,
-            stop_at,
-            delays: None,
+            tries: Tries::start_until(cfg.max_attempts, stop_at),
         }
     }
 
     /// The attempt in flight.
     pub(super) fn current(&self) -> Attempt {
         Attempt {
-            number: self.started,
-            stop_at: self.stop_at,
+            number: self.tries.number(),
+            stop_at: self.tries.stop_at(),
         }
     }
 
     pub(super) fn stop_at(&self) -> Option<Instant> {
-        self.stop_at
+        self.tries.stop_at()
     }
 
     /// Whether an attempt could follow the current one: worth keeping a copy of the request for.
-    pub(super) fn may_retry<B, P, H>(&self, cfg: &Config<B, P, H>) -> bool {
-        self.started < cfg.max_attempts
+    pub(super) fn may_retry(&self) -> bool {
+        self.tries.attempts_left()
     }
 
     /// Reports that the call gave up with its last outcome.
     pub(super) fn give_up<B, P, H>(&self, cfg: &Config<B, P, H>, reason: GiveUpReason) {
-        let attempts = self.started;
+        let attempts = self.tries.number();
         cfg.listeners.emit(|| Event::GaveUp { attempts, reason });
     }
 
+    /// Takes a retry from the budget and reports the retry; false (with an event) when the
+    /// budget is spent.
+    pub(super) fn commit<B, P, H>(
+        &mut self,
+        cfg: &Config<B, P, H>,
+        delay: Duration,
+        reason: RetryReason,
+        hinted: bool,
+    ) -> bool {
+        if let Some(budget) = &cfg.budget {
+            if !budget.try_withdraw(Instant::now()) {
+                self.give_up(cfg, GiveUpReason::Budget);
+                return false;
+            }
+        }
+        let attempt = self.tries.number();
+        cfg.listeners.emit(|| Event::Retrying {
+            attempt,
+            delay,
+            reason,
+            hinted,
+        });
+        true
+    }
+
+    /// Counts the next attempt as started and describes it.
+    pub(super) fn next_attempt(&mut self) -> Attempt {
+        self.tries.begin_next();
+        self.current()
+    }
+
+    /// Whether the time for retrying has run out: no attempt starts then.
+    pub(super) fn past_stop(&self) -> bool {
+        self.tries.past_stop()
+    }
+}
+
+impl<D: Iterator<Item = Duration>> Attempts<D> {
     /// Decides after `outcome`: stop, or try again after a delay. Gives up (with an event) when
     /// the outcome is final or a limit is reached; the budget is checked by [`Self::commit`].
     #[inline]
@@ -106,7 +141,6 @@ impl<D> Attempts<D> {
     ) -> Decision
     where
         B: MakeDelays<Delays = D>,
-        D: Iterator<Item = Duration>,
         P: ShouldRetry<T, E>,
         H: RetryAfter<T, E>,
     {
@@ -128,7 +162,6 @@ impl<D> Attempts<D> {
     ) -> Decision
     where
         B: MakeDelays<Delays = D>,
-        D: Iterator<Item = Duration>,
         H: RetryAfter<T, E>,
     {
         // An open circuit: fail fast, unless waiting for it was asked for and the wait is short
@@ -140,7 +173,7 @@ impl<D> Attempts<D> {
                 return Decision::Stop;
             }
         }
-        if self.started >= cfg.max_attempts {
+        if !self.tries.attempts_left() {
             self.give_up(cfg, GiveUpReason::Attempts);
             return Decision::Stop;
         }
@@ -155,31 +188,20 @@ impl<D> Attempts<D> {
             self.give_up(cfg, GiveUpReason::NotRetryable);
             return Decision::Stop;
         }
-        let delay = match hint {
-            Some(delay) => delay,
-            None => {
-                let delays = self
-                    .delays
-                    .get_or_insert_with(|| Box::new(cfg.backoff.delays()));
-                match delays.next() {
-                    Some(delay) => delay,
-                    None => {
-                        self.give_up(cfg, GiveUpReason::Attempts);
-                        return Decision::Stop;
-                    }
-                }
-            }
-        };
-        if let Some(stop_at) = self.stop_at {
-            // No sleep that would end at or past the stop: an attempt must start before it.
-            if Instant::now()
-                .checked_add(delay)
-                .is_none_or(|end| end >= stop_at)
-            {
-                self.give_up(cfg, GiveUpReason::TimeUp);
+        let delay = match self
+            .tries
+            .next_delay(hint, || Box::new(cfg.backoff.delays()))
+        {
+            Next::RetryAfter(delay) => delay,
+            Next::GiveUp(why) => {
+                let reason = match why {
+                    GiveUp::Attempts => GiveUpReason::Attempts,
+                    GiveUp::TimeUp => GiveUpReason::TimeUp,
+                };
+                self.give_up(cfg, reason);
                 return Decision::Stop;
             }
-        }
+        };
         let reason = if outcome.is_err() {
             RetryReason::Error
         } else {
@@ -190,41 +212,5 @@ impl<D> Attempts<D> {
             reason,
             hinted: hint.is_some(),
         }
-    }
-
-    /// Takes a retry from the budget and reports the retry; false (with an event) when the
-    /// budget is spent.
-    pub(super) fn commit<B, P, H>(
-        &mut self,
-        cfg: &Config<B, P, H>,
-        delay: Duration,
-        reason: RetryReason,
-        hinted: bool,
-    ) -> bool {
-        if let Some(budget) = &cfg.budget {
-            if !budget.try_withdraw(Instant::now()) {
-                self.give_up(cfg, GiveUpReason::Budget);
-                return false;
-            }
-        }
-        let attempt = self.started;
-        cfg.listeners.emit(|| Event::Retrying {
-            attempt,
-            delay,
-            reason,
-            hinted,
-        });
-        true
-    }
-
-    /// Counts the next attempt as started and describes it.
-    pub(super) fn next_attempt(&mut self) -> Attempt {
-        self.started = self.started.saturating_add(1);
-        self.current()
-    }
-
-    /// Whether the time for retrying has run out: no attempt starts then.
-    pub(super) fn past_stop(&self) -> bool {
-        self.stop_at.is_some_and(|d| Instant::now() >= d)
     }
 }

@@ -221,7 +221,7 @@ where
         return give_up(this.attempts, this.cfg, this.last).map(Err);
     }
     this.attempts.next_attempt();
-    if this.attempts.may_retry(this.cfg) {
+    if this.attempts.may_retry() {
         again.request = again.replay.keep(&request);
     }
     *this.last = None;

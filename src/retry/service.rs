@@ -64,7 +64,7 @@ where
         let attempts = Attempts::start(cfg);
         // What a retry needs is set aside only if one may follow. The clone of the inner service
         // is not ready: the future drives it to readiness before every retry.
-        let again = attempts.may_retry(cfg).then(|| Again {
+        let again = attempts.may_retry().then(|| Again {
             service: self.inner.clone(),
             replay: self.replay.clone(),
             request: self.replay.keep(&request),
