@@ -3,7 +3,7 @@
 
 use bulwark::Error;
 use bulwark::pipeline::Pipeline;
-use bulwark::pipeline::http::{is_transient, retry_after};
+use bulwark::pipeline::{is_transient, retry_after};
 use http::{Response, StatusCode};
 use std::cell::Cell;
 use std::io;

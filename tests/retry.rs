@@ -189,7 +189,7 @@ fn build_rejects_invalid_settings_naming_the_field() {
     assert_eq!(err.field(), "max_attempts");
     assert_eq!(
         err.to_string(),
-        "invalid retry setting: `max_attempts` must be at least 1"
+        "invalid retry setting `max_attempts`: must be at least 1"
     );
     let err = Retry::builder()
         .stop_retrying_after(Duration::ZERO)

@@ -1,7 +1,7 @@
 //! The builder of a [`Backoff`] and its validation.
 
 use super::{Backoff, Growth, Jitter};
-use std::fmt;
+use crate::ConfigError;
 use std::time::Duration;
 
 /// The default cap when none is set: 30 seconds, or the base delay if that is larger.
@@ -61,17 +61,19 @@ impl BackoffBuilder {
     }
 
     /// Checks the settings and returns the backoff, or an error naming the field at fault.
-    pub fn build(self) -> Result<Backoff, InvalidBackoff> {
+    pub fn build(self) -> Result<Backoff, ConfigError> {
         let growth = match (self.growth, self.factor) {
             (Growth::Exponential(_), Some(f)) if !(f.is_finite() && f >= 1.0) => {
-                return Err(InvalidBackoff::new(
+                return Err(ConfigError::new(
+                    "backoff",
                     "factor",
                     "must be a finite number of at least 1",
                 ));
             }
             (Growth::Exponential(_), Some(f)) => Growth::Exponential(f),
             (_, Some(_)) => {
-                return Err(InvalidBackoff::new(
+                return Err(ConfigError::new(
+                    "backoff",
                     "factor",
                     "applies to an exponential backoff only",
                 ));
@@ -80,7 +82,8 @@ impl BackoffBuilder {
         };
         let max = match self.max {
             Some(max) if max < self.base => {
-                return Err(InvalidBackoff::new(
+                return Err(ConfigError::new(
+                    "backoff",
                     "max_delay",
                     "must be at least the base delay",
                 ));
@@ -89,7 +92,8 @@ impl BackoffBuilder {
             None => DEFAULT_MAX.max(self.base),
         };
         if self.jitter == Jitter::Decorrelated && self.base.is_zero() {
-            return Err(InvalidBackoff::new(
+            return Err(ConfigError::new(
+                    "backoff",
                 "jitter",
                 "decorrelated jitter needs a non-zero base delay",
             ));
@@ -107,34 +111,3 @@ impl BackoffBuilder {
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
-
-/// A [`BackoffBuilder`] setting was invalid: [`field`](Self::field) says which, and why.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidBackoff {
-    field: &'static str,
-    reason: &'static str,
-}
-
-impl InvalidBackoff {
-    const fn new(field: &'static str, reason: &'static str) -> Self {
-        Self { field, reason }
-    }
-
-    /// The builder setting at fault (`"factor"`, `"max_delay"`, `"jitter"`).
-    pub const fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// Why it was rejected.
-    pub const fn reason(&self) -> &'static str {
-        self.reason
-    }
-}
-
-impl fmt::Display for InvalidBackoff {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid backoff: `{}` {}", self.field, self.reason)
-    }
-}
-
-impl std::error::Error for InvalidBackoff {}

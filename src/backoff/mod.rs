@@ -12,7 +12,7 @@
 //! use std::time::Duration;
 //! use bulwark::backoff::{Backoff, Jitter};
 //!
-//! # fn main() -> Result<(), bulwark::backoff::InvalidBackoff> {
+//! # fn main() -> Result<(), bulwark::ConfigError> {
 //! let backoff = Backoff::exponential(Duration::from_millis(100))
 //!     .factor(2.0)
 //!     .max_delay(Duration::from_secs(5))
@@ -96,7 +96,7 @@ mod tries;
 
 use std::time::Duration;
 
-pub use builder::{BackoffBuilder, InvalidBackoff};
+pub use builder::BackoffBuilder;
 pub use delays::Delays;
 pub(crate) use tries::{GiveUp, Next, Tries};
 

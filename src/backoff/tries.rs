@@ -45,7 +45,7 @@ pub(crate) struct Tries<D> {
 impl<D> Tries<D> {
     /// Starts counting at attempt 1, with at most `max_attempts` attempts, none started once
     /// `stop_retrying_after` has passed from now (the clock is read only if it is set).
-    #[allow(dead_code)] // until the saga's step and compensation loops use it
+    #[cfg(test)]
     pub(crate) fn start(max_attempts: u32, stop_retrying_after: Option<Duration>) -> Self {
         let stop_at = stop_retrying_after.and_then(|d| Instant::now().checked_add(d));
         Self::start_until(max_attempts, stop_at)

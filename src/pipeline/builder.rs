@@ -1,6 +1,8 @@
 //! Building a pipeline.
 
-use super::{Pipeline, run::PipelineHint};
+use super::Pipeline;
+use super::attempt::PipelineHint;
+use crate::ConfigError;
 use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
@@ -18,14 +20,6 @@ pub struct PipelineBuilder<C = DefaultClassifier, B = Backoff, P = OnError, H = 
     breaker: Option<CircuitBreaker<C>>,
     bulkhead: Option<Bulkhead>,
     attempt: Option<Duration>,
-}
-
-/// An invalid pipeline: the field and why.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid pipeline setting `{field}`: {reason}")]
-pub struct PipelineConfigError {
-    field: &'static str,
-    reason: &'static str,
 }
 
 impl PipelineBuilder {
@@ -85,16 +79,13 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
     ///
     /// An attempt timeout must be shorter than the total timeout (otherwise no retry ever gets
     /// time to run), and neither may be zero.
-    pub fn build(self) -> Result<Pipeline<C, B, P, H>, PipelineConfigError>
+    pub fn build(self) -> Result<Pipeline<C, B, P, H>, ConfigError>
     where
         B: Clone,
         P: Clone,
         H: Clone,
     {
-        let zero = |field| PipelineConfigError {
-            field,
-            reason: "must be greater than zero",
-        };
+        let zero = |field| ConfigError::new("pipeline", field, "must be greater than zero");
         if self.total == Some(Duration::ZERO) {
             return Err(zero("total_timeout"));
         }
@@ -103,10 +94,11 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
         }
         if let (Some(total), Some(attempt)) = (self.total, self.attempt) {
             if attempt >= total {
-                return Err(PipelineConfigError {
-                    field: "attempt_timeout",
-                    reason: "must be shorter than total_timeout, or retries never get time to run",
-                });
+                return Err(ConfigError::new(
+                    "pipeline",
+                    "attempt_timeout",
+                    "must be shorter than total_timeout, or retries never get time to run",
+                ));
             }
         }
         Ok(Pipeline {

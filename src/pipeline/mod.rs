@@ -110,74 +110,16 @@
 //! `run` allocates nothing on the success path (a counting-allocator test checks it) and takes no
 //! lock: each part costs what it costs alone.
 
+mod attempt;
 mod builder;
+mod handle;
 #[cfg(feature = "http")]
-pub mod http;
-mod run;
+mod http;
 
-pub use builder::{PipelineBuilder, PipelineConfigError};
-
-use crate::backoff::Backoff;
-use crate::bulkhead::Bulkhead;
-use crate::circuit_breaker::CircuitBreaker;
-use crate::classify::DefaultClassifier;
-use crate::retry::{DefaultHint, OnError, Retry};
-use crate::timeout::Timeout;
-use std::fmt;
-
-/// Timeout, retry, circuit breaker and bulkhead around one call; see the [module docs](self).
-///
-/// Cheap to clone: every part is a shared handle.
-pub struct Pipeline<C = DefaultClassifier, B = Backoff, P = OnError, H = DefaultHint> {
-    total: Option<Timeout>,
-    retry: Option<Retry<B, P, run::PipelineHint<H>>>,
-    breaker: Option<CircuitBreaker<C>>,
-    bulkhead: Option<Bulkhead>,
-    attempt: Option<Timeout>,
-}
-
-impl Pipeline {
-    /// A builder with no part set: add the parts you want, outermost first or in any order.
-    pub fn builder() -> PipelineBuilder {
-        PipelineBuilder::new()
-    }
-}
-
-impl<C, B, P, H> Pipeline<C, B, P, H> {
-    /// The circuit breaker, if the pipeline has one.
-    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker<C>> {
-        self.breaker.as_ref()
-    }
-
-    /// The bulkhead, if the pipeline has one.
-    pub fn bulkhead(&self) -> Option<&Bulkhead> {
-        self.bulkhead.as_ref()
-    }
-}
-
-impl<C, B, P, H> Clone for Pipeline<C, B, P, H> {
-    fn clone(&self) -> Self {
-        Self {
-            total: self.total.clone(),
-            retry: self.retry.clone(),
-            breaker: self.breaker.clone(),
-            bulkhead: self.bulkhead.clone(),
-            attempt: self.attempt.clone(),
-        }
-    }
-}
-
-impl<C, B, P, H> fmt::Debug for Pipeline<C, B, P, H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pipeline")
-            .field("total_timeout", &self.total.as_ref().map(Timeout::duration))
-            .field("retry", &self.retry)
-            .field("circuit_breaker", &self.breaker)
-            .field("bulkhead", &self.bulkhead)
-            .field(
-                "attempt_timeout",
-                &self.attempt.as_ref().map(Timeout::duration),
-            )
-            .finish()
-    }
-}
+pub use builder::PipelineBuilder;
+pub use handle::Pipeline;
+#[cfg(feature = "http")]
+pub use http::{
+    HttpClassifier, HttpPipelineBuilder, HttpRetryPolicy, RetryAfterHeader, is_transient,
+    retry_after,
+};

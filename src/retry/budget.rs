@@ -1,6 +1,6 @@
 //! The retry budget: retries may be at most a share of recent requests, plus a floor.
 
-use super::InvalidRetry;
+use crate::ConfigError;
 #[cfg(bulwark_loom)]
 use loom::sync::Mutex;
 #[cfg(bulwark_loom)]
@@ -38,7 +38,7 @@ const UNIT: u128 = 1_000_000;
 /// use std::time::Duration;
 /// use bulwark::retry::RetryBudget;
 ///
-/// # fn main() -> Result<(), bulwark::retry::InvalidRetry> {
+/// # fn main() -> Result<(), bulwark::ConfigError> {
 /// let budget = RetryBudget::builder()
 ///     .ratio(0.125)
 ///     .min_per_second(0)
@@ -225,16 +225,18 @@ impl RetryBudgetBuilder {
     }
 
     /// Checks the settings and returns the budget, or an error naming the field at fault.
-    pub fn build(self) -> Result<RetryBudget, InvalidRetry> {
+    pub fn build(self) -> Result<RetryBudget, ConfigError> {
         if !(0.0..=1.0).contains(&self.ratio) {
-            return Err(InvalidRetry::new(
+            return Err(ConfigError::new(
+                "retry_budget",
                 "ratio",
                 "must be a number from 0 to 1, the share of requests that may be retried (0.2 \
                  allows one retry per five requests)",
             ));
         }
         if self.window < Duration::from_millis(10) {
-            return Err(InvalidRetry::new(
+            return Err(ConfigError::new(
+                "retry_budget",
                 "window",
                 "must be at least 10 milliseconds",
             ));

@@ -74,17 +74,17 @@ fn requests_and_retries_expire_after_the_window() {
 
 #[test]
 fn build_rejects_invalid_settings_naming_the_field() {
-    let field = |b: RetryBudgetBuilder| b.build().map(drop).map_err(|e| e.field());
+    let field = |b: RetryBudgetBuilder| b.build().map(drop).map_err(|e| e.field().to_owned());
     for nonsense in [-0.1, 1.000_001, 20.0, 60.0, f64::NAN, f64::INFINITY] {
         assert_eq!(
             field(RetryBudget::builder().ratio(nonsense)),
-            Err("ratio"),
+            Err("ratio".to_owned()),
             "{nonsense}"
         );
     }
     assert_eq!(
         field(RetryBudget::builder().window(Duration::ZERO)),
-        Err("window")
+        Err("window".to_owned())
     );
     for fine in [0.0, 0.6, 1.0] {
         assert_eq!(field(RetryBudget::builder().ratio(fine)), Ok(()), "{fine}");

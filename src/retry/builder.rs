@@ -1,9 +1,10 @@
 //! The builder of a [`Retry`].
 
 use super::{
-    Config, DefaultHint, Event, HintOr, InvalidRetry, OnError, Retry, RetryBudget, RetryFailures,
+    Config, DefaultHint, Event, HintOr, OnError, Retry, RetryBudget, RetryFailures,
 };
 use crate::backoff::{Backoff, MakeDelays};
+use crate::ConfigError;
 use crate::event::Listeners;
 use std::fmt;
 use std::sync::Arc;
@@ -168,18 +169,20 @@ impl<B, P, H> RetryBuilder<B, P, H> {
     }
 
     /// Checks the settings and returns the retry, or an error naming the field at fault.
-    pub fn build(self) -> Result<Retry<B, P, H>, InvalidRetry> {
+    pub fn build(self) -> Result<Retry<B, P, H>, ConfigError> {
         if self.max_attempts == 0 {
-            return Err(InvalidRetry::new("max_attempts", "must be at least 1"));
+            return Err(ConfigError::new("retry", "max_attempts", "must be at least 1"));
         }
         if self.stop_retrying_after.is_some_and(|d| d.is_zero()) {
-            return Err(InvalidRetry::new(
+            return Err(ConfigError::new(
+                "retry",
                 "stop_retrying_after",
                 "must be greater than zero",
             ));
         }
         if self.open_circuit_wait.is_some_and(|d| d.is_zero()) {
-            return Err(InvalidRetry::new(
+            return Err(ConfigError::new(
+                "retry",
                 "wait_for_open_circuit",
                 "must be greater than zero (leave it unset to fail fast on an open circuit)",
             ));

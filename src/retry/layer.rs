@@ -8,28 +8,28 @@ use tower::Layer;
 /// Retries the calls of the services it wraps; made by [`Retry::layer`].
 ///
 /// Every service it makes shares the [`Retry`]'s configuration and budget, however many times
-/// [`Layer::layer`] is called. `K` says how a request is had again (see [`Replay`](super::Replay)).
+/// [`Layer::layer`] is called. `K` says how a request is had again (see [`Reissue`](super::Reissue)).
 #[derive(Clone)]
 pub struct RetryLayer<B = Backoff, P = OnError, H = DefaultHint, K = CloneRequest> {
     retry: Retry<B, P, H>,
-    replay: K,
+    reissue: K,
 }
 
 impl<B, P, H> RetryLayer<B, P, H> {
     pub(super) fn new(retry: Retry<B, P, H>) -> Self {
         Self {
             retry,
-            replay: CloneRequest,
+            reissue: CloneRequest,
         }
     }
 }
 
 impl<B, P, H, K> RetryLayer<B, P, H, K> {
-    /// Gets requests to send again with `replay` instead of cloning them.
-    pub fn replay<K2>(self, replay: K2) -> RetryLayer<B, P, H, K2> {
+    /// Gets requests to send again with `reissue` instead of cloning them.
+    pub fn reissue<K2>(self, reissue: K2) -> RetryLayer<B, P, H, K2> {
         RetryLayer {
             retry: self.retry,
-            replay,
+            reissue,
         }
     }
 
@@ -54,14 +54,14 @@ impl<B, P, H, K> RetryLayer<B, P, H, K> {
     /// # let _ = layer;
     /// ```
     pub fn rebuild_with<F>(self, rebuild: F) -> RetryLayer<B, P, H, RebuildWith<F>> {
-        self.replay(RebuildWith(rebuild))
+        self.reissue(RebuildWith(rebuild))
     }
 
     /// For requests that are not `Clone`, sent by a client that gives the request back when it
     /// fails before sending it: `recover` takes the request out of the error, or returns `None`.
     /// Nothing is copied ahead of time, so only those failures are retried.
     pub fn recover_with<F>(self, recover: F) -> RetryLayer<B, P, H, RecoverWith<F>> {
-        self.replay(RecoverWith(recover))
+        self.reissue(RecoverWith(recover))
     }
 
     /// The retry this layer's services share.
@@ -74,7 +74,7 @@ impl<S, B, P, H, K: Clone> Layer<S> for RetryLayer<B, P, H, K> {
     type Service = RetryService<S, B, P, H, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RetryService::new(inner, self.retry.clone(), self.replay.clone())
+        RetryService::new(inner, self.retry.clone(), self.reissue.clone())
     }
 }
 
@@ -82,7 +82,7 @@ impl<B, P, H, K: fmt::Debug> fmt::Debug for RetryLayer<B, P, H, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryLayer")
             .field("retry", &self.retry)
-            .field("replay", &self.replay)
+            .field("reissue", &self.reissue)
             .finish()
     }
 }

@@ -89,7 +89,7 @@
 //!
 //! struct Response { status: u16, retry_after_secs: Option<u64> }
 //!
-//! # fn main() -> Result<(), bulwark::retry::InvalidRetry> {
+//! # fn main() -> Result<(), bulwark::ConfigError> {
 //! let retry = Retry::builder()
 //!     .stop_retrying_after(Duration::from_secs(30))
 //!     .retry_if(|out: &Result<Response, BoxError>| match out {
@@ -163,7 +163,8 @@
 //!   [`RetryBuilder::budget`].
 //!
 //! When a limit stops a call, the caller gets the last outcome, and an [`Event::GaveUp`] says why
-//! ([`GiveUpReason`]). The retry adds no error of its own.
+//! ([`GiveUpReason`]). The retry adds no error of its own: its standalone `run` returns the
+//! closure's own error type, and an invalid setting is a [`ConfigError`](crate::ConfigError).
 //!
 //! # Requests that are not `Clone`
 //!
@@ -171,7 +172,7 @@
 //! before an attempt that may be followed by another (attempts left), never before the last
 //! attempt, and never at all when `max_attempts` is 1. A request whose clone allocates therefore
 //! allocates once per call when retries are possible: a copy must exist before the original is
-//! sent. For requests that cannot be cloned (streaming bodies), choose another [`Replay`]:
+//! sent. For requests that cannot be cloned (streaming bodies), choose another [`Reissue`]:
 //! [`RetryLayer::rebuild_with`] makes the copy from a request (from a buffered body, say), and
 //! [`RetryLayer::recover_with`] takes the request back from an error that carries it (clients that
 //! fail before sending give it back). A request for which no copy can be had is sent once.
@@ -221,31 +222,24 @@
 //! calls on other threads.
 
 mod attempts;
-#[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
-mod borrowing;
 mod budget;
 mod builder;
-mod error;
 mod events;
-pub mod future;
+mod future;
 mod handle;
 mod layer;
 mod policy;
-mod replay;
-mod run;
+mod reissue;
 mod service;
 
 pub use attempts::Attempt;
-#[cfg(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead"))]
-pub(crate) use borrowing::MakeAttempt;
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
-pub use error::InvalidRetry;
 pub use events::{Event, GiveUpReason, RetryReason};
 pub use future::{ResponseFuture, Run};
 use handle::Config;
 pub use handle::Retry;
 pub use layer::RetryLayer;
 pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, RetryFailures, ShouldRetry};
-pub use replay::{CloneRequest, RebuildWith, RecoverWith, Replay};
+pub use reissue::{CloneRequest, RebuildWith, Reissue, RecoverWith};
 pub use service::RetryService;

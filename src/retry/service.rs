@@ -2,7 +2,7 @@
 
 use super::attempts::Attempts;
 use super::future::{Again, ResponseFuture};
-use super::{Replay, Retry, RetryAfter, ShouldRetry};
+use super::{Reissue, Retry, RetryAfter, ShouldRetry};
 use crate::BoxError;
 use crate::backoff::MakeDelays;
 use std::fmt;
@@ -13,15 +13,15 @@ use tower::Service;
 pub struct RetryService<S, B, P, H, K> {
     inner: S,
     retry: Retry<B, P, H>,
-    replay: K,
+    reissue: K,
 }
 
 impl<S, B, P, H, K> RetryService<S, B, P, H, K> {
-    pub(super) fn new(inner: S, retry: Retry<B, P, H>, replay: K) -> Self {
+    pub(super) fn new(inner: S, retry: Retry<B, P, H>, reissue: K) -> Self {
         Self {
             inner,
             retry,
-            replay,
+            reissue,
         }
     }
 
@@ -48,7 +48,7 @@ where
     B: MakeDelays + Clone,
     P: ShouldRetry<S::Response, BoxError> + Clone,
     H: RetryAfter<S::Response, BoxError> + Clone,
-    K: Replay<Req> + Clone,
+    K: Reissue<Req> + Clone,
 {
     type Response = S::Response;
     type Error = BoxError;
@@ -66,8 +66,8 @@ where
         // is not ready: the future drives it to readiness before every retry.
         let again = attempts.may_retry().then(|| Again {
             service: self.inner.clone(),
-            replay: self.replay.clone(),
-            request: self.replay.keep(&request),
+            reissue: self.reissue.clone(),
+            request: self.reissue.keep(&request),
         });
         let future = self.inner.call(request);
         ResponseFuture::new(cfg.clone(), attempts, again, future)
@@ -76,7 +76,7 @@ where
 
 impl<S: Clone, B, P, H, K: Clone> Clone for RetryService<S, B, P, H, K> {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.retry.clone(), self.replay.clone())
+        Self::new(self.inner.clone(), self.retry.clone(), self.reissue.clone())
     }
 }
 
@@ -85,7 +85,7 @@ impl<S: fmt::Debug, B, P, H, K: fmt::Debug> fmt::Debug for RetryService<S, B, P,
         f.debug_struct("RetryService")
             .field("inner", &self.inner)
             .field("retry", &self.retry)
-            .field("replay", &self.replay)
+            .field("reissue", &self.reissue)
             .finish()
     }
 }

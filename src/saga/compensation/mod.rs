@@ -104,13 +104,13 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let default = RetryPolicy::compensation_default();
         let policy = step.compensation_retry.as_ref().unwrap_or(&default);
         let id = &self.run.id;
-        let max = policy.max_attempts();
+        let mut tries = policy.tries();
         let mut errors = Vec::new();
-        let mut delays = policy.delays();
         if self.get(index) == Status::UndoInDoubt {
             return Err(Halt::Failed(self.in_doubt(index).await?));
         }
-        for attempt_no in 1..=max {
+        loop {
+            let attempt_no = tries.number();
             self.stopped()?;
             let entry = LogEntry::CompensationStarted {
                 step: self.step_ref(index),
@@ -148,7 +148,7 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 }
                 Err(error) => error,
             };
-            let will_retry = attempt_no < max;
+            let will_retry = tries.attempts_left();
             let text = error_text(&error);
             let entry = LogEntry::CompensationFailed {
                 step: self.step_ref(index),
@@ -165,9 +165,10 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 will_retry,
             });
             errors.push(error);
-            if will_retry {
-                tokio::time::sleep(delays.next().unwrap_or_default()).await;
+            if !will_retry {
+                break;
             }
+            tokio::time::sleep(policy.next_wait(&mut tries)).await;
         }
         let last = errors.pop().unwrap_or(StepError::Abandoned);
         Err(Halt::Failed(Failure {

@@ -1,6 +1,6 @@
 //! How often a step (or a compensation) is tried, and how long to wait in between.
 
-use crate::backoff::{Backoff, Delays, Jitter};
+use crate::backoff::{Backoff, Delays, Jitter, Next, Tries};
 use std::time::Duration;
 
 /// The attempts a step's action, or a compensation, gets, and the pauses between them (a
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// use bulwark::backoff::Backoff;
 /// use bulwark::saga::RetryPolicy;
 ///
-/// # fn main() -> Result<(), bulwark::backoff::InvalidBackoff> {
+/// # fn main() -> Result<(), bulwark::ConfigError> {
 /// let backoff = Backoff::exponential(Duration::from_millis(50))
 ///     .max_delay(Duration::from_secs(2))
 ///     .build()?;
@@ -82,6 +82,24 @@ impl RetryPolicy {
     /// The pauses of one step's (or compensation's) retries, in order.
     pub(crate) fn delays(&self) -> Delays {
         self.backoff.delays()
+    }
+
+    /// The attempts of one step, compensation or append under this policy: the attempt loop
+    /// core the retry pattern drives too.
+    pub(crate) const fn tries(&self) -> Tries<Delays> {
+        Tries::start_until(self.attempts, None)
+    }
+
+    /// After a failed attempt that `tries` allows to follow: the wait before the next one, which
+    /// is then counted as started. (The backoff's delays never run out, so the core never gives
+    /// up here; if it did, the next attempt would start at once.)
+    pub(crate) fn next_wait(&self, tries: &mut Tries<Delays>) -> Duration {
+        let delay = match tries.next_delay(None, || self.delays()) {
+            Next::RetryAfter(delay) => delay,
+            Next::GiveUp(_) => Duration::ZERO,
+        };
+        tries.begin_next();
+        delay
     }
 
     /// Why this policy is invalid, if it is.

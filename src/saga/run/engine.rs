@@ -97,16 +97,15 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     async fn run_step(&self, index: u32, visible: u32) -> Result<(), Halt<Failure>> {
         let step = &self.def.steps[index as usize];
         let id = &self.run.id;
-        let max = step.retry.max_attempts();
+        let mut tries = step.retry.tries();
         let mut errors = Vec::new();
-        let mut delays = step.retry.delays();
         // A resumed step whose attempt was in flight at the crash may have taken effect already.
         let mut maybe = self.get(index).may_have_taken_effect();
         // A resumed step numbers its attempts after the logged ones.
         let base = self.attempts[index as usize].load(Ordering::Relaxed);
-        for k in 1..=max {
+        loop {
             self.stopped()?;
-            let attempt = base.saturating_add(k);
+            let attempt = base.saturating_add(tries.number());
             let before = self.get(index);
             self.set(index, Status::Starting);
             let entry = LogEntry::StepStarted {
@@ -162,26 +161,27 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             };
             let unknown = error.outcome_unknown();
             maybe |= unknown;
-            let will_retry = k < max;
+            let will_retry = tries.attempts_left();
             self.log_failed(index, attempt, &error, unknown, will_retry)
                 .await?;
             errors.push(error);
-            if will_retry {
-                let next = if maybe {
-                    Status::WaitingMaybe
-                } else {
-                    Status::Waiting
-                };
-                self.set(index, next);
-                let delay = delays.next().unwrap_or_default();
-                self.def.listeners.emit(|| Event::StepRetrying {
-                    saga: id.clone(),
-                    step: step.name,
-                    attempt: attempt + 1,
-                    delay,
-                });
-                tokio::time::sleep(delay).await;
+            if !will_retry {
+                break;
             }
+            let next = if maybe {
+                Status::WaitingMaybe
+            } else {
+                Status::Waiting
+            };
+            self.set(index, next);
+            let delay = step.retry.next_wait(&mut tries);
+            self.def.listeners.emit(|| Event::StepRetrying {
+                saga: id.clone(),
+                step: step.name,
+                attempt: attempt + 1,
+                delay,
+            });
+            tokio::time::sleep(delay).await;
         }
         self.set(
             index,

@@ -50,23 +50,21 @@ pub(crate) async fn append(
     entry: &LogEntry,
     claim: &Claim,
 ) -> Result<(), NotRecorded> {
-    let mut delays = policy.delays();
+    let mut tries = policy.tries();
     let mut maybe_written = false;
-    let mut attempt = 1;
     loop {
         let error = match store.append(id, entry, claim).await {
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
         maybe_written |= error.may_have_been_applied();
-        if error.is_refused() || attempt >= policy.max_attempts() {
+        if error.is_refused() || !tries.attempts_left() {
             return Err(NotRecorded {
                 error,
                 maybe_written,
             });
         }
-        attempt += 1;
-        tokio::time::sleep(delays.next().unwrap_or_default()).await;
+        tokio::time::sleep(policy.next_wait(&mut tries)).await;
     }
 }
 

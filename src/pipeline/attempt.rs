@@ -1,52 +1,23 @@
-//! Running a call through a pipeline.
+//! One attempt through the pipeline's breaker, bulkhead and attempt timeout, and the retry's
+//! hint inside a pipeline.
 
 use super::Pipeline;
 use crate::Error;
-use crate::backoff::MakeDelays;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::{Classify, Verdict};
-use crate::retry::{Attempt, MakeAttempt, RetryAfter, ShouldRetry};
+use crate::retry::RetryAfter;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 impl<C, B, P, H> Pipeline<C, B, P, H> {
-    /// Runs the call `f` makes (once per attempt) through every part of the pipeline.
-    ///
-    /// `f` is called again for each retry, and only once the attempt has been admitted by the
-    /// circuit breaker and has taken a bulkhead slot: an attempt that is rejected, or that waits
-    /// in the bulkhead's queue, has not called `f` (yet). The result is the call's output, or the
-    /// flat [`Error`] saying what stopped it.
-    pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        C: Classify<T, E>,
-        E: 'static,
-        B: MakeDelays,
-        P: ShouldRetry<T, Error<E>>,
-        H: RetryAfter<T, Error<E>>,
-    {
-        let mut attempts = Attempts { pipeline: self, f };
-        let retried = async {
-            match &self.retry {
-                Some(retry) => retry.run_borrowing(attempts).await,
-                None => self.attempt(&mut attempts.f).await,
-            }
-        };
-        match &self.total {
-            Some(total) => total.run(retried).await.unwrap_or_else(|e| Err(e.into())),
-            None => retried.await,
-        }
-    }
-
     /// One attempt: the breaker admits it (synchronously: an open circuit never even gets to
     /// the bulkhead), the bulkhead gives it a slot, and only then is `f` called; the attempt
     /// timeout bounds the call, and the breaker records its outcome.
-    async fn attempt<F, Fut, T, E>(&self, f: &mut F) -> Result<T, Error<E>>
+    pub(super) async fn attempt<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
     where
-        F: FnMut() -> Fut,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
         E: 'static,
@@ -96,24 +67,6 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
             a.finish(outcome);
         }
         result
-    }
-}
-
-/// What the retry calls for each attempt: the pipeline's attempt, borrowing the user's closure.
-struct Attempts<'p, C, B, P, H, F> {
-    pipeline: &'p Pipeline<C, B, P, H>,
-    f: F,
-}
-
-impl<C, B, P, H, F, Fut, T, E> MakeAttempt<T, Error<E>> for Attempts<'_, C, B, P, H, F>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-    C: Classify<T, E>,
-    E: 'static,
-{
-    fn attempt(&mut self, _: Attempt) -> impl Future<Output = Result<T, Error<E>>> {
-        self.pipeline.attempt(&mut self.f)
     }
 }
 

@@ -1,4 +1,4 @@
-//! How the tower layer gets a request to send again.
+//! How the tower layer gets a request to send again (reissues it).
 
 use crate::BoxError;
 use std::fmt;
@@ -11,12 +11,12 @@ use std::fmt;
 /// pool that gives the request back, report it that way). If neither has a request, the call is
 /// not retried: the request is sent once ([`GiveUpReason::NoRequest`](super::GiveUpReason)).
 ///
-/// [`keep`]: Replay::keep
-/// [`recover`]: Replay::recover
+/// [`keep`]: Reissue::keep
+/// [`recover`]: Reissue::recover
 ///
 /// Implemented by [`CloneRequest`] (the default), [`RebuildWith`] and [`RecoverWith`]; implement it
 /// yourself to do both.
-pub trait Replay<Req> {
+pub trait Reissue<Req> {
     /// A copy of `request` to send if this attempt has to be retried, or `None`. Called just
     /// before an attempt is sent, and only if another attempt may follow it.
     fn keep(&self, request: &Req) -> Option<Req> {
@@ -36,7 +36,7 @@ pub trait Replay<Req> {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CloneRequest;
 
-impl<Req: Clone> Replay<Req> for CloneRequest {
+impl<Req: Clone> Reissue<Req> for CloneRequest {
     #[inline]
     fn keep(&self, request: &Req) -> Option<Req> {
         Some(request.clone())
@@ -48,7 +48,7 @@ impl<Req: Clone> Replay<Req> for CloneRequest {
 #[derive(Clone, Copy)]
 pub struct RebuildWith<F>(pub(crate) F);
 
-impl<F, Req> Replay<Req> for RebuildWith<F>
+impl<F, Req> Reissue<Req> for RebuildWith<F>
 where
     F: Fn(&Req) -> Option<Req>,
 {
@@ -63,7 +63,7 @@ where
 #[derive(Clone, Copy)]
 pub struct RecoverWith<F>(pub(crate) F);
 
-impl<F, Req> Replay<Req> for RecoverWith<F>
+impl<F, Req> Reissue<Req> for RecoverWith<F>
 where
     F: Fn(&mut BoxError) -> Option<Req>,
 {
