@@ -1,8 +1,7 @@
 //! Zero heap allocations per call when the first attempt succeeds, through both doors.
 #![cfg(feature = "retry")]
 
-#[path = "common/mod.rs"]
-mod support;
+use crate::support;
 
 use bulwark::retry::Retry;
 use futures::FutureExt;

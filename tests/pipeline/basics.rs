@@ -6,8 +6,7 @@
     feature = "bulkhead"
 ))]
 
-#[path = "common/mod.rs"]
-mod support;
+use crate::support;
 
 use bulwark::Error;
 use bulwark::backoff::{Backoff, Jitter};

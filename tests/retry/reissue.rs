@@ -2,7 +2,7 @@
 //! may follow, non-Clone requests rebuilt or recovered, or sent once).
 #![cfg(feature = "retry")]
 
-mod retry_common;
+use crate::common as retry_common;
 use retry_common::{MS, fixed};
 
 use bulwark::retry::{Event, GiveUpReason, Retry};

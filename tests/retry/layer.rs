@@ -2,7 +2,7 @@
 //! requests, the time limit while waiting for readiness, shared state across layers.
 #![cfg(feature = "retry")]
 
-mod retry_common;
+use crate::common as retry_common;
 use retry_common::{MS, fixed};
 
 use bulwark::ServiceBuilderExt;

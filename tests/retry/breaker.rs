@@ -4,7 +4,7 @@
 //! `bulwark::Error<E>` and the pipeline's.
 #![cfg(all(feature = "retry", feature = "circuit-breaker"))]
 
-mod retry_common;
+use crate::common as retry_common;
 use retry_common::{MS, fixed, recorder};
 
 use bulwark::Error;

@@ -2,7 +2,7 @@
 //! budget.
 #![cfg(feature = "retry")]
 
-mod retry_common;
+use crate::common as retry_common;
 use retry_common::{MS, fixed, recorder};
 
 use bulwark::backoff::Backoff;

@@ -1,7 +1,7 @@
 //! The retry pattern, standalone door: attempts, predicate, hints, events, settings.
 #![cfg(feature = "retry")]
 
-mod retry_common;
+use crate::common as retry_common;
 use retry_common::{MS, fixed, recorder};
 
 use bulwark::backoff::MakeDelays;

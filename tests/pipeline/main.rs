@@ -1,0 +1,13 @@
+//! The pipeline: the four call-level patterns around one call, in order, and its HTTP preset.
+#![cfg(all(
+    feature = "timeout",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "bulkhead"
+))]
+
+mod basics;
+#[cfg(feature = "http")]
+mod http;
+#[path = "../common/mod.rs"]
+mod support;
