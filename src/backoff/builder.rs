@@ -93,7 +93,7 @@ impl BackoffBuilder {
         };
         if self.jitter == Jitter::Decorrelated && self.base.is_zero() {
             return Err(ConfigError::new(
-                    "backoff",
+                "backoff",
                 "jitter",
                 "decorrelated jitter needs a non-zero base delay",
             ));

@@ -40,13 +40,25 @@ fn exponential_is_base_times_factor_to_the_n_not_base_to_the_n() -> Result<(), C
 #[test]
 fn build_rejects_invalid_settings_naming_the_field() {
     let bad_factor = Backoff::exponential(MS).factor(0.5).build();
-    assert_eq!(bad_factor.map_err(|e| e.field().to_owned()), Err("factor".to_owned()));
+    assert_eq!(
+        bad_factor.map_err(|e| e.field().to_owned()),
+        Err("factor".to_owned())
+    );
     let nan_factor = Backoff::exponential(MS).factor(f64::NAN).build();
-    assert_eq!(nan_factor.map_err(|e| e.field().to_owned()), Err("factor".to_owned()));
+    assert_eq!(
+        nan_factor.map_err(|e| e.field().to_owned()),
+        Err("factor".to_owned())
+    );
     let factor_on_linear = Backoff::linear(MS).factor(2.0).build();
-    assert_eq!(factor_on_linear.map_err(|e| e.field().to_owned()), Err("factor".to_owned()));
+    assert_eq!(
+        factor_on_linear.map_err(|e| e.field().to_owned()),
+        Err("factor".to_owned())
+    );
     let low_max = Backoff::constant(10 * MS).max_delay(MS).build();
-    assert_eq!(low_max.map_err(|e| e.field().to_owned()), Err("max_delay".to_owned()));
+    assert_eq!(
+        low_max.map_err(|e| e.field().to_owned()),
+        Err("max_delay".to_owned())
+    );
     let zero_decorrelated = Backoff::exponential(Duration::ZERO)
         .jitter(Jitter::Decorrelated)
         .build();

@@ -1,10 +1,8 @@
 //! The builder of a [`Retry`].
 
-use super::{
-    Config, DefaultHint, Event, HintOr, OnError, Retry, RetryBudget, RetryFailures,
-};
-use crate::backoff::{Backoff, MakeDelays};
+use super::{Config, DefaultHint, Event, HintOr, OnError, Retry, RetryBudget, RetryFailures};
 use crate::ConfigError;
+use crate::backoff::{Backoff, MakeDelays};
 use crate::event::Listeners;
 use std::fmt;
 use std::sync::Arc;
@@ -171,7 +169,11 @@ impl<B, P, H> RetryBuilder<B, P, H> {
     /// Checks the settings and returns the retry, or an error naming the field at fault.
     pub fn build(self) -> Result<Retry<B, P, H>, ConfigError> {
         if self.max_attempts == 0 {
-            return Err(ConfigError::new("retry", "max_attempts", "must be at least 1"));
+            return Err(ConfigError::new(
+                "retry",
+                "max_attempts",
+                "must be at least 1",
+            ));
         }
         if self.stop_retrying_after.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::new(

@@ -241,5 +241,5 @@ use handle::Config;
 pub use handle::Retry;
 pub use layer::RetryLayer;
 pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, RetryFailures, ShouldRetry};
-pub use reissue::{CloneRequest, RebuildWith, Reissue, RecoverWith};
+pub use reissue::{CloneRequest, RebuildWith, RecoverWith, Reissue};
 pub use service::RetryService;
