@@ -170,7 +170,7 @@ impl<C> Builder<C> {
     /// use bulwark::backoff::{Backoff, Jitter};
     /// use bulwark::circuit_breaker::CircuitBreaker;
     ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # fn main() -> Result<(), bulwark::ConfigError> {
     /// let breaker = CircuitBreaker::builder()
     ///     .open_duration(Duration::from_secs(10))
     ///     .open_duration_backoff(

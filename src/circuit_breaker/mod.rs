@@ -95,7 +95,7 @@
 //! struct Response { status: u16 }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), bulwark::ConfigError> {
 //! let breaker = CircuitBreaker::builder()
 //!     .count_window(4)
 //!     .minimum_calls(4)

@@ -22,7 +22,7 @@ use std::future::{Future, ready};
 /// use bulwark::circuit_breaker::CircuitBreaker;
 /// use bulwark::health::{Check, CircuitBreakerCheck, HealthAggregator};
 ///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn main() -> Result<(), bulwark::ConfigError> {
 /// let payments = CircuitBreaker::builder().build()?;
 /// let health = HealthAggregator::builder()
 ///     .check(Check::new("payments", CircuitBreakerCheck::new(payments.clone())).readiness())

@@ -19,7 +19,7 @@ use std::future::{Future, ready};
 /// use bulwark::bulkhead::Bulkhead;
 /// use bulwark::health::{BulkheadCheck, Check, HealthAggregator};
 ///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn main() -> Result<(), bulwark::ConfigError> {
 /// let db_pool = Bulkhead::builder().max_concurrent(16).max_queued(64).build()?;
 /// let health = HealthAggregator::builder()
 ///     .check(Check::new("db-pool", BulkheadCheck::new(db_pool.clone()).degraded_at(0.75)))

@@ -96,7 +96,7 @@ impl Pipeline {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn http<B, E>() -> Result<HttpPipelineBuilder<B, E>, crate::BoxError> {
+    pub fn http<B, E>() -> Result<HttpPipelineBuilder<B, E>, crate::ConfigError> {
         let backoff = Backoff::exponential(Duration::from_secs(2))
             .max_delay(Duration::from_secs(30))
             .jitter(Jitter::Full)

@@ -15,7 +15,7 @@
 //! use bulwark::Error;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), bulwark::ConfigError> {
 //! let pipeline = Pipeline::builder()
 //!     .total_timeout(Duration::from_secs(10))
 //!     .retry(Retry::builder().max_attempts(3).build()?)

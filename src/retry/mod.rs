@@ -18,7 +18,7 @@
 //! use bulwark::retry::Retry;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), bulwark::ConfigError> {
 //! let retry = Retry::builder()
 //!     .max_attempts(4)
 //!     .stop_retrying_after(Duration::from_secs(10))
