@@ -42,7 +42,7 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// # The contract
 ///
 /// [`InMemoryStore`](super::InMemoryStore) and `SqliteStore` implement it and are tested by one
-/// suite (`tests/saga_store_contract.rs`); a new store should pass the same.
+/// suite (`tests/saga/store_contract.rs`); a new store should pass the same.
 ///
 /// - **Durable and ordered**: an append is durable before its future resolves `Ok`, and a
 ///   saga's entries load in append order.
