@@ -21,7 +21,8 @@
 //! [`tracing`](https://docs.rs/tracing) event.
 //! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
 //! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
-//! endpoint, a tower `Service` for `http::Request`s.
+//! endpoint, a tower `Service` for `http::Request`s. `grpc` serves a health aggregator as
+//! `grpc.health.v1` (on `tonic-health`).
 //!
 //! # Example
 //!

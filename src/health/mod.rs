@@ -193,6 +193,8 @@ mod check;
 mod events;
 #[cfg(feature = "http")]
 mod future;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod handle;
 mod inner;
 #[cfg(feature = "serde")]
@@ -211,6 +213,8 @@ pub use builder::{DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, HealthAggregatorBuilder};
 pub use bulkhead_check::BulkheadCheck;
 pub use check::{Detail, Details, FnCheck, Health, HealthCheck, IntoHealth, Status, Tag, check_fn};
 pub use events::{Event, Metrics};
+#[cfg(feature = "grpc")]
+pub use grpc::GrpcHealthTask;
 pub use handle::{HealthAggregator, Selection};
 pub use register::Check;
 pub use report::{CheckReport, HealthReport};

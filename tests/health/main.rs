@@ -3,6 +3,7 @@
 #![cfg(feature = "health")]
 
 mod background;
+mod grpc;
 mod http;
 mod on_demand;
 mod ready_made;
