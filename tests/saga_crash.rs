@@ -492,21 +492,21 @@ async fn work(args: &[String]) -> Result<(), BoxError> {
         }
     }
     println!("resumed {resumed}");
-    if let [mode, round, seed] = &args[1..] {
-        if mode == "work" {
-            let mut rng = Rng(seed.parse()?);
-            let mut runs = Vec::new();
-            for k in 0..SAGAS_PER_ROUND {
-                let plan = Plan {
-                    fail_at: (rng.below(3) == 0).then(|| rng.below(4) as u32),
-                    flaky_undo: rng.below(3) == 0,
-                    broken_undo: rng.below(16) == 0,
-                    pause_us: rng.below(1500),
-                };
-                runs.push(saga.run_with_id(format!("{round}-{k}"), plan));
-            }
-            finish(runs).await?;
+    if let [mode, round, seed] = &args[1..]
+        && mode == "work"
+    {
+        let mut rng = Rng(seed.parse()?);
+        let mut runs = Vec::new();
+        for k in 0..SAGAS_PER_ROUND {
+            let plan = Plan {
+                fail_at: (rng.below(3) == 0).then(|| rng.below(4) as u32),
+                flaky_undo: rng.below(3) == 0,
+                broken_undo: rng.below(16) == 0,
+                pause_us: rng.below(1500),
+            };
+            runs.push(saga.run_with_id(format!("{round}-{k}"), plan));
         }
+        finish(runs).await?;
     }
     Ok(())
 }

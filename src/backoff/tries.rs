@@ -105,13 +105,12 @@ impl<D: Iterator<Item = Duration>> Tries<D> {
                 None => return Next::GiveUp(GiveUp::Attempts),
             },
         };
-        if let Some(stop_at) = self.stop_at {
-            if Instant::now()
+        if let Some(stop_at) = self.stop_at
+            && Instant::now()
                 .checked_add(delay)
                 .is_none_or(|end| end >= stop_at)
-            {
-                return Next::GiveUp(GiveUp::TimeUp);
-            }
+        {
+            return Next::GiveUp(GiveUp::TimeUp);
         }
         Next::RetryAfter(delay)
     }

@@ -94,10 +94,10 @@ impl Core {
     }
 
     fn trip_reason(&self, counts: Option<Counts>, consecutive: u32) -> Option<OpenReason> {
-        if let Some(limit) = self.config.consecutive_failures {
-            if consecutive >= limit {
-                return Some(OpenReason::ConsecutiveFailures { count: consecutive });
-            }
+        if let Some(limit) = self.config.consecutive_failures
+            && consecutive >= limit
+        {
+            return Some(OpenReason::ConsecutiveFailures { count: consecutive });
         }
         let counts = counts?;
         let minimum = match self.config.window {

@@ -72,10 +72,10 @@ impl TimeWindow {
         let row = self.rows.get(stripe(self.rows.len()))?;
         let bucket = row.cells.get((epoch % BUCKETS as u64) as usize)?;
         for (i, bit) in [OCCUPIED, FAILURE, SLOW].into_iter().enumerate() {
-            if flags & bit != 0 {
-                if let Some(cell) = bucket.get(i) {
-                    add(cell, epoch, self.count_bits);
-                }
+            if flags & bit != 0
+                && let Some(cell) = bucket.get(i)
+            {
+                add(cell, epoch, self.count_bits);
             }
         }
         (flags & (FAILURE | SLOW) != 0).then(|| self.counts(nanos))

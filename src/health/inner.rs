@@ -92,11 +92,11 @@ impl Inner {
     ) -> SlotFuture {
         let slot = &self.slots[i];
         let mut state = slot.lock();
-        if let Some(last) = &state.last {
-            if reuse_for.is_none_or(|ttl| now.saturating_duration_since(last.finished) < ttl) {
-                self.cache_hits.fetch_add(1, Relaxed);
-                return Either::Left(ready(last.clone()));
-            }
+        if let Some(last) = &state.last
+            && reuse_for.is_none_or(|ttl| now.saturating_duration_since(last.finished) < ttl)
+        {
+            self.cache_hits.fetch_add(1, Relaxed);
+            return Either::Left(ready(last.clone()));
         }
         if let Some(running) = &state.running {
             self.joins.fetch_add(1, Relaxed);

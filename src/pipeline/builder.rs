@@ -92,14 +92,14 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
         if self.attempt == Some(Duration::ZERO) {
             return Err(zero("attempt_timeout"));
         }
-        if let (Some(total), Some(attempt)) = (self.total, self.attempt) {
-            if attempt >= total {
-                return Err(ConfigError::new(
-                    "pipeline",
-                    "attempt_timeout",
-                    "must be shorter than total_timeout, or retries never get time to run",
-                ));
-            }
+        if let (Some(total), Some(attempt)) = (self.total, self.attempt)
+            && attempt >= total
+        {
+            return Err(ConfigError::new(
+                "pipeline",
+                "attempt_timeout",
+                "must be shorter than total_timeout, or retries never get time to run",
+            ));
         }
         Ok(Pipeline {
             total: self.total.map(Timeout::new),

@@ -102,11 +102,11 @@ impl<D> Attempts<D> {
         reason: RetryReason,
         hinted: bool,
     ) -> bool {
-        if let Some(budget) = &cfg.budget {
-            if !budget.try_withdraw(Instant::now()) {
-                self.give_up(cfg, GiveUpReason::Budget);
-                return false;
-            }
+        if let Some(budget) = &cfg.budget
+            && !budget.try_withdraw(Instant::now())
+        {
+            self.give_up(cfg, GiveUpReason::Budget);
+            return false;
         }
         let attempt = self.tries.number();
         cfg.listeners.emit(|| Event::Retrying {
@@ -167,11 +167,11 @@ impl<D: Iterator<Item = Duration>> Attempts<D> {
         // An open circuit: fail fast, unless waiting for it was asked for and the wait is short
         // enough (a circuit forced open says `Duration::MAX`: waiting will not help).
         let open = cfg.hint.open_circuit(outcome);
-        if let Some(wait) = open {
-            if cfg.open_circuit_wait.is_none_or(|max| wait > max) {
-                self.give_up(cfg, GiveUpReason::CircuitOpen);
-                return Decision::Stop;
-            }
+        if let Some(wait) = open
+            && cfg.open_circuit_wait.is_none_or(|max| wait > max)
+        {
+            self.give_up(cfg, GiveUpReason::CircuitOpen);
+            return Decision::Stop;
         }
         if !self.tries.attempts_left() {
             self.give_up(cfg, GiveUpReason::Attempts);

@@ -193,12 +193,11 @@ where
             return Poll::Ready(Err(Err(error)));
         }
         Poll::Pending => {
-            if let Some(stop_at) = this.attempts.stop_at() {
-                if let Some(timer) = stop_timer(this.sleep, stop_at) {
-                    if timer.poll(cx).is_ready() {
-                        return give_up(this, cfg, GiveUpReason::TimeUp).map(Err);
-                    }
-                }
+            if let Some(stop_at) = this.attempts.stop_at()
+                && let Some(timer) = stop_timer(this.sleep, stop_at)
+                && timer.poll(cx).is_ready()
+            {
+                return give_up(this, cfg, GiveUpReason::TimeUp).map(Err);
             }
             return Poll::Pending;
         }
@@ -347,10 +346,10 @@ where
         let Some(again) = self else {
             return false;
         };
-        if again.request.is_none() {
-            if let Err(error) = outcome {
-                again.request = again.reissue.recover(error);
-            }
+        if again.request.is_none()
+            && let Err(error) = outcome
+        {
+            again.request = again.reissue.recover(error);
         }
         again.request.is_some()
     }

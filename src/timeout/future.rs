@@ -61,15 +61,15 @@ impl<F: Future> Future for Run<F> {
         if this.sleep.is_none() {
             this.sleep.set(Some(tokio::time::sleep_until(deadline)));
         }
-        if let Some(sleep) = this.sleep.as_pin_mut() {
-            if sleep.poll(cx).is_ready() {
-                let after = *this.after;
-                this.listeners.emit(|| Event::TimedOut {
-                    after,
-                    waiting_for_readiness: false,
-                });
-                return Poll::Ready(Err(Elapsed::call(after)));
-            }
+        if let Some(sleep) = this.sleep.as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            let after = *this.after;
+            this.listeners.emit(|| Event::TimedOut {
+                after,
+                waiting_for_readiness: false,
+            });
+            return Poll::Ready(Err(Elapsed::call(after)));
         }
         Poll::Pending
     }

@@ -187,7 +187,7 @@ fn fails(seed: u64, k: u64) -> bool {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    x % 3 == 0
+    x.is_multiple_of(3)
 }
 
 #[test]

@@ -141,7 +141,7 @@ async fn a_panicking_listener_does_not_end_the_background_task() {
         .background(INTERVAL)
         .check(Check::from_fn("flappy", move || {
             let n = counter.fetch_add(1, SeqCst);
-            async move { n % 2 == 0 }
+            async move { n.is_multiple_of(2) }
         }))
         .on_event(|_| panic!("listener bug"))
         .build()

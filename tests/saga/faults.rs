@@ -199,9 +199,11 @@ async fn seeded_random_refusals_over_300_sagas_never_contradict_the_callers() {
     let mut told = Vec::new();
     for k in 0..300 {
         let plan = Plan {
-            fail_at: (splitmix(&mut rng) % 3 == 0).then(|| (splitmix(&mut rng) % 4) as u32),
-            flaky_undo: splitmix(&mut rng) % 3 == 0,
-            broken_undo: splitmix(&mut rng) % 16 == 0,
+            fail_at: splitmix(&mut rng)
+                .is_multiple_of(3)
+                .then(|| (splitmix(&mut rng) % 4) as u32),
+            flaky_undo: splitmix(&mut rng).is_multiple_of(3),
+            broken_undo: splitmix(&mut rng).is_multiple_of(16),
         };
         let id = format!("s-{k}");
         told.push((id.clone(), h.run(&id, plan).await.unwrap()));

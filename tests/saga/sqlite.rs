@@ -351,9 +351,11 @@ async fn two_handles_on_one_file_with_a_1ms_busy_timeout_never_contradict_their_
         let mut runs = Vec::new();
         for k in 0..120 {
             let plan = Plan {
-                fail_at: (splitmix(&mut rng) % 3 == 0).then(|| (splitmix(&mut rng) % 4) as u32),
-                flaky_undo: splitmix(&mut rng) % 3 == 0,
-                broken_undo: splitmix(&mut rng) % 16 == 0,
+                fail_at: splitmix(&mut rng)
+                    .is_multiple_of(3)
+                    .then(|| (splitmix(&mut rng) % 4) as u32),
+                flaky_undo: splitmix(&mut rng).is_multiple_of(3),
+                broken_undo: splitmix(&mut rng).is_multiple_of(16),
             };
             let (h, id) = (h.clone(), format!("s-{batch}-{k}"));
             // Spread over a few tens of milliseconds, so that both handles write all along.

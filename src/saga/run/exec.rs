@@ -120,10 +120,10 @@ impl Interrupt {
                     Poll::Pending => {}
                 }
             }
-            if let Some((sleep, after)) = &mut self.deadline {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(Cause::DeadlineExceeded(*after)));
-                }
+            if let Some((sleep, after)) = &mut self.deadline
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Err(Cause::DeadlineExceeded(*after)));
             }
             future.as_mut().poll(cx).map(Ok)
         })

@@ -228,10 +228,10 @@ impl SagaStore for InMemoryStore {
     }
 
     fn release<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, ()> {
-        if let Some(record) = self.lock().get_mut(id) {
-            if matches!(&record.holder, Some((held, _)) if held == claim) {
-                record.holder = None;
-            }
+        if let Some(record) = self.lock().get_mut(id)
+            && matches!(&record.holder, Some((held, _)) if held == claim)
+        {
+            record.holder = None;
         }
         Box::pin(std::future::ready(Ok(())))
     }

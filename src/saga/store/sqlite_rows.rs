@@ -133,14 +133,15 @@ impl Writer {
         let Some(row) = self.row(id)?.filter(|r| r.state == "running") else {
             return Ok(Claimed::NotRunning);
         };
-        if let (Some(owner), Some(expires)) = (&row.owner, row.expires) {
-            if expires > w.now && !row.held_by(&w.owner, w.token) {
-                let left = u64::try_from(expires - w.now).unwrap_or(0);
-                return Ok(Claimed::Held {
-                    owner: owner.clone(),
-                    expires_in: Duration::from_millis(left),
-                });
-            }
+        if let (Some(owner), Some(expires)) = (&row.owner, row.expires)
+            && expires > w.now
+            && !row.held_by(&w.owner, w.token)
+        {
+            let left = u64::try_from(expires - w.now).unwrap_or(0);
+            return Ok(Claimed::Held {
+                owner: owner.clone(),
+                expires_in: Duration::from_millis(left),
+            });
         }
         let expires = w.now.saturating_add(w.ttl);
         self.set_claim(id, Some((&w.owner, w.token, expires)))?;
