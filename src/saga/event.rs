@@ -123,6 +123,23 @@ pub enum Event {
         /// How it ended.
         outcome: OutcomeKind,
     },
+    /// The run renewed its claim on the saga (its lease), every third of the store's claim
+    /// time to live.
+    ClaimRenewed {
+        /// The definition's name.
+        definition: &'static str,
+        /// The saga.
+        saga: SagaId,
+    },
+    /// The run found its claim on the saga gone: it stalled past the claim's expiry and another
+    /// run took the saga over. It stops, running nothing more
+    /// ([`SagaError::Unsettled`](super::SagaError::Unsettled)).
+    ClaimLost {
+        /// The definition's name.
+        definition: &'static str,
+        /// The saga.
+        saga: SagaId,
+    },
 }
 
 impl PatternEvent for Event {
@@ -207,6 +224,12 @@ impl PatternEvent for Event {
                 outcome,
             } => {
                 tracing::info!(target: T, definition, %saga, ?outcome, "saga finished")
+            }
+            Event::ClaimRenewed { definition, saga } => {
+                tracing::trace!(target: T, definition, %saga, "saga claim renewed")
+            }
+            Event::ClaimLost { definition, saga } => {
+                tracing::warn!(target: T, definition, %saga, "saga claim lost to another run")
             }
         }
     }

@@ -20,6 +20,10 @@ pub struct Metrics {
     /// Runs that stopped short of an outcome ([`SagaError::Unsettled`](super::SagaError::Unsettled)):
     /// their sagas wait for recovery.
     pub unsettled: u64,
+    /// Renewals of runs' claims (leases) that the store granted.
+    pub renewals: u64,
+    /// Runs that found their claim taken by another run (they stopped, unsettled).
+    pub claims_lost: u64,
 }
 
 /// The live counters behind [`Metrics`]: one atomic add per run start and per run end.
@@ -30,6 +34,8 @@ pub(crate) struct Counters {
     compensated: AtomicU64,
     parked: AtomicU64,
     unsettled: AtomicU64,
+    renewals: AtomicU64,
+    claims_lost: AtomicU64,
 }
 
 impl Counters {
@@ -50,6 +56,14 @@ impl Counters {
         self.unsettled.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn renewed(&self) {
+        self.renewals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn claim_lost(&self) {
+        self.claims_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Metrics {
         // Ends are read before starts, so `in_flight` never underflows.
         let completed = self.completed.load(Ordering::Relaxed);
@@ -65,6 +79,8 @@ impl Counters {
             compensated,
             parked,
             unsettled,
+            renewals: self.renewals.load(Ordering::Relaxed),
+            claims_lost: self.claims_lost.load(Ordering::Relaxed),
         }
     }
 }

@@ -390,6 +390,8 @@ mod memory;
 mod metrics;
 mod outcome;
 mod policy;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 mod recovery_error;
 mod registry;
@@ -407,6 +409,7 @@ mod sqlite_writer;
 mod step;
 mod store;
 mod store_error;
+mod takeover;
 
 pub use builder::{BuildError, Group, SagaBuilder};
 pub use claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
@@ -419,6 +422,8 @@ pub use outcome::{
     StepFailure, Unsettled,
 };
 pub use policy::{Resume, RetryPolicy};
+#[cfg(feature = "postgres")]
+pub use postgres::{ExpiredSaga, PostgresStore, PostgresStoreBuilder};
 pub use recovery_error::RecoveryError;
 pub use registry::{HeldSaga, ParkedSaga, ParkedSagas, Recovered, Registry};
 pub use replay::{Phase, Progress, Replay, ReplayError, StepRecord};
@@ -427,3 +432,4 @@ pub use run::{Run, Saga};
 pub use sqlite::{SqliteStore, SqliteStoreBuilder};
 pub use step::{Step, StepKey};
 pub use store::{LogEntry, OutcomeKind, SagaId, SagaStore, StepRef, StoreError, StoreFuture};
+pub use takeover::{Takeover, TakeoverMetrics};

@@ -3,6 +3,7 @@
 
 use super::claim::Claim;
 use super::engine::Engine;
+use super::event::Event;
 use super::policy::RetryPolicy;
 use super::store::{LogEntry, SagaId, SagaStore, StoreError};
 use std::future::{Future, poll_fn};
@@ -134,7 +135,21 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let renew = async {
             loop {
                 tokio::time::sleep(every).await;
-                if let Ok(false) = store.renew(&self.run.id, self.claim).await {
+                let def = self.def;
+                let renewed = store.renew(&self.run.id, self.claim).await;
+                if let Ok(true) = renewed {
+                    def.counters.renewed();
+                    def.listeners.emit(|| Event::ClaimRenewed {
+                        definition: def.name,
+                        saga: self.run.id.clone(),
+                    });
+                }
+                if let Ok(false) = renewed {
+                    def.counters.claim_lost();
+                    def.listeners.emit(|| Event::ClaimLost {
+                        definition: def.name,
+                        saga: self.run.id.clone(),
+                    });
                     let error = StoreError::refused("the run's claim on the saga was lost");
                     self.stop.set(Stop {
                         entry: "claim",
