@@ -18,3 +18,4 @@ mod pg;
 mod contract_postgres {
     contract!(crate::pg::Postgres);
 }
+mod lease;
