@@ -19,3 +19,4 @@ mod contract_postgres {
     contract!(crate::pg::Postgres);
 }
 mod lease;
+mod takeover;
