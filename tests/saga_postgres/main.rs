@@ -19,4 +19,5 @@ mod contract_postgres {
     contract!(crate::pg::Postgres);
 }
 mod lease;
+mod operations;
 mod takeover;
