@@ -125,6 +125,23 @@ pub enum Event {
         /// How it ended.
         outcome: OutcomeKind,
     },
+    /// The run renewed its claim on the saga (its lease), every third of the store's claim
+    /// time to live.
+    ClaimRenewed {
+        /// The definition's name.
+        definition: &'static str,
+        /// The saga.
+        saga: SagaId,
+    },
+    /// The run found its claim on the saga gone: it stalled past the claim's expiry and another
+    /// run took the saga over. It stops, running nothing more
+    /// ([`SagaError::Unsettled`](super::SagaError::Unsettled)).
+    ClaimLost {
+        /// The definition's name.
+        definition: &'static str,
+        /// The saga.
+        saga: SagaId,
+    },
 }
 
 impl PatternEvent for Event {
@@ -210,6 +227,12 @@ impl PatternEvent for Event {
             } => {
                 tracing::info!(target: T, definition, %saga, ?outcome, "saga finished")
             }
+            Event::ClaimRenewed { definition, saga } => {
+                tracing::trace!(target: T, definition, %saga, "saga claim renewed")
+            }
+            Event::ClaimLost { definition, saga } => {
+                tracing::warn!(target: T, definition, %saga, "saga claim lost to another run")
+            }
         }
     }
 }
@@ -273,6 +296,10 @@ pub struct Metrics {
     /// Runs that stopped short of an outcome ([`SagaError::Unsettled`](super::SagaError::Unsettled)):
     /// their sagas wait for recovery.
     pub unsettled: u64,
+    /// Renewals of runs' claims (leases) that the store granted.
+    pub renewals: u64,
+    /// Runs that found their claim taken by another run (they stopped, unsettled).
+    pub claims_lost: u64,
 }
 
 /// The live counters behind [`Metrics`]: one atomic add per run start and per run end.
@@ -283,6 +310,8 @@ pub(crate) struct Counters {
     compensated: AtomicU64,
     parked: AtomicU64,
     unsettled: AtomicU64,
+    renewals: AtomicU64,
+    claims_lost: AtomicU64,
 }
 
 impl Counters {
@@ -303,6 +332,14 @@ impl Counters {
         self.unsettled.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn renewed(&self) {
+        self.renewals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn claim_lost(&self) {
+        self.claims_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Metrics {
         // Ends are read before starts, so `in_flight` never underflows.
         let completed = self.completed.load(Ordering::Relaxed);
@@ -318,6 +355,8 @@ impl Counters {
             compensated,
             parked,
             unsettled,
+            renewals: self.renewals.load(Ordering::Relaxed),
+            claims_lost: self.claims_lost.load(Ordering::Relaxed),
         }
     }
 }

@@ -399,10 +399,13 @@ pub use recovery::{
     HeldSaga, ParkedSaga, ParkedSagas, Phase, Progress, Recovered, RecoveryError, Registry, Replay,
     ReplayError, StepRecord,
 };
+pub use recovery::{Takeover, TakeoverMetrics};
 pub use run::outcome::Outcome;
 pub use store::{
     Claim, Claimed, DEFAULT_CLAIM_TTL, InMemoryStore, LogEntry, OutcomeKind, SagaId, SagaStore,
     StepRef, StoreError, StoreFuture,
 };
+#[cfg(feature = "postgres")]
+pub use store::{ExpiredSaga, PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteStore, SqliteStoreBuilder};

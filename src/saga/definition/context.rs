@@ -52,6 +52,8 @@ pub(crate) struct RunShared<I> {
     pub(crate) id: SagaId,
     pub(crate) input: I,
     pub(crate) outputs: Outputs,
+    /// The run's claim's fencing number, if the store numbers holds.
+    pub(crate) fence: Option<u64>,
 }
 
 /// The position of one invocation: which step, which attempt, which earlier outputs it may read.
@@ -121,6 +123,15 @@ impl<I> StepContext<I> {
         self.frame.attempt
     }
 
+    /// The fencing number of this run's hold on the saga, if the store numbers holds (see
+    /// [`Claim::fence`](crate::saga::Claim::fence)): 1 for the run that started the saga, greater for
+    /// each run that took it over since. Send it with the idempotency key, and a service that
+    /// remembers the greatest number it has seen for the saga can refuse a request from a run
+    /// that stalled past its claim's expiry and was taken over.
+    pub fn fence(&self) -> Option<u64> {
+        self.frame.run.fence
+    }
+
     /// `"{saga id}/{step name}"`: the same for every attempt, so a downstream service can
     /// deduplicate a retried request.
     pub fn idempotency_key(&self) -> IdempotencyKey<'_> {
@@ -187,6 +198,11 @@ impl<I, T: 'static> CompensationContext<I, T> {
     /// This attempt of the compensation, from 1.
     pub fn attempt(&self) -> u32 {
         self.frame.attempt
+    }
+
+    /// The fencing number of this run's hold on the saga; see [`StepContext::fence`].
+    pub fn fence(&self) -> Option<u64> {
+        self.frame.run.fence
     }
 
     /// The idempotency key the step's action had: `"{saga id}/{step name}"`.

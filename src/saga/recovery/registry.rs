@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A saga definition, its input type erased, as the registry resumes it.
-trait Resumable: Send + Sync {
+pub(super) trait Resumable: Send + Sync {
     /// Whether `replay` can be resumed, without running anything.
     fn check(&self, id: &SagaId, replay: &Replay) -> Result<(), RecoveryError>;
     fn resume(&self, id: SagaId, replay: &Replay, claim: Claim) -> Result<Run, RecoveryError>;
@@ -49,8 +49,8 @@ where
 ///
 /// See the [module docs](crate::saga#durability-and-recovery) for what resuming does.
 pub struct Registry {
-    store: Arc<dyn SagaStore>,
-    definitions: HashMap<&'static str, BTreeMap<u32, Arc<dyn Resumable>>>,
+    pub(super) store: Arc<dyn SagaStore>,
+    pub(super) definitions: HashMap<&'static str, BTreeMap<u32, Arc<dyn Resumable>>>,
 }
 
 /// What [`Registry::recover`] did.
@@ -169,21 +169,47 @@ impl Registry {
                     continue;
                 }
             }
-            let resumed = match self.replay(&id).await {
-                Ok(replay) => self
-                    .definition(&id, &replay)
-                    .and_then(|def| def.resume(id.clone(), &replay, claim.clone())),
-                Err(e) => Err(e),
-            };
-            match resumed {
+            match self.resume_claimed(id, claim).await {
                 Ok(run) => recovered.resumed.push(run),
-                Err(e) => {
-                    let _ = self.store.release(&id, &claim).await;
-                    recovered.failed.push(e);
-                }
+                Err(e) => recovered.failed.push(e),
             }
         }
         Ok(recovered)
+    }
+
+    /// Resumes saga `id`, which `claim` holds: reads its fencing number (if the store numbers
+    /// holds) and its log, and resumes it; on failure releases the claim.
+    pub(super) async fn resume_claimed(
+        &self,
+        id: SagaId,
+        claim: Claim,
+    ) -> Result<Run, RecoveryError> {
+        let resumed = match self.fenced(&id, claim.clone()).await {
+            Ok(claim) => match self.replay(&id).await {
+                Ok(replay) => self
+                    .definition(&id, &replay)
+                    .and_then(|def| def.resume(id.clone(), &replay, claim)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if resumed.is_err() {
+            let _ = self.store.release(&id, &claim).await;
+        }
+        resumed
+    }
+
+    /// `claim`, with its fencing number on saga `id` if the store numbers holds and the claim
+    /// has none yet.
+    async fn fenced(&self, id: &SagaId, claim: Claim) -> Result<Claim, RecoveryError> {
+        if claim.fence().is_some() || !self.store.fences() {
+            return Ok(claim);
+        }
+        match self.store.fence(id, &claim).await {
+            Ok(Some(fence)) => Ok(claim.with_fence(fence)),
+            Ok(None) => Ok(claim),
+            Err(e) => Err(RecoveryError::Store(e)),
+        }
     }
 
     /// The parked sagas in the store, with their logs read back; a parked saga whose log
@@ -229,8 +255,11 @@ impl Registry {
             .await
             .map_err(RecoveryError::Store)?;
         // Read back with the operator's entry: compensations in doubt may run now.
-        let resumed = match self.replay(id).await {
-            Ok(replay) => definition.resume(id.clone(), &replay, claim.clone()),
+        let resumed = match self.fenced(id, claim.clone()).await {
+            Ok(fenced) => match self.replay(id).await {
+                Ok(replay) => definition.resume(id.clone(), &replay, fenced),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         if resumed.is_err() {

@@ -60,6 +60,12 @@ where
                 };
                 return Err(unsettled(&def, &id, &claim, stop).await);
             }
+            // A store that numbers holds gives the first one, installed by `Started`, 1.
+            let claim = if def.store.fences() {
+                claim.with_fence(1)
+            } else {
+                claim
+            };
             (input, None, claim)
         }
         Start::Resume(input, restored, claim) => (input, Some(restored), claim),
@@ -79,6 +85,7 @@ where
         id,
         input,
         outputs: Outputs::new(def.id, def.steps.len()),
+        fence: claim.fence(),
     });
     let engine = Engine {
         def: &def,

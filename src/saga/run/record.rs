@@ -3,6 +3,7 @@
 
 use super::engine::Engine;
 use crate::saga::definition::RetryPolicy;
+use crate::saga::events::Event;
 use crate::saga::store::{Claim, LogEntry, SagaId, SagaStore, StoreError};
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -131,7 +132,21 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
         let renew = async {
             loop {
                 tokio::time::sleep(every).await;
-                if let Ok(false) = store.renew(&self.run.id, self.claim).await {
+                let def = self.def;
+                let renewed = store.renew(&self.run.id, self.claim).await;
+                if let Ok(true) = renewed {
+                    def.counters.renewed();
+                    def.listeners.emit(|| Event::ClaimRenewed {
+                        definition: def.name,
+                        saga: self.run.id.clone(),
+                    });
+                }
+                if let Ok(false) = renewed {
+                    def.counters.claim_lost();
+                    def.listeners.emit(|| Event::ClaimLost {
+                        definition: def.name,
+                        saga: self.run.id.clone(),
+                    });
                     let error = StoreError::refused("the run's claim on the saga was lost");
                     self.stop.set(Stop {
                         entry: "claim",

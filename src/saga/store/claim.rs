@@ -34,11 +34,32 @@ pub const DEFAULT_CLAIM_TTL: Duration = Duration::from_secs(10);
 ///
 /// The token is a unique id, not a counter ordered across claims: the store compares it for
 /// equality, which is all fencing inside the store needs. A service that wants to reject a
-/// stale owner's requests itself gets the saga's idempotency key instead.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// stale owner's requests itself gets the saga's idempotency key, and from a store that numbers
+/// the holds of each saga (the in-memory and PostgreSQL stores), the claim's
+/// [`fence`](Self::fence): a number that grows with every new holder of the saga, which steps
+/// see as [`StepContext::fence`](crate::saga::StepContext::fence).
+#[derive(Clone)]
 pub struct Claim {
     owner: Arc<str>,
     token: u64,
+    fence: Option<u64>,
+}
+
+/// Two claims are the same claim if they have the same owner and token; the fence is what the
+/// store said about the claim, not part of it.
+impl PartialEq for Claim {
+    fn eq(&self, other: &Self) -> bool {
+        self.owner == other.owner && self.token == other.token
+    }
+}
+
+impl Eq for Claim {}
+
+impl std::hash::Hash for Claim {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.owner.hash(state);
+        self.token.hash(state);
+    }
 }
 
 /// This process, as an owner: its id and its start time, so that a restarted process with the
@@ -65,6 +86,7 @@ impl Claim {
         Self {
             owner: owner.into(),
             token: TOKENS.fetch_add(1, Ordering::Relaxed),
+            fence: None,
         }
     }
 
@@ -77,6 +99,23 @@ impl Claim {
     pub fn token(&self) -> u64 {
         self.token
     }
+
+    /// The claim's fencing number on its saga, if the store numbers holds: 1 for the run that
+    /// started the saga, and one more for each later holder (a run that took the saga over, an
+    /// operator's reopening). A later holder always has a greater number than every earlier one,
+    /// so a service that remembers the greatest number it has seen for a saga can refuse a
+    /// request from a stale holder (one that stalled past its expiry and was taken over).
+    pub fn fence(&self) -> Option<u64> {
+        self.fence
+    }
+
+    /// The claim, with the fencing number the store gave it on a saga (for stores: see
+    /// [`SagaStore::fence`](crate::saga::SagaStore::fence)).
+    #[must_use]
+    pub fn with_fence(mut self, fence: u64) -> Self {
+        self.fence = Some(fence);
+        self
+    }
 }
 
 impl Default for Claim {
@@ -87,7 +126,11 @@ impl Default for Claim {
 
 impl fmt::Debug for Claim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Claim({} #{:x})", self.owner, self.token)
+        write!(f, "Claim({} #{:x})", self.owner, self.token)?;
+        match self.fence {
+            Some(fence) => write!(f, " fence {fence}"),
+            None => Ok(()),
+        }
     }
 }
 

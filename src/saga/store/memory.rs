@@ -33,6 +33,9 @@ struct Record {
     log: Vec<LogEntry>,
     state: State,
     holder: Option<(Claim, Instant)>,
+    /// The number of the current (or last) hold: 1 for the run that started the saga, one
+    /// more for each new holder since.
+    fence: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +125,7 @@ impl InMemoryStore {
                 log: vec![entry.clone()],
                 state: State::Running,
                 holder: Some((claim.clone(), expires())),
+                fence: 1,
             };
             sagas.insert(id.clone(), record);
             return Ok(());
@@ -139,6 +143,7 @@ impl InMemoryStore {
             LogEntry::Reopened { .. } => {
                 record.state = State::Running;
                 record.holder = Some((claim.clone(), expires()));
+                record.fence += 1;
                 false
             }
             LogEntry::Resolved { .. } => {
@@ -200,7 +205,10 @@ impl SagaStore for InMemoryStore {
                     owner: held.owner().to_owned(),
                     expires_in: *until - now,
                 },
-                _ => {
+                holder => {
+                    if !matches!(holder, Some((held, _)) if held == claim) {
+                        record.fence += 1;
+                    }
                     let expires = now.checked_add(self.claim_ttl).unwrap_or(now);
                     record.holder = Some((claim.clone(), expires));
                     Claimed::Granted
@@ -238,5 +246,19 @@ impl SagaStore for InMemoryStore {
 
     fn claim_ttl(&self) -> Duration {
         self.claim_ttl
+    }
+
+    fn fences(&self) -> bool {
+        true
+    }
+
+    fn fence<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, Option<u64>> {
+        let fence = self.lock().get(id).and_then(|record| match &record.holder {
+            Some((held, _)) if held == claim && record.state == State::Running => {
+                Some(record.fence)
+            }
+            _ => None,
+        });
+        Box::pin(std::future::ready(Ok(fence)))
     }
 }

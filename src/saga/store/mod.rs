@@ -4,6 +4,8 @@ mod claim;
 mod error;
 mod id;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -17,6 +19,8 @@ pub use claim::{Claim, Claimed, DEFAULT_CLAIM_TTL};
 pub use error::StoreError;
 pub use id::SagaId;
 pub use memory::InMemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{ExpiredSaga, PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, SqliteStoreBuilder};
 
@@ -106,6 +110,52 @@ pub trait SagaStore: fmt::Debug + Send + Sync + 'static {
 
     /// How long a claim lasts without being renewed. A run renews its claim every third of it.
     fn claim_ttl(&self) -> Duration;
+
+    /// Claims up to `limit` running sagas that no live claim holds (none, or an expired one),
+    /// each under a fresh claim of `owner`, and returns them with their claims (each with its
+    /// [`fence`](Claim::fence) if the store numbers holds). What
+    /// [`Registry::takeover`](super::Registry::takeover) calls on every tick.
+    ///
+    /// The default lists the unfinished sagas and [`claim`](Self::claim)s each in turn; a
+    /// store that can pick the expired ones in one statement (`PostgresStore` does, with
+    /// `FOR UPDATE SKIP LOCKED`, so that nodes taking over at once skip each other's picks)
+    /// should.
+    fn claim_expired<'a>(
+        &'a self,
+        owner: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(SagaId, Claim)>> {
+        Box::pin(async move {
+            let mut claimed = Vec::new();
+            for id in self.list_unfinished().await? {
+                if claimed.len() >= limit {
+                    break;
+                }
+                let claim = Claim::with_owner(owner);
+                if self.claim(&id, &claim).await? == Claimed::Granted {
+                    let claim = match self.fence(&id, &claim).await? {
+                        Some(fence) => claim.with_fence(fence),
+                        None => claim,
+                    };
+                    claimed.push((id, claim));
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
+    /// Whether the store numbers the holds of each saga (see [`Claim::fence`]): the claim a
+    /// [`LogEntry::Started`] installs is then number 1. The default says it does not.
+    fn fences(&self) -> bool {
+        false
+    }
+
+    /// The fencing number of `claim`'s hold on running saga `id`, if `claim` holds it and the
+    /// store numbers holds (see [`fences`](Self::fences)); `None` otherwise (the default).
+    fn fence<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, Option<u64>> {
+        let _ = (id, claim);
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// A shared store is a store: `Arc<dyn SagaStore>` (from [`Saga::store`](super::Saga::store))
@@ -146,6 +196,22 @@ impl<S: SagaStore + ?Sized> SagaStore for Arc<S> {
 
     fn claim_ttl(&self) -> Duration {
         (**self).claim_ttl()
+    }
+
+    fn claim_expired<'a>(
+        &'a self,
+        owner: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<(SagaId, Claim)>> {
+        (**self).claim_expired(owner, limit)
+    }
+
+    fn fences(&self) -> bool {
+        (**self).fences()
+    }
+
+    fn fence<'a>(&'a self, id: &'a SagaId, claim: &'a Claim) -> StoreFuture<'a, Option<u64>> {
+        (**self).fence(id, claim)
     }
 }
 

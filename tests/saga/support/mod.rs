@@ -191,6 +191,11 @@ impl<S: SagaStore + Clone> SagaStore for FaultyStore<S> {
 /// the same storage (another connection to the file, for SQLite; a clone, in memory).
 pub(crate) trait Backend: Sized {
     type Store: SagaStore + Clone;
+    /// Whether the backend can run here (a server backend says no, and why, when its server
+    /// is not reachable outside CI).
+    async fn available() -> bool {
+        true
+    }
     async fn open(claim_ttl: Duration) -> Self;
     fn store(&self) -> Self::Store;
     async fn another_handle(&self) -> Self::Store;
