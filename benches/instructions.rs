@@ -13,13 +13,19 @@
 //! uses (`support::single` and `support::single_fn`). Contended rows are skipped: their cost is
 //! not one task's instructions. Every row's service is built in every run, as in the timed bench;
 //! `scripts/bench-report` cancels that set-up by counting N and 2N calls and taking the difference.
+//!
+//! A row the overhead bench adds through `single_row` or `single_fn_row` appears here as it is; a
+//! new module of the overhead bench needs its `#[path]` line and its `bench` call below.
 
 use criterion::Criterion;
 use criterion::measurement::WallTime;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[allow(dead_code, reason = "the timed bench's helpers that only the timed bench uses")]
+#[allow(
+    dead_code,
+    reason = "the timed bench's helpers that only the timed bench uses"
+)]
 #[path = "overhead/support.rs"]
 mod overhead_support;
 
