@@ -110,9 +110,10 @@ async fn node_a(schema: &str) -> Result<(), BoxError> {
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, schema] = &args[..]
-        && flag == "--node-a" {
-            return node_a(schema).await;
-        }
+        && flag == "--node-a"
+    {
+        return node_a(schema).await;
+    }
     let schema = format!("saga_nodes_{}", std::process::id());
     let store = store(&schema).await?;
     let result = run(&schema, store.clone()).await;
