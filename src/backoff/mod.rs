@@ -98,6 +98,8 @@ use std::time::Duration;
 
 pub use builder::BackoffBuilder;
 pub use delays::Delays;
+#[cfg(any(feature = "retry", feature = "saga"))]
+#[cfg_attr(not(feature = "retry"), allow(unused_imports))]
 pub(crate) use tries::{GiveUp, Next, Tries};
 
 /// How the delay grows with the attempt, before the cap and jitter.

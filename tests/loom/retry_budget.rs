@@ -56,7 +56,7 @@ fn concurrent_retries_never_exceed_the_budget() {
             .build()
             .unwrap();
         let retried = Arc::new(AtomicU32::new(0));
-        run_to_end(retry.run(|_| async { Ok::<_, ()>(()) }));
+        let _ = run_to_end(retry.run(|_| async { Ok::<_, ()>(()) }));
 
         let threads: Vec<_> = (0..2)
             .map(|_| {
