@@ -108,7 +108,9 @@
 //! # Cost
 //!
 //! `run` allocates nothing on the success path (a counting-allocator test checks it) and takes no
-//! lock: each part costs what it costs alone.
+//! shared lock: each part costs what it costs alone. The one lock is the call's own: `f` is kept
+//! in a mutex local to the `run` future (so each attempt's future can call it once admitted),
+//! taken once per attempt and never contended.
 
 mod attempt;
 mod builder;
