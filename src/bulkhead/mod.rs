@@ -136,6 +136,7 @@ mod layer;
 mod service;
 mod state;
 
+pub(crate) use acquire::Acquire;
 pub use builder::Builder;
 pub use error::{BulkheadFull, FullReason};
 pub use events::{Event, Metrics};
@@ -143,3 +144,4 @@ pub use future::{ResponseFuture, Run};
 pub use handle::Bulkhead;
 pub use layer::BulkheadLayer;
 pub use service::BulkheadService;
+pub(crate) use state::Permit;

@@ -1,15 +1,16 @@
 //! Building a pipeline.
 
 use super::Pipeline;
-use super::attempt::PipelineHint;
+use super::handle::Parts;
+use super::hint::PipelineHint;
 use crate::ConfigError;
 use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::DefaultClassifier;
 use crate::retry::{DefaultHint, OnError, Retry};
-use crate::timeout::Timeout;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds a [`Pipeline`]; see [`Pipeline::builder`].
@@ -102,11 +103,13 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             ));
         }
         Ok(Pipeline {
-            total: self.total.map(Timeout::new),
-            retry: self.retry.map(|r| r.map_hint(PipelineHint::new)),
-            breaker: self.breaker,
-            bulkhead: self.bulkhead,
-            attempt: self.attempt.map(Timeout::new),
+            parts: Arc::new(Parts {
+                total: self.total,
+                retry: self.retry.map(|r| r.map_hint(PipelineHint::new)),
+                breaker: self.breaker,
+                bulkhead: self.bulkhead,
+                attempt: self.attempt,
+            }),
         })
     }
 }

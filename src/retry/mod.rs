@@ -233,11 +233,12 @@ mod reissue;
 mod service;
 
 pub use attempts::Attempt;
+pub(crate) use attempts::{Attempts, Decision};
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
 pub use events::{Event, GiveUpReason, RetryReason};
 pub use future::{ResponseFuture, Run};
-use handle::Config;
+pub(crate) use handle::Config;
 pub use handle::Retry;
 pub use layer::RetryLayer;
 pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, RetryFailures, ShouldRetry};
