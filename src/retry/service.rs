@@ -2,16 +2,16 @@
 
 use super::attempts::Attempts;
 use super::future::{Again, ResponseFuture};
-use super::{Reissue, Retry, RetryAfter, ShouldRetry};
+use super::{CloneRequest, DefaultHint, OnError, Reissue, Retry, RetryAfter, ShouldRetry};
 use crate::BoxError;
-use crate::backoff::MakeDelays;
+use crate::backoff::{Backoff, MakeDelays};
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
 /// A service that retries failed calls; made by [`RetryLayer`](super::RetryLayer).
-pub struct RetryService<S, B, P, H, K> {
+pub struct RetryService<S, B = Backoff, P = OnError, H = DefaultHint, K = CloneRequest> {
     inner: S,
     retry: Retry<B, P, H>,
     reissue: K,
