@@ -233,6 +233,15 @@ mod reissue;
 mod service;
 
 pub use attempts::Attempt;
+#[cfg_attr(
+    not(all(
+        feature = "timeout",
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "bulkhead"
+    )),
+    allow(unused_imports, reason = "used by the pipeline")
+)]
 pub(crate) use attempts::{Attempts, Decision};
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
