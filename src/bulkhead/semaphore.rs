@@ -11,14 +11,17 @@
 //!   limit) happens under the mutex, which is the only place the flag is set or cleared.
 //!
 //! While the flag is set nobody takes a slot from the word without the mutex, so the free count
-//! in the word belongs to whoever holds the mutex: [`Semaphore::distribute`] takes it all, pays the
-//! debt, grants the oldest waiters in order, puts back what is left and sets the flag to
-//! `waiters or debt`. Every path that may leave a slot free while somebody waits ends in
-//! `distribute`: a release that sees the flag, a waiter that joins (after setting the flag, so a
-//! release that raced with its join is caught), a waiter that leaves with a slot, a raised limit.
-//! All of them act on one word, so they are totally ordered: a release either sees the flag (and
-//! distributes) or comes before the join that set it (whose `distribute` finds the slot). This is
-//! why no wake-up is lost; the loom models in `tests/loom/bulkhead.rs` check it.
+//! in the word belongs to whoever holds the mutex. [`Semaphore::distribute`] swaps the word for
+//! the bare flag (taking every free slot and setting the flag in one step), pays the debt, grants
+//! the oldest waiters in order, puts back what is left and leaves the flag set to `waiters or
+//! debt`. Every path that may leave a slot free while somebody waits ends in `distribute`: a
+//! release that sees the flag, a waiter that joins, a waiter that leaves with a slot, a changed
+//! limit. All of them act on one word, so they are totally ordered: a release either comes before
+//! a `distribute`'s swap (which takes its slot) or sees the flag that swap set (and distributes its
+//! slot itself, once it has the mutex). This is why no wake-up is lost; the loom models in
+//! `tests/loom/bulkhead.rs` check it. (Leaving the flag clear during a `distribute` that ends up
+//! setting it would let a release slip its slot into the word unseen, under the flag: a waiter
+//! would then wait for a free slot forever. The lowered-limit model finds exactly that.)
 //!
 //! **Fairness.** With the flag set, a newcomer cannot take a slot from the word: it takes the
 //! mutex and joins the back of the line. A released slot goes to the oldest waiter.
@@ -198,7 +201,9 @@ impl Semaphore {
     /// puts back what is left and sets the flag to `waiters or debt`. Called with the mutex held;
     /// stops early (leaving the flag set) when `wakers` is full.
     fn distribute(&self, queue: &mut Queue, wakers: &mut Wakers) {
-        let previous = self.word.fetch_and(SLOW, Ordering::AcqRel);
+        // Takes the free slots and sets the flag in one step: a release that lands while this
+        // runs sees the flag, so it takes the mutex and distributes its slot next.
+        let previous = self.word.swap(SLOW, Ordering::AcqRel);
         let mut free = previous >> 1;
         let paid = free.min(queue.debt);
         queue.debt -= paid;
@@ -213,7 +218,7 @@ impl Semaphore {
             }
         }
         let slow = queue.debt > 0 || queue.waiters.any_waiting() || (free > 0 && wakers.is_full());
-        let (add, sub) = ((free << 1) | usize::from(slow), usize::from(queue.slow));
+        let (add, sub) = ((free << 1) | usize::from(slow), SLOW);
         if add > sub {
             self.word.fetch_add(add - sub, Ordering::Release);
         } else if sub > add {
