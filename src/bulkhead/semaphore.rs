@@ -47,7 +47,11 @@ const ONE: usize = 2;
 pub(super) const MAX_PERMITS: usize = usize::MAX >> 3;
 
 /// A FIFO semaphore with a bounded queue, a resizable limit and a lock-free common path.
+///
+/// `repr(C)` keeps the word first, so that in the bulkhead's shared state it sits next to the
+/// `Arc`'s reference counts, which a call touches too: one cache line to move between cores.
 #[derive(Debug)]
+#[repr(C)]
 pub(super) struct Semaphore {
     /// `free << 1 | SLOW`.
     word: AtomicUsize,
