@@ -79,7 +79,7 @@ impl Bulkhead {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] if `n` is 0 or above tokio's `Semaphore::MAX_PERMITS`; the limit is then
+    /// [`ConfigError`] if `n` is 0 or above `usize::MAX >> 3`; the limit is then
     /// left as it was.
     pub fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
         self.shared.set_max_concurrent(n)
