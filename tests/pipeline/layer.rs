@@ -393,7 +393,7 @@ fn response_futures_stay_within_their_size_budgets() {
         .layer(breaker.layer())
         .layer(bulkhead.layer())
         .service(echo);
-    measure("four layers stacked", size_of_val(&stack.call(1)), 448);
+    measure("four layers stacked", size_of_val(&stack.call(1)), 512);
     measure(
         "pipeline layer",
         size_of_val(&pipeline.layer().layer(echo).call(1)),
