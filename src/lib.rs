@@ -10,6 +10,7 @@
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
 //! | circuit breaker | [`circuit_breaker`] (outcomes: [`classify`]) | `circuit-breaker` |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
+//! | rate limiter (GCRA) | [`rate_limit`] | `rate-limit` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
@@ -152,6 +153,8 @@ pub mod bulkhead;
 pub mod circuit_breaker;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
 
 #[cfg(feature = "retry")]
 pub mod retry;

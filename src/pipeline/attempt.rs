@@ -61,6 +61,8 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
                 Err(Error::BulkheadFull(full)) => (Err(full.into()), Verdict::Ignored),
                 Err(Error::CircuitOpen(open)) => (Err(open.into()), Verdict::Ignored),
                 Err(Error::Timeout(elapsed)) => (Err(elapsed.into()), Verdict::Ignored),
+                #[cfg(feature = "rate-limit")]
+                Err(Error::RateLimited(limited)) => (Err(limited.into()), Verdict::Ignored),
             },
         };
         if let Some(a) = &mut admission {

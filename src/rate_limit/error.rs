@@ -1,0 +1,38 @@
+//! The tower rejection of the rate limiter.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A rate limiter turned a call away: it was over the limit, and could not be admitted within
+/// `max_wait` (by default the limiter does not wait).
+///
+/// The tower layer returns it boxed in a [`BoxError`](crate::BoxError) (check it with
+/// `err.is::<RateLimited>()` or `err.downcast_ref::<RateLimited>()`); the standalone
+/// [`RateLimiter::run`](super::RateLimiter::run) returns it inside
+/// [`Error::RateLimited`](crate::Error::RateLimited).
+///
+/// A call turned away was never started, and took nothing from the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimited {
+    retry_after: Duration,
+}
+
+impl RateLimited {
+    pub(crate) const fn new(retry_after: Duration) -> Self {
+        Self { retry_after }
+    }
+
+    /// How long after the decision a call would have been admitted at once, had no other call
+    /// come in the meantime (suitable for an HTTP `Retry-After`, rounded up to whole seconds).
+    pub const fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rate limited: retry after {:?}", self.retry_after)
+    }
+}
+
+impl std::error::Error for RateLimited {}
