@@ -58,19 +58,29 @@ impl Gcra {
         self.t
     }
 
-    /// Decides one call at `now` (nanoseconds since the cell's epoch), waiting at most
-    /// `max_wait` nanoseconds.
+    /// Decides one call at the instant `clock` reads (nanoseconds since the cell's epoch),
+    /// waiting at most `max_wait` nanoseconds.
+    ///
+    /// The clock is read again whenever the swap fails: the call that won the swap may have
+    /// read the clock after this one did, and deciding on the older reading would turn this
+    /// call away (for a few nanoseconds) when the limit still had room.
     #[inline]
-    pub(crate) fn decide(&self, cell: &Cell, now: u64, max_wait: u64) -> Decision {
+    pub(crate) fn decide(
+        &self,
+        cell: &Cell,
+        clock: impl Fn() -> u64,
+        max_wait: u64,
+    ) -> (u64, Decision) {
         let mut tat = cell.tat.load(Ordering::Acquire);
         loop {
+            let now = clock();
             let earliest = tat.saturating_sub(self.tau);
             let (next, decision) = if now >= earliest {
                 (tat.max(now).saturating_add(self.t), Decision::Admitted)
             } else {
                 let wait = earliest - now;
                 if wait > max_wait {
-                    return Decision::Rejected { retry_after: wait };
+                    return (now, Decision::Rejected { retry_after: wait });
                 }
                 let next = tat.saturating_add(self.t);
                 let at = earliest;
@@ -80,7 +90,7 @@ impl Gcra {
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return decision,
+                Ok(_) => return (now, decision),
                 Err(current) => tat = current,
             }
         }
@@ -130,11 +140,17 @@ mod tests {
         let g = Gcra::new(10, 1_000, 3).unwrap();
         let c = Cell::new();
         for _ in 0..3 {
-            assert_eq!(g.decide(&c, 0, 0), Decision::Admitted);
+            assert_eq!(g.decide(&c, || 0, 0).1, Decision::Admitted);
         }
-        assert_eq!(g.decide(&c, 0, 0), Decision::Rejected { retry_after: 100 });
-        assert_eq!(g.decide(&c, 100, 0), Decision::Admitted);
-        assert_eq!(g.decide(&c, 150, 0), Decision::Rejected { retry_after: 50 });
+        assert_eq!(
+            g.decide(&c, || 0, 0).1,
+            Decision::Rejected { retry_after: 100 }
+        );
+        assert_eq!(g.decide(&c, || 100, 0).1, Decision::Admitted);
+        assert_eq!(
+            g.decide(&c, || 150, 0).1,
+            Decision::Rejected { retry_after: 50 }
+        );
     }
 
     #[test]
@@ -153,21 +169,21 @@ mod tests {
     fn a_reservation_is_given_back_only_while_it_is_the_last() {
         let g = Gcra::new(1, 10, 1).unwrap();
         let c = Cell::new();
-        assert_eq!(g.decide(&c, 0, 100), Decision::Admitted);
-        let Decision::Scheduled { at: 10, tat: first } = g.decide(&c, 0, 100) else {
+        assert_eq!(g.decide(&c, || 0, 100).1, Decision::Admitted);
+        let Decision::Scheduled { at: 10, tat: first } = g.decide(&c, || 0, 100).1 else {
             panic!("expected a reservation");
         };
         let Decision::Scheduled {
             at: 20,
             tat: second,
-        } = g.decide(&c, 0, 100)
+        } = g.decide(&c, || 0, 100).1
         else {
             panic!("expected a reservation");
         };
         assert!(!g.cancel(&c, first));
         assert!(g.cancel(&c, second));
         assert_eq!(
-            g.decide(&c, 0, 100),
+            g.decide(&c, || 0, 100).1,
             Decision::Scheduled { at: 20, tat: 30 }
         );
     }

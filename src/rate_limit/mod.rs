@@ -19,7 +19,9 @@
 //! steady rate one call is admitted every `per / n`.
 //!
 //! The instant a call is admitted at is the clock reading of its decision, taken just before
-//! its swap: a thread descheduled between the two is counted at its reading.
+//! its swap (and taken again when the swap fails, so a call that lost the race to a call with a
+//! later reading is not turned away on its stale one): a thread descheduled between the reading
+//! and the swap is counted at its reading.
 //!
 //! # Standalone
 //!
@@ -122,8 +124,8 @@
 //!
 //! # Cost
 //!
-//! An admitted call costs one read of tokio's clock, one compare-and-swap (retried only when
-//! another thread swapped in between), one counter increment and one reference count: no heap
+//! An admitted call costs one read of tokio's clock and one compare-and-swap (both again only
+//! when another thread swapped in between), one counter increment and one reference count: no heap
 //! allocation, no lock. A call that waits creates one tokio timer inside its own future (no
 //! allocation either).
 

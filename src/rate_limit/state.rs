@@ -67,7 +67,7 @@ impl Shared {
     /// Decides one call that may not wait: admitted, or turned away.
     #[inline]
     pub(super) fn try_admit(&self) -> Result<(), RateLimited> {
-        match self.gcra.decide(&self.cell, self.now(), 0) {
+        match self.gcra.decide(&self.cell, || self.now(), 0).1 {
             Decision::Admitted => {
                 self.admitted.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -81,8 +81,10 @@ impl Shared {
     /// Decides one call, which may wait up to `max_wait` for its turn.
     #[inline]
     pub(super) fn admit(self: &Arc<Self>) -> Admission {
-        let now = self.now();
-        match self.gcra.decide(&self.cell, now, self.max_wait_nanos) {
+        let (now, decision) = self
+            .gcra
+            .decide(&self.cell, || self.now(), self.max_wait_nanos);
+        match decision {
             Decision::Admitted => {
                 self.admitted.fetch_add(1, Ordering::Relaxed);
                 Admission::Now
