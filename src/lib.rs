@@ -23,7 +23,8 @@
 //! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
 //! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
 //! endpoint, a tower `Service` for `http::Request`s. `grpc` serves a health aggregator as
-//! `grpc.health.v1` (on `tonic-health`).
+//! `grpc.health.v1` (on `tonic-health`). `redis` keeps a rate limiter's state in Redis, so that
+//! every replica of a service shares one limit.
 //!
 //! # Example
 //!

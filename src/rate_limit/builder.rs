@@ -20,6 +20,8 @@ pub struct Builder {
     burst: u64,
     max_wait: Duration,
     listeners: Listeners<Event>,
+    #[cfg(feature = "redis")]
+    redis: Option<super::RedisStore>,
 }
 
 impl Builder {
@@ -30,6 +32,8 @@ impl Builder {
             burst: 1,
             max_wait: Duration::ZERO,
             listeners: Listeners::new(),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 
@@ -65,6 +69,15 @@ impl Builder {
         self
     }
 
+    /// Keeps the limit's state in Redis, so that every limiter with the same key, in any
+    /// process, shares one limit. See [`RedisStore`](super::RedisStore) for the key, the
+    /// round-trip timeout and the policy when Redis is away.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, store: super::RedisStore) -> Self {
+        self.redis = Some(store);
+        self
+    }
+
     /// The limit's cell rate algorithm, checked.
     pub(super) fn gcra(&self) -> Result<Gcra, ConfigError> {
         let error = |field, reason| Err(ConfigError::new("rate_limit", field, reason));
@@ -94,7 +107,14 @@ impl Builder {
     /// zero, or the burst spans more than 146 years at the steady rate.
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
         let gcra = self.gcra()?;
-        let shared = Shared::new(gcra, self.burst, self.max_wait, self.listeners);
+        let shared = Shared::new(
+            gcra,
+            self.burst,
+            self.max_wait,
+            self.listeners,
+            #[cfg(feature = "redis")]
+            self.redis,
+        );
         Ok(RateLimiter {
             shared: Arc::new(shared),
         })
@@ -108,6 +128,6 @@ impl fmt::Debug for Builder {
             .field("burst", &self.burst)
             .field("max_wait", &self.max_wait)
             .field("listeners", &self.listeners)
-            .finish()
+            .finish_non_exhaustive()
     }
 }

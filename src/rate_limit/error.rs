@@ -15,15 +15,28 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimited {
     retry_after: Duration,
+    /// The store (Redis) did not answer, and the policy turned the call away.
+    pub(super) unavailable: bool,
 }
 
 impl RateLimited {
     pub(crate) const fn new(retry_after: Duration) -> Self {
-        Self { retry_after }
+        Self {
+            retry_after,
+            unavailable: false,
+        }
+    }
+
+    pub(crate) const fn unavailable(retry_after: Duration) -> Self {
+        Self {
+            retry_after,
+            unavailable: true,
+        }
     }
 
     /// How long after the decision a call would have been admitted at once, had no other call
     /// come in the meantime (suitable for an HTTP `Retry-After`, rounded up to whole seconds).
+    /// When the limit's store was unavailable, one interval of the limit: a guess.
     pub const fn retry_after(&self) -> Duration {
         self.retry_after
     }
@@ -31,6 +44,9 @@ impl RateLimited {
 
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unavailable {
+            return f.write_str("rate limited: the limit's store is unavailable");
+        }
         write!(f, "rate limited: retry after {:?}", self.retry_after)
     }
 }

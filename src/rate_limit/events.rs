@@ -16,6 +16,9 @@ pub struct Metrics {
     pub waited: u64,
     /// Calls dropped while they waited for their turn (never admitted).
     pub cancelled: u64,
+    /// Decisions the limit's store (Redis) did not answer in time, left to its
+    /// [`OnUnavailable`](super::OnUnavailable) policy (always 0 for a local limiter).
+    pub unavailable: u64,
     /// The interval between two cells at the steady rate: the period divided by the number of
     /// calls, rounded up to a whole nanosecond.
     pub interval: Duration,
@@ -39,6 +42,14 @@ pub enum Event {
         /// How long it waited.
         waited: Duration,
     },
+    /// The limit's store (Redis) did not answer in time or failed; `policy` decided the call.
+    #[cfg(feature = "redis")]
+    StoreUnavailable {
+        /// What went wrong.
+        error: String,
+        /// The policy that decided the call.
+        policy: super::OnUnavailable,
+    },
 }
 
 impl PatternEvent for Event {
@@ -54,6 +65,13 @@ impl PatternEvent for Event {
                 target: "bulwark::rate_limit",
                 waited_ms = waited.as_millis() as u64,
                 "waited"
+            ),
+            #[cfg(feature = "redis")]
+            Event::StoreUnavailable { error, policy } => tracing::warn!(
+                target: "bulwark::rate_limit",
+                error = error.as_str(),
+                policy = ?policy,
+                "store unavailable"
             ),
         }
     }

@@ -11,6 +11,12 @@ use std::task::{Context, Poll};
 use tokio::time::{Instant, Sleep};
 use tower::Service;
 
+#[cfg(feature = "redis")]
+type Ask = super::redis::Ask;
+/// Never built without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+type Ask = std::future::Pending<Admission>;
+
 /// What a call runs once admitted: the standalone closure, or the tower call deferred with the
 /// service that was made ready for it.
 pub(crate) trait Start {
@@ -47,6 +53,8 @@ pin_project! {
     #[project = StateProj]
     enum State<F, Fut> {
         Deciding { shared: Arc<Shared>, call: Option<F> },
+        // A decision a round trip away (Redis).
+        Asking { ask: Ask, call: Option<F> },
         Waiting { #[pin] sleep: Sleep, reservation: Option<Reservation>, call: Option<F> },
         Running { #[pin] future: Fut },
         Failed { error: Option<RateLimited> },
@@ -104,23 +112,16 @@ impl<F, Fut> Run<F, Fut> {
         loop {
             match state.as_mut().project() {
                 StateProj::Deciding { shared, call } => {
-                    let Some(call) = call.take() else {
-                        state.set(State::Done);
-                        return Poll::Pending;
-                    };
-                    match shared.admit() {
-                        Admission::Now => state.set(State::Running {
-                            future: call.start(),
-                        }),
-                        Admission::At { at, reservation } => state.set(State::Waiting {
-                            sleep: tokio::time::sleep_until(at),
-                            reservation: Some(reservation),
-                            call: Some(call),
-                        }),
-                        Admission::Rejected(error) => {
-                            state.set(State::Done);
-                            return Poll::Ready(Err(error));
-                        }
+                    let (admission, call) = (shared.admit(), call.take());
+                    if let Err(error) = Self::admitted(state.as_mut(), admission, call) {
+                        return Poll::Ready(Err(error));
+                    }
+                }
+                StateProj::Asking { ask, call } => {
+                    let admission = std::task::ready!(Pin::new(ask).poll(cx));
+                    let call = call.take();
+                    if let Err(error) = Self::admitted(state.as_mut(), admission, call) {
+                        return Poll::Ready(Err(error));
                     }
                 }
                 StateProj::Waiting {
@@ -157,9 +158,56 @@ impl<F, Fut> Run<F, Fut> {
         }
     }
 
+    /// Moves to the state `admission` calls for.
+    fn admitted(
+        mut state: Pin<&mut State<F, Fut>>,
+        admission: Admission,
+        call: Option<F>,
+    ) -> Result<(), RateLimited>
+    where
+        F: Start<Future = Fut>,
+    {
+        let Some(call) = call else {
+            state.set(State::Done);
+            return Ok(());
+        };
+        match admission {
+            Admission::Now => state.set(State::Running {
+                future: call.start(),
+            }),
+            Admission::At { at, reservation } => state.set(State::Waiting {
+                sleep: tokio::time::sleep_until(at),
+                reservation: Some(reservation),
+                call: Some(call),
+            }),
+            Admission::Rejected(error) => {
+                state.set(State::Done);
+                return Err(error);
+            }
+            #[cfg(feature = "redis")]
+            Admission::Ask(ask) => state.set(State::Asking {
+                ask,
+                call: Some(call),
+            }),
+        }
+        Ok(())
+    }
+
+    /// A call whose decision is a round trip away.
+    #[cfg(feature = "redis")]
+    pub(super) fn asking(ask: Ask, call: F) -> Self {
+        Self {
+            state: State::Asking {
+                ask,
+                call: Some(call),
+            },
+        }
+    }
+
     fn state_name(&self) -> &'static str {
         match &self.state {
             State::Deciding { .. } => "deciding",
+            State::Asking { .. } => "asking",
             State::Waiting { .. } => "waiting",
             State::Running { .. } => "running",
             State::Failed { .. } => "failed",
@@ -240,6 +288,13 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     pub(super) fn failed(error: RateLimited) -> Self {
         Self {
             run: Run::failed(error),
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    pub(super) fn asking(ask: Ask, service: S, request: Req) -> Self {
+        Self {
+            run: Run::asking(ask, Deferred { service, request }),
         }
     }
 }

@@ -59,13 +59,15 @@ impl RateLimiter {
     }
 
     /// Takes one call's cell now, or says how long until one is free. Never waits, whatever
-    /// `max_wait` says.
+    /// `max_wait` says. On a limiter whose state is in Redis no decision can be made without a
+    /// round trip, and every call is turned away as unavailable: use [`run`](Self::run) there.
     #[inline]
     pub fn try_acquire(&self) -> Result<(), RateLimited> {
         self.shared.try_admit()
     }
 
     /// How long until a call would be admitted at once (zero if it would be now). Takes nothing.
+    /// Local limiters only: zero for a limiter whose state is in Redis.
     pub fn retry_after(&self) -> Duration {
         self.shared.retry_after()
     }

@@ -92,6 +92,32 @@
 //! the calls were decided, so waiting calls are served first come, first served, and the
 //! guarantee above counts each at its turn.
 //!
+//! # Across replicas: Redis
+//!
+//! With the `redis` feature, [`Builder::redis`] keeps the limit's state in Redis instead of in
+//! the process, so every replica of a service shares one limit: limiters built with the same
+//! key (a prefix and a name, see `RedisStore`) count against the same arrival time, in
+//! any process. Each decision is one round trip, an `EVALSHA` of a Lua script that runs the
+//! same algorithm atomically on the server's clock (so replicas need no synchronised clocks),
+//! in whole microseconds (the interval rounded up). The key expires once the limit is full
+//! again, so idle limits leave nothing behind.
+//!
+//! The round trip is bounded by a timeout (50 ms by default). When Redis does not answer in
+//! time, or answers with an error, the store's `OnUnavailable` policy decides the call:
+//! `FailClosed` (the default) turns it away with a [`RateLimited`] that says
+//! `is_unavailable`; `FailOpen` admits it; `Local { replicas }` decides on a limiter in the
+//! process with `rate / replicas`. The default fails fast and safe: the limit is there to
+//! protect something, and neither admitting everything nor a local share computed from a guessed
+//! replica count keeps that promise without the user saying so; the short timeout means callers
+//! are told at once instead of queueing behind a dead connection.
+//!
+//! What differs from a local limiter: a decision is a round trip, so through the tower door it
+//! is made in the response future (after `call`, with the service made ready for it, as a
+//! waiting call); the round trip allocates (the Redis client's command and this future, boxed);
+//! a waiting call that is dropped does not give its turn back; and
+//! [`RateLimiter::try_acquire`], which cannot wait for a round trip, turns every call away as
+//! unavailable.
+//!
 //! # Clone
 //!
 //! [`RateLimiter`] is a handle: clones, the layers it makes, their services and those services'
@@ -124,7 +150,7 @@
 //!
 //! # Cost
 //!
-//! An admitted call costs one read of tokio's clock and one compare-and-swap (both again only
+//! On a local limiter, an admitted call costs one read of tokio's clock and one compare-and-swap (both again only
 //! when another thread swapped in between), one counter increment and one reference count: no heap
 //! allocation, no lock. A call that waits creates one tokio timer inside its own future (no
 //! allocation either).
@@ -136,6 +162,8 @@ mod future;
 pub(crate) mod gcra;
 mod handle;
 mod layer;
+#[cfg(feature = "redis")]
+mod redis;
 mod service;
 mod state;
 pub(crate) mod sync;
@@ -146,4 +174,6 @@ pub use events::{Event, Metrics};
 pub use future::{ResponseFuture, Run};
 pub use handle::RateLimiter;
 pub use layer::RateLimitLayer;
+#[cfg(feature = "redis")]
+pub use redis::{OnUnavailable, RedisStore, RedisStoreBuilder};
 pub use service::RateLimitService;

@@ -72,6 +72,13 @@ where
                 let ready = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::waiting(at, reservation, ready, request)
             }
+            // The same for a decision a round trip to Redis away.
+            #[cfg(feature = "redis")]
+            Admission::Ask(ask) => {
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::asking(ask, ready, request)
+            }
         }
     }
 }
