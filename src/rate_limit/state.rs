@@ -75,6 +75,7 @@ impl Shared {
         nanos(Instant::now().saturating_duration_since(self.epoch))
     }
 
+    #[cfg(feature = "redis")]
     pub(super) fn max_wait_nanos(&self) -> u64 {
         self.max_wait_nanos
     }
