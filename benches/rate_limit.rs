@@ -17,7 +17,7 @@
 mod support;
 
 use bulwark::rate_limit::RateLimiter;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use governor::clock::{Clock, Reference};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
@@ -173,4 +173,40 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `RATE_LIMIT_ROW=<row> RATE_LIMIT_CALLS=<n>`: makes `n` decisions of one `decide` row and
+/// exits, for instruction counts under callgrind (run at `n` and `2n`; the difference over `n`
+/// is the cost of one decision): `bulwark`, `governor`, `governor-tokio-clock`.
+fn decide_only() -> bool {
+    let (Ok(row), Ok(calls)) = (std::env::var("RATE_LIMIT_ROW"), std::env::var("RATE_LIMIT_CALLS"))
+    else {
+        return false;
+    };
+    let calls: u64 = calls.parse().expect("RATE_LIMIT_CALLS: a number");
+    let admitted = match row.as_str() {
+        "bulwark" => {
+            let l = bulwark(GENEROUS.into(), GENEROUS.into());
+            (0..calls).filter(|_| l.try_acquire().is_ok()).count()
+        }
+        "governor" => {
+            let gov = Governor::direct(quota(GENEROUS, GENEROUS));
+            (0..calls).filter(|_| gov.check().is_ok()).count()
+        }
+        "governor-tokio-clock" => {
+            let gov: TokioGovernor =
+                Governor::direct_with_clock(quota(GENEROUS, GENEROUS), TokioClock);
+            (0..calls).filter(|_| gov.check().is_ok()).count()
+        }
+        other => panic!("no row {other}"),
+    };
+    std::hint::black_box(admitted);
+    true
+}
+
+fn main() {
+    if decide_only() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
