@@ -178,8 +178,10 @@ criterion_group!(benches, bench);
 /// exits, for instruction counts under callgrind (run at `n` and `2n`; the difference over `n`
 /// is the cost of one decision): `bulwark`, `governor`, `governor-tokio-clock`.
 fn decide_only() -> bool {
-    let (Ok(row), Ok(calls)) = (std::env::var("RATE_LIMIT_ROW"), std::env::var("RATE_LIMIT_CALLS"))
-    else {
+    let (Ok(row), Ok(calls)) = (
+        std::env::var("RATE_LIMIT_ROW"),
+        std::env::var("RATE_LIMIT_CALLS"),
+    ) else {
         return false;
     };
     let calls: u64 = calls.parse().expect("RATE_LIMIT_CALLS: a number");

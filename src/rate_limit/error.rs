@@ -12,6 +12,27 @@ use std::time::Duration;
 /// [`Error::RateLimited`](crate::Error::RateLimited).
 ///
 /// A call turned away was never started, and took nothing from the limit.
+///
+/// At the edge of a service it becomes a `429 Too Many Requests` with a `Retry-After`:
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::rate_limit::{RateLimited, RateLimiter};
+/// use tower::BoxError;
+///
+/// /// The `Retry-After` header (whole seconds, rounded up) for an error from a stack with a
+/// /// rate limit in it.
+/// fn retry_after_header(err: &BoxError) -> Option<u64> {
+///     let limited = err.downcast_ref::<RateLimited>()?;
+///     Some(limited.retry_after().as_secs_f64().ceil() as u64)
+/// }
+///
+/// let limiter = RateLimiter::builder().rate(1, Duration::from_secs(90)).build()?;
+/// limiter.try_acquire()?;
+/// let err: BoxError = limiter.try_acquire().unwrap_err().into();
+/// assert_eq!(retry_after_header(&err), Some(90));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimited {
     retry_after: Duration,

@@ -139,7 +139,9 @@
 //! while it waits for its turn gives the turn back if no other call has reserved a later turn
 //! since (the limit is then as if the call had never come); otherwise its turn goes unused, and
 //! the limit admits one call fewer than it could have at that instant, never one more. Either
-//! way it counts as `cancelled` in the [`Metrics`].
+//! way it counts as `cancelled` in the [`Metrics`]. With the state in Redis, a waiting call's
+//! turn is never given back, and a call dropped during its round trip may have taken its cell
+//! there (the script runs whether or not anyone reads its answer).
 //!
 //! # Metrics and events
 //!
