@@ -153,3 +153,113 @@ fn a_store_is_checked_when_built() {
         "on_unavailable"
     );
 }
+
+/// A TCP proxy to the real server that can be cut (every connection closed, new ones refused)
+/// and restored.
+struct Proxy {
+    url: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let (up2, links2) = (up.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let target = target.clone();
+                links2.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Self {
+            url,
+            up,
+            links,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test]
+async fn the_shared_limit_is_used_again_once_redis_is_back() {
+    if !crate::server::reachable() {
+        return;
+    }
+    let prefix = crate::server::Prefix::new("reconnect");
+    let target = crate::server::url()
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let proxy = Proxy::start(target).await;
+    let store = RedisStore::builder(&proxy.url)
+        .key_prefix(prefix.as_str())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("store");
+    let l = RateLimiter::builder()
+        .rate(1, Duration::from_secs(60))
+        .burst(2)
+        .redis(store)
+        .build()
+        .unwrap();
+    call(&l)
+        .await
+        .expect("the first of the burst, through Redis");
+
+    proxy.cut();
+    match call(&l).await {
+        Err(Error::RateLimited(limited)) => assert!(limited.is_unavailable()),
+        other => panic!("expected fail closed, got {other:?}"),
+    }
+
+    proxy.restore();
+    // The connection comes back on a later call (bounded: 5 s).
+    let mut outcome = call(&l).await;
+    for _ in 0..50 {
+        match &outcome {
+            Err(Error::RateLimited(limited)) if limited.is_unavailable() => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                outcome = call(&l).await;
+            }
+            _ => break,
+        }
+    }
+    outcome.expect("the second of the burst, through Redis again");
+    // The state in Redis outlived the outage: the burst of 2 is spent.
+    match call(&l).await {
+        Err(Error::RateLimited(limited)) => assert!(!limited.is_unavailable()),
+        other => panic!("expected the limit, got {other:?}"),
+    }
+}
