@@ -10,6 +10,7 @@
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
 //! | circuit breaker | [`circuit_breaker`] (outcomes: [`classify`]) | `circuit-breaker` |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
+//! | rate limiter (GCRA) | [`rate_limit`] | `rate-limit` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
@@ -22,7 +23,8 @@
 //! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
 //! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
 //! endpoint, a tower `Service` for `http::Request`s. `grpc` serves a health aggregator as
-//! `grpc.health.v1` (on `tonic-health`).
+//! `grpc.health.v1` (on `tonic-health`). `redis` keeps a rate limiter's state in Redis, so that
+//! every replica of a service shares one limit.
 //!
 //! # Example
 //!
@@ -152,6 +154,8 @@ pub mod bulkhead;
 pub mod circuit_breaker;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
 
 #[cfg(feature = "retry")]
 pub mod retry;
