@@ -38,6 +38,10 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "common/crash.rs"]
+mod crash;
+use crash::{Rng, env_u64};
+
 const TEST_NAME: &str = "saga_crash_recovery_keeps_the_ledger_consistent";
 /// The steps: name, and how the services behave, declared by the step's `Resume` policy:
 /// `Rerun`, action and compensation deduplicated by key; `Compensate`, only the compensation;
@@ -53,45 +57,7 @@ const SAGAS_PER_ROUND: u64 = 16;
 const CLAIM_TTL: Duration = Duration::from_millis(50);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--child") => child(&args[1..]),
-        _ if args.iter().any(|a| a == "--list") => {
-            println!("{TEST_NAME}: test");
-            ExitCode::SUCCESS
-        }
-        // A name filter that does not match this test: run nothing, like the default harness.
-        _ if args
-            .iter()
-            .any(|a| !a.starts_with('-') && !TEST_NAME.contains(a.as_str())) =>
-        {
-            ExitCode::SUCCESS
-        }
-        _ => parent(),
-    }
-}
-
-/// splitmix64: a small seeded generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    crash::main(TEST_NAME, parent, child)
 }
 
 // ---------------------------------------------------------------- the test (parent) side

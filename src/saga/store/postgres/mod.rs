@@ -35,7 +35,11 @@ use writer::token;
 /// holder of a saga gets a greater [fencing number](Claim::fence) (1 for the run that started
 /// it), which steps see as [`StepContext::fence`](crate::saga::StepContext::fence): a service that
 /// remembers the greatest number it has seen for a saga refuses the stale run's request that was
-/// already on its way.
+/// already on its way. The store cannot stop such a request itself: a step that was running when
+/// its process stalled goes on when the process wakes, until the run notices the lost lease. With
+/// the check at the service, a saga's requests reach it one holder after another, never
+/// interleaved (the crash test in `tests/saga_postgres_crash.rs` checks this with three
+/// processes killed and stalled at random).
 ///
 /// [`Registry::takeover`](crate::saga::Registry::takeover) claims the expired sagas on an interval
 /// (`SELECT ... FOR UPDATE SKIP LOCKED`, so nodes taking over at once skip each other's rows)
