@@ -168,11 +168,15 @@ pub mod pipeline;
 
 mod config_error;
 mod error;
+#[cfg(feature = "metrics")]
+mod instrument;
+mod name;
 mod sleep;
 
 pub use builder::ServiceBuilderExt;
 pub use config_error::ConfigError;
 pub use error::Error;
+pub use name::Name;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;

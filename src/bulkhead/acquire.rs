@@ -36,10 +36,10 @@ impl Acquire {
 /// Joins the queue, if there is room, and returns the wait.
 fn enqueue(shared: &Arc<Shared>) -> Result<Wait, BulkheadFull> {
     let Some(slot) = shared.try_enqueue() else {
-        return Err(reject(shared, BulkheadFull::queue_full()));
+        return Err(reject(shared, BulkheadFull::queue_full(shared.name())));
     };
     let queued = shared.queued();
-    shared.listeners.emit(|| Event::Queued { queued });
+    shared.listeners.emit(|name| Event::Queued { name, queued });
     let shared = Arc::clone(shared);
     let since = Instant::now();
     let deadline = shared.max_wait.and_then(|w| since.checked_add(w));
@@ -58,10 +58,12 @@ fn enqueue(shared: &Arc<Shared>) -> Result<Wait, BulkheadFull> {
                     // The permit paid a debt (the limit was just lowered): wait again.
                     None => continue,
                 },
-                Err(_elapsed) => BulkheadFull::timed_out(shared.max_wait.unwrap_or_default()),
+                Err(_elapsed) => {
+                    BulkheadFull::timed_out(shared.max_wait.unwrap_or_default(), shared.name())
+                }
                 // The semaphore is never closed, so this cannot happen; were it to, the call is
                 // turned away rather than admitted past the limit.
-                Ok(Err(_closed)) => BulkheadFull::queue_full(),
+                Ok(Err(_closed)) => BulkheadFull::queue_full(shared.name()),
             };
             return (Err(full), since);
         }
@@ -107,7 +109,8 @@ impl Future for Acquire {
 
 fn reject(shared: &Shared, full: BulkheadFull) -> BulkheadFull {
     shared.count_rejection(full.is_timed_out());
-    shared.listeners.emit(|| Event::Rejected {
+    shared.listeners.emit(|name| Event::Rejected {
+        name,
         reason: full.reason(),
     });
     full

@@ -60,6 +60,11 @@ impl Shared {
         max_wait: Option<Duration>,
         listeners: Listeners<Event>,
     ) -> Self {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = listeners.instruments() {
+            i.max_concurrent.set(max_concurrent as f64);
+            i.max_queued.set(max_queued as f64);
+        }
         Self {
             semaphore: Semaphore::new(max_concurrent),
             max_wait,
@@ -114,6 +119,10 @@ impl Shared {
                 return None;
             }
         }
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.in_flight.increment(1.0);
+        }
         Some(Permit {
             shared: Arc::clone(self),
         })
@@ -126,9 +135,18 @@ impl Shared {
                 (q < self.max_queued.load(Ordering::Relaxed)).then_some(q + 1)
             })
             .ok()?;
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.queued.increment(1.0);
+        }
         Some(QueueSlot {
             shared: Arc::clone(self),
         })
+    }
+
+    /// The bulkhead's name (a cheap clone), for a rejection.
+    pub(super) fn name(&self) -> crate::Name {
+        self.listeners.name().clone()
     }
 
     pub(super) fn queued(&self) -> usize {
@@ -137,7 +155,7 @@ impl Shared {
 
     #[inline]
     pub(super) fn emit_admitted(&self, waited: Duration) {
-        self.listeners.emit(|| Event::Admitted { waited });
+        self.listeners.emit(|name| Event::Admitted { name, waited });
     }
 
     pub(super) fn count_rejection(&self, timed_out: bool) {
@@ -157,6 +175,10 @@ impl Shared {
     /// is next taken, so it never admits a call past the limit.
     #[inline]
     fn release(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.in_flight.decrement(1.0);
+        }
         if self.debt.load(Ordering::Acquire) > 0 {
             let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
             if self.debt.load(Ordering::Relaxed) > 0 {
@@ -189,11 +211,19 @@ impl Shared {
             self.debt.fetch_add(old - n, Ordering::Release);
             self.pay_debt_locked();
         }
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.max_concurrent.set(n as f64);
+        }
         Ok(())
     }
 
     pub(super) fn set_max_queued(&self, n: usize) {
         self.max_queued.store(n, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.max_queued.set(n as f64);
+        }
     }
 
     pub(super) fn metrics(&self) -> super::Metrics {
@@ -232,5 +262,9 @@ pub(super) struct QueueSlot {
 impl Drop for QueueSlot {
     fn drop(&mut self) {
         self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.shared.listeners.instruments() {
+            i.queued.decrement(1.0);
+        }
     }
 }

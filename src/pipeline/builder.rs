@@ -2,13 +2,13 @@
 
 use super::Pipeline;
 use super::attempt::PipelineHint;
-use crate::ConfigError;
 use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::DefaultClassifier;
 use crate::retry::{DefaultHint, OnError, Retry};
 use crate::timeout::Timeout;
+use crate::{ConfigError, Name};
 use std::fmt;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ pub struct PipelineBuilder<C = DefaultClassifier, B = Backoff, P = OnError, H = 
     breaker: Option<CircuitBreaker<C>>,
     bulkhead: Option<Bulkhead>,
     attempt: Option<Duration>,
+    name: Option<Name>,
 }
 
 impl PipelineBuilder {
@@ -30,6 +31,7 @@ impl PipelineBuilder {
             breaker: None,
             bulkhead: None,
             attempt: None,
+            name: None,
         }
     }
 }
@@ -49,6 +51,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             attempt: self.attempt,
+            name: self.name,
         }
     }
 
@@ -60,12 +63,23 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
             attempt: self.attempt,
+            name: self.name,
         }
     }
 
     /// Bounds attempts in flight (and waiting) with this bulkhead.
     pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
         self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Names the pipeline (`"payments"`); default `"pipeline"`. Its own timeouts are named after
+    /// it, `"payments.total_timeout"` and `"payments.attempt_timeout"`, in their events, `tracing`
+    /// fields, metric labels and [`Elapsed`](crate::timeout::Elapsed) errors. The retry, breaker
+    /// and bulkhead handed to the builder keep the names they were built with (name them
+    /// `"payments"` too, so every series of one dependency shares its `name` label).
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.name = Some(name.into());
         self
     }
 
@@ -101,12 +115,24 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
                 "must be shorter than total_timeout, or retries never get time to run",
             ));
         }
+        let name = self.name;
+        let part = |part: &'static str, default: &'static str| match &name {
+            None => Name::from_static(default),
+            Some(name) => Name::from(format!("{name}.{part}")),
+        };
+        let total = self
+            .total
+            .map(|d| Timeout::new(d).name(part("total_timeout", "pipeline.total_timeout")));
+        let attempt = self
+            .attempt
+            .map(|d| Timeout::new(d).name(part("attempt_timeout", "pipeline.attempt_timeout")));
         Ok(Pipeline {
-            total: self.total.map(Timeout::new),
+            total,
             retry: self.retry.map(|r| r.map_hint(PipelineHint::new)),
             breaker: self.breaker,
             bulkhead: self.bulkhead,
-            attempt: self.attempt.map(Timeout::new),
+            attempt,
+            name: name.unwrap_or(Name::from_static("pipeline")),
         })
     }
 }
@@ -119,6 +145,7 @@ impl<C, B, P, H> fmt::Debug for PipelineBuilder<C, B, P, H> {
             .field("circuit_breaker", &self.breaker)
             .field("bulkhead", &self.bulkhead)
             .field("attempt_timeout", &self.attempt)
+            .field("name", &self.name)
             .finish()
     }
 }

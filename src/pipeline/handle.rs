@@ -22,6 +22,7 @@ pub struct Pipeline<C = DefaultClassifier, B = Backoff, P = OnError, H = Default
     pub(super) breaker: Option<CircuitBreaker<C>>,
     pub(super) bulkhead: Option<Bulkhead>,
     pub(super) attempt: Option<Timeout>,
+    pub(super) name: crate::Name,
 }
 
 impl Pipeline {
@@ -32,6 +33,11 @@ impl Pipeline {
 }
 
 impl<C, B, P, H> Pipeline<C, B, P, H> {
+    /// The pipeline's [name](PipelineBuilder::name).
+    pub fn name(&self) -> &crate::Name {
+        &self.name
+    }
+
     /// The circuit breaker, if the pipeline has one.
     pub fn circuit_breaker(&self) -> Option<&CircuitBreaker<C>> {
         self.breaker.as_ref()
@@ -84,6 +90,7 @@ impl<C, B, P, H> Clone for Pipeline<C, B, P, H> {
             breaker: self.breaker.clone(),
             bulkhead: self.bulkhead.clone(),
             attempt: self.attempt.clone(),
+            name: self.name.clone(),
         }
     }
 }
@@ -91,6 +98,7 @@ impl<C, B, P, H> Clone for Pipeline<C, B, P, H> {
 impl<C, B, P, H> fmt::Debug for Pipeline<C, B, P, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
+            .field("name", &self.name)
             .field("total_timeout", &self.total.as_ref().map(Timeout::duration))
             .field("retry", &self.retry)
             .field("circuit_breaker", &self.breaker)

@@ -256,7 +256,7 @@ async fn the_watch_learns_a_result_went_stale_with_no_report_asked_for() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            bulwark::health::Event::StatusChanged { from, to } => Some((*from, *to)),
+            bulwark::health::Event::StatusChanged { from, to, .. } => Some((*from, *to)),
             _ => None,
         })
         .collect();
