@@ -3,7 +3,7 @@
 //! Every handle is registered once per instance, when it is built, with the instance's name as
 //! its `name` label: recording is then an atomic operation on the recorder's handle, with no
 //! key built, no label formatted and nothing allocated per call. The names and labels are
-//! listed in the crate docs (`bulwark::_metrics`).
+//! listed in the table of the crate docs (`# Metrics` in `lib.rs`).
 
 // With `metrics` but no pattern, nothing registers a handle.
 #![allow(dead_code)]
@@ -72,8 +72,9 @@ impl<const N: usize> OneHot<N> {
     ) -> Self {
         metrics::describe_gauge!(key, description);
         let gauges = values.map(|value| {
-            let mut all = labels(name, &[(label, value)]);
+            let mut all = labels(name, &[]);
             all.extend(extra.iter().cloned());
+            all.push(Label::new(label, value));
             metrics::gauge!(key, all)
         });
         Self { gauges }
