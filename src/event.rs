@@ -52,44 +52,74 @@ pub(crate) trait PatternEvent {
 }
 
 /// The name of one pattern instance, the listeners registered on its builder and (with the
-/// `metrics` feature) its metric handles. Cloning is cheap: a name (copied or an `Arc`) and two
-/// `Option<Arc>`s.
+/// `metrics` feature) its metric handles. Two words and a tag: a name (copied or an `Arc`) and an
+/// `Option<Arc>`, `None` (nothing to count on a clone) while there is no listener and no handle.
 pub(crate) struct Listeners<E: PatternEvent> {
     name: Name,
-    list: Option<Arc<[Listener<E>]>>,
+    shared: Option<Arc<Shared<E>>>,
+}
+
+struct Shared<E: PatternEvent> {
+    list: Vec<Listener<E>>,
     #[cfg(feature = "metrics")]
-    instruments: Option<Arc<E::Instruments>>,
+    instruments: Option<E::Instruments>,
 }
 
 impl<E: PatternEvent> Listeners<E> {
     /// No listeners, named `kind` (the pattern's kind, its default name).
-    pub(crate) const fn new(kind: &'static str) -> Self {
+    pub(crate) const fn new(kind: &'static &'static str) -> Self {
         Self {
             name: Name::from_static(kind),
-            list: None,
-            #[cfg(feature = "metrics")]
-            instruments: None,
+            shared: None,
         }
+    }
+
+    fn list(&self) -> &[Listener<E>] {
+        self.shared.as_ref().map_or(&[], |s| &s.list)
+    }
+
+    /// These listeners' list with `instruments` (metric handles are never carried over: they
+    /// are registered last, by `finish`).
+    fn rebuild(
+        name: Name,
+        list: Vec<Listener<E>>,
+        #[cfg(feature = "metrics")] instruments: Option<E::Instruments>,
+    ) -> Self {
+        #[cfg(feature = "metrics")]
+        let empty = list.is_empty() && instruments.is_none();
+        #[cfg(not(feature = "metrics"))]
+        let empty = list.is_empty();
+        let shared = (!empty).then(|| {
+            Arc::new(Shared {
+                list,
+                #[cfg(feature = "metrics")]
+                instruments,
+            })
+        });
+        Self { name, shared }
     }
 
     /// Returns these listeners with `f` added.
     pub(crate) fn with(self, f: impl Fn(&E) + Send + Sync + 'static) -> Self {
-        let mut list: Vec<Listener<E>> = self.list.map(|l| l.to_vec()).unwrap_or_default();
+        let mut list = self.list().to_vec();
         list.push(Arc::new(f));
-        Self {
-            list: Some(list.into()),
-            ..self
-        }
+        Self::rebuild(
+            self.name,
+            list,
+            #[cfg(feature = "metrics")]
+            None,
+        )
     }
 
     /// Returns these listeners for an instance named `name` (metric handles not registered).
     pub(crate) fn named(self, name: Name) -> Self {
-        Self {
+        let list = self.list().to_vec();
+        Self::rebuild(
             name,
-            list: self.list,
+            list,
             #[cfg(feature = "metrics")]
-            instruments: None,
-        }
+            None,
+        )
     }
 
     /// Registers the instance's metric handles (with the `metrics` feature), once the name is
@@ -99,11 +129,9 @@ impl<E: PatternEvent> Listeners<E> {
     pub(crate) fn finish(self) -> Self {
         #[cfg(feature = "metrics")]
         {
-            let instruments = Some(Arc::new(E::instruments(&self.name)));
-            Self {
-                instruments,
-                ..self
-            }
+            let list = self.list().to_vec();
+            let instruments = Some(E::instruments(&self.name));
+            Self::rebuild(self.name, list, instruments)
         }
         #[cfg(not(feature = "metrics"))]
         self
@@ -120,13 +148,13 @@ impl<E: PatternEvent> Listeners<E> {
     #[cfg(feature = "metrics")]
     #[inline]
     pub(crate) fn instruments(&self) -> Option<&E::Instruments> {
-        self.instruments.as_deref()
+        self.shared.as_ref().and_then(|s| s.instruments.as_ref())
     }
 
     /// Whether an emitted event would be observed by anyone.
     #[inline]
     pub(crate) fn is_active(&self) -> bool {
-        cfg!(feature = "tracing") || cfg!(feature = "metrics") || self.list.is_some()
+        cfg!(feature = "tracing") || cfg!(feature = "metrics") || self.shared.is_some()
     }
 
     /// Builds the event with `make` (given the instance's name) and delivers it, only if
@@ -145,11 +173,9 @@ impl<E: PatternEvent> Listeners<E> {
         event.trace();
         #[cfg(feature = "metrics")]
         event.record(self.instruments());
-        if let Some(list) = &self.list {
-            for listener in list.iter() {
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| listener(&event))) {
-                    listener_panicked::<E>(&*panic);
-                }
+        for listener in self.list() {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| listener(&event))) {
+                listener_panicked::<E>(&*panic);
             }
         }
     }
@@ -179,16 +205,14 @@ impl<E: PatternEvent> Clone for Listeners<E> {
     fn clone(&self) -> Self {
         Self {
             name: self.name.clone(),
-            list: self.list.clone(),
-            #[cfg(feature = "metrics")]
-            instruments: self.instruments.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
 
 impl<E: PatternEvent> fmt::Debug for Listeners<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.list.as_ref().map_or(0, |l| l.len());
+        let n = self.list().len();
         write!(f, "Listeners({:?}, {n})", self.name)
     }
 }
@@ -216,7 +240,7 @@ mod tests {
     fn a_panicking_listener_neither_unwinds_into_the_emitter_nor_starves_the_others() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (before, after) = (seen.clone(), seen.clone());
-        let listeners = Listeners::new("ping")
+        let listeners = Listeners::new(&"ping")
             .with(move |e: &Ping| before.lock().unwrap().push(("before", e.0)))
             .with(|_: &Ping| panic!("listener bug"))
             .with(move |e: &Ping| after.lock().unwrap().push(("after", e.0)));

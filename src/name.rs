@@ -15,13 +15,14 @@ use std::sync::Arc;
 /// open`). An instance that was not named is named after its kind: `"timeout"`, `"retry"`,
 /// `"circuit_breaker"`, `"bulkhead"`, `"pipeline"`, `"chaos"`, `"health"`.
 ///
-/// Cloning is cheap and never allocates: a name made from a `&'static str` is copied, any
-/// other is shared behind an `Arc<str>`.
+/// Cloning is cheap and never allocates: a pattern's default name is a static reference, any
+/// other is shared behind an `Arc` (made once, when the name is set). A name is two words.
 ///
 /// ```
 /// use bulwark::Name;
 ///
 /// let name = Name::from("payments");
+/// assert_eq!(Name::from_static(&"payments"), name);
 /// assert_eq!(name, "payments");
 /// assert_eq!(name.as_str(), "payments");
 /// assert_eq!(Name::from(format!("shard-{}", 3)).to_string(), "shard-3");
@@ -29,15 +30,18 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Name(Repr);
 
+// Both variants are one thin pointer, so a name is two words: it sits in every event, every
+// rejection error and every response future that can hold one.
 #[derive(Clone)]
 enum Repr {
-    Static(&'static str),
-    Shared(Arc<str>),
+    Static(&'static &'static str),
+    Shared(Arc<Box<str>>),
 }
 
 impl Name {
-    /// A name known at compile time (no allocation, ever).
-    pub const fn from_static(name: &'static str) -> Self {
+    /// A name known at compile time, as a reference to a string literal: `Name::from_static(&"payments")`
+    /// (no allocation, ever). `Name::from("payments")` allocates once instead.
+    pub const fn from_static(name: &'static &'static str) -> Self {
         Self(Repr::Static(name))
     }
 
@@ -49,12 +53,12 @@ impl Name {
         }
     }
 
-    /// The name as a `metrics` label value, without copying the text.
+    /// The name as a `metrics` label value (called when handles are registered, not per call).
     #[cfg(feature = "metrics")]
     pub(crate) fn label(&self) -> metrics::SharedString {
         match &self.0 {
-            Repr::Static(s) => metrics::SharedString::from(*s),
-            Repr::Shared(s) => metrics::SharedString::from(Arc::clone(s)),
+            Repr::Static(s) => metrics::SharedString::from(**s),
+            Repr::Shared(s) => metrics::SharedString::from(String::from(&***s)),
         }
     }
 }
@@ -78,21 +82,27 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
-impl From<&'static str> for Name {
-    fn from(name: &'static str) -> Self {
+impl From<&'static &'static str> for Name {
+    fn from(name: &'static &'static str) -> Self {
         Self::from_static(name)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Self {
+        Self(Repr::Shared(Arc::new(name.into())))
     }
 }
 
 impl From<String> for Name {
     fn from(name: String) -> Self {
-        Self(Repr::Shared(name.into()))
+        Self(Repr::Shared(Arc::new(name.into_boxed_str())))
     }
 }
 
 impl From<Arc<str>> for Name {
     fn from(name: Arc<str>) -> Self {
-        Self(Repr::Shared(name))
+        Self::from(&*name)
     }
 }
 

@@ -3,7 +3,8 @@
 //! retry + circuit breaker + bulkhead. Settings as in the per-pattern rows; nothing fails, so this
 //! is the cost a call pays for being protected by all four. "stack/standalone" runs bulwark's
 //! `Pipeline` (total timeout + retry + breaker + bulkhead, no tower) around a closure, beside the
-//! bare closure; no peer offers the four around a closure.
+//! bare closure; no peer offers the four around a closure. "bulwark-fused" is that pipeline as one
+//! tower layer (`pipeline.layer()`).
 
 use crate::support::{
     Echo, Failed, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread,
@@ -44,6 +45,40 @@ where
         .layer(breaker.layer())
         .layer(bulkhead.layer())
         .service(inner)
+}
+
+/// The same four patterns as [`bulwark`], fused: one `Pipeline` as one tower layer (total
+/// timeout + retry + breaker + bulkhead, in the pipeline's order).
+fn bulwark_fused<S>(
+    inner: S,
+) -> impl Service<u64, Error: std::fmt::Debug, Future: Send> + Clone + Send + 'static
+where
+    S: Service<u64, Response = u64, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + Sync,
+{
+    ServiceBuilder::new()
+        .layer(pipeline().layer())
+        .service(inner)
+}
+
+fn pipeline() -> Pipeline {
+    Pipeline::builder()
+        .total_timeout(TIMEOUT)
+        .retry(crate::retry::bulwark_default())
+        .circuit_breaker(CircuitBreaker::builder().build().expect("breaker"))
+        .bulkhead(
+            Bulkhead::builder()
+                .max_concurrent(LIMIT)
+                .max_queued(LIMIT)
+                .build()
+                .expect("bulkhead"),
+        )
+        .build()
+        .expect("pipeline")
 }
 
 fn tower<S>(
@@ -108,6 +143,7 @@ pub(crate) fn bench(c: &mut Criterion) {
         tower_resilience(Echo),
     );
     single_row(&mut g, group, &rt, "bulwark", bulwark(Echo));
+    single_row(&mut g, group, &rt, "bulwark-fused", bulwark_fused(Echo));
     g.finish();
 
     let group = "stack/pending-once";
@@ -122,6 +158,13 @@ pub(crate) fn bench(c: &mut Criterion) {
         tower_resilience(PendingOnce),
     );
     single_row(&mut g, group, &rt, "bulwark", bulwark(PendingOnce));
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark-fused",
+        bulwark_fused(PendingOnce),
+    );
     g.finish();
 
     let group = "stack/standalone";
@@ -129,20 +172,7 @@ pub(crate) fn bench(c: &mut Criterion) {
     single_fn_row(&mut g, group, &rt, "baseline", |i| {
         ready(Ok::<u64, Failed>(i))
     });
-    let pipeline = Pipeline::builder()
-        .total_timeout(TIMEOUT)
-        .retry(crate::retry::bulwark_default())
-        .circuit_breaker(CircuitBreaker::builder().build().expect("breaker"))
-        .bulkhead(
-            Bulkhead::builder()
-                .max_concurrent(LIMIT)
-                .max_queued(LIMIT)
-                .build()
-                .expect("bulkhead"),
-        )
-        .build()
-        .expect("pipeline");
-    let pipeline = &pipeline;
+    let pipeline = &pipeline();
     single_fn_row(&mut g, group, &rt, "bulwark-pipeline", |i| {
         pipeline.run(move || ready(Ok::<u64, Failed>(i)))
     });
@@ -161,6 +191,7 @@ pub(crate) fn bench(c: &mut Criterion) {
             tower_resilience(Echo),
         );
         contended_row(&mut g, &rt, tasks, "bulwark", bulwark(Echo));
+        contended_row(&mut g, &rt, tasks, "bulwark-fused", bulwark_fused(Echo));
         g.finish();
     }
 }

@@ -136,6 +136,16 @@ mod layer;
 mod service;
 mod state;
 
+#[cfg_attr(
+    not(all(
+        feature = "timeout",
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "bulkhead"
+    )),
+    allow(unused_imports, reason = "used by the pipeline only")
+)]
+pub(crate) use acquire::Acquire;
 pub use builder::Builder;
 pub use error::{BulkheadFull, FullReason};
 pub use events::{Event, Metrics};
@@ -143,3 +153,13 @@ pub use future::{ResponseFuture, Run};
 pub use handle::Bulkhead;
 pub use layer::BulkheadLayer;
 pub use service::BulkheadService;
+#[cfg_attr(
+    not(all(
+        feature = "timeout",
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "bulkhead"
+    )),
+    allow(unused_imports, reason = "used by the pipeline only")
+)]
+pub(crate) use state::Permit;

@@ -236,8 +236,15 @@ impl Core {
     /// Marks the moment the admitted call starts, when the slow-call rule needs it.
     #[inline]
     pub(crate) fn start(&self, ticket: &mut Ticket) {
+        self.start_with(ticket, Instant::now);
+    }
+
+    /// [`start`](Self::start), with the clock read by `now` (called only if the slow-call rule
+    /// needs the time).
+    #[inline]
+    pub(crate) fn start_with(&self, ticket: &mut Ticket, now: impl FnOnce() -> Instant) {
         if self.config.slow_call.is_some() && ticket.mode != Mode::Pass {
-            ticket.start = Some(Instant::now());
+            ticket.start = Some(now());
         }
     }
 }

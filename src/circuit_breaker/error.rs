@@ -19,15 +19,22 @@ use std::time::Duration;
 /// breaker that kept its default name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CircuitOpen {
-    retry_after: Duration,
+    /// Nanoseconds, `u64::MAX` for [`Duration::MAX`] (open periods are at most a year): kept in
+    /// one word, so a response future holding a rejection stays small.
+    retry_after: u64,
     state: State,
     name: Name,
 }
 
 impl CircuitOpen {
     pub(crate) const fn new(state: State, retry_after: Duration, name: Name) -> Self {
+        let nanos = retry_after.as_nanos();
         Self {
-            retry_after,
+            retry_after: if nanos >= u64::MAX as u128 {
+                u64::MAX
+            } else {
+                nanos as u64
+            },
             state,
             name,
         }
@@ -47,7 +54,11 @@ impl CircuitOpen {
     /// - [`State::ForcedOpen`]: [`Duration::MAX`]. The circuit stays open until it is reset by
     ///   hand.
     pub const fn retry_after(&self) -> Duration {
-        self.retry_after
+        if self.retry_after == u64::MAX {
+            Duration::MAX
+        } else {
+            Duration::from_nanos(self.retry_after)
+        }
     }
 
     /// The state of the circuit when it rejected the call: [`State::Open`], [`State::HalfOpen`]
@@ -69,7 +80,7 @@ impl fmt::Display for CircuitOpen {
             _ => write!(
                 f,
                 "circuit breaker{name} is open, retry after {:?}",
-                self.retry_after
+                self.retry_after()
             ),
         }
     }

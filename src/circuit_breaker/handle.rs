@@ -5,7 +5,7 @@ use super::core::{Core, Ticket};
 use super::events::{Event, OpenReason};
 use super::future::Run;
 use super::sync::Padded;
-use super::{CircuitBreakerLayer, CircuitOpen, Metrics, State};
+use super::{CircuitBreakerLayer, Metrics, State};
 use crate::classify::{Classify, DefaultClassifier, Verdict};
 use crate::event::Listeners;
 use std::fmt;
@@ -84,21 +84,6 @@ impl<C> CircuitBreaker<C> {
                 Run::rejected(open)
             }
         }
-    }
-
-    /// Asks the circuit to admit one call, synchronously. The caller starts the call's clock with
-    /// [`Guard::begin`], records its outcome with [`Guard::finish`], and dropping the admission
-    /// unfinished releases it as a dropped call. The admission of [`run`](Self::run), for callers
-    /// (the pipeline, hence used only with the four call-level patterns) that must not even build
-    /// the call when the circuit is open, and whose output is not the `Result` the breaker's own
-    /// classifier reads.
-    #[cfg_attr(
-        not(all(feature = "timeout", feature = "retry", feature = "bulkhead")),
-        allow(dead_code)
-    )]
-    pub(crate) fn admit(&self) -> Result<Admission<'_>, CircuitOpen> {
-        let ticket = self.core().acquire(true)?;
-        Ok(Guard::new(self.core(), ticket))
     }
 
     /// A tower layer whose services all share this breaker.
@@ -199,7 +184,7 @@ pub(crate) trait CoreRef {
 }
 
 /// Something that reaches a whole breaker, core and classifier: the handle a standalone call
-/// borrows, or a tower service clone's own reference.
+/// borrows, or a tower service's own reference.
 pub(crate) trait BreakerRef: CoreRef {
     type Classifier;
     fn classifier(&self) -> &Self::Classifier;
@@ -224,8 +209,9 @@ impl CoreRef for &Core {
     }
 }
 
-/// A tower service clone's own reference to its breaker. Padded to its own cache lines, so that
-/// the reference counts of clones used by tasks on different threads never share a line.
+/// A tower service's own reference to its breaker, shared by the service's clones. Padded to its
+/// own cache lines, so that the reference counts of services made by different `Layer::layer`
+/// calls (one per connection, say) never share a line with each other or with the breaker's.
 pub(crate) type LocalRef<C> = Arc<Padded<CircuitBreaker<C>>>;
 
 impl<C> CoreRef for LocalRef<C> {
@@ -242,13 +228,6 @@ impl<C> BreakerRef for LocalRef<C> {
 }
 
 /// An admitted call: records its outcome when finished, gives its ticket back when dropped.
-/// A call admitted by a breaker it borrows; see [`CircuitBreaker::admit`].
-#[cfg_attr(
-    not(all(feature = "timeout", feature = "retry", feature = "bulkhead")),
-    allow(dead_code)
-)]
-pub(crate) type Admission<'a> = Guard<&'a Core>;
-
 pub(crate) struct Guard<R: CoreRef> {
     owner: R,
     ticket: Option<Ticket>,

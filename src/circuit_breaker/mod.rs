@@ -155,9 +155,12 @@
 //!
 //! A [`CircuitBreaker`] clone is another handle to the same circuit. A [`CircuitBreakerService`]
 //! clone clones the inner service and shares the circuit; the probe slot (or rejection) reserved
-//! by one clone's `poll_ready` belongs to that clone only. Each service clone holds its own
-//! reference to the breaker, made with one small allocation when the clone is made, so that the
-//! response futures of tasks on different threads never write the same reference count.
+//! by one clone's `poll_ready` belongs to that clone only. Each service made by
+//! [`Layer::layer`](tower::Layer::layer) holds its own reference to the breaker (one small
+//! allocation when the service is made), shared by that service's clones: a clone allocates
+//! nothing, so a retry layer above, which clones the service it wraps for every call, costs no
+//! allocation here. Services made for different connections never write the same reference
+//! count.
 //!
 //! # Backpressure
 //!
@@ -234,6 +237,7 @@ mod transition;
 mod window;
 
 pub use builder::{Builder, DroppedCall, WindowKind};
+pub(crate) use core::Ticket;
 pub use error::CircuitOpen;
 pub use events::{Event, Metrics, OpenReason};
 pub use future::{ResponseFuture, Run};

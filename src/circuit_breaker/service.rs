@@ -15,8 +15,8 @@ use tower::Service;
 /// A service guarded by a [`CircuitBreaker`]; made by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
 pub struct CircuitBreakerService<S, C> {
     inner: S,
-    /// This clone's own reference to the shared breaker: response futures clone this `Arc`, whose
-    /// count no other clone touches, so tasks on different threads never write one shared line.
+    /// This service's own reference to the shared breaker, shared by its clones: response futures
+    /// clone this `Arc`, whose count no service made by another `Layer::layer` call touches.
     local: LocalRef<C>,
     backpressure: bool,
     reserved: Option<Reserved<C>>,
@@ -129,14 +129,18 @@ where
 }
 
 impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
-    /// The clone shares the breaker; a reservation made by `self.poll_ready` is not carried over,
-    /// so the clone must be made ready itself. Costs one small allocation (its own reference).
+    /// The clone shares the breaker, through this service's reference to it (a reference count,
+    /// no allocation: a retry layer above clones the service it wraps for every call); a
+    /// reservation made by `self.poll_ready` is not carried over, so the clone must be made ready
+    /// itself.
     fn clone(&self) -> Self {
-        Self::new(
-            self.inner.clone(),
-            CircuitBreaker::clone(&self.local.0),
-            self.backpressure,
-        )
+        Self {
+            inner: self.inner.clone(),
+            local: Arc::clone(&self.local),
+            backpressure: self.backpressure,
+            reserved: None,
+            sleep: None,
+        }
     }
 }
 

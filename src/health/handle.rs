@@ -8,7 +8,7 @@ use super::report::{CheckReport, HealthReport};
 use super::slot::Slot;
 use super::{Event, Metrics};
 use crate::event::Listeners;
-use futures::future::join_all;
+use futures::future::{Either, join_all};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -172,14 +172,33 @@ async fn report(inner: Arc<Inner>, selection: Selection, force: bool) -> HealthR
         inner.reuse_for()
     };
     let asked = Instant::now();
-    let results = join_all(picked.iter().map(|&i| inner.acquire(i, reuse_for, asked))).await;
+    // A result reused from the cache is taken as it is; only runs are awaited (together), so a
+    // report served from the cache never polls a future per check.
+    let mut cached = Vec::with_capacity(picked.len());
+    let mut runs = Vec::new();
+    for &i in &picked {
+        match inner.acquire(i, reuse_for, asked) {
+            Either::Left(done) => cached.push(Some(done.into_inner())),
+            Either::Right(run) => {
+                cached.push(None);
+                runs.push(run);
+            }
+        }
+    }
+    let mut ran = if runs.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        join_all(runs).await.into_iter()
+    };
     // The watch is brought up to date at the instant the report describes, so the two agree.
     let (_, now) = inner.publish_overall();
-    let checks: Vec<CheckReport> = picked
-        .iter()
-        .zip(results)
-        .map(|(&i, rec)| inner.check_report(i, rec, now))
-        .collect();
+    let mut checks: Vec<CheckReport> = Vec::with_capacity(picked.len());
+    for (&i, rec) in picked.iter().zip(cached) {
+        // Every run awaited gave its result, in order.
+        if let Some(rec) = rec.or_else(|| ran.next()) {
+            checks.push(inner.check_report(i, rec, now));
+        }
+    }
     let status = overall(checks.iter().map(|c| (c.critical(), c.status())));
     HealthReport::new(status, checks, SystemTime::now())
 }

@@ -1,15 +1,16 @@
 //! Building a pipeline.
 
 use super::Pipeline;
-use super::attempt::PipelineHint;
+use super::handle::{Parts, Timeouts};
+use super::hint::PipelineHint;
 use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::DefaultClassifier;
 use crate::retry::{DefaultHint, OnError, Retry};
-use crate::timeout::Timeout;
 use crate::{ConfigError, Name};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds a [`Pipeline`]; see [`Pipeline::builder`].
@@ -115,24 +116,15 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
                 "must be shorter than total_timeout, or retries never get time to run",
             ));
         }
-        let name = self.name;
-        let part = |part: &'static str, default: &'static str| match &name {
-            None => Name::from_static(default),
-            Some(name) => Name::from(format!("{name}.{part}")),
-        };
-        let total = self
-            .total
-            .map(|d| Timeout::new(d).name(part("total_timeout", "pipeline.total_timeout")));
-        let attempt = self
-            .attempt
-            .map(|d| Timeout::new(d).name(part("attempt_timeout", "pipeline.attempt_timeout")));
         Ok(Pipeline {
-            total,
-            retry: self.retry.map(|r| r.map_hint(PipelineHint::new)),
-            breaker: self.breaker,
-            bulkhead: self.bulkhead,
-            attempt,
-            name: name.unwrap_or(Name::from_static("pipeline")),
+            parts: Arc::new(Parts {
+                total: self.total,
+                retry: self.retry.map(|r| r.map_hint(PipelineHint::new)),
+                breaker: self.breaker,
+                bulkhead: self.bulkhead,
+                attempt: self.attempt,
+                timeouts: Timeouts::new(self.name),
+            }),
         })
     }
 }
@@ -145,7 +137,6 @@ impl<C, B, P, H> fmt::Debug for PipelineBuilder<C, B, P, H> {
             .field("circuit_breaker", &self.breaker)
             .field("bulkhead", &self.bulkhead)
             .field("attempt_timeout", &self.attempt)
-            .field("name", &self.name)
             .finish()
     }
 }

@@ -1,28 +1,70 @@
-//! The handle of the pipeline: its parts, and running a call through them.
+//! The handle of the pipeline: its parts, running a call through them, and its tower layer.
 
-use super::PipelineBuilder;
-use super::attempt::PipelineHint;
-use crate::Error;
+use super::future::Run;
+use super::hint::PipelineHint;
+use super::{PipelineBuilder, PipelineLayer};
 use crate::backoff::{Backoff, MakeDelays};
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::{Classify, DefaultClassifier};
-use crate::retry::{DefaultHint, OnError, Retry, RetryAfter, ShouldRetry};
-use crate::timeout::Timeout;
+use crate::event::Listeners;
+use crate::retry::{CloneRequest, DefaultHint, OnError, Retry, RetryAfter, ShouldRetry};
+use crate::timeout::{Elapsed, Event as TimeoutEvent};
+use crate::{Error, Name};
 use std::fmt;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Timeout, retry, circuit breaker and bulkhead around one call; see the [module docs](crate::pipeline).
 ///
-/// Cheap to clone: every part is a shared handle.
+/// Cheap to clone: one reference count (the parts are shared handles, kept together).
 pub struct Pipeline<C = DefaultClassifier, B = Backoff, P = OnError, H = DefaultHint> {
-    pub(super) total: Option<Timeout>,
-    pub(super) retry: Option<Retry<B, P, PipelineHint<H>>>,
-    pub(super) breaker: Option<CircuitBreaker<C>>,
-    pub(super) bulkhead: Option<Bulkhead>,
-    pub(super) attempt: Option<Timeout>,
-    pub(super) name: crate::Name,
+    pub(super) parts: Arc<Parts<C, B, P, H>>,
+}
+
+/// What a pipeline is made of, shared by its clones, its layers and their services.
+pub(crate) struct Parts<C, B, P, H> {
+    pub(crate) total: Option<Duration>,
+    pub(crate) retry: Option<Retry<B, P, PipelineHint<H>>>,
+    pub(crate) breaker: Option<CircuitBreaker<C>>,
+    pub(crate) bulkhead: Option<Bulkhead>,
+    pub(crate) attempt: Option<Duration>,
+    pub(crate) timeouts: Timeouts,
+}
+
+/// The pipeline's name and its two timeouts' listeners (named `<name>.total_timeout` and
+/// `<name>.attempt_timeout`): their events, `tracing` events and metrics are a timeout's.
+pub(crate) struct Timeouts {
+    name: Name,
+    total: Listeners<TimeoutEvent>,
+    attempt: Listeners<TimeoutEvent>,
+}
+
+impl Timeouts {
+    pub(crate) fn new(name: Option<Name>) -> Self {
+        let named = |part: &str, default: &'static &'static str| match &name {
+            None => Listeners::new(default),
+            Some(name) => Listeners::new(default).named(Name::from(format!("{name}.{part}"))),
+        };
+        Self {
+            total: named("total_timeout", &"pipeline.total_timeout"),
+            attempt: named("attempt_timeout", &"pipeline.attempt_timeout"),
+            name: name.unwrap_or(Name::from_static(&"pipeline")),
+        }
+    }
+
+    /// Reports that the total timeout (`total`) or an attempt's ran out, and returns the error.
+    #[cold]
+    pub(crate) fn elapsed(&self, total: bool, after: Duration) -> Elapsed {
+        let listeners = if total { &self.total } else { &self.attempt };
+        listeners.emit(|name| TimeoutEvent::TimedOut {
+            name,
+            after,
+            waiting_for_readiness: false,
+        });
+        Elapsed::call(after, listeners.name().clone())
+    }
 }
 
 impl Pipeline {
@@ -34,27 +76,26 @@ impl Pipeline {
 
 impl<C, B, P, H> Pipeline<C, B, P, H> {
     /// The pipeline's [name](PipelineBuilder::name).
-    pub fn name(&self) -> &crate::Name {
-        &self.name
+    pub fn name(&self) -> &Name {
+        &self.parts.timeouts.name
     }
 
     /// The circuit breaker, if the pipeline has one.
     pub fn circuit_breaker(&self) -> Option<&CircuitBreaker<C>> {
-        self.breaker.as_ref()
+        self.parts.breaker.as_ref()
     }
 
     /// The bulkhead, if the pipeline has one.
     pub fn bulkhead(&self) -> Option<&Bulkhead> {
-        self.bulkhead.as_ref()
+        self.parts.bulkhead.as_ref()
     }
 
-    /// Runs the call `f` makes (once per attempt) through every part of the pipeline.
+    /// Runs `f`'s call through the pipeline, calling `f` again for each retry.
     ///
-    /// `f` is called again for each retry, and only once the attempt has been admitted by the
-    /// circuit breaker and has taken a bulkhead slot: an attempt that is rejected, or that waits
-    /// in the bulkhead's queue, has not called `f` (yet). The result is the call's output, or the
-    /// flat [`Error`] saying what stopped it.
-    pub async fn run<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
+    /// `f` is called once per attempt, only after the breaker and the bulkhead admitted the
+    /// attempt. The returned [`Run`] is one state machine for the whole call (see the
+    /// [module docs](crate::pipeline#cost)).
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, F, Fut, C, B, P, H>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -64,49 +105,65 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
         P: ShouldRetry<T, Error<E>>,
         H: RetryAfter<T, Error<E>>,
     {
-        // The retry's closure makes each attempt's future, which calls `f` only once the
-        // attempt is admitted: the futures share `f` through a lock, taken only for the moment
-        // `f` is called (one attempt at a time: it is never contended).
-        let f = Mutex::new(f);
-        let call = || (f.lock().unwrap_or_else(PoisonError::into_inner))();
-        let retried = async {
-            match &self.retry {
-                Some(retry) => retry.run(|_| self.attempt(call)).await,
-                None => self.attempt(call).await,
-            }
-        };
-        match &self.total {
-            Some(total) => total.run(retried).await.unwrap_or_else(|e| Err(e.into())),
-            None => retried.await,
-        }
+        Run::new(&self.parts, f)
+    }
+
+    /// A tower layer whose services run every call through this pipeline (the same circuit,
+    /// bulkhead and retry budget as every other user of its parts). Requests are cloned for
+    /// retries; see [`PipelineLayer::reissue`] for requests that are not `Clone`.
+    ///
+    /// ```
+    /// use bulwark::circuit_breaker::CircuitBreaker;
+    /// use bulwark::pipeline::Pipeline;
+    /// use bulwark::retry::Retry;
+    /// use std::time::Duration;
+    /// use tower::{Service, ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let pipeline = Pipeline::builder()
+    ///     .total_timeout(Duration::from_secs(5))
+    ///     .retry(Retry::builder().max_attempts(3).build()?)
+    ///     .circuit_breaker(CircuitBreaker::builder().build()?)
+    ///     .build()?;
+    /// let mut client = ServiceBuilder::new()
+    ///     .layer(pipeline.layer())
+    ///     .service_fn(|name: &'static str| async move {
+    ///         Ok::<_, std::io::Error>(format!("hello, {name}"))
+    ///     });
+    /// let reply = client.ready().await?.call("orders").await?;
+    /// assert_eq!(reply, "hello, orders");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn layer(&self) -> PipelineLayer<C, B, P, H, CloneRequest> {
+        PipelineLayer::new(self.parts.clone(), CloneRequest)
     }
 }
 
 impl<C, B, P, H> Clone for Pipeline<C, B, P, H> {
     fn clone(&self) -> Self {
         Self {
-            total: self.total.clone(),
-            retry: self.retry.clone(),
-            breaker: self.breaker.clone(),
-            bulkhead: self.bulkhead.clone(),
-            attempt: self.attempt.clone(),
-            name: self.name.clone(),
+            parts: Arc::clone(&self.parts),
         }
     }
 }
 
 impl<C, B, P, H> fmt::Debug for Pipeline<C, B, P, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.parts.fmt(f)
+    }
+}
+
+impl<C, B, P, H> fmt::Debug for Parts<C, B, P, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
-            .field("name", &self.name)
-            .field("total_timeout", &self.total.as_ref().map(Timeout::duration))
+            .field("name", &self.timeouts.name)
+            .field("total_timeout", &self.total)
             .field("retry", &self.retry)
             .field("circuit_breaker", &self.breaker)
             .field("bulkhead", &self.bulkhead)
-            .field(
-                "attempt_timeout",
-                &self.attempt.as_ref().map(Timeout::duration),
-            )
+            .field("attempt_timeout", &self.attempt)
             .finish()
     }
 }

@@ -34,7 +34,7 @@ impl Attempt {
 }
 
 /// What to do after an outcome.
-pub(super) enum Decision {
+pub(crate) enum Decision {
     /// Return the outcome.
     Stop,
     /// Try again after `delay`, if a request can be had and the budget allows it.
@@ -48,7 +48,7 @@ pub(super) enum Decision {
 /// The per-call state: the attempt core ([`Tries`]) and what the retry adds to it (the budget,
 /// the predicate, open circuits, events). No allocation, and no clock read unless a time limit
 /// or a budget needs one.
-pub(super) struct Attempts<D> {
+pub(crate) struct Attempts<D> {
     /// The delays are made (and boxed) at the first retry, so a call that succeeds at once never
     /// touches the backoff, and its future stays small.
     tries: Tries<Box<D>>,
@@ -56,10 +56,20 @@ pub(super) struct Attempts<D> {
 
 impl<D> Attempts<D> {
     /// Starts a call: records it in the budget, and fixes the instant retrying stops.
-    pub(super) fn start<B, P, H>(cfg: &Config<B, P, H>) -> Self {
+    pub(crate) fn start<B, P, H>(cfg: &Config<B, P, H>) -> Self {
+        Self::start_with(cfg, Instant::now)
+    }
+
+    /// [`start`](Self::start), with the clock read by `now` (called at most once, and only if
+    /// the budget or a time limit needs the time): a caller that reads the clock anyway shares
+    /// its reading.
+    pub(crate) fn start_with<B, P, H>(
+        cfg: &Config<B, P, H>,
+        now: impl FnOnce() -> Instant,
+    ) -> Self {
         let mut stop_at = None;
         if cfg.budget.is_some() || cfg.stop_retrying_after.is_some() {
-            let now = Instant::now();
+            let now = now();
             if let Some(budget) = &cfg.budget {
                 budget.deposit(now);
             }
@@ -71,24 +81,24 @@ impl<D> Attempts<D> {
     }
 
     /// The attempt in flight.
-    pub(super) fn current(&self) -> Attempt {
+    pub(crate) fn current(&self) -> Attempt {
         Attempt {
             number: self.tries.number(),
             stop_at: self.tries.stop_at(),
         }
     }
 
-    pub(super) fn stop_at(&self) -> Option<Instant> {
+    pub(crate) fn stop_at(&self) -> Option<Instant> {
         self.tries.stop_at()
     }
 
     /// Whether an attempt could follow the current one: worth keeping a copy of the request for.
-    pub(super) fn may_retry(&self) -> bool {
+    pub(crate) fn may_retry(&self) -> bool {
         self.tries.attempts_left()
     }
 
     /// Reports that the call gave up with its last outcome.
-    pub(super) fn give_up<B, P, H>(&self, cfg: &Config<B, P, H>, reason: GiveUpReason) {
+    pub(crate) fn give_up<B, P, H>(&self, cfg: &Config<B, P, H>, reason: GiveUpReason) {
         let attempts = self.tries.number();
         cfg.listeners.emit(|name| Event::GaveUp {
             name,
@@ -99,7 +109,7 @@ impl<D> Attempts<D> {
 
     /// Takes a retry from the budget and reports the retry; false (with an event) when the
     /// budget is spent.
-    pub(super) fn commit<B, P, H>(
+    pub(crate) fn commit<B, P, H>(
         &mut self,
         cfg: &Config<B, P, H>,
         delay: Duration,
@@ -124,13 +134,13 @@ impl<D> Attempts<D> {
     }
 
     /// Counts the next attempt as started and describes it.
-    pub(super) fn next_attempt(&mut self) -> Attempt {
+    pub(crate) fn next_attempt(&mut self) -> Attempt {
         self.tries.begin_next();
         self.current()
     }
 
     /// Whether the time for retrying has run out: no attempt starts then.
-    pub(super) fn past_stop(&self) -> bool {
+    pub(crate) fn past_stop(&self) -> bool {
         self.tries.past_stop()
     }
 }
@@ -139,7 +149,7 @@ impl<D: Iterator<Item = Duration>> Attempts<D> {
     /// Decides after `outcome`: stop, or try again after a delay. Gives up (with an event) when
     /// the outcome is final or a limit is reached; the budget is checked by [`Self::commit`].
     #[inline]
-    pub(super) fn decide<B, P, H, T, E>(
+    pub(crate) fn decide<B, P, H, T, E>(
         &mut self,
         cfg: &Config<B, P, H>,
         outcome: &Result<T, E>,

@@ -17,13 +17,13 @@ use std::time::Duration;
 /// every clone, every [`layer`](Self::layer) and every service made from it share one
 /// configuration and one [`RetryBudget`].
 pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
-    pub(super) shared: Arc<Config<B, P, H>>,
+    pub(crate) shared: Arc<Config<B, P, H>>,
 }
 
 /// A retry's configuration. The tower door copies it into each call's future (when `B`, `P` and
 /// `H` are `Clone`), so a call touches no reference count shared with other threads unless a
 /// budget or listeners are set.
-pub(super) struct Config<B, P, H> {
+pub(crate) struct Config<B, P, H> {
     pub(super) max_attempts: u32,
     pub(super) stop_retrying_after: Option<Duration>,
     /// How long an open circuit may be waited for; `None`: fail fast.
@@ -53,7 +53,7 @@ impl Default for Retry {
             predicate: OnError,
             hint: DefaultHint,
             budget: RetryBudget::builder().build().ok(),
-            listeners: Listeners::new("retry").finish(),
+            listeners: Listeners::new(&"retry").finish(),
         };
         Self {
             shared: Arc::new(shared),

@@ -233,11 +233,21 @@ mod reissue;
 mod service;
 
 pub use attempts::Attempt;
+#[cfg_attr(
+    not(all(
+        feature = "timeout",
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "bulkhead"
+    )),
+    allow(unused_imports, reason = "used by the pipeline only")
+)]
+pub(crate) use attempts::{Attempts, Decision};
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};
 pub use builder::RetryBuilder;
 pub use events::{Event, GiveUpReason, RetryReason};
 pub use future::{ResponseFuture, Run};
-use handle::Config;
+pub(crate) use handle::Config;
 pub use handle::Retry;
 pub use layer::RetryLayer;
 pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, RetryFailures, ShouldRetry};

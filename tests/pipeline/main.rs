@@ -9,5 +9,6 @@
 mod basics;
 #[cfg(feature = "http")]
 mod http;
+mod layer;
 #[path = "../common/mod.rs"]
 mod support;

@@ -1,0 +1,729 @@
+//! The pipeline's one state machine, under both doors: total timeout, retry, circuit breaker,
+//! bulkhead and attempt timeout in one future.
+//!
+//! [`Run`] (standalone) and [`ResponseFuture`] (tower) are the same [`Machine`] with different
+//! makers of attempts: a closure, or a ready clone of the inner service given the request again.
+//! One timer serves every time bound (it is set to the earliest that applies: the total
+//! deadline, the attempt's end, the end of a backoff sleep, the end of the time for retrying),
+//! and the clock is read once when a call starts, shared by everything that needs the time then
+//! (the total deadline, the attempt's end, the retry budget, the slow-call rule).
+
+use super::handle::Parts;
+use super::hint::PipelineHint;
+use crate::BoxError;
+use crate::backoff::MakeDelays;
+use crate::bulkhead::{Acquire, BulkheadFull, Permit};
+use crate::circuit_breaker::{CircuitOpen, Ticket};
+use crate::classify::{Classify, Verdict};
+use crate::retry::{Attempts, Config, Decision, GiveUpReason, Reissue, RetryAfter, ShouldRetry};
+use crate::timeout::Elapsed;
+use futures_core::TryFuture;
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+/// How a call makes its attempts; `X` is the error of the call's outcome.
+pub(crate) trait MakeAttempt<T, E, X> {
+    type Future: Future<Output = Result<T, E>>;
+
+    /// Once a retry is decided: whether another attempt can be made at all (the tower door:
+    /// whether a request can be had for it, kept earlier or taken back from the error).
+    fn prepare(&mut self, outcome: &mut Result<T, X>) -> bool {
+        let _ = outcome;
+        true
+    }
+
+    /// Readiness for a retry, after the wait; an error ends the call with it.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), X>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Starts an attempt, once the breaker and the bulkhead admitted it; `may_retry`: another
+    /// attempt may follow. `None`: no attempt can be made.
+    fn make(&mut self, may_retry: bool) -> Option<Self::Future>;
+
+    /// The call's own error, as the outcome's.
+    fn wrap(error: E) -> X;
+
+    /// The circuit rejected an attempt (the standalone door tells the default retry hint).
+    fn rejected_by_circuit() {}
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<Fut> {
+        // Asking the breaker and the bulkhead for the next attempt.
+        Admitting,
+        // Waiting in the bulkhead's queue.
+        Queued { #[pin] acquire: Acquire },
+        Attempting { #[pin] future: Fut },
+        // The backoff sleep before a retry, until `resume`.
+        Sleeping { resume: Instant },
+        // Readiness for a retry (the tower door).
+        Readying,
+        Done,
+    }
+}
+
+pin_project! {
+    /// The state of one call through the pipeline: the attempt in flight (or its admission),
+    /// the retry's count and delays, the breaker's ticket and the bulkhead's permit of the
+    /// attempt, and the one timer.
+    #[project = MachineProj]
+    pub(crate) struct Machine<M, Fut, D, O> {
+        maker: M,
+        attempts: Option<Attempts<D>>,
+        // The outcome of the last attempt, kept while waiting: returned if no attempt follows.
+        last: Option<O>,
+        ticket: Option<Ticket>,
+        permit: Option<Permit>,
+        // When the call started (read once, if anything needs the time).
+        started: Option<Instant>,
+        // The end of the whole call, and of the attempt in flight.
+        deadline: Option<Instant>,
+        attempt_end: Option<Instant>,
+        #[pin]
+        timer: Option<Sleep>,
+        #[pin]
+        state: State<Fut>,
+    }
+}
+
+/// The clock, read at most once.
+struct Now<'a>(&'a mut Option<Instant>);
+
+impl Now<'_> {
+    fn get(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
+    }
+}
+
+/// `now + d`, or about thirty years on (as `tokio::time::sleep`) if that cannot be represented.
+fn after(now: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Polls the timer set to `at` (made on first use, reset after); ready when it fired.
+fn fired(mut timer: Pin<&mut Option<Sleep>>, at: Instant, cx: &mut Context<'_>) -> bool {
+    match timer.as_mut().as_pin_mut() {
+        Some(sleep) if sleep.deadline() == at => {}
+        Some(sleep) => sleep.reset(at),
+        None => timer.set(Some(tokio::time::sleep_until(at))),
+    }
+    match timer.as_pin_mut() {
+        Some(sleep) => sleep.poll(cx).is_ready(),
+        None => false,
+    }
+}
+
+impl<M, Fut, D, O> Machine<M, Fut, D, O> {
+    fn new(maker: M) -> Self {
+        Self {
+            maker,
+            attempts: None,
+            last: None,
+            ticket: None,
+            permit: None,
+            started: None,
+            deadline: None,
+            attempt_end: None,
+            timer: None,
+            state: State::Admitting,
+        }
+    }
+
+    /// Starts the call: the clock (if anything needs it), the total deadline, the retry's count.
+    fn start<C, B, P, H>(&mut self, parts: &Parts<C, B, P, H>)
+    where
+        B: MakeDelays<Delays = D>,
+    {
+        let mut now = Now(&mut self.started);
+        if let Some(total) = parts.total {
+            self.deadline = Some(after(now.get(), total));
+        }
+        if let Some(retry) = &parts.retry {
+            self.attempts = Some(Attempts::start_with(&retry.shared, || now.get()));
+        }
+    }
+
+    /// The breaker's ticket back, unrecorded: the attempt was abandoned.
+    fn release<C, B, P, H>(self: Pin<&mut Self>, parts: &Parts<C, B, P, H>) {
+        let mut this = self.project();
+        if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
+            breaker.core().release(ticket);
+        }
+        *this.permit = None;
+        this.state.set(State::Done);
+    }
+
+    fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {
+        let state = match &self.state {
+            State::Admitting => "admitting",
+            State::Queued { .. } => "queued",
+            State::Attempting { .. } => "attempting",
+            State::Sleeping { .. } => "sleeping",
+            State::Readying => "readying",
+            State::Done => "done",
+        };
+        f.field("state", &state);
+        if let Some(attempts) = &self.attempts {
+            f.field("attempt", &attempts.current().number());
+        }
+    }
+}
+
+/// Records the attempt's verdict with the breaker and gives the bulkhead slot back.
+fn finish<C, B, P, H>(
+    parts: &Parts<C, B, P, H>,
+    ticket: &mut Option<Ticket>,
+    permit: &mut Option<Permit>,
+    verdict: Verdict,
+) {
+    if let (Some(ticket), Some(breaker)) = (ticket.take(), &parts.breaker) {
+        breaker.core().record(ticket, verdict);
+    }
+    *permit = None;
+}
+
+type Proj<'a, M, Fut, D, O> = MachineProj<'a, M, Fut, D, O>;
+
+impl<M, Fut, D, T, X> Machine<M, Fut, D, Result<T, X>>
+where
+    D: Iterator<Item = Duration>,
+    X: From<Elapsed> + From<CircuitOpen> + From<BulkheadFull>,
+{
+    pub(crate) fn poll<C, B, P, H, E>(
+        self: Pin<&mut Self>,
+        parts: &Parts<C, B, P, H>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, X>>
+    where
+        M: MakeAttempt<T, E, X, Future = Fut>,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E>,
+        B: MakeDelays<Delays = D>,
+        P: ShouldRetry<T, X>,
+        PipelineHint<H>: RetryAfter<T, X>,
+    {
+        let mut this = self.project();
+        loop {
+            let outcome = match this.state.as_mut().project() {
+                StateProj::Attempting { future } => match future.poll(cx) {
+                    Poll::Ready(raw) => {
+                        let verdict = parts
+                            .breaker
+                            .as_ref()
+                            .map_or(Verdict::Ignored, |b| b.classifier().classify(&raw));
+                        finish(parts, this.ticket, this.permit, verdict);
+                        this.state.set(State::Done);
+                        raw.map_err(M::wrap)
+                    }
+                    Poll::Pending => match attempt_timed_out(&mut this, parts, cx) {
+                        Some(outcome) => outcome,
+                        None => return Poll::Pending,
+                    },
+                },
+                StateProj::Admitting => match admit(&mut this, parts) {
+                    Some(outcome) => outcome,
+                    None => continue,
+                },
+                StateProj::Queued { acquire } => match acquire.poll(cx) {
+                    Poll::Ready(Ok(permit)) => {
+                        *this.permit = Some(permit);
+                        match call(&mut this, parts) {
+                            Some(outcome) => outcome,
+                            None => continue,
+                        }
+                    }
+                    Poll::Ready(Err(full)) => {
+                        // The bulkhead turning an attempt away says nothing of the dependency.
+                        finish(parts, this.ticket, this.permit, Verdict::Ignored);
+                        this.state.set(State::Done);
+                        Err(full.into())
+                    }
+                    Poll::Pending => match this.deadline {
+                        Some(at) if fired(this.timer.as_mut(), *at, cx) => {
+                            return total_elapsed(&mut this, parts);
+                        }
+                        _ => return Poll::Pending,
+                    },
+                },
+                StateProj::Sleeping { resume } => {
+                    let resume = *resume;
+                    let at = earliest(Some(resume), *this.deadline).unwrap_or(resume);
+                    if !fired(this.timer.as_mut(), at, cx) {
+                        return Poll::Pending;
+                    }
+                    if at < resume {
+                        return total_elapsed(&mut this, parts);
+                    }
+                    this.state.set(State::Readying);
+                    continue;
+                }
+                StateProj::Readying => match ready_for_retry(&mut this, parts, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(outcome)) => return Poll::Ready(outcome),
+                    Poll::Pending => return Poll::Pending,
+                },
+                // Only when polled again after completing.
+                StateProj::Done => return Poll::Pending,
+            };
+            match decide(&mut this, parts, outcome) {
+                Ok(delay) if delay.is_zero() => {
+                    // Yield once, so that attempts failing at once with no delay between them
+                    // cannot hold the task's thread.
+                    this.state.set(State::Readying);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Ok(delay) => {
+                    let resume = after(Instant::now(), delay);
+                    this.state.set(State::Sleeping { resume });
+                }
+                Err(outcome) => return Poll::Ready(outcome),
+            }
+        }
+    }
+}
+
+/// Asks the breaker, then the bulkhead, for the next attempt; starts it if both admit it at
+/// once. `Some(outcome)` when the attempt ends before it starts (rejected).
+#[inline]
+fn admit<M, Fut, D, T, E, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+) -> Option<Result<T, X>>
+where
+    M: MakeAttempt<T, E, X, Future = Fut>,
+    Fut: Future<Output = Result<T, E>>,
+    X: From<CircuitOpen> + From<BulkheadFull>,
+{
+    if let Some(breaker) = &parts.breaker {
+        match breaker.core().acquire(true) {
+            Ok(mut ticket) => {
+                // The slow-call clock includes the bulkhead's queue wait.
+                let mut now = Now(&mut *this.started);
+                breaker.core().start_with(&mut ticket, || now.get());
+                *this.ticket = Some(ticket);
+            }
+            Err(open) => {
+                M::rejected_by_circuit();
+                this.state.set(State::Done);
+                return Some(Err(open.into()));
+            }
+        }
+    }
+    match &parts.bulkhead {
+        Some(bulkhead) => {
+            this.state.set(State::Queued {
+                acquire: bulkhead.acquire(),
+            });
+            None
+        }
+        None => call(this, parts),
+    }
+}
+
+/// Admitted: makes the attempt and fixes its end. `Some(outcome)` if no attempt can be made.
+#[inline]
+fn call<M, Fut, D, T, E, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+) -> Option<Result<T, X>>
+where
+    M: MakeAttempt<T, E, X, Future = Fut>,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let may_retry = this.attempts.as_ref().is_some_and(Attempts::may_retry);
+    let Some(future) = this.maker.make(may_retry) else {
+        // Only the tower door, when it has no request: it gives back the last outcome.
+        finish(parts, this.ticket, this.permit, Verdict::Ignored);
+        this.state.set(State::Done);
+        return this.last.take();
+    };
+    *this.attempt_end = parts.attempt.map(|d| {
+        // A retry's attempt reads the clock again; the first shares the call's reading.
+        let now = match this.attempts.as_ref() {
+            Some(a) if a.current().number() > 1 => Instant::now(),
+            _ => Now(&mut *this.started).get(),
+        };
+        after(now, d)
+    });
+    this.state.set(State::Attempting { future });
+    None
+}
+
+/// The attempt in flight is pending: whether a time bound ended it. `Some(outcome)` when the
+/// attempt timeout did (the attempt is a failure, and may be retried); the total deadline ends
+/// the call (returned through the caller's `Err` path as an outcome with no retry).
+#[inline]
+fn attempt_timed_out<M, Fut, D, T, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+    cx: &mut Context<'_>,
+) -> Option<Result<T, X>>
+where
+    X: From<Elapsed>,
+{
+    let at = earliest(*this.deadline, *this.attempt_end)?;
+    if !fired(this.timer.as_mut(), at, cx) {
+        return None;
+    }
+    if Some(at) == *this.deadline && this.attempt_end.is_none_or(|end| at < end) {
+        // The total deadline: the attempt is abandoned, the call ends.
+        if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
+            breaker.core().release(ticket);
+        }
+        *this.permit = None;
+        this.state.set(State::Done);
+        *this.attempts = None;
+        let total = parts.total.unwrap_or_default();
+        return Some(Err(parts.timeouts.elapsed(true, total).into()));
+    }
+    // The attempt timeout: a failure.
+    finish(parts, this.ticket, this.permit, Verdict::Failure);
+    this.state.set(State::Done);
+    let attempt = parts.attempt.unwrap_or_default();
+    Some(Err(parts.timeouts.elapsed(false, attempt).into()))
+}
+
+/// The total deadline passed while waiting (in the queue, in a backoff sleep, for readiness).
+fn total_elapsed<M, Fut, D, T, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+) -> Poll<Result<T, X>>
+where
+    X: From<Elapsed>,
+{
+    if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
+        breaker.core().release(ticket);
+    }
+    *this.permit = None;
+    *this.last = None;
+    this.state.set(State::Done);
+    let total = parts.total.unwrap_or_default();
+    Poll::Ready(Err(parts.timeouts.elapsed(true, total).into()))
+}
+
+/// After an attempt's outcome: `Ok(delay)` when a retry follows after `delay` (the outcome is
+/// kept), `Err(outcome)` when the call ends with it.
+#[inline]
+fn decide<M, Fut, D, T, E, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+    mut outcome: Result<T, X>,
+) -> Result<Duration, Result<T, X>>
+where
+    M: MakeAttempt<T, E, X, Future = Fut>,
+    D: Iterator<Item = Duration>,
+    B: MakeDelays<Delays = D>,
+    P: ShouldRetry<T, X>,
+    PipelineHint<H>: RetryAfter<T, X>,
+{
+    let (Some(attempts), Some(retry)) = (this.attempts.as_mut(), &parts.retry) else {
+        return Err(outcome);
+    };
+    let cfg: &Config<B, P, _> = &retry.shared;
+    let Decision::Retry {
+        delay,
+        reason,
+        hinted,
+    } = attempts.decide(cfg, &outcome)
+    else {
+        return Err(outcome);
+    };
+    if !this.maker.prepare(&mut outcome) {
+        attempts.give_up(cfg, GiveUpReason::NoRequest);
+        return Err(outcome);
+    }
+    if !attempts.commit(cfg, delay, reason, hinted) {
+        return Err(outcome);
+    }
+    *this.last = Some(outcome);
+    Ok(delay)
+}
+
+/// Between a retry's wait and its admission: readiness (the tower door), bounded by the total
+/// deadline and the time for retrying; then the next attempt is counted and admitted.
+fn ready_for_retry<M, Fut, D, T, E, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Result<T, X>>>
+where
+    M: MakeAttempt<T, E, X, Future = Fut>,
+    X: From<Elapsed>,
+{
+    let give_up = |this: &mut Proj<'_, M, Fut, D, Result<T, X>>, reason| {
+        this.state.set(State::Done);
+        let outcome = this.last.take();
+        if let (Some(attempts), Some(retry)) = (this.attempts.as_ref(), &parts.retry) {
+            attempts.give_up(&retry.shared, reason);
+        }
+        outcome
+    };
+    match this.maker.poll_ready(cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(error)) => {
+            *this.last = None;
+            this.state.set(State::Done);
+            return Poll::Ready(Err(Err(error)));
+        }
+        Poll::Pending => {
+            let stop_at = this.attempts.as_ref().and_then(Attempts::stop_at);
+            let Some(at) = earliest(*this.deadline, stop_at) else {
+                return Poll::Pending;
+            };
+            if !fired(this.timer.as_mut(), at, cx) {
+                return Poll::Pending;
+            }
+            if Some(at) == *this.deadline {
+                return total_elapsed(this, parts).map(Err);
+            }
+            return match give_up(this, GiveUpReason::TimeUp) {
+                Some(outcome) => Poll::Ready(Err(outcome)),
+                None => Poll::Pending,
+            };
+        }
+    }
+    if let Some(attempts) = this.attempts.as_mut() {
+        if attempts.past_stop() {
+            return match give_up(this, GiveUpReason::TimeUp) {
+                Some(outcome) => Poll::Ready(Err(outcome)),
+                None => Poll::Pending,
+            };
+        }
+        attempts.next_attempt();
+    }
+    this.state.set(State::Admitting);
+    Poll::Ready(Ok(()))
+}
+
+/// The maker of the standalone door: the closure given to [`Pipeline::run`](super::Pipeline::run).
+pub(crate) struct Closure<F>(F);
+
+impl<F, Fut, T, E: 'static> MakeAttempt<T, E, crate::Error<E>> for Closure<F>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Future = Fut;
+
+    #[inline]
+    fn make(&mut self, _: bool) -> Option<Fut> {
+        Some((self.0)())
+    }
+
+    #[inline]
+    fn wrap(error: E) -> crate::Error<E> {
+        crate::Error::Inner(error)
+    }
+
+    fn rejected_by_circuit() {
+        crate::Error::<E>::register_open();
+    }
+}
+
+pin_project! {
+    /// A call through a [`Pipeline`](super::Pipeline), returned by
+    /// [`Pipeline::run`](super::Pipeline::run).
+    ///
+    /// One state machine for the whole call: no allocation on the success path, one timer
+    /// (inline, made only if an attempt is pending or a retry waits), and the clock read once
+    /// when the call starts. Dropping it drops the attempt in flight: its bulkhead slot is
+    /// returned, its breaker ticket given back, and no timer is left behind.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<'a, F, Fut, C, B, P, H>
+    where
+        Fut: TryFuture,
+        B: MakeDelays,
+    {
+        parts: &'a Parts<C, B, P, H>,
+        #[pin]
+        machine: Machine<Closure<F>, Fut, B::Delays, Result<Fut::Ok, crate::Error<Fut::Error>>>,
+    }
+
+    impl<'a, F, Fut, C, B, P, H> PinnedDrop for Run<'a, F, Fut, C, B, P, H>
+    where
+        Fut: TryFuture,
+        B: MakeDelays,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.machine.release(this.parts);
+        }
+    }
+}
+
+impl<'a, F, Fut, C, B, P, H> Run<'a, F, Fut, C, B, P, H>
+where
+    Fut: TryFuture,
+    B: MakeDelays,
+{
+    pub(super) fn new(parts: &'a Parts<C, B, P, H>, f: F) -> Self {
+        let mut machine = Machine::new(Closure(f));
+        machine.start(parts);
+        Self { parts, machine }
+    }
+}
+
+impl<F, Fut, C, B, P, H, T, E> Future for Run<'_, F, Fut, C, B, P, H>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+    E: 'static,
+    B: MakeDelays,
+    P: ShouldRetry<T, crate::Error<E>>,
+    H: RetryAfter<T, crate::Error<E>>,
+{
+    type Output = Result<T, crate::Error<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.machine.poll(*this.parts, cx)
+    }
+}
+
+impl<F, Fut: TryFuture, C, B: MakeDelays, P, H> fmt::Debug for Run<'_, F, Fut, C, B, P, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Run");
+        self.machine.describe(&mut d);
+        d.finish()
+    }
+}
+
+/// The maker of the tower door: the ready service taken from the pipeline's service at `call`,
+/// driven to readiness again before each retry, and the request (kept for a retry through `K`).
+pub(crate) struct Again<S, Req, K> {
+    service: S,
+    reissue: K,
+    request: Option<Req>,
+}
+
+impl<S, Req, K> MakeAttempt<S::Response, S::Error, BoxError> for Again<S, Req, K>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    K: Reissue<Req>,
+{
+    type Future = S::Future;
+
+    fn prepare(&mut self, outcome: &mut Result<S::Response, BoxError>) -> bool {
+        if self.request.is_none()
+            && let Err(error) = outcome
+        {
+            self.request = self.reissue.recover(error);
+        }
+        self.request.is_some()
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.service.poll_ready(cx).map_err(Into::into)
+    }
+
+    #[inline]
+    fn make(&mut self, may_retry: bool) -> Option<S::Future> {
+        let request = self.request.take()?;
+        if may_retry {
+            self.request = self.reissue.keep(&request);
+        }
+        Some(self.service.call(request))
+    }
+
+    #[inline]
+    fn wrap(error: S::Error) -> BoxError {
+        error.into()
+    }
+}
+
+pin_project! {
+    /// The response future of [`PipelineService`](super::PipelineService): the same state
+    /// machine as [`Run`], whose attempts are calls of the inner service.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S, Req, K, C, B, P, H>
+    where
+        S: Service<Req>,
+        B: MakeDelays,
+    {
+        parts: Arc<Parts<C, B, P, H>>,
+        #[pin]
+        machine: Machine<Again<S, Req, K>, S::Future, B::Delays, Result<S::Response, BoxError>>,
+    }
+
+    impl<S, Req, K, C, B, P, H> PinnedDrop for ResponseFuture<S, Req, K, C, B, P, H>
+    where
+        S: Service<Req>,
+        B: MakeDelays,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.machine.release(this.parts);
+        }
+    }
+}
+
+impl<S, Req, K, C, B, P, H> ResponseFuture<S, Req, K, C, B, P, H>
+where
+    S: Service<Req>,
+    B: MakeDelays,
+{
+    pub(super) fn new(parts: Arc<Parts<C, B, P, H>>, service: S, reissue: K, request: Req) -> Self {
+        let mut machine = Machine::new(Again {
+            service,
+            reissue,
+            request: Some(request),
+        });
+        machine.start(&parts);
+        Self { parts, machine }
+    }
+}
+
+impl<S, Req, K, C, B, P, H> Future for ResponseFuture<S, Req, K, C, B, P, H>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    K: Reissue<Req>,
+    C: Classify<S::Response, S::Error>,
+    B: MakeDelays,
+    P: ShouldRetry<S::Response, BoxError>,
+    H: RetryAfter<S::Response, BoxError>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.machine.poll(&**this.parts, cx)
+    }
+}
+
+impl<S, Req, K, C, B, P, H> fmt::Debug for ResponseFuture<S, Req, K, C, B, P, H>
+where
+    S: Service<Req>,
+    B: MakeDelays,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ResponseFuture");
+        self.machine.describe(&mut d);
+        d.finish()
+    }
+}

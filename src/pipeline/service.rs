@@ -1,0 +1,102 @@
+//! The tower service of the pipeline.
+
+use super::ResponseFuture;
+use super::handle::Parts;
+use super::hint::PipelineHint;
+use crate::BoxError;
+use crate::backoff::MakeDelays;
+use crate::classify::Classify;
+use crate::retry::{Reissue, RetryAfter, ShouldRetry};
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// A service whose calls run through a [`Pipeline`](super::Pipeline); made by
+/// [`PipelineLayer`](super::PipelineLayer).
+///
+/// `poll_ready` is the inner service's. `call` takes the ready inner service into the response
+/// future (leaving a clone in its place, as tower's `Retry` does), which calls it once the
+/// breaker and the bulkhead admit the attempt, and drives it to readiness again before each
+/// retry. Errors are `BoxError`s: the inner service's own, or [`Elapsed`](crate::timeout::Elapsed),
+/// [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) and
+/// [`BulkheadFull`](crate::bulkhead::BulkheadFull) to downcast.
+pub struct PipelineService<S, C, B, P, H, K> {
+    inner: S,
+    parts: Arc<Parts<C, B, P, H>>,
+    reissue: K,
+}
+
+impl<S, C, B, P, H, K> PipelineService<S, C, B, P, H, K> {
+    pub(super) fn new(inner: S, parts: Arc<Parts<C, B, P, H>>, reissue: K) -> Self {
+        Self {
+            inner,
+            parts,
+            reissue,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes this service, returning the inner one.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req, C, B, P, H, K> Service<Req> for PipelineService<S, C, B, P, H, K>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error>,
+    B: MakeDelays,
+    P: ShouldRetry<S::Response, BoxError>,
+    H: RetryAfter<S::Response, BoxError>,
+    PipelineHint<H>: RetryAfter<S::Response, BoxError>,
+    K: Reissue<Req> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, Req, K, C, B, P, H>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        // The ready service goes with the call; a clone (not ready) takes its place.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::new(
+            Arc::clone(&self.parts),
+            ready,
+            self.reissue.clone(),
+            request,
+        )
+    }
+}
+
+impl<S: Clone, C, B, P, H, K: Clone> Clone for PipelineService<S, C, B, P, H, K> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone(), self.parts.clone(), self.reissue.clone())
+    }
+}
+
+impl<S: fmt::Debug, C, B, P, H, K: fmt::Debug> fmt::Debug for PipelineService<S, C, B, P, H, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineService")
+            .field("inner", &self.inner)
+            .field("pipeline", &self.parts)
+            .field("reissue", &self.reissue)
+            .finish()
+    }
+}

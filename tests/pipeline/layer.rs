@@ -1,0 +1,455 @@
+//! The pipeline as one tower layer (`pipeline.layer()`): the same state machine as `run`, its
+//! errors boxed, its parts shared with the handle.
+
+use crate::support;
+
+use bulwark::BoxError;
+use bulwark::backoff::{Backoff, Jitter};
+use bulwark::bulkhead::{Bulkhead, BulkheadFull};
+use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen, State};
+use bulwark::pipeline::Pipeline;
+use bulwark::retry::Retry;
+use bulwark::timeout::Elapsed;
+use futures::FutureExt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::time::sleep;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn retry(attempts: u32) -> Retry {
+    let backoff = Backoff::constant(ms(10))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    Retry::builder()
+        .max_attempts(attempts)
+        .backoff(backoff)
+        .build()
+        .unwrap()
+}
+
+/// An inner service failing its first `failures` calls, counting every call.
+fn flaky(
+    failures: u32,
+    calls: Arc<AtomicU32>,
+) -> impl Service<u32, Response = u32, Error = std::io::Error, Future: Send> + Clone {
+    service_fn(move |request: u32| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if n <= failures {
+                Err(std::io::Error::other("reset"))
+            } else {
+                Ok(request * 10)
+            }
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_through_the_layer_with_the_request_cloned() {
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(5))
+        .retry(retry(3))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut svc = pipeline.layer().layer(flaky(2, calls.clone()));
+    let reply = svc.ready().await.unwrap().call(4).await.unwrap();
+    assert_eq!(reply, 40);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_error_comes_back_boxed_after_the_attempts() {
+    let pipeline = Pipeline::builder().retry(retry(2)).build().unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut svc = pipeline.layer().layer(flaky(5, calls.clone()));
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<std::io::Error>().unwrap().to_string(),
+        "reset"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_a_boxed_circuit_open_and_the_inner_service_is_not_called() {
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(2)
+        .open_duration(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .retry(retry(5))
+        .circuit_breaker(breaker.clone())
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut svc = pipeline.layer().layer(flaky(100, calls.clone()));
+    // Two failures open the circuit; the retry fails fast on it (its default).
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    let open = err
+        .downcast_ref::<CircuitOpen>()
+        .expect("the open circuit ends the call");
+    // Opened by the second attempt; the third, a backoff (10 ms) later, found it open.
+    assert_eq!(open.retry_after(), Duration::from_secs(60) - ms(10));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(breaker.state(), State::Open);
+    // The handle's state is the layer's: the next call is rejected without calling the service.
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_bulkhead_is_a_boxed_bulkhead_full_that_the_breaker_ignores() {
+    let bulkhead = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(0)
+        .build()
+        .unwrap();
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker.clone())
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let slow = service_fn(|_: u32| async {
+        sleep(ms(100)).await;
+        Ok::<_, std::io::Error>(1)
+    });
+    let mut svc = pipeline.layer().layer(slow);
+    let first = svc.ready().await.unwrap().call(1);
+    let mut first = pin!(first);
+    assert!(futures::poll!(first.as_mut()).is_pending());
+    assert_eq!(bulkhead.metrics().in_flight, 1);
+    let err = svc.ready().await.unwrap().call(2).await.unwrap_err();
+    assert!(err.is::<BulkheadFull>(), "{err}");
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "a full bulkhead is no failure"
+    );
+    assert_eq!(first.await.unwrap(), 1);
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_attempt_times_out_and_is_retried_and_the_total_timeout_ends_the_call() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let hangs_once = service_fn(move |_: u32| {
+        let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if n == 1 {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, std::io::Error>(n)
+        }
+    });
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(1))
+        .retry(retry(3))
+        .attempt_timeout(ms(200))
+        .build()
+        .unwrap();
+    let mut svc = pipeline.layer().layer(hangs_once);
+    let started = tokio::time::Instant::now();
+    let reply = svc.ready().await.unwrap().call(0).await.unwrap();
+    assert_eq!(reply, 2);
+    // The attempt timeout, then the backoff, then the second attempt.
+    assert_eq!(started.elapsed(), ms(210));
+
+    let hangs = service_fn(|_: u32| async {
+        std::future::pending::<()>().await;
+        Ok::<u32, std::io::Error>(0)
+    });
+    // Every attempt hangs: attempts of 200 ms, 10 ms apart, until the total second runs out in
+    // the fifth.
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(1))
+        .retry(retry(10))
+        .attempt_timeout(ms(200))
+        .build()
+        .unwrap();
+    let mut svc = pipeline.layer().layer(hangs);
+    let started = tokio::time::Instant::now();
+    let err = svc.ready().await.unwrap().call(0).await.unwrap_err();
+    assert!(err.is::<Elapsed>(), "{err}");
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_response_future_returns_the_slot_and_the_probe() {
+    let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .open_duration(ms(100))
+        .permitted_calls_in_half_open(1)
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker.clone())
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    // The first call fails (the circuit opens); every later one hangs.
+    let svc = service_fn(move |_: u32| {
+        let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if n == 1 {
+                return Err(std::io::Error::other("down"));
+            }
+            std::future::pending::<()>().await;
+            Ok::<u32, std::io::Error>(0)
+        }
+    });
+    let mut svc = pipeline.layer().layer(svc);
+    assert!(svc.ready().await.unwrap().call(0).await.is_err());
+    assert_eq!(breaker.state(), State::Open);
+    sleep(ms(100)).await;
+    for _ in 0..2 {
+        // The probe is admitted (the one probe slot is free again the second time), takes the
+        // bulkhead's one slot, and is dropped while its call hangs.
+        let call = svc.ready().await.unwrap().call(0);
+        let mut call = pin!(call);
+        assert!(futures::poll!(call.as_mut()).is_pending());
+        assert_eq!(breaker.state(), State::HalfOpen);
+        assert_eq!(bulkhead.metrics().in_flight, 1);
+    }
+    assert_eq!(bulkhead.metrics().in_flight, 0, "the slot came back");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "both probes called the service"
+    );
+}
+
+/// A service whose future is pending once (it wakes itself) and then ready.
+#[derive(Clone)]
+struct PendingOnce;
+
+struct Once(bool);
+
+impl Future for Once {
+    type Output = Result<u32, std::io::Error>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.0 {
+            Poll::Ready(Ok(1))
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Service<u32> for PendingOnce {
+    type Response = u32;
+    type Error = std::io::Error;
+    type Future = Once;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: u32) -> Once {
+        Once(false)
+    }
+}
+
+/// Polls `future` to its end with a waker that does nothing; its output.
+fn drive<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+fn full_pipeline() -> Pipeline {
+    Pipeline::builder()
+        .total_timeout(Duration::from_secs(10))
+        .retry(Retry::builder().max_attempts(3).build().unwrap())
+        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
+        .bulkhead(Bulkhead::builder().max_concurrent(4).build().unwrap())
+        .attempt_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn no_allocation_per_call_through_the_layer_even_when_the_call_is_pending_once() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let pipeline = full_pipeline();
+    let mut ready =
+        pipeline.layer().layer(service_fn(
+            |n: u32| async move { Ok::<_, std::io::Error>(n) },
+        ));
+    let per_call = support::allocations_per_call(10, 1000, || {
+        let out = ready.call(7).now_or_never();
+        assert!(matches!(out, Some(Ok(7))));
+    });
+    assert_eq!(per_call, 0.0, "ready at once");
+    let mut pending = pipeline.layer().layer(PendingOnce);
+    let per_call = support::allocations_per_call(10, 1000, || {
+        assert_eq!(drive(pending.call(0)).unwrap(), 1);
+    });
+    assert_eq!(per_call, 0.0, "pending once");
+    // The standalone door too, pending once.
+    let per_call = support::allocations_per_call(10, 1000, || {
+        let out = drive(pipeline.run(|| Once(false)));
+        assert_eq!(out.unwrap(), 1);
+    });
+    assert_eq!(per_call, 0.0, "standalone, pending once");
+}
+
+#[test]
+fn the_layer_is_usable_in_a_service_builder_and_boxes_its_errors() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let svc = ServiceBuilder::new()
+            .layer(full_pipeline().layer())
+            .service_fn(|n: u32| async move {
+                if n == 0 {
+                    Err::<u32, BoxError>("zero".into())
+                } else {
+                    Ok(n)
+                }
+            });
+        let reply = svc.clone().oneshot(3).await.unwrap();
+        assert_eq!(reply, 3);
+        let err = svc.oneshot(0).await.unwrap_err();
+        assert_eq!(err.to_string(), "zero");
+    });
+}
+
+/// The response futures' sizes, against budgets: a future is moved a few times per call (into the
+/// caller's state, into a task), so its size is part of what a call costs. A budget is the size
+/// measured when it was set, rounded up to 64 bytes; one that no longer holds is a change to
+/// look at, and to raise deliberately if it is worth it.
+#[test]
+fn response_futures_stay_within_their_size_budgets() {
+    use bulwark::timeout::TimeoutLayer;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let echo = service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n) });
+    let pipeline = full_pipeline();
+    let retry = Retry::builder().build().unwrap();
+    let breaker = CircuitBreaker::builder().build().unwrap();
+    let bulkhead = Bulkhead::builder().max_concurrent(4).build().unwrap();
+    let timeout = TimeoutLayer::new(Duration::from_secs(1));
+    let mut sizes = Vec::new();
+    let mut measure = |name: &'static str, size: usize, budget: usize| {
+        sizes.push(format!("{name}: {size} bytes (budget {budget})"));
+        assert!(
+            size <= budget,
+            "{name}: {size} bytes, over its budget of {budget}"
+        );
+    };
+    measure("timeout", size_of_val(&timeout.layer(echo).call(1)), 192);
+    measure(
+        "retry",
+        size_of_val(&retry.layer().layer(echo).call(1)),
+        256,
+    );
+    measure(
+        "circuit breaker",
+        size_of_val(&breaker.layer().layer(echo).call(1)),
+        64,
+    );
+    measure(
+        "bulkhead",
+        size_of_val(&bulkhead.layer().layer(echo).call(1)),
+        64,
+    );
+    let mut stack = ServiceBuilder::new()
+        .layer(timeout)
+        .layer(retry.layer())
+        .layer(breaker.layer())
+        .layer(bulkhead.layer())
+        .service(echo);
+    // 584 bytes since the timeout future carries its instance's name (one word more, for its
+    // events and its `Elapsed`).
+    measure("four layers stacked", size_of_val(&stack.call(1)), 640);
+    measure(
+        "pipeline layer",
+        size_of_val(&pipeline.layer().layer(echo).call(1)),
+        320,
+    );
+    measure(
+        "pipeline run",
+        size_of_val(&pipeline.run(|| async { Ok::<_, std::io::Error>(1) })),
+        320,
+    );
+    println!("{}", sizes.join("\n"));
+}
+
+#[test]
+fn four_separate_layers_allocate_nothing_per_call() {
+    use bulwark::timeout::TimeoutLayer;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let mut stack = ServiceBuilder::new()
+        .layer(TimeoutLayer::new(Duration::from_secs(10)))
+        .layer(Retry::builder().max_attempts(3).build().unwrap().layer())
+        .layer(CircuitBreaker::builder().build().unwrap().layer())
+        .layer(
+            Bulkhead::builder()
+                .max_concurrent(4)
+                .build()
+                .unwrap()
+                .layer(),
+        )
+        .service(service_fn(
+            |n: u32| async move { Ok::<_, std::io::Error>(n) },
+        ));
+    let per_call = support::allocations_per_call(10, 1000, || {
+        let out = stack.call(7).now_or_never();
+        assert!(matches!(out, Some(Ok(7))));
+    });
+    assert_eq!(per_call, 0.0, "ready at once");
+    let mut stack = ServiceBuilder::new()
+        .layer(TimeoutLayer::new(Duration::from_secs(10)))
+        .layer(Retry::builder().max_attempts(3).build().unwrap().layer())
+        .layer(CircuitBreaker::builder().build().unwrap().layer())
+        .layer(
+            Bulkhead::builder()
+                .max_concurrent(4)
+                .build()
+                .unwrap()
+                .layer(),
+        )
+        .service(PendingOnce);
+    let per_call = support::allocations_per_call(10, 1000, || {
+        assert_eq!(drive(stack.call(0)).unwrap(), 1);
+    });
+    assert_eq!(per_call, 0.0, "pending once");
+}
