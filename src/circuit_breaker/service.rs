@@ -4,7 +4,7 @@ use super::future::ResponseFuture;
 use super::handle::{Guard, LocalRef};
 use super::sync::Padded;
 use super::{CircuitBreaker, CircuitOpen, State};
-use crate::classify::Classify;
+use crate::classify::{Classify, DefaultClassifier};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tower::Service;
 
 /// A service guarded by a [`CircuitBreaker`]; made by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
-pub struct CircuitBreakerService<S, C> {
+pub struct CircuitBreakerService<S, C = DefaultClassifier> {
     inner: S,
     /// This service's own reference to the shared breaker, shared by its clones: response futures
     /// clone this `Arc`, whose count no service made by another `Layer::layer` call touches.

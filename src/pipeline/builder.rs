@@ -7,7 +7,7 @@ use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::DefaultClassifier;
-use crate::retry::{DefaultHint, OnError, Retry};
+use crate::retry::{DefaultHint, OnError, Retry, RetryBuilder};
 use crate::{ConfigError, Name};
 use std::fmt;
 use std::sync::Arc;
@@ -54,6 +54,52 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             attempt: self.attempt,
             name: self.name,
         }
+    }
+
+    /// Changes some settings of the retry already set (attempts, backoff, time limit, ...), keeping
+    /// the rest: its predicate, its hint, its budget and its listeners. For a preset such as
+    /// [`Pipeline::http`](super::Pipeline::http), whose retry policy reads status codes:
+    ///
+    /// ```
+    /// # #[cfg(feature = "http")]
+    /// # fn main() -> Result<(), bulwark::ConfigError> {
+    /// use std::time::Duration;
+    /// use bulwark::backoff::Backoff;
+    /// use bulwark::pipeline::Pipeline;
+    ///
+    /// let search = Pipeline::http()?
+    ///     .tune_retry(|retry| {
+    ///         retry
+    ///             .max_attempts(5)
+    ///             .stop_retrying_after(Duration::from_secs(3))
+    ///     })?
+    ///     .build()?;
+    /// # let _ = search;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "http"))]
+    /// # fn main() {}
+    /// ```
+    ///
+    /// Fails without a retry, or if the changed settings are invalid.
+    pub fn tune_retry(
+        mut self,
+        tune: impl FnOnce(RetryBuilder<B, P, H>) -> RetryBuilder<B, P, H>,
+    ) -> Result<Self, ConfigError>
+    where
+        B: Clone,
+        P: Clone,
+        H: Clone,
+    {
+        let Some(retry) = &self.retry else {
+            return Err(ConfigError::new(
+                "pipeline",
+                "retry",
+                "there is no retry to tune: set one with `.retry(..)`",
+            ));
+        };
+        self.retry = Some(tune(RetryBuilder::from_retry(retry)).build()?);
+        Ok(self)
     }
 
     /// Guards attempts with this breaker (the same circuit as every other user of the handle).

@@ -2,6 +2,9 @@
 
 use super::PipelineService;
 use super::handle::Parts;
+use crate::backoff::Backoff;
+use crate::classify::DefaultClassifier;
+use crate::retry::{CloneRequest, DefaultHint, OnError};
 use std::fmt;
 use std::sync::Arc;
 use tower::Layer;
@@ -11,7 +14,13 @@ use tower::Layer;
 ///
 /// Every service it makes, and every clone of those, shares the pipeline's parts, however many
 /// times [`Layer::layer`] is called.
-pub struct PipelineLayer<C, B, P, H, K> {
+pub struct PipelineLayer<
+    C = DefaultClassifier,
+    B = Backoff,
+    P = OnError,
+    H = DefaultHint,
+    K = CloneRequest,
+> {
     parts: Arc<Parts<C, B, P, H>>,
     reissue: K,
 }

@@ -120,6 +120,56 @@
 //! [`PipelineLayer::reissue`]. The four separate layers still stack in any order you need; the
 //! fused layer is the cheaper way to have all four (see the figures in BENCHMARKS.md).
 //!
+//! # Keeping a protected client
+//!
+//! The services name their defaults (those of [`Pipeline::builder`] without a custom classifier,
+//! backoff, predicate or hint, and requests cloned for retries), so a client protected by a
+//! pipeline fits in a struct field, or in axum's state, as `PipelineService<Client>`:
+//!
+//! ```
+//! use bulwark::pipeline::{Pipeline, PipelineService};
+//! use bulwark::retry::Retry;
+//! use std::time::Duration;
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! /// The downstream client (here a stand-in): any `tower::Service` that is `Clone`.
+//! #[derive(Clone)]
+//! struct Inventory;
+//!
+//! impl Service<String> for Inventory {
+//!     type Response = u32;
+//!     type Error = std::io::Error;
+//!     type Future = std::future::Ready<Result<u32, std::io::Error>>;
+//!     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+//!         std::task::Poll::Ready(Ok(()))
+//!     }
+//!     fn call(&mut self, _sku: String) -> Self::Future {
+//!         std::future::ready(Ok(12))
+//!     }
+//! }
+//!
+//! /// Axum's state (`Router::with_state`) holds it the same way: it is `Clone`.
+//! #[derive(Clone)]
+//! struct AppState {
+//!     inventory: PipelineService<Inventory>,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let pipeline = Pipeline::builder()
+//!     .total_timeout(Duration::from_secs(2))
+//!     .retry(Retry::builder().max_attempts(3).build()?)
+//!     .build()?;
+//! let state = AppState { inventory: pipeline.layer().layer(Inventory) };
+//! let stock = state.inventory.clone().oneshot("sku-42".to_owned()).await?;
+//! assert_eq!(stock, 12);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The separate layers' services have defaults too: `TimeoutService<RetryService<
+//! CircuitBreakerService<BulkheadService<Client>>>>` names the four stacked with their defaults.
+//!
 //! # Cost
 //!
 //! A call is one state machine: no allocation on the success path, including a call whose

@@ -4,9 +4,9 @@ use super::ResponseFuture;
 use super::handle::Parts;
 use super::hint::PipelineHint;
 use crate::BoxError;
-use crate::backoff::MakeDelays;
-use crate::classify::Classify;
-use crate::retry::{Reissue, RetryAfter, ShouldRetry};
+use crate::backoff::{Backoff, MakeDelays};
+use crate::classify::{Classify, DefaultClassifier};
+use crate::retry::{CloneRequest, DefaultHint, OnError, Reissue, RetryAfter, ShouldRetry};
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,7 +21,14 @@ use tower::Service;
 /// retry. Errors are `BoxError`s: the inner service's own, or [`Elapsed`](crate::timeout::Elapsed),
 /// [`CircuitOpen`](crate::circuit_breaker::CircuitOpen) and
 /// [`BulkheadFull`](crate::bulkhead::BulkheadFull) to downcast.
-pub struct PipelineService<S, C, B, P, H, K> {
+pub struct PipelineService<
+    S,
+    C = DefaultClassifier,
+    B = Backoff,
+    P = OnError,
+    H = DefaultHint,
+    K = CloneRequest,
+> {
     inner: S,
     parts: Arc<Parts<C, B, P, H>>,
     reissue: K,

@@ -68,10 +68,45 @@ struct State {
     buckets: [Bucket; BUCKETS],
 }
 
+/// Deposits are striped: each thread adds to one of these counters, each on its own cache lines,
+/// so that calls on different threads do not write one shared line. The total is the exact sum.
+const STRIPES: usize = 8;
+
+/// One stripe of a bucket's requests, alone on its cache lines.
+#[derive(Default)]
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
 #[derive(Default)]
 struct Bucket {
-    requests: AtomicU64,
+    requests: [Stripe; STRIPES],
     retries: AtomicU64,
+}
+
+impl Bucket {
+    fn requests(&self) -> u64 {
+        self.requests.iter().fold(0u64, |sum, s| {
+            sum.saturating_add(s.0.load(Ordering::Acquire))
+        })
+    }
+}
+
+/// This thread's stripe: threads take stripes in turn as they first deposit.
+fn stripe() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let mut i = s.get();
+        if i == usize::MAX {
+            i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
+            s.set(i);
+        }
+        i
+    })
 }
 
 /// A snapshot of a [`RetryBudget`] over its current window.
@@ -130,7 +165,9 @@ impl State {
             // Requests first: a reader in between sees fewer deposits, never fewer withdrawals.
             let stale = (epoch - current).min(BUCKETS as u64);
             for e in epoch - stale + 1..=epoch {
-                self.bucket(e).requests.store(0, Ordering::Release);
+                for stripe in &self.bucket(e).requests {
+                    stripe.0.store(0, Ordering::Release);
+                }
             }
             for e in epoch - stale + 1..=epoch {
                 self.bucket(e).retries.store(0, Ordering::Release);
@@ -147,7 +184,7 @@ impl State {
     fn sums(&self) -> (u64, u64) {
         self.buckets.iter().fold((0u64, 0u64), |(q, r), b| {
             (
-                q.saturating_add(b.requests.load(Ordering::Acquire)),
+                q.saturating_add(b.requests()),
                 r.saturating_add(b.retries.load(Ordering::Acquire)),
             )
         })
@@ -160,7 +197,9 @@ impl State {
 
     fn deposit(&self, now: Instant) {
         let epoch = self.advance(now);
-        self.bucket(epoch).requests.fetch_add(1, Ordering::AcqRel);
+        self.bucket(epoch).requests[stripe()]
+            .0
+            .fetch_add(1, Ordering::AcqRel);
     }
 
     fn try_withdraw(&self, now: Instant) -> bool {

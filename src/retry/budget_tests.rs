@@ -176,3 +176,26 @@ proptest! {
         }
     }
 }
+
+/// Deposits from threads land in different stripes; the total is still exact.
+#[test]
+fn deposits_from_many_threads_add_up_exactly() {
+    let b = RetryBudget::builder()
+        .window(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let now = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..10_000 {
+                    b.deposit(now);
+                }
+            });
+        }
+    });
+    let m = b.metrics();
+    assert_eq!(m.requests, 80_000);
+    // 20 % of them, plus the floor of 10 per second over the hour.
+    assert_eq!(m.available, 16_000 + 36_000);
+}

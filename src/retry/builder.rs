@@ -146,6 +146,46 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         }
     }
 
+    /// The hint as it is (not combined with the default one as [`retry_after`](Self::retry_after)
+    /// does): for hints that are types of the crate's own.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn hint<H2>(self, hint: H2) -> RetryBuilder<B, P, H2> {
+        RetryBuilder {
+            max_attempts: self.max_attempts,
+            stop_retrying_after: self.stop_retrying_after,
+            open_circuit_wait: self.open_circuit_wait,
+            backoff: self.backoff,
+            predicate: self.predicate,
+            hint,
+            budget: self.budget,
+            listeners: self.listeners,
+        }
+    }
+
+    /// A builder holding `retry`'s settings (the same budget, if it has one, and the same
+    /// listeners), to change some of them.
+    pub(crate) fn from_retry(retry: &Retry<B, P, H>) -> Self
+    where
+        B: Clone,
+        P: Clone,
+        H: Clone,
+    {
+        let s = &retry.shared;
+        RetryBuilder {
+            max_attempts: s.max_attempts,
+            stop_retrying_after: s.stop_retrying_after,
+            open_circuit_wait: s.open_circuit_wait,
+            backoff: s.backoff.clone(),
+            predicate: s.predicate.clone(),
+            hint: s.hint.clone(),
+            budget: match &s.budget {
+                Some(budget) => BudgetChoice::Shared(budget.clone()),
+                None => BudgetChoice::None,
+            },
+            listeners: s.listeners.clone(),
+        }
+    }
+
     /// Uses `budget` for this retry's calls. Pass clones of one budget to several retries to
     /// make them share it.
     pub fn budget(mut self, budget: RetryBudget) -> Self {

@@ -10,6 +10,7 @@ use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -411,7 +412,7 @@ pin_project! {
         S: Service<Req>,
         B: MakeDelays,
     {
-        cfg: Config<B, P, H>,
+        cfg: Arc<Config<B, P, H>>,
         #[pin]
         machine: Machine<
             Option<Again<S, Req, K>>,
@@ -428,7 +429,7 @@ where
     B: MakeDelays,
 {
     pub(super) fn new(
-        cfg: Config<B, P, H>,
+        cfg: Arc<Config<B, P, H>>,
         attempts: Attempts<B::Delays>,
         again: Option<Again<S, Req, K>>,
         future: S::Future,

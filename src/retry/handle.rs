@@ -20,9 +20,10 @@ pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
     pub(crate) shared: Arc<Config<B, P, H>>,
 }
 
-/// A retry's configuration. The tower door copies it into each call's future (when `B`, `P` and
-/// `H` are `Clone`), so a call touches no reference count shared with other threads unless a
-/// budget or listeners are set.
+/// A retry's configuration. Each tower service made by `Layer::layer` holds a copy of its own
+/// (shared by its clones), and each call's future a reference to that copy: a call copies no
+/// configuration, and touches no reference count shared with services made by other `layer`
+/// calls.
 pub(crate) struct Config<B, P, H> {
     pub(super) max_attempts: u32,
     pub(super) stop_retrying_after: Option<Duration>,
@@ -151,6 +152,15 @@ impl<B, P, H> Clone for Retry<B, P, H> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<B: Clone, P: Clone, H: Clone> Retry<B, P, H> {
+    /// A handle to a copy of this configuration (the same budget and listeners).
+    pub(super) fn local_copy(&self) -> Self {
+        Self {
+            shared: Arc::new(Config::clone(&self.shared)),
         }
     }
 }

@@ -70,11 +70,14 @@ impl<B, P, H, K> RetryLayer<B, P, H, K> {
     }
 }
 
-impl<S, B, P, H, K: Clone> Layer<S> for RetryLayer<B, P, H, K> {
+/// Each service made gets its own copy of the retry's configuration (one allocation), shared by
+/// that service's clones: its calls' futures hold a reference to it, a count no service made by
+/// another `layer` call touches. The budget and the listeners stay shared with the handle.
+impl<S, B: Clone, P: Clone, H: Clone, K: Clone> Layer<S> for RetryLayer<B, P, H, K> {
     type Service = RetryService<S, B, P, H, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RetryService::new(inner, self.retry.clone(), self.reissue.clone())
+        RetryService::new(inner, self.retry.local_copy(), self.reissue.clone())
     }
 }
 

@@ -2,15 +2,16 @@
 
 use super::attempts::Attempts;
 use super::future::{Again, ResponseFuture};
-use super::{Reissue, Retry, RetryAfter, ShouldRetry};
+use super::{CloneRequest, DefaultHint, OnError, Reissue, Retry, RetryAfter, ShouldRetry};
 use crate::BoxError;
-use crate::backoff::MakeDelays;
+use crate::backoff::{Backoff, MakeDelays};
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
 /// A service that retries failed calls; made by [`RetryLayer`](super::RetryLayer).
-pub struct RetryService<S, B, P, H, K> {
+pub struct RetryService<S, B = Backoff, P = OnError, H = DefaultHint, K = CloneRequest> {
     inner: S,
     retry: Retry<B, P, H>,
     reissue: K,
@@ -60,7 +61,7 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let cfg = &*self.retry.shared;
+        let cfg = &self.retry.shared;
         let attempts = Attempts::start(cfg);
         // What a retry needs is set aside only if one may follow. The clone of the inner service
         // is not ready: the future drives it to readiness before every retry.
@@ -70,7 +71,7 @@ where
             request: self.reissue.keep(&request),
         });
         let future = self.inner.call(request);
-        ResponseFuture::new(cfg.clone(), attempts, again, future)
+        ResponseFuture::new(Arc::clone(cfg), attempts, again, future)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The tower service of the timeout pattern.
 
 use super::future::{ResponseFuture, Run};
-use super::{Elapsed, Event, RequestTimeout, TimeoutLayer};
+use super::{DefaultTimeout, Elapsed, Event, RequestTimeout, TimeoutLayer};
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,7 +9,7 @@ use tokio::time::{Instant, Sleep};
 use tower::Service;
 
 /// A service that fails calls taking longer than a timeout. Made by [`TimeoutLayer`].
-pub struct TimeoutService<S, P> {
+pub struct TimeoutService<S, P = DefaultTimeout> {
     inner: S,
     config: TimeoutLayer<P>,
     ready: ReadyWait,
