@@ -2,10 +2,11 @@
 //! labels, health details and rejection errors.
 
 use std::borrow::Borrow;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The name of a pattern instance (`"payments"`), set with the builder's `.name(..)`.
 ///
@@ -15,51 +16,53 @@ use std::sync::Arc;
 /// open`). An instance that was not named is named after its kind: `"timeout"`, `"retry"`,
 /// `"circuit_breaker"`, `"bulkhead"`, `"pipeline"`, `"chaos"`, `"health"`.
 ///
-/// Cloning is cheap and never allocates: a pattern's default name is a static reference, any
-/// other is shared behind an `Arc` (made once, when the name is set). A name is two words.
+/// A name is a `&'static str`: `Copy`, two words, free to clone and to drop, so carrying it in
+/// every event, rejection and response future costs a call nothing. A name made at run time
+/// (from a `String` or an `Arc<str>`) is interned: its text is kept for the life of the
+/// process, once per distinct name. Names are meant to be few (one per dependency, as a metric
+/// label must be); do not make one per request.
 ///
 /// ```
 /// use bulwark::Name;
 ///
 /// let name = Name::from("payments");
-/// assert_eq!(Name::from_static(&"payments"), name);
 /// assert_eq!(name, "payments");
 /// assert_eq!(name.as_str(), "payments");
-/// assert_eq!(Name::from(format!("shard-{}", 3)).to_string(), "shard-3");
+/// let shard = Name::from(format!("shard-{}", 3));
+/// assert_eq!(shard.to_string(), "shard-3");
+/// // The same text is interned once.
+/// assert!(std::ptr::eq(shard.as_str(), Name::from(String::from("shard-3")).as_str()));
 /// ```
-#[derive(Clone)]
-pub struct Name(Repr);
-
-// Both variants are one thin pointer, so a name is two words: it sits in every event, every
-// rejection error and every response future that can hold one.
-#[derive(Clone)]
-enum Repr {
-    Static(&'static &'static str),
-    Shared(Arc<Box<str>>),
-}
+#[derive(Clone, Copy)]
+pub struct Name(&'static str);
 
 impl Name {
-    /// A name known at compile time, as a reference to a string literal: `Name::from_static(&"payments")`
-    /// (no allocation, ever). `Name::from("payments")` allocates once instead.
-    pub const fn from_static(name: &'static &'static str) -> Self {
-        Self(Repr::Static(name))
+    /// A name known at compile time (no allocation, ever).
+    pub const fn from_static(name: &'static str) -> Self {
+        Self(name)
     }
 
-    /// The name as a string slice.
-    pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Static(s) => s,
-            Repr::Shared(s) => s,
+    /// The name as a string slice, for as long as the process lives.
+    pub const fn as_str(&self) -> &'static str {
+        self.0
+    }
+
+    /// The interned copy of `text`: the same `&'static str` for the same text, leaked once.
+    fn intern(text: &str) -> Self {
+        static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+        let mut set = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(name) = set.get(text) {
+            return Self(name);
         }
+        let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
+        set.insert(name);
+        Self(name)
     }
 
     /// The name as a `metrics` label value (called when handles are registered, not per call).
     #[cfg(feature = "metrics")]
     pub(crate) fn label(&self) -> metrics::SharedString {
-        match &self.0 {
-            Repr::Static(s) => metrics::SharedString::from(**s),
-            Repr::Shared(s) => metrics::SharedString::from(String::from(&***s)),
-        }
+        metrics::SharedString::from(self.0)
     }
 }
 
@@ -82,33 +85,29 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
-impl From<&'static &'static str> for Name {
-    fn from(name: &'static &'static str) -> Self {
+impl From<&'static str> for Name {
+    fn from(name: &'static str) -> Self {
         Self::from_static(name)
     }
 }
 
-impl From<&str> for Name {
-    fn from(name: &str) -> Self {
-        Self(Repr::Shared(Arc::new(name.into())))
-    }
-}
-
 impl From<String> for Name {
+    /// Interns the text (see [`Name`]).
     fn from(name: String) -> Self {
-        Self(Repr::Shared(Arc::new(name.into_boxed_str())))
+        Self::intern(&name)
     }
 }
 
 impl From<Arc<str>> for Name {
+    /// Interns the text (see [`Name`]).
     fn from(name: Arc<str>) -> Self {
-        Self::from(&*name)
+        Self::intern(&name)
     }
 }
 
 impl From<&Name> for Name {
     fn from(name: &Name) -> Self {
-        name.clone()
+        *name
     }
 }
 

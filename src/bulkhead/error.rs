@@ -28,7 +28,7 @@ pub enum FullReason {
 /// It carries the bulkhead's [`name`](Self::name), which its message prints:
 /// `bulkhead "payments" is full: queue full` (`bulkhead is full: ...` for a bulkhead that kept
 /// its default name).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BulkheadFull {
     reason: FullReason,
     name: Name,

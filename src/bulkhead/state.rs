@@ -146,7 +146,7 @@ impl Shared {
 
     /// The bulkhead's name (a cheap clone), for a rejection.
     pub(super) fn name(&self) -> crate::Name {
-        self.listeners.name().clone()
+        *self.listeners.name()
     }
 
     pub(super) fn queued(&self) -> usize {

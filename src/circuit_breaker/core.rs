@@ -215,7 +215,7 @@ impl Core {
     }
 
     fn reject(&self, state: State, retry_after: Duration, report: bool) -> CircuitOpen {
-        let open = CircuitOpen::new(state, retry_after, self.listeners.name().clone());
+        let open = CircuitOpen::new(state, retry_after, *self.listeners.name());
         if report {
             self.count_rejection(&open);
         }

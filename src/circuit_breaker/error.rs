@@ -17,7 +17,7 @@ use std::time::Duration;
 /// It carries the breaker's [`name`](Self::name), which its message prints:
 /// `circuit breaker "payments" is open, retry after 2.5s` (`circuit breaker is open, ...` for a
 /// breaker that kept its default name).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CircuitOpen {
     /// Nanoseconds, `u64::MAX` for [`Duration::MAX`] (open periods are at most a year): kept in
     /// one word, so a response future holding a rejection stays small.

@@ -257,7 +257,7 @@ impl PatternEvent for Event {
                 State::ALL.map(State::as_str),
                 Vec::new(),
             ),
-            name: name.clone(),
+            name: *name,
         };
         instruments.state.set(State::Closed.index());
         instruments

@@ -237,6 +237,15 @@ mod transition;
 mod window;
 
 pub use builder::{Builder, DroppedCall, WindowKind};
+#[cfg_attr(
+    not(all(
+        feature = "timeout",
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "bulkhead"
+    )),
+    allow(unused_imports, reason = "used by the pipeline only")
+)]
 pub(crate) use core::Ticket;
 pub use error::CircuitOpen;
 pub use events::{Event, Metrics, OpenReason};

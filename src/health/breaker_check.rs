@@ -78,7 +78,7 @@ impl<C> CircuitBreakerCheck<C> {
             ),
         };
         let health = health
-            .with_detail("name", self.breaker.name().clone())
+            .with_detail("name", *self.breaker.name())
             .with_detail("state", state)
             .with_detail("rejected", m.rejected);
         // The breaker keeps a window only while closed (or counting without tripping).

@@ -89,7 +89,7 @@ impl BulkheadCheck {
             )),
         };
         health
-            .with_detail("name", self.bulkhead.name().clone())
+            .with_detail("name", *self.bulkhead.name())
             .with_detail("saturation", saturation)
             .with_detail("in_flight", m.in_flight)
             .with_detail("max_concurrent", m.max_concurrent)

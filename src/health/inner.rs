@@ -169,7 +169,7 @@ impl Inner {
         self.runs.fetch_add(1, Relaxed);
         if before != Some(recorded.status) && self.listeners.is_active() {
             self.pending_events().push(Event::CheckChanged {
-                name: self.listeners.name().clone(),
+                name: *self.listeners.name(),
                 check: spec.name.clone(),
                 from: before,
                 to: recorded.status,

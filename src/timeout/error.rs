@@ -13,7 +13,7 @@ use std::time::Duration;
 /// It carries the timeout's [`name`](Self::name), which its message prints:
 /// `timed out "payments" after 1s` (`timed out after 1s` for a timeout that kept its default
 /// name).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed {
     after: Duration,
     readiness: bool,

@@ -70,7 +70,7 @@ impl<F: Future> Future for Run<F> {
                 after,
                 waiting_for_readiness: false,
             });
-            let name = this.listeners.name().clone();
+            let name = *this.listeners.name();
             return Poll::Ready(Err(Elapsed::call(after, name)));
         }
         Poll::Pending

@@ -19,7 +19,7 @@ impl Timeout {
     pub fn new(duration: Duration) -> Self {
         Self {
             duration,
-            listeners: Listeners::new(&"timeout"),
+            listeners: Listeners::new("timeout"),
         }
     }
 

@@ -91,7 +91,7 @@ where
             let limit = self.config.backpressure_timeout.unwrap_or_default();
             return ResponseFuture::failed(Elapsed::readiness(
                 limit,
-                self.config.listeners.name().clone(),
+                *self.config.listeners.name(),
             ));
         }
         let after = self

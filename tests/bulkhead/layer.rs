@@ -22,9 +22,8 @@ fn bulkhead(max_concurrent: usize, max_queued: usize) -> Bulkhead {
 }
 
 fn as_full(err: BoxError) -> BulkheadFull {
-    err.downcast_ref::<BulkheadFull>()
+    *err.downcast_ref::<BulkheadFull>()
         .unwrap_or_else(|| panic!("expected BulkheadFull, got {err}"))
-        .clone()
 }
 
 #[tokio::test]

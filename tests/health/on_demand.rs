@@ -330,18 +330,18 @@ async fn listeners_see_check_and_overall_changes() {
         *events.lock().unwrap(),
         [
             Event::CheckChanged {
-                name: name.clone(),
+                name,
                 check: db.clone(),
                 from: None,
                 to: H
             },
             Event::StatusChanged {
-                name: name.clone(),
+                name,
                 from: U,
                 to: H
             },
             Event::CheckChanged {
-                name: name.clone(),
+                name,
                 check: db,
                 from: Some(H),
                 to: U
