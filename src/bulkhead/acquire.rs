@@ -1,5 +1,6 @@
 //! Admission: the future that takes a slot, waiting in the bounded queue if it must.
 
+use super::semaphore::{Join, Wait};
 use super::state::{Permit, Shared};
 use super::{BulkheadFull, Event};
 use std::fmt;
@@ -7,67 +8,62 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::time::Instant;
-
-/// A wait in the queue: its place in the queue count, the semaphore's FIFO wait for a permit, and
-/// the `max_wait` timer. tokio's `acquire` future cannot be named, so the whole wait is one
-/// boxed future: one allocation per call that has to wait, none on the uncontended path.
-type Wait = Pin<Box<dyn Future<Output = (Result<Permit, BulkheadFull>, Instant)> + Send + Sync>>;
+use tokio::time::{Instant, Sleep};
 
 /// Takes a slot: at once if one is free and nobody waits, else after a FIFO wait in the bounded
 /// queue, at most `max_wait`. Nothing happens until the first poll. Dropping it while it waits
-/// leaves the queue at once.
+/// leaves the queue at once (handing on a slot it was granted but had not collected).
 pub(crate) struct Acquire {
     shared: Arc<Shared>,
-    wait: Option<Wait>,
-    done: bool,
+    stage: Stage,
+}
+
+enum Stage {
+    Start,
+    /// In the queue under `key` since `since`; the `max_wait` timer, if there is one (boxed: only
+    /// a call that waits with a `max_wait` allocates).
+    Waiting {
+        key: usize,
+        since: Instant,
+        timer: Option<Pin<Box<Sleep>>>,
+    },
+    Done,
 }
 
 impl Acquire {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
-            wait: None,
-            done: false,
+            stage: Stage::Start,
         }
     }
-}
 
-/// Joins the queue, if there is room, and returns the wait.
-fn enqueue(shared: &Arc<Shared>) -> Result<Wait, BulkheadFull> {
-    let Some(slot) = shared.try_enqueue() else {
-        return Err(reject(shared, BulkheadFull::queue_full(shared.name())));
-    };
-    let queued = shared.queued();
-    shared.listeners.emit(|name| Event::Queued { name, queued });
-    let shared = Arc::clone(shared);
-    let since = Instant::now();
-    let deadline = shared.max_wait.and_then(|w| since.checked_add(w));
-    Ok(Box::pin(async move {
-        // Held until the wait ends, however it ends.
-        let _slot = slot;
-        loop {
-            let acquire = shared.semaphore.acquire();
-            let acquired = match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, acquire).await,
-                None => Ok(acquire.await),
-            };
-            let full = match acquired {
-                Ok(Ok(permit)) => match shared.admit_queued(permit) {
-                    Some(permit) => return (Ok(permit), since),
-                    // The permit paid a debt (the limit was just lowered): wait again.
-                    None => continue,
-                },
-                Err(_elapsed) => {
-                    BulkheadFull::timed_out(shared.max_wait.unwrap_or_default(), shared.name())
-                }
-                // The semaphore is never closed, so this cannot happen; were it to, the call is
-                // turned away rather than admitted past the limit.
-                Ok(Err(_closed)) => BulkheadFull::queue_full(shared.name()),
-            };
-            return (Err(full), since);
+    /// Joins the queue, if there is room.
+    fn join(&mut self) -> Result<Option<Permit>, BulkheadFull> {
+        match self.shared.join() {
+            Join::Admitted => {
+                self.shared.emit_admitted(std::time::Duration::ZERO);
+                Ok(Some(self.shared.permit()))
+            }
+            Join::Full => Err(reject(
+                &self.shared,
+                BulkheadFull::queue_full(self.shared.name()),
+            )),
+            Join::Queued { key, queued } => {
+                let since = Instant::now();
+                let timer = self
+                    .shared
+                    .max_wait
+                    .and_then(|w| since.checked_add(w))
+                    .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
+                self.stage = Stage::Waiting { key, since, timer };
+                self.shared
+                    .listeners
+                    .emit(|name| Event::Queued { name, queued });
+                Ok(None)
+            }
         }
-    }))
+    }
 }
 
 impl Future for Acquire {
@@ -75,35 +71,55 @@ impl Future for Acquire {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if this.done {
-            return Poll::Pending;
-        }
-        let wait = match &mut this.wait {
-            Some(wait) => wait,
-            None => {
-                if let Some(permit) = this.shared.try_admit() {
-                    this.done = true;
+        if let Stage::Start = this.stage {
+            if let Some(permit) = this.shared.try_admit() {
+                this.stage = Stage::Done;
+                return Poll::Ready(Ok(permit));
+            }
+            match this.join() {
+                Ok(None) => {}
+                Ok(Some(permit)) => {
+                    this.stage = Stage::Done;
                     return Poll::Ready(Ok(permit));
                 }
-                match enqueue(&this.shared) {
-                    Ok(wait) => this.wait.insert(wait),
-                    Err(full) => {
-                        this.done = true;
-                        return Poll::Ready(Err(full));
-                    }
+                Err(full) => {
+                    this.stage = Stage::Done;
+                    return Poll::Ready(Err(full));
                 }
             }
+        }
+        let Stage::Waiting { key, since, timer } = &mut this.stage else {
+            return Poll::Pending;
         };
-        let (result, since) = std::task::ready!(wait.as_mut().poll(cx));
-        this.wait = None;
-        this.done = true;
-        Poll::Ready(match result {
-            Ok(permit) => {
+        // A slot granted before the timer fired wins over the timer.
+        let timed_out = timer
+            .as_mut()
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+        let (key, since) = (*key, *since);
+        let result = match this.shared.poll_wait(key, cx.waker(), timed_out) {
+            Wait::Pending => return Poll::Pending,
+            Wait::Admitted => {
                 this.shared.emit_admitted(since.elapsed());
-                Ok(permit)
+                Ok(this.shared.permit())
             }
-            Err(full) => Err(reject(&this.shared, full)),
-        })
+            Wait::TimedOut => Err(reject(
+                &this.shared,
+                BulkheadFull::timed_out(
+                    this.shared.max_wait.unwrap_or_default(),
+                    this.shared.name(),
+                ),
+            )),
+        };
+        this.stage = Stage::Done;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        if let Stage::Waiting { key, .. } = self.stage {
+            self.shared.abandon(key);
+        }
     }
 }
 
@@ -118,9 +134,11 @@ fn reject(shared: &Shared, full: BulkheadFull) -> BulkheadFull {
 
 impl fmt::Debug for Acquire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acquire")
-            .field("waiting", &self.wait.is_some())
-            .field("done", &self.done)
-            .finish()
+        let stage = match self.stage {
+            Stage::Start => "start",
+            Stage::Waiting { .. } => "waiting",
+            Stage::Done => "done",
+        };
+        f.debug_struct("Acquire").field("stage", &stage).finish()
     }
 }

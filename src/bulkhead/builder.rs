@@ -71,8 +71,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] naming the field, when `max_concurrent` is 0 or above tokio's
-    /// `Semaphore::MAX_PERMITS`, or `max_wait` is zero (use `max_queued(0)` to turn calls away
+    /// [`ConfigError`] naming the field, when `max_concurrent` is 0 or above
+    /// `usize::MAX >> 3`, or `max_wait` is zero (use `max_queued(0)` to turn calls away
     /// without waiting).
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
         let max_concurrent = check_max_concurrent(self.max_concurrent)?;

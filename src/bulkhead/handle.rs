@@ -11,6 +11,27 @@ use std::sync::Arc;
 /// A bulkhead: at most `max_concurrent` calls at once, at most `max_queued` waiting.
 ///
 /// A cheap-to-clone handle; see the [module docs](super).
+///
+/// ```
+/// use bulwark::Error;
+/// use bulwark::bulkhead::Bulkhead;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let bulkhead = Bulkhead::builder().max_concurrent(1).max_queued(0).build()?;
+/// let slow = bulkhead.run(|| async {
+///     tokio::time::sleep(Duration::from_secs(1)).await;
+///     Ok::<_, std::io::Error>("slow")
+/// });
+/// let mut slow = std::pin::pin!(slow);
+/// assert!(futures::poll!(slow.as_mut()).is_pending()); // it holds the one slot
+/// let turned_away = bulkhead.run(|| async { Ok::<_, std::io::Error>("fast") }).await;
+/// assert!(matches!(turned_away, Err(Error::BulkheadFull(_))));
+/// assert_eq!(slow.await.unwrap(), "slow");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Bulkhead {
     pub(super) shared: Arc<Shared>,
@@ -63,7 +84,7 @@ impl Bulkhead {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] if `n` is 0 or above tokio's `Semaphore::MAX_PERMITS`; the limit is then
+    /// [`ConfigError`] if `n` is 0 or above `usize::MAX >> 3`; the limit is then
     /// left as it was.
     pub fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
         self.shared.set_max_concurrent(n)

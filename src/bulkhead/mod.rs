@@ -118,11 +118,12 @@
 //!
 //! # Cost
 //!
-//! A call that finds a free slot (and nobody waiting) costs one compare-and-swap on tokio's
-//! semaphore, one reference count, and on release the semaphore's return of the permit: no heap
-//! allocation, no clock read. A call that has to wait allocates its wait once (tokio's semaphore
-//! future cannot be named, so the wait, with its `max_wait` timer, is one boxed future) and reads
-//! the clock once; in the default tower mode the waiting call, with its request and the service
+//! A call that finds a free slot (and nobody waiting) costs one compare-and-swap on the
+//! bulkhead's state word, one reference count, and on release one atomic add: no lock, no heap
+//! allocation, no clock read, so calls on many threads contend only for that word. The queue's
+//! mutex is taken only when every slot is taken or somebody waits. A call that has to wait reads
+//! the clock once and allocates nothing, unless it has a `max_wait`, whose timer is boxed once
+//! for that wait; in the default tower mode the waiting call, with its request and the service
 //! made ready for it, is boxed too, which keeps the response future small for the calls that do
 //! not wait.
 
@@ -133,8 +134,11 @@ mod events;
 mod future;
 mod handle;
 mod layer;
+mod semaphore;
 mod service;
 mod state;
+mod sync;
+mod waiters;
 
 #[cfg_attr(
     not(all(
@@ -143,7 +147,7 @@ mod state;
         feature = "circuit-breaker",
         feature = "bulkhead"
     )),
-    allow(unused_imports, reason = "used by the pipeline only")
+    allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use acquire::Acquire;
 pub use builder::Builder;
@@ -160,6 +164,6 @@ pub use service::BulkheadService;
         feature = "circuit-breaker",
         feature = "bulkhead"
     )),
-    allow(unused_imports, reason = "used by the pipeline only")
+    allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use state::Permit;

@@ -1,35 +1,28 @@
-//! The shared state of a bulkhead: the semaphore of slots, the queue count, the limits.
+//! The shared state of a bulkhead: its semaphore of slots and queue, the limits, the counters.
 //!
-//! Slots are the permits of a `tokio::sync::Semaphore`, which serves its waiters first in, first
-//! out. What the semaphore lacks is built here:
-//!
-//! - a bound on the number of waiters: `queued` is reserved with a compare-and-swap before a call
-//!   joins the semaphore's queue, so it never exceeds `max_queued`, and released when the wait ends
-//!   (admitted, timed out or dropped);
-//! - a limit that can shrink while calls are running: the permits that cannot be taken away at
-//!   once (because running calls hold them) become a `debt`, paid by the next releases, which
-//!   forget their permit instead of returning it. At every moment
-//!   `permits held + permits available == max_concurrent + debt`.
+//! Slots and waiters are the business of the bulkhead's own [`Semaphore`]: a FIFO semaphore whose
+//! common path (a free slot and nobody waiting; a release with nobody waiting) is one atomic
+//! operation, whose queue is bounded by `max_queued`, and whose limit can shrink while calls run
+//! (the slots that cannot be taken back at once become a debt, paid by the next releases). At every
+//! moment `slots held + slots free == max_concurrent + debt`.
 
 use super::Event;
+use super::semaphore::{Join, MAX_PERMITS, Semaphore, Wait};
 use crate::ConfigError;
 use crate::event::Listeners;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
+/// The state every clone of a bulkhead shares. The semaphore comes first: its word shares a cache
+/// line with the `Arc`'s reference counts, which a call also touches.
+#[repr(C)]
 pub(super) struct Shared {
-    pub(super) semaphore: Semaphore,
+    semaphore: Semaphore,
     pub(super) max_wait: Option<Duration>,
     pub(super) listeners: Listeners<Event>,
-    max_concurrent: AtomicUsize,
     max_queued: AtomicUsize,
-    queued: AtomicUsize,
-    /// Permits still to be taken out of circulation after `max_concurrent` was lowered.
-    /// Changed only under `resize`; read without it.
-    debt: AtomicUsize,
-    resize: Mutex<()>,
     rejected_queue_full: AtomicU64,
     rejected_timed_out: AtomicU64,
 }
@@ -43,11 +36,11 @@ pub(super) fn check_max_concurrent(n: usize) -> Result<usize, ConfigError> {
             "must be at least 1",
         ));
     }
-    if n > Semaphore::MAX_PERMITS {
+    if n > MAX_PERMITS {
         return Err(ConfigError::new(
             "bulkhead",
             "max_concurrent",
-            "must be at most tokio's Semaphore::MAX_PERMITS (usize::MAX >> 3)",
+            "must be at most usize::MAX >> 3",
         ));
     }
     Ok(n)
@@ -69,88 +62,70 @@ impl Shared {
             semaphore: Semaphore::new(max_concurrent),
             max_wait,
             listeners,
-            max_concurrent: AtomicUsize::new(max_concurrent),
             max_queued: AtomicUsize::new(max_queued),
-            queued: AtomicUsize::new(0),
-            debt: AtomicUsize::new(0),
-            resize: Mutex::new(()),
             rejected_queue_full: AtomicU64::new(0),
             rejected_timed_out: AtomicU64::new(0),
         }
     }
 
-    /// Takes a free slot, if one is free and nobody waits for it (the semaphore hands released
-    /// permits to its waiters directly, so a free permit means an empty queue).
-    #[inline]
-    fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
-        let permit = self.semaphore.try_acquire().ok()?;
-        permit.forget();
-        self.keep()
-    }
-
-    /// The fast path of every door: takes a free slot, if one is free and nobody waits, and
-    /// reports the admission.
+    /// The fast path of every door: takes a free slot, if one is free and nobody waits (one
+    /// compare-and-swap), and reports the admission.
     #[inline]
     pub(super) fn try_admit(self: &Arc<Self>) -> Option<Permit> {
-        let permit = self.try_acquire()?;
-        self.emit_admitted(Duration::ZERO);
-        Some(permit)
-    }
-
-    /// Wraps a permit the semaphore's queue handed over.
-    pub(super) fn admit_queued(
-        self: &Arc<Self>,
-        permit: tokio::sync::SemaphorePermit<'_>,
-    ) -> Option<Permit> {
-        permit.forget();
-        self.keep()
-    }
-
-    /// Keeps a permit just taken out of the semaphore, unless a debt is owed: then the permit
-    /// pays it and the caller has no slot. A permit is only free while a debt is owed when a
-    /// release raced with `set_max_concurrent`; taking it synchronises with that call (the
-    /// semaphore's count is only changed by read-modify-writes), so the debt is seen here.
-    #[inline]
-    fn keep(self: &Arc<Self>) -> Option<Permit> {
-        if self.debt.load(Ordering::Acquire) > 0 {
-            let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.debt.load(Ordering::Relaxed) > 0 {
-                self.debt.fetch_sub(1, Ordering::Relaxed);
-                return None;
-            }
+        if !self.semaphore.try_acquire() {
+            return None;
         }
+        self.emit_admitted(Duration::ZERO);
+        Some(self.permit())
+    }
+
+    /// Joins the queue if there is room (or takes a slot freed in the meantime, if nobody waits).
+    pub(super) fn join(&self) -> Join {
+        let join = self.semaphore.join(self.max_queued.load(Ordering::Relaxed));
+        self.queue_changed();
+        join
+    }
+
+    /// Polls a queued waiter; see [`Semaphore::poll_wait`].
+    pub(super) fn poll_wait(&self, key: usize, waker: &Waker, timed_out: bool) -> Wait {
+        let wait = self.semaphore.poll_wait(key, waker, timed_out);
+        if !matches!(wait, Wait::Pending) {
+            self.queue_changed();
+        }
+        wait
+    }
+
+    /// Takes a waiter out of the queue, handing on a slot it had been granted.
+    pub(super) fn abandon(&self, key: usize) {
+        self.semaphore.abandon(key);
+        self.queue_changed();
+    }
+
+    /// Sets the `queued` gauge (feature `metrics`) after the queue changed: off the common path,
+    /// which never queues.
+    #[inline]
+    fn queue_changed(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.queued.set(self.semaphore.queued() as f64);
+        }
+    }
+
+    /// A slot just taken, as a permit.
+    #[inline]
+    pub(super) fn permit(self: &Arc<Self>) -> Permit {
         #[cfg(feature = "metrics")]
         if let Some(i) = self.listeners.instruments() {
             i.in_flight.increment(1.0);
         }
-        Some(Permit {
+        Permit {
             shared: Arc::clone(self),
-        })
-    }
-
-    /// Reserves a place in the queue, if there is room.
-    pub(super) fn try_enqueue(self: &Arc<Self>) -> Option<QueueSlot> {
-        self.queued
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |q| {
-                (q < self.max_queued.load(Ordering::Relaxed)).then_some(q + 1)
-            })
-            .ok()?;
-        #[cfg(feature = "metrics")]
-        if let Some(i) = self.listeners.instruments() {
-            i.queued.increment(1.0);
         }
-        Some(QueueSlot {
-            shared: Arc::clone(self),
-        })
     }
 
-    /// The bulkhead's name (a cheap clone), for a rejection.
+    /// The bulkhead's name, for a rejection.
     pub(super) fn name(&self) -> crate::Name {
         *self.listeners.name()
-    }
-
-    pub(super) fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
     }
 
     #[inline]
@@ -167,50 +142,9 @@ impl Shared {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Returns one slot: forgotten if there is a debt to pay, else back to the semaphore (which
-    /// hands it to the first waiter).
-    ///
-    /// A release that reads no debt just before `set_max_concurrent` records one may put its
-    /// permit back after that call took the free permits: `keep` catches such a permit when it
-    /// is next taken, so it never admits a call past the limit.
-    #[inline]
-    fn release(&self) {
-        #[cfg(feature = "metrics")]
-        if let Some(i) = self.listeners.instruments() {
-            i.in_flight.decrement(1.0);
-        }
-        if self.debt.load(Ordering::Acquire) > 0 {
-            let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.debt.load(Ordering::Relaxed) > 0 {
-                self.debt.fetch_sub(1, Ordering::Relaxed);
-                return;
-            }
-        }
-        self.semaphore.add_permits(1);
-    }
-
-    /// Takes free permits out of circulation to pay the debt. Call with `resize` held.
-    fn pay_debt_locked(&self) {
-        let debt = self.debt.load(Ordering::Relaxed);
-        let paid = self.semaphore.forget_permits(debt);
-        self.debt.fetch_sub(paid, Ordering::Relaxed);
-    }
-
     pub(super) fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
         let n = check_max_concurrent(n)?;
-        let _guard = self.resize.lock().unwrap_or_else(PoisonError::into_inner);
-        let old = self.max_concurrent.swap(n, Ordering::Relaxed);
-        let debt = self.debt.load(Ordering::Relaxed);
-        if n >= old {
-            let paid = debt.min(n - old);
-            self.debt.fetch_sub(paid, Ordering::Relaxed);
-            self.semaphore.add_permits(n - old - paid);
-        } else {
-            // Recorded before the free permits are taken (a release of the semaphore's count by
-            // `forget_permits`), so whoever takes a permit put back later sees the debt: see `keep`.
-            self.debt.fetch_add(old - n, Ordering::Release);
-            self.pay_debt_locked();
-        }
+        self.semaphore.set_max_concurrent(n);
         #[cfg(feature = "metrics")]
         if let Some(i) = self.listeners.instruments() {
             i.max_concurrent.set(n as f64);
@@ -227,15 +161,12 @@ impl Shared {
     }
 
     pub(super) fn metrics(&self) -> super::Metrics {
-        let max_concurrent = self.max_concurrent.load(Ordering::Relaxed);
-        let debt = self.debt.load(Ordering::Relaxed);
-        let available = self.semaphore.available_permits();
         super::Metrics {
-            in_flight: (max_concurrent + debt).saturating_sub(available),
-            queued: self.queued(),
+            in_flight: self.semaphore.held(),
+            queued: self.semaphore.queued(),
             rejected_queue_full: self.rejected_queue_full.load(Ordering::Relaxed),
             rejected_timed_out: self.rejected_timed_out.load(Ordering::Relaxed),
-            max_concurrent,
+            max_concurrent: self.semaphore.max_concurrent(),
             max_queued: self.max_queued.load(Ordering::Relaxed),
             max_wait: self.max_wait,
         }
@@ -250,21 +181,10 @@ pub(crate) struct Permit {
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
-        self.shared.release();
-    }
-}
-
-/// One place in a bulkhead's queue, held while a call waits and released on drop.
-pub(super) struct QueueSlot {
-    shared: Arc<Shared>,
-}
-
-impl Drop for QueueSlot {
-    fn drop(&mut self) {
-        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
         #[cfg(feature = "metrics")]
         if let Some(i) = self.shared.listeners.instruments() {
-            i.queued.decrement(1.0);
+            i.in_flight.decrement(1.0);
         }
+        self.shared.semaphore.release();
     }
 }

@@ -17,6 +17,30 @@ use tokio::sync::watch;
 ///
 /// Every clone, every layer made by [`layer`](Self::layer) and every service those layers make
 /// share the same circuit. See the [module docs](super) for the behaviour and examples.
+///
+/// ```
+/// use bulwark::Error;
+/// use bulwark::circuit_breaker::{CircuitBreaker, State};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let breaker = CircuitBreaker::builder()
+///     .consecutive_failures(2)
+///     .open_duration(Duration::from_secs(30))
+///     .build()?;
+/// for _ in 0..2 {
+///     let _ = breaker.run(|| async { Err::<(), _>(std::io::Error::other("down")) }).await;
+/// }
+/// assert_eq!(breaker.state(), State::Open);
+/// // Rejected without calling the dependency, with the time until it may be tried again.
+/// match breaker.run(|| async { Ok::<_, std::io::Error>(()) }).await {
+///     Err(Error::CircuitOpen(open)) => assert_eq!(open.retry_after(), Duration::from_secs(30)),
+///     other => panic!("expected an open circuit, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct CircuitBreaker<C = DefaultClassifier> {
     shared: Arc<Shared<C>>,
 }

@@ -244,7 +244,7 @@ pub use builder::{Builder, DroppedCall, WindowKind};
         feature = "circuit-breaker",
         feature = "bulkhead"
     )),
-    allow(unused_imports, reason = "used by the pipeline only")
+    allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use core::Ticket;
 pub use error::CircuitOpen;

@@ -47,6 +47,22 @@ impl From<Tag> for Selection {
 ///
 /// Cheap to clone: clones share the checks, the results and the background task. See the
 /// [module docs](super) for the behaviour and examples.
+///
+/// ```
+/// use bulwark::health::{Check, HealthAggregator, Status};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let health = HealthAggregator::builder()
+///     .check(Check::from_fn("database", || async { Ok::<(), std::io::Error>(()) }))
+///     .check(Check::from_fn("cache", || async { Err::<(), _>(std::io::Error::other("down")) }).optional())
+///     .build()?;
+/// let report = health.report().await;
+/// // An optional check failing degrades the report; a critical one would fail it.
+/// assert_eq!(report.status(), Status::Degraded);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct HealthAggregator {
     pub(super) inner: Arc<Inner>,

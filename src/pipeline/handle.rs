@@ -19,6 +19,25 @@ use std::time::Duration;
 /// Timeout, retry, circuit breaker and bulkhead around one call; see the [module docs](crate::pipeline).
 ///
 /// Cheap to clone: one reference count (the parts are shared handles, kept together).
+///
+/// ```
+/// use bulwark::circuit_breaker::CircuitBreaker;
+/// use bulwark::pipeline::Pipeline;
+/// use bulwark::retry::Retry;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let pipeline = Pipeline::builder()
+///     .total_timeout(Duration::from_secs(5))
+///     .retry(Retry::builder().max_attempts(3).build()?)
+///     .circuit_breaker(CircuitBreaker::builder().build()?)
+///     .build()?;
+/// let reply = pipeline.run(|| async { Ok::<_, std::io::Error>("stock: 12") }).await;
+/// assert_eq!(reply.unwrap(), "stock: 12");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Pipeline<C = DefaultClassifier, B = Backoff, P = OnError, H = DefaultHint> {
     pub(super) parts: Arc<Parts<C, B, P, H>>,
 }

@@ -164,6 +164,10 @@ impl<B, P, H> RetryBuilder<B, P, H> {
 
     /// A builder holding `retry`'s settings (the same budget, if it has one, and the same
     /// listeners), to change some of them.
+    #[cfg_attr(
+        not(all(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead")),
+        allow(dead_code, reason = "used by the pipeline")
+    )]
     pub(crate) fn from_retry(retry: &Retry<B, P, H>) -> Self
     where
         B: Clone,

@@ -16,6 +16,26 @@ use std::time::Duration;
 /// Built with [`Retry::builder`] (or [`Retry::default`]). Cheap to clone: an `Arc` inside, so
 /// every clone, every [`layer`](Self::layer) and every service made from it share one
 /// configuration and one [`RetryBudget`].
+///
+/// ```
+/// use bulwark::retry::Retry;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let retry = Retry::builder().max_attempts(3).build()?;
+/// let reply = retry
+///     .run(|attempt| async move {
+///         if attempt.number() < 3 {
+///             Err(std::io::Error::other("connection reset"))
+///         } else {
+///             Ok("stock: 12")
+///         }
+///     })
+///     .await;
+/// assert_eq!(reply.unwrap(), "stock: 12");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Retry<B = Backoff, P = OnError, H = DefaultHint> {
     pub(crate) shared: Arc<Config<B, P, H>>,
 }

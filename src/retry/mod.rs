@@ -240,7 +240,7 @@ pub use attempts::Attempt;
         feature = "circuit-breaker",
         feature = "bulkhead"
     )),
-    allow(unused_imports, reason = "used by the pipeline only")
+    allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use attempts::{Attempts, Decision};
 pub use budget::{BudgetMetrics, RetryBudget, RetryBudgetBuilder};

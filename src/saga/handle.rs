@@ -20,6 +20,29 @@ use tokio::task::JoinHandle;
 /// A saga definition, ready to run: built once, run many times.
 ///
 /// Cheap to clone (an `Arc` inside); clones share the definition, the store and the listeners.
+///
+/// ```
+/// use bulwark::BoxError;
+/// use bulwark::saga::{Outcome, Saga, Step, StepContext};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let mut order = Saga::<u32>::builder("place-order");
+/// order.step(
+///     Step::new("reserve", |ctx: StepContext<u32>| async move {
+///         Ok::<_, BoxError>(*ctx.input())
+///     })
+///     .compensate(|_ctx| async { Ok::<_, BoxError>(()) }),
+/// );
+/// order.step(Step::new("charge", |_ctx: StepContext<u32>| async {
+///     Err::<(), BoxError>("card declined".into())
+/// }));
+/// let order = order.build()?;
+/// // The charge fails: the reservation is undone, and the saga ends compensated.
+/// assert!(matches!(order.run(3).await?, Outcome::Compensated(_)));
+/// # Ok(())
+/// # }
+/// ```
 pub struct Saga<I> {
     pub(crate) definition: Arc<Definition<I>>,
 }

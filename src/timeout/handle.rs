@@ -8,6 +8,19 @@ use std::time::Duration;
 /// A standalone timeout: bounds any future with [`run`](Self::run).
 ///
 /// Cheap to clone; clones share their listeners.
+///
+/// ```
+/// use bulwark::timeout::Timeout;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let timeout = Timeout::new(Duration::from_millis(100));
+/// assert_eq!(timeout.run(async { 7 }).await.unwrap(), 7);
+/// let hung = timeout.run(tokio::time::sleep(Duration::from_secs(5))).await;
+/// assert!(hung.is_err(), "timed out after 100 ms");
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Timeout {
     duration: Duration,

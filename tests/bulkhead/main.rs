@@ -1,5 +1,5 @@
 //! The bulkhead: admission through the standalone door and the tower door, cancellation, a
-//! model check and a stress test.
+//! model check and stress tests (tasks on a runtime; sixteen bare threads).
 #![cfg(feature = "bulkhead")]
 
 mod basics;
@@ -10,3 +10,4 @@ mod model;
 mod stress;
 #[path = "../common/mod.rs"]
 mod support;
+mod threads;

@@ -1,7 +1,9 @@
-//! loom models: the circuit breaker's admission and transitions, the retry budget's withdrawals.
+//! loom models: the circuit breaker's admission and transitions, the retry budget's withdrawals,
+//! the bulkhead's semaphore.
 //!
 //! Run with `RUSTFLAGS="--cfg bulwark_loom" cargo test --release --all-features --test loom` (as
 //! `.ci/run` does); without that cfg the binary is empty.
 
+mod bulkhead;
 mod circuit_breaker;
 mod retry_budget;

@@ -393,8 +393,6 @@ fn response_futures_stay_within_their_size_budgets() {
         .layer(breaker.layer())
         .layer(bulkhead.layer())
         .service(echo);
-    // 464 bytes since the timeout future carries its instance's name for its events and its
-    // `Elapsed` (a name is two words).
     measure("four layers stacked", size_of_val(&stack.call(1)), 512);
     measure(
         "pipeline layer",

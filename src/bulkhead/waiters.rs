@@ -1,0 +1,161 @@
+//! The bulkhead's queue of waiters: a first-in, first-out list linked through a slab of nodes, so
+//! a waiter is found, unlinked and moved by its index in constant time, without `unsafe` and
+//! without an allocation per waiter (the slab grows to the most waiters ever queued at once, and
+//! its vacant nodes are reused).
+//!
+//! Lives inside the semaphore's mutex; every method is called with it held.
+
+use std::task::Waker;
+
+const NIL: usize = usize::MAX;
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// Vacant: on the free list.
+    Vacant,
+    /// In the waiting list, in line for a slot.
+    Waiting,
+    /// Out of the list, holding a slot its waiter has not collected yet.
+    Granted,
+}
+
+#[derive(Debug)]
+struct Node {
+    prev: usize,
+    next: usize,
+    turn: Turn,
+    waker: Option<Waker>,
+}
+
+/// The waiters: `Waiting` nodes in FIFO order, `Granted` nodes owned by their waiters until they
+/// collect their slot or give it back.
+#[derive(Debug)]
+pub(super) struct Waiters {
+    nodes: Vec<Node>,
+    /// The first vacant node (vacant nodes are chained through `next`).
+    vacant: usize,
+    head: usize,
+    tail: usize,
+    /// Waiting and granted nodes: the queue's length as `metrics()` and `max_queued` count it.
+    occupied: usize,
+}
+
+impl Waiters {
+    pub(super) const fn new() -> Self {
+        Self {
+            nodes: Vec::new(),
+            vacant: NIL,
+            head: NIL,
+            tail: NIL,
+            occupied: 0,
+        }
+    }
+
+    /// Waiting and granted nodes.
+    pub(super) fn len(&self) -> usize {
+        self.occupied
+    }
+
+    /// Whether some node waits for a slot (granted nodes do not).
+    pub(super) fn any_waiting(&self) -> bool {
+        self.head != NIL
+    }
+
+    pub(super) fn turn(&self, key: usize) -> Turn {
+        self.nodes.get(key).map_or(Turn::Vacant, |n| n.turn)
+    }
+
+    /// A new node at the back of the line; returns its key.
+    pub(super) fn push_back(&mut self) -> usize {
+        let key = if self.vacant == NIL {
+            self.nodes.push(Node {
+                prev: NIL,
+                next: NIL,
+                turn: Turn::Vacant,
+                waker: None,
+            });
+            self.nodes.len() - 1
+        } else {
+            let key = self.vacant;
+            self.vacant = self.nodes[key].next;
+            key
+        };
+        self.occupied += 1;
+        self.link_back(key);
+        key
+    }
+
+    /// Puts an existing (granted) node back in line, at the back.
+    pub(super) fn requeue(&mut self, key: usize) {
+        if self.turn(key) == Turn::Granted {
+            self.link_back(key);
+        }
+    }
+
+    fn link_back(&mut self, key: usize) {
+        let tail = self.tail;
+        let node = &mut self.nodes[key];
+        node.prev = tail;
+        node.next = NIL;
+        node.turn = Turn::Waiting;
+        match self.nodes.get_mut(tail) {
+            Some(t) => t.next = key,
+            None => self.head = key,
+        }
+        self.tail = key;
+    }
+
+    fn unlink(&mut self, key: usize) {
+        let (prev, next) = (self.nodes[key].prev, self.nodes[key].next);
+        match self.nodes.get_mut(prev) {
+            Some(p) => p.next = next,
+            None => self.head = next,
+        }
+        match self.nodes.get_mut(next) {
+            Some(n) => n.prev = prev,
+            None => self.tail = prev,
+        }
+    }
+
+    /// Grants a slot to the first waiting node: takes it out of the line and returns its waker.
+    /// `None` if nobody waits; `Some(None)` if the first waiter registered no waker.
+    pub(super) fn grant_first(&mut self) -> Option<Option<Waker>> {
+        let key = self.head;
+        if key == NIL {
+            return None;
+        }
+        self.unlink(key);
+        let node = &mut self.nodes[key];
+        node.turn = Turn::Granted;
+        Some(node.waker.take())
+    }
+
+    /// Remembers the waker of a waiting node (cloned only if it would not wake the same task).
+    pub(super) fn set_waker(&mut self, key: usize, waker: &Waker) {
+        if let Some(node) = self.nodes.get_mut(key) {
+            match &node.waker {
+                Some(w) if w.will_wake(waker) => {}
+                _ => node.waker = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Removes a node, waiting or granted; returns the turn it had.
+    pub(super) fn remove(&mut self, key: usize) -> Turn {
+        let turn = self.turn(key);
+        match turn {
+            Turn::Vacant => return turn,
+            Turn::Waiting => self.unlink(key),
+            Turn::Granted => {}
+        }
+        let node = &mut self.nodes[key];
+        node.turn = Turn::Vacant;
+        node.waker = None;
+        node.prev = NIL;
+        node.next = self.vacant;
+        self.vacant = key;
+        self.occupied -= 1;
+        turn
+    }
+}
