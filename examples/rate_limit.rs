@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .burst(3)
         .max_wait(Duration::from_millis(500))
         .on_event(|e| {
-            if let Event::Waited { waited } = e {
+            if let Event::Waited { waited, .. } = e {
                 println!("  (waited {waited:?})");
             }
         })

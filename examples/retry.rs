@@ -21,8 +21,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Event::Retrying { attempt, delay, .. } => {
                 println!("  attempt {attempt} failed; next in {delay:?}")
             }
-            Event::GaveUp { attempts, reason } => {
-                println!("  gave up after {attempts} attempts: {}", reason.as_str())
+            Event::GaveUp {
+                name,
+                attempts,
+                reason,
+            } => {
+                println!(
+                    "  {name} gave up after {attempts} attempts: {}",
+                    reason.as_str()
+                )
             }
             _ => {}
         })

@@ -36,6 +36,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A short snake-case name, as in `tracing` fields and metric labels: `"success"`,
+    /// `"failure"`, `"ignored"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Success => "success",
+            Verdict::Failure => "failure",
+            Verdict::Ignored => "ignored",
+        }
+    }
+
     /// Whether this is [`Verdict::Failure`].
     pub const fn is_failure(self) -> bool {
         matches!(self, Verdict::Failure)

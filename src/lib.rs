@@ -19,7 +19,9 @@
 //! All of these are on by default.
 //!
 //! Integrations are off by default: `tracing` turns every pattern event into a structured
-//! [`tracing`](https://docs.rs/tracing) event.
+//! [`tracing`](https://docs.rs/tracing) event (see [Names, events and metrics](#names-events-and-metrics)).
+//! `metrics` records every pattern through the [`metrics`](https://docs.rs/metrics) facade, for
+//! Prometheus, OpenTelemetry or any other exporter (see the [table](#metrics)).
 //! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
 //! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
 //! endpoint, a tower `Service` for `http::Request`s. `grpc` serves a health aggregator as
@@ -134,6 +136,75 @@
 //! # stack().unwrap();
 //! ```
 //!
+//! # Names, events and metrics
+//!
+//! Every instance has a [`Name`], set on its builder (`CircuitBreaker::builder().name("payments")`,
+//! `Timeout::new(d).name("payments")`, `Pipeline::builder().name(..)`,
+//! `HealthAggregator::builder().name(..)`; a saga is named by its definition). An instance not
+//! named is named after its kind: `"timeout"`, `"retry"`, `"circuit_breaker"`, `"bulkhead"`,
+//! `"pipeline"`, `"chaos"`, `"health"`. The name is in:
+//!
+//! - every event: each variant of each pattern's `Event` has a `name: Name` field, and
+//!   `event.name()` returns it;
+//! - every `tracing` event, as the `name` field (feature `tracing`); reasons and figures are typed
+//!   fields too: `reason = "failure_rate"`, `failure_rate = 0.6`, durations in seconds as `f64`
+//!   (`delay_s`, `after_s`, `retry_after_s`), never a Debug string;
+//! - every metric, as the `name` label (feature `metrics`);
+//! - the details of the ready-made breaker and bulkhead health checks;
+//! - the message of a rejection (`circuit breaker "payments" is open, retry after 2.5s`,
+//!   `bulkhead "payments" is full: queue full`, `timed out "payments" after 1s`); an instance that
+//!   kept its default name is not named there (`circuit breaker is open, ...`).
+//!
+//! A name is a `&'static str` (`Copy`; a name made from a `String` is interned once per distinct
+//! text), so carrying it costs a call nothing, and with no listener and neither `tracing` nor
+//! `metrics` on, no event is even built.
+//!
+//! ## Metrics
+//!
+//! With the `metrics` feature every pattern records through the [`metrics`](https://docs.rs/metrics)
+//! facade. Names follow OpenTelemetry's conventions (dotted, the unit in the name where there is
+//! one: durations are histograms in seconds, `..._duration_seconds`); a Prometheus exporter turns
+//! the dots into underscores (`bulwark_circuit_breaker_state`). Every series has the instance's
+//! `name` label. An instance registers its handles when it is built, so **install the recorder
+//! before building the patterns**; recording is then an atomic operation on a registered handle,
+//! with nothing formatted or allocated per call. Labels with a fixed set of values are registered
+//! up front (a counter at 0 shows the value exists); the breaker's transitions and the timeout's
+//! counter are registered when they first happen.
+//!
+//! | metric | kind | labels | what |
+//! |---|---|---|---|
+//! | `bulwark.circuit_breaker.calls` | counter | `name`, `outcome`: `success`, `failure`, `ignored` | calls let through and recorded |
+//! | `bulwark.circuit_breaker.slow_calls` | counter | `name` | recorded calls slower than the slow-call threshold |
+//! | `bulwark.circuit_breaker.rejections` | counter | `name`, `reason`: `open`, `half_open`, `forced_open` | calls rejected without running, by the state that rejected them |
+//! | `bulwark.circuit_breaker.state` | gauge | `name`, `state`: `closed`, `open`, `half_open`, `forced_open`, `disabled`, `metrics_only` | 1 for the current state, 0 for the others |
+//! | `bulwark.circuit_breaker.transitions` | counter | `name`, `from`, `to` (states as above) | state transitions |
+//! | `bulwark.bulkhead.admissions` | counter | `name` | calls that took a slot |
+//! | `bulwark.bulkhead.rejections` | counter | `name`, `reason`: `queue_full`, `timed_out` | calls turned away |
+//! | `bulwark.bulkhead.in_flight` | gauge | `name` | calls holding a slot now |
+//! | `bulwark.bulkhead.queued` | gauge | `name` | calls waiting for a slot now |
+//! | `bulwark.bulkhead.max_concurrent`, `bulwark.bulkhead.max_queued` | gauge | `name` | the current limits |
+//! | `bulwark.rate_limit.rejections` | counter | `name` | calls over the limit, turned away |
+//! | `bulwark.rate_limit.waits` | counter | `name` | calls that waited for their turn, then were admitted |
+//! | `bulwark.rate_limit.store_unavailable` | counter | `name` | decisions Redis did not answer, left to the limiter's `OnUnavailable` policy |
+//! | `bulwark.retry.retries` | counter | `name`, `reason`: `error`, `response` | attempts after the first, by what made the previous outcome retryable |
+//! | `bulwark.retry.give_ups` | counter | `name`, `reason`: `attempts`, `time_up`, `budget`, `not_retryable`, `no_request`, `circuit_open` | calls that stopped retrying with a failed outcome |
+//! | `bulwark.timeout.timeouts` | counter | `name`, `phase`: `call`, `readiness` | calls (or waits for readiness) that ran out of time |
+//! | `bulwark.saga.starts` | counter | `name` (the definition), `how`: `started`, `resumed` | runs started, or resumed from their log |
+//! | `bulwark.saga.steps` | counter | `name`, `outcome`: `completed`, `failed` | attempts of steps' actions |
+//! | `bulwark.saga.compensations` | counter | `name`, `outcome`: `completed`, `failed` | attempts of compensations |
+//! | `bulwark.saga.runs` | counter | `name`, `outcome`: `completed`, `compensated`, `parked`, `unsettled` | runs that ended (a parked run waits for an operator) |
+//! | `bulwark.saga.claims_lost` | counter | `name` | runs that found their claim taken by another run |
+//! | `bulwark.health.check.status` | gauge | `name` (the aggregator), `check`, `status`: `healthy`, `degraded`, `unhealthy` | 1 for the check's reported status, 0 for the others |
+//! | `bulwark.health.check.duration_seconds` | histogram | `name`, `check` | how long each run of the check took |
+//! | `bulwark.health.status` | gauge | `name`, `status` | 1 for the overall status, 0 for the others |
+//! | `bulwark.chaos.faults` | counter | `name`, `fault`: `error`, `hang`, `latency` | faults injected |
+//!
+//! Two figures are not gauges because no timer runs to publish them: an open breaker half-opens
+//! at the first call after its open duration (the state gauge says `open` until then), and a
+//! health result goes stale when it is read (the status gauges follow the runs).
+//!
+//! The cost per call with a recorder installed is in `BENCHMARKS.md`.
+//!
 //! See `ARCHITECTURE.md` in the repository for the map of modules and the shared decisions.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -172,11 +243,15 @@ pub mod pipeline;
 
 mod config_error;
 mod error;
+#[cfg(feature = "metrics")]
+mod instrument;
+mod name;
 mod sleep;
 
 pub use builder::ServiceBuilderExt;
 pub use config_error::ConfigError;
 pub use error::Error;
+pub use name::Name;
 
 /// The boxed error that bulwark's tower layers return, as in tower.
 pub use tower::BoxError;

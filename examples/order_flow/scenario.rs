@@ -33,6 +33,7 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
     let retries = Arc::new(AtomicU64::new(0));
     let counter = retries.clone();
     let retry = Retry::builder()
+        .name("order-gateway")
         .max_attempts(3)
         .stop_retrying_after(Duration::from_secs(2))
         .backoff(
@@ -55,6 +56,7 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
 
     // The gateway takes four orders at a time and turns the rest away at once.
     let slots = Bulkhead::builder()
+        .name("order-slots")
         .max_concurrent(4)
         .max_queued(0)
         .build()?;

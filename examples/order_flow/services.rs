@@ -75,6 +75,7 @@ impl Downstream {
             .build()?;
         let transitions = transitions.clone();
         let breaker = CircuitBreaker::builder()
+            .name(name)
             .count_window(10)
             .minimum_calls(6)
             .failure_rate_threshold(0.5)
@@ -116,6 +117,7 @@ impl Downstream {
             }
         });
         let bulkhead = Bulkhead::builder()
+            .name(self.breaker.name())
             .max_concurrent(8)
             .max_queued(8)
             .build()?;

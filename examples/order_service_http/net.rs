@@ -1,11 +1,12 @@
 //! The HTTP side of the order service: downstream axum apps, the gateway's protected client
 //! stacks, and its aggregating order-summary handler.
 
+use crate::scenario::Log;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use bulwark::bulkhead::{Bulkhead, BulkheadFull};
-use bulwark::circuit_breaker::CircuitBreaker;
+use bulwark::circuit_breaker::{CircuitBreaker, Event as BreakerEvent};
 use bulwark::classify::Verdict;
 use bulwark::retry::Retry;
 use bulwark::{BoxError, ServiceBuilderExt};
@@ -114,9 +115,28 @@ fn classify(result: &Result<String, BoxError>) -> Verdict {
 
 pub(crate) type Breaker = CircuitBreaker<fn(&Result<String, BoxError>) -> Verdict>;
 
-/// A downstream's breaker: opens at a 50% failure rate over the last 10 calls (5 at least).
-pub(crate) fn breaker() -> Result<Breaker, BoxError> {
+/// A downstream's breaker, named after it: opens at a 50% failure rate over the last 10 calls
+/// (5 at least), and says so in the log.
+pub(crate) fn breaker(name: &'static str, log: &Log) -> Result<Breaker, BoxError> {
+    let log = log.clone();
     let breaker = CircuitBreaker::builder()
+        .name(name)
+        .on_event(move |event| {
+            if let BreakerEvent::StateChanged {
+                name,
+                from,
+                to,
+                reason,
+            } = event
+            {
+                log.say(format!(
+                    "  circuit breaker {name:?}: {} -> {} ({})",
+                    from.as_str(),
+                    to.as_str(),
+                    reason.as_str()
+                ));
+            }
+        })
         .count_window(10)
         .minimum_calls(5)
         .open_duration(Duration::from_secs(30))
@@ -133,6 +153,7 @@ pub(crate) fn protect(
 ) -> Result<Downstream, BoxError> {
     let client = client.clone();
     let bulkhead = Bulkhead::builder()
+        .name(breaker.name())
         .max_concurrent(4)
         .max_queued(16)
         .build()?;

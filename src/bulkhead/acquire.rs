@@ -45,7 +45,10 @@ impl Acquire {
                 self.shared.emit_admitted(std::time::Duration::ZERO);
                 Ok(Some(self.shared.permit()))
             }
-            Join::Full => Err(reject(&self.shared, BulkheadFull::queue_full())),
+            Join::Full => Err(reject(
+                &self.shared,
+                BulkheadFull::queue_full(self.shared.name()),
+            )),
             Join::Queued { key, queued } => {
                 let since = Instant::now();
                 let timer = self
@@ -54,7 +57,9 @@ impl Acquire {
                     .and_then(|w| since.checked_add(w))
                     .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
                 self.stage = Stage::Waiting { key, since, timer };
-                self.shared.listeners.emit(|| Event::Queued { queued });
+                self.shared
+                    .listeners
+                    .emit(|name| Event::Queued { name, queued });
                 Ok(None)
             }
         }
@@ -99,7 +104,10 @@ impl Future for Acquire {
             }
             Wait::TimedOut => Err(reject(
                 &this.shared,
-                BulkheadFull::timed_out(this.shared.max_wait.unwrap_or_default()),
+                BulkheadFull::timed_out(
+                    this.shared.max_wait.unwrap_or_default(),
+                    this.shared.name(),
+                ),
             )),
         };
         this.stage = Stage::Done;
@@ -117,7 +125,8 @@ impl Drop for Acquire {
 
 fn reject(shared: &Shared, full: BulkheadFull) -> BulkheadFull {
     shared.count_rejection(full.is_timed_out());
-    shared.listeners.emit(|| Event::Rejected {
+    shared.listeners.emit(|name| Event::Rejected {
+        name,
         reason: full.reason(),
     });
     full

@@ -2,8 +2,8 @@
 
 use super::state::{Shared, check_max_concurrent};
 use super::{Bulkhead, Event};
-use crate::ConfigError;
 use crate::event::Listeners;
+use crate::{ConfigError, Name};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,8 @@ use std::time::Duration;
 /// Builds a [`Bulkhead`]; made by [`Bulkhead::builder`].
 ///
 /// Defaults: `max_concurrent` 25, `max_queued` 0 (a call that finds every slot taken is turned
-/// away at once), no `max_wait` (a queued call waits until a slot frees up).
+/// away at once), no `max_wait` (a queued call waits until a slot frees up), named
+/// `"bulkhead"`.
 #[must_use]
 pub struct Builder {
     max_concurrent: usize,
@@ -26,7 +27,7 @@ impl Builder {
             max_concurrent: 25,
             max_queued: 0,
             max_wait: None,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("bulkhead"),
         }
     }
 
@@ -48,6 +49,14 @@ impl Builder {
     /// with time enabled, as `tokio::time::sleep` does.
     pub fn max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = Some(max_wait);
+        self
+    }
+
+    /// Names the bulkhead (`"payments"`): the name is in its events, `tracing` fields, metric
+    /// labels, health details and [`BulkheadFull`](super::BulkheadFull)'s message. Default:
+    /// `"bulkhead"`.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
         self
     }
 
@@ -78,7 +87,7 @@ impl Builder {
             max_concurrent,
             self.max_queued,
             self.max_wait,
-            self.listeners,
+            self.listeners.finish(),
         );
         Ok(Bulkhead {
             shared: Arc::new(shared),

@@ -1,5 +1,6 @@
 //! The tower rejection of the bulkhead pattern, and why it happened.
 
+use crate::Name;
 use std::fmt;
 use std::time::Duration;
 
@@ -23,22 +24,34 @@ pub enum FullReason {
 /// [`Bulkhead::run`](super::Bulkhead::run) returns it inside [`Error::BulkheadFull`](crate::Error::BulkheadFull).
 ///
 /// A call turned away was never started: the inner service was not called, the closure not run.
+///
+/// It carries the bulkhead's [`name`](Self::name), which its message prints:
+/// `bulkhead "payments" is full: queue full` (`bulkhead is full: ...` for a bulkhead that kept
+/// its default name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BulkheadFull {
     reason: FullReason,
+    name: Name,
 }
 
 impl BulkheadFull {
-    pub(crate) const fn queue_full() -> Self {
+    pub(crate) const fn queue_full(name: Name) -> Self {
         Self {
             reason: FullReason::QueueFull,
+            name,
         }
     }
 
-    pub(crate) const fn timed_out(after: Duration) -> Self {
+    pub(crate) const fn timed_out(after: Duration, name: Name) -> Self {
         Self {
             reason: FullReason::TimedOut { after },
+            name,
         }
+    }
+
+    /// The name of the bulkhead that turned the call away.
+    pub fn name(&self) -> &Name {
+        &self.name
     }
 
     /// Why the call was turned away.
@@ -59,13 +72,25 @@ impl BulkheadFull {
 
 impl fmt::Display for BulkheadFull {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = crate::name::Quoted(&self.name, "bulkhead");
         match self.reason {
-            FullReason::QueueFull => f.write_str("bulkhead full: queue full"),
+            FullReason::QueueFull => write!(f, "bulkhead{name} is full: queue full"),
             FullReason::TimedOut { after } => {
-                write!(f, "bulkhead full: no slot within {after:?}")
+                write!(f, "bulkhead{name} is full: no slot within {after:?}")
             }
         }
     }
 }
 
 impl std::error::Error for BulkheadFull {}
+
+impl FullReason {
+    /// A short snake-case name, as in `tracing` fields and metric labels: `"queue_full"`,
+    /// `"timed_out"`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            FullReason::QueueFull => "queue_full",
+            FullReason::TimedOut { .. } => "timed_out",
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! What a bulkhead reports: its [`Metrics`] snapshot and its [`Event`]s.
 
 use super::FullReason;
+use crate::Name;
 use crate::event::PatternEvent;
 use std::time::Duration;
 
@@ -25,49 +26,144 @@ pub struct Metrics {
 }
 
 /// Something that happened in a bulkhead.
+///
+/// Every variant carries the bulkhead's [`name`](super::Builder::name) (also returned by
+/// [`Event::name`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// A call took a slot.
     Admitted {
+        /// The bulkhead's name.
+        name: Name,
         /// How long it waited in the queue (zero if it did not wait).
         waited: Duration,
     },
     /// A call found every slot taken and joined the queue.
     Queued {
+        /// The bulkhead's name.
+        name: Name,
         /// Calls waiting, this one included.
         queued: usize,
     },
     /// A call was turned away.
     Rejected {
+        /// The bulkhead's name.
+        name: Name,
         /// Why.
         reason: FullReason,
     },
 }
 
+impl Event {
+    /// The name of the bulkhead the event came from.
+    pub fn name(&self) -> &Name {
+        match self {
+            Event::Admitted { name, .. }
+            | Event::Queued { name, .. }
+            | Event::Rejected { name, .. } => name,
+        }
+    }
+}
+
+/// The metric handles of one bulkhead (feature `metrics`).
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    admissions: metrics::Counter,
+    rejections: [metrics::Counter; 2],
+    pub(crate) in_flight: metrics::Gauge,
+    pub(crate) queued: metrics::Gauge,
+    pub(crate) max_concurrent: metrics::Gauge,
+    pub(crate) max_queued: metrics::Gauge,
+}
+
 impl PatternEvent for Event {
     #[cfg(feature = "tracing")]
     fn trace(&self) {
+        const T: &str = "bulwark::bulkhead";
         match self {
-            Event::Admitted { waited } => tracing::trace!(
-                target: "bulwark::bulkhead",
-                waited_ms = waited.as_millis() as u64,
+            Event::Admitted { name, waited } => tracing::trace!(
+                target: T,
+                name = name.as_str(),
+                waited_s = waited.as_secs_f64(),
                 "admitted"
             ),
-            Event::Queued { queued } => {
-                tracing::debug!(target: "bulwark::bulkhead", queued, "queued")
+            Event::Queued { name, queued } => {
+                tracing::debug!(target: T, name = name.as_str(), queued, "queued")
             }
-            Event::Rejected { reason } => match reason {
-                FullReason::QueueFull => {
-                    tracing::warn!(target: "bulwark::bulkhead", reason = "queue full", "rejected")
-                }
+            Event::Rejected { name, reason } => match reason {
+                FullReason::QueueFull => tracing::warn!(
+                    target: T,
+                    name = name.as_str(),
+                    reason = reason.as_str(),
+                    "rejected"
+                ),
                 FullReason::TimedOut { after } => tracing::warn!(
-                    target: "bulwark::bulkhead",
-                    reason = "timed out",
-                    after_ms = after.as_millis() as u64,
+                    target: T,
+                    name = name.as_str(),
+                    reason = reason.as_str(),
+                    max_wait_s = after.as_secs_f64(),
                     "rejected"
                 ),
             },
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    type Instruments = Instruments;
+
+    #[cfg(feature = "metrics")]
+    fn instruments(name: &Name) -> Instruments {
+        use crate::instrument::{counter, gauge};
+        const REJ: &str = "bulwark.bulkhead.rejections";
+        const REJ_HELP: &str = "Calls the bulkhead turned away, by reason";
+        Instruments {
+            admissions: counter(
+                "bulwark.bulkhead.admissions",
+                "Calls that took a slot",
+                name,
+                &[],
+            ),
+            rejections: ["queue_full", "timed_out"]
+                .map(|reason| counter(REJ, REJ_HELP, name, &[("reason", reason)])),
+            in_flight: gauge(
+                "bulwark.bulkhead.in_flight",
+                "Calls holding a slot now",
+                name,
+                &[],
+            ),
+            queued: gauge(
+                "bulwark.bulkhead.queued",
+                "Calls waiting for a slot now",
+                name,
+                &[],
+            ),
+            max_concurrent: gauge(
+                "bulwark.bulkhead.max_concurrent",
+                "The limit on calls at once",
+                name,
+                &[],
+            ),
+            max_queued: gauge(
+                "bulwark.bulkhead.max_queued",
+                "The limit on waiting calls",
+                name,
+                &[],
+            ),
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    fn record(&self, instruments: Option<&Instruments>) {
+        let Some(i) = instruments else { return };
+        match self {
+            Event::Admitted { .. } => i.admissions.increment(1),
+            Event::Queued { .. } => {}
+            Event::Rejected { reason, .. } => {
+                let index = usize::from(matches!(reason, FullReason::TimedOut { .. }));
+                i.rejections[index].increment(1);
+            }
         }
     }
 }

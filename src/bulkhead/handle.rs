@@ -43,6 +43,11 @@ impl Bulkhead {
         Builder::new()
     }
 
+    /// The bulkhead's [name](Builder::name).
+    pub fn name(&self) -> &crate::Name {
+        self.shared.listeners.name()
+    }
+
     /// Runs the future `f` returns in a slot of this bulkhead.
     ///
     /// `f` is called only once a slot is taken, and the slot is released as soon as its future

@@ -53,6 +53,11 @@ impl Shared {
         max_wait: Option<Duration>,
         listeners: Listeners<Event>,
     ) -> Self {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = listeners.instruments() {
+            i.max_concurrent.set(max_concurrent as f64);
+            i.max_queued.set(max_queued as f64);
+        }
         Self {
             semaphore: Semaphore::new(max_concurrent),
             max_wait,
@@ -71,36 +76,61 @@ impl Shared {
             return None;
         }
         self.emit_admitted(Duration::ZERO);
-        Some(Permit {
-            shared: Arc::clone(self),
-        })
+        Some(self.permit())
     }
 
     /// Joins the queue if there is room (or takes a slot freed in the meantime, if nobody waits).
     pub(super) fn join(&self) -> Join {
-        self.semaphore.join(self.max_queued.load(Ordering::Relaxed))
+        let join = self.semaphore.join(self.max_queued.load(Ordering::Relaxed));
+        self.queue_changed();
+        join
     }
 
     /// Polls a queued waiter; see [`Semaphore::poll_wait`].
     pub(super) fn poll_wait(&self, key: usize, waker: &Waker, timed_out: bool) -> Wait {
-        self.semaphore.poll_wait(key, waker, timed_out)
+        let wait = self.semaphore.poll_wait(key, waker, timed_out);
+        if !matches!(wait, Wait::Pending) {
+            self.queue_changed();
+        }
+        wait
     }
 
     /// Takes a waiter out of the queue, handing on a slot it had been granted.
     pub(super) fn abandon(&self, key: usize) {
         self.semaphore.abandon(key);
+        self.queue_changed();
     }
 
-    /// A slot just taken by a waiter, as a permit.
+    /// Sets the `queued` gauge (feature `metrics`) after the queue changed: off the common path,
+    /// which never queues.
+    #[inline]
+    fn queue_changed(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.queued.set(self.semaphore.queued() as f64);
+        }
+    }
+
+    /// A slot just taken, as a permit.
+    #[inline]
     pub(super) fn permit(self: &Arc<Self>) -> Permit {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.in_flight.increment(1.0);
+        }
         Permit {
             shared: Arc::clone(self),
         }
     }
 
+    /// The bulkhead's name, for a rejection.
+    pub(super) fn name(&self) -> crate::Name {
+        *self.listeners.name()
+    }
+
     #[inline]
     pub(super) fn emit_admitted(&self, waited: Duration) {
-        self.listeners.emit(|| Event::Admitted { waited });
+        self.listeners.emit(|name| Event::Admitted { name, waited });
     }
 
     pub(super) fn count_rejection(&self, timed_out: bool) {
@@ -115,11 +145,19 @@ impl Shared {
     pub(super) fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
         let n = check_max_concurrent(n)?;
         self.semaphore.set_max_concurrent(n);
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.max_concurrent.set(n as f64);
+        }
         Ok(())
     }
 
     pub(super) fn set_max_queued(&self, n: usize) {
         self.max_queued.store(n, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.max_queued.set(n as f64);
+        }
     }
 
     pub(super) fn metrics(&self) -> super::Metrics {
@@ -143,6 +181,10 @@ pub(crate) struct Permit {
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.shared.listeners.instruments() {
+            i.in_flight.decrement(1.0);
+        }
         self.shared.semaphore.release();
     }
 }

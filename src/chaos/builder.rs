@@ -31,7 +31,7 @@ impl<E> Builder<E> {
             error: None,
             hang: 0.0,
             latency: None,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("chaos"),
         }
     }
 
@@ -45,6 +45,13 @@ impl<E> Builder<E> {
     /// Fails a call with probability `probability`, with the error `make` returns.
     pub fn error(mut self, probability: f64, make: impl Fn() -> E + Send + Sync + 'static) -> Self {
         self.error = Some((probability, Box::new(make)));
+        self
+    }
+
+    /// Names the injector (`"payments-chaos"`): the name is in its events, `tracing` fields and
+    /// metric labels. Default: `"chaos"`.
+    pub fn name(mut self, name: impl Into<crate::Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
         self
     }
 
@@ -89,7 +96,7 @@ impl<E> Builder<E> {
                 latency,
                 make_error,
                 rng: Mutex::new(rng),
-                listeners: self.listeners,
+                listeners: self.listeners.finish(),
             }),
         })
     }

@@ -91,7 +91,7 @@ impl<E> Chaos<E> {
                 .map(|(_, fault)| fault)
         };
         if let Some(f) = fault {
-            s.listeners.emit(|| Event::Injected(f));
+            s.listeners.emit(|name| Event::Injected { name, fault: f });
         }
         fault
     }

@@ -3,10 +3,10 @@
 use super::count_window::MAX_SIZE;
 use super::time_window::BUCKETS;
 use super::{CircuitBreaker, Event};
-use crate::ConfigError;
 use crate::backoff::Backoff;
 use crate::classify::DefaultClassifier;
 use crate::event::Listeners;
+use crate::{ConfigError, Name};
 use std::fmt;
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ pub(crate) struct Config {
 /// | [`max_wait_in_half_open`](Self::max_wait_in_half_open) | none |
 /// | [`dropped_calls`](Self::dropped_calls) | [`DroppedCall::Ignore`] |
 /// | [`classifier`](Self::classifier) | [`DefaultClassifier`]: `Err` is a failure |
+/// | [`name`](Self::name) | `"circuit_breaker"` |
 #[must_use]
 pub struct Builder<C = DefaultClassifier> {
     config: Config,
@@ -91,7 +92,7 @@ impl Builder {
                 dropped: DroppedCall::Ignore,
             },
             classifier: DefaultClassifier,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("circuit_breaker"),
         }
     }
 }
@@ -222,6 +223,14 @@ impl<C> Builder<C> {
         }
     }
 
+    /// Names the breaker (`"payments"`): the name is in its events, `tracing` fields, metric
+    /// labels, health details and [`CircuitOpen`](super::CircuitOpen)'s message. Default:
+    /// `"circuit_breaker"`.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
+        self
+    }
+
     /// Registers a listener for the breaker's [`Event`]s. Listeners run on the task that caused
     /// the event, after the breaker released its locks, and should return quickly.
     pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
@@ -300,7 +309,7 @@ impl<C> Builder<C> {
         Ok(CircuitBreaker::from_parts(
             self.config,
             self.classifier,
-            self.listeners,
+            self.listeners.finish(),
         ))
     }
 }

@@ -215,7 +215,7 @@ impl Core {
     }
 
     fn reject(&self, state: State, retry_after: Duration, report: bool) -> CircuitOpen {
-        let open = CircuitOpen::new(state, retry_after);
+        let open = CircuitOpen::new(state, retry_after, *self.listeners.name());
         if report {
             self.count_rejection(&open);
         }
@@ -226,8 +226,11 @@ impl Core {
     pub(crate) fn count_rejection(&self, open: &CircuitOpen) {
         self.rejected.add(1);
         let (state, retry_after) = (open.state(), open.retry_after());
-        self.listeners
-            .emit(|| Event::Rejected { state, retry_after });
+        self.listeners.emit(|name| Event::Rejected {
+            name,
+            state,
+            retry_after,
+        });
     }
 
     /// Marks the moment the admitted call starts, when the slow-call rule needs it.

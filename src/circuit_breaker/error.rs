@@ -1,6 +1,7 @@
 //! The tower rejection of the circuit breaker.
 
 use super::State;
+use crate::Name;
 use std::fmt;
 use std::time::Duration;
 
@@ -12,15 +13,36 @@ use std::time::Duration;
 ///
 /// [`retry_after`](Self::retry_after) says when the circuit may admit calls again, which is what
 /// an HTTP `Retry-After` header or a retry policy wants to know.
+///
+/// It carries the breaker's [`name`](Self::name), which its message prints:
+/// `circuit breaker "payments" is open, retry after 2.5s` (`circuit breaker is open, ...` for a
+/// breaker that kept its default name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CircuitOpen {
-    retry_after: Duration,
+    /// Nanoseconds, `u64::MAX` for [`Duration::MAX`] (open periods are at most a year): kept in
+    /// one word, so a response future holding a rejection stays small.
+    retry_after: u64,
     state: State,
+    name: Name,
 }
 
 impl CircuitOpen {
-    pub(crate) const fn new(state: State, retry_after: Duration) -> Self {
-        Self { retry_after, state }
+    pub(crate) const fn new(state: State, retry_after: Duration, name: Name) -> Self {
+        let nanos = retry_after.as_nanos();
+        Self {
+            retry_after: if nanos >= u64::MAX as u128 {
+                u64::MAX
+            } else {
+                nanos as u64
+            },
+            state,
+            name,
+        }
+    }
+
+    /// The name of the breaker that rejected the call.
+    pub fn name(&self) -> &Name {
+        &self.name
     }
 
     /// The time, measured when the call was rejected, until the circuit may admit calls again.
@@ -32,7 +54,11 @@ impl CircuitOpen {
     /// - [`State::ForcedOpen`]: [`Duration::MAX`]. The circuit stays open until it is reset by
     ///   hand.
     pub const fn retry_after(&self) -> Duration {
-        self.retry_after
+        if self.retry_after == u64::MAX {
+            Duration::MAX
+        } else {
+            Duration::from_nanos(self.retry_after)
+        }
     }
 
     /// The state of the circuit when it rejected the call: [`State::Open`], [`State::HalfOpen`]
@@ -44,10 +70,18 @@ impl CircuitOpen {
 
 impl fmt::Display for CircuitOpen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = crate::name::Quoted(&self.name, "circuit_breaker");
         match self.state {
-            State::HalfOpen => f.write_str("circuit half-open, all probe slots taken"),
-            State::ForcedOpen => f.write_str("circuit forced open"),
-            _ => write!(f, "circuit open, retry after {:?}", self.retry_after),
+            State::HalfOpen => write!(
+                f,
+                "circuit breaker{name} is half-open, all probe slots taken"
+            ),
+            State::ForcedOpen => write!(f, "circuit breaker{name} is forced open"),
+            _ => write!(
+                f,
+                "circuit breaker{name} is open, retry after {:?}",
+                self.retry_after()
+            ),
         }
     }
 }

@@ -67,6 +67,11 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
+    /// The breaker's [name](Builder::name).
+    pub fn name(&self) -> &crate::Name {
+        self.core().listeners.name()
+    }
+
     pub(crate) fn core(&self) -> &Core {
         &self.shared.core
     }

@@ -25,7 +25,11 @@ impl Core {
             }
             Mode::Record { trips } => self.record_closed(ticket.generation, trips, outcome, slow),
         }
-        self.listeners.emit(|| Event::Recorded { outcome, slow });
+        self.listeners.emit(|name| Event::Recorded {
+            name,
+            outcome,
+            slow,
+        });
     }
 
     /// Gives back the ticket of a call dropped before it completed.

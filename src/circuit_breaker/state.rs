@@ -20,3 +20,35 @@ pub enum State {
     /// circuit never opens.
     MetricsOnly,
 }
+
+impl State {
+    /// A short snake-case name, as in `tracing` fields and metric labels: `"closed"`, `"open"`,
+    /// `"half_open"`, `"forced_open"`, `"disabled"`, `"metrics_only"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+            State::ForcedOpen => "forced_open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics_only",
+        }
+    }
+
+    /// Every state, in declaration order.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const ALL: [State; 6] = [
+        State::Closed,
+        State::Open,
+        State::HalfOpen,
+        State::ForcedOpen,
+        State::Disabled,
+        State::MetricsOnly,
+    ];
+
+    /// The index of this state in [`State::ALL`].
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}

@@ -78,8 +78,12 @@ impl Core {
             self.watch.send_replace(to);
             from
         };
-        self.listeners
-            .emit(|| Event::StateChanged { from, to, reason });
+        self.listeners.emit(|name| Event::StateChanged {
+            name,
+            from,
+            to,
+            reason,
+        });
         true
     }
 

@@ -14,7 +14,7 @@ use std::future::{Future, ready};
 /// reason, until the whole fleet is out. Make it `Unhealthy` only for a dependency without which
 /// the instance can do nothing useful.
 ///
-/// The details carry `state` and `rejected` (calls turned away since the breaker was built), and
+/// The details carry the breaker's `name`, `state` and `rejected` (calls turned away since the breaker was built), and
 /// while the breaker keeps a window (closed, or metrics-only) `calls`, `failure_rate` and
 /// `slow_call_rate`.
 ///
@@ -53,23 +53,32 @@ impl<C> CircuitBreakerCheck<C> {
         self
     }
 
+    fn quoted(&self) -> crate::name::Quoted<'_> {
+        crate::name::Quoted(self.breaker.name(), "circuit_breaker")
+    }
+
     fn health(&self) -> Health {
         let m = self.breaker.metrics();
         let (health, state) = match m.state {
             State::Closed => (Health::healthy(), "closed"),
             State::Disabled => (Health::healthy(), "disabled"),
             State::MetricsOnly => (Health::healthy(), "metrics_only"),
-            State::HalfOpen => (Health::degraded("circuit half-open"), "half_open"),
+            State::HalfOpen => (
+                Health::degraded(format!("circuit{} half-open", self.quoted())),
+                "half_open",
+            ),
             State::Open => (
-                Health::new(self.when_open).with_message("circuit open"),
+                Health::new(self.when_open).with_message(format!("circuit{} open", self.quoted())),
                 "open",
             ),
             State::ForcedOpen => (
-                Health::new(self.when_open).with_message("circuit forced open"),
+                Health::new(self.when_open)
+                    .with_message(format!("circuit{} forced open", self.quoted())),
                 "forced_open",
             ),
         };
         let health = health
+            .with_detail("name", *self.breaker.name())
             .with_detail("state", state)
             .with_detail("rejected", m.rejected);
         // The breaker keeps a window only while closed (or counting without tripping).
@@ -92,6 +101,7 @@ impl<C: Send + Sync + 'static> HealthCheck for CircuitBreakerCheck<C> {
 impl<C> fmt::Debug for CircuitBreakerCheck<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerCheck")
+            .field("name", self.breaker.name())
             .field("state", &self.breaker.state())
             .field("when_open", &self.when_open)
             .finish()

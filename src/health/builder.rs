@@ -35,7 +35,7 @@ impl HealthAggregatorBuilder {
             cache_for: DEFAULT_CACHE_FOR,
             background: None,
             max_age: None,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("health"),
         }
     }
 
@@ -75,6 +75,13 @@ impl HealthAggregatorBuilder {
     /// longest check timeout.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// Names the aggregator (`"orders"`): the name is in its events, `tracing` fields and
+    /// metric labels (each check has its own name too). Default: `"health"`.
+    pub fn name(mut self, name: impl Into<crate::Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
         self
     }
 
@@ -159,7 +166,7 @@ impl HealthAggregatorBuilder {
             self.checks,
             self.default_timeout,
             mode,
-            self.listeners,
+            self.listeners.finish(),
         ))
     }
 }

@@ -12,7 +12,7 @@ use std::future::{Future, ready};
 /// A full bulkhead already sheds load by itself, so by default saturation never fails a probe;
 /// set `unhealthy_at` to take a saturated instance out of its load balancer instead.
 ///
-/// The details carry `saturation`, `in_flight`, `max_concurrent`, `queued`, `max_queued` and
+/// The details carry the bulkhead's `name`, `saturation`, `in_flight`, `max_concurrent`, `queued`, `max_queued` and
 /// `rejected` (calls turned away since the bulkhead was built).
 ///
 /// ```
@@ -82,10 +82,14 @@ impl BulkheadCheck {
         };
         let health = match status {
             Status::Healthy => Health::healthy(),
-            _ => Health::new(status)
-                .with_message(format!("bulkhead {:.0}% saturated", saturation * 100.0)),
+            _ => Health::new(status).with_message(format!(
+                "bulkhead{} {:.0}% saturated",
+                crate::name::Quoted(self.bulkhead.name(), "bulkhead"),
+                saturation * 100.0
+            )),
         };
         health
+            .with_detail("name", *self.bulkhead.name())
             .with_detail("saturation", saturation)
             .with_detail("in_flight", m.in_flight)
             .with_detail("max_concurrent", m.max_concurrent)

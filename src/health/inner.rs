@@ -39,6 +39,9 @@ pub(super) struct Inner {
     /// Check events waiting to be delivered, outside any run and any lock (a listener that
     /// panics inside a shared run would poison it for every later caller).
     pending: Mutex<Vec<Event>>,
+    /// Each check's metric handles, by slot (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    check_metrics: Box<[super::events::CheckInstruments]>,
 }
 
 impl Inner {
@@ -49,6 +52,15 @@ impl Inner {
         } else {
             Status::Unhealthy
         };
+        #[cfg(feature = "metrics")]
+        let check_metrics = slots
+            .iter()
+            .map(|slot| super::events::CheckInstruments::new(listeners.name(), &slot.spec.name))
+            .collect();
+        #[cfg(feature = "metrics")]
+        if let Some(i) = listeners.instruments() {
+            i.status.set(initial as usize);
+        }
         Self {
             slots,
             mode,
@@ -58,6 +70,8 @@ impl Inner {
             cache_hits: AtomicU64::new(0),
             joins: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
+            #[cfg(feature = "metrics")]
+            check_metrics,
             pending: Mutex::new(Vec::new()),
         }
     }
@@ -148,10 +162,15 @@ impl Inner {
             state.running = None;
             (recorded, before)
         };
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.check_metrics.get(i) {
+            m.record(recorded.status, duration);
+        }
         self.runs.fetch_add(1, Relaxed);
         if before != Some(recorded.status) && self.listeners.is_active() {
             self.pending_events().push(Event::CheckChanged {
-                name: spec.name.clone(),
+                name: *self.listeners.name(),
+                check: spec.name.clone(),
                 from: before,
                 to: recorded.status,
             });
@@ -192,10 +211,11 @@ impl Inner {
         });
         let events = std::mem::take(&mut *self.pending_events());
         for event in events {
-            self.listeners.emit(|| event);
+            self.listeners.emit(|_| event);
         }
         if previous != status {
-            self.listeners.emit(|| Event::StatusChanged {
+            self.listeners.emit(|name| Event::StatusChanged {
+                name,
                 from: previous,
                 to: status,
             });

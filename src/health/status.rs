@@ -28,6 +28,10 @@ impl Status {
         self != Status::Unhealthy
     }
 
+    /// Every status, best first.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const ALL: [Status; 3] = [Status::Healthy, Status::Degraded, Status::Unhealthy];
+
     /// The lower-case name: `healthy`, `degraded` or `unhealthy`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +113,12 @@ detail_from!(
     &'static str => Text as Cow<'static, str>, String => Text as Cow<'static, str>,
     Cow<'static, str> => Text as Cow<'static, str>,
 );
+
+impl From<crate::Name> for Detail {
+    fn from(v: crate::Name) -> Self {
+        Detail::Text(Cow::Owned(v.as_str().to_owned()))
+    }
+}
 
 impl From<usize> for Detail {
     fn from(v: usize) -> Self {

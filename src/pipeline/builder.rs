@@ -1,14 +1,14 @@
 //! Building a pipeline.
 
 use super::Pipeline;
-use super::handle::Parts;
+use super::handle::{Parts, Timeouts};
 use super::hint::PipelineHint;
-use crate::ConfigError;
 use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::DefaultClassifier;
 use crate::retry::{DefaultHint, OnError, Retry, RetryBuilder};
+use crate::{ConfigError, Name};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,7 @@ pub struct PipelineBuilder<C = DefaultClassifier, B = Backoff, P = OnError, H = 
     breaker: Option<CircuitBreaker<C>>,
     bulkhead: Option<Bulkhead>,
     attempt: Option<Duration>,
+    name: Option<Name>,
 }
 
 impl PipelineBuilder {
@@ -31,6 +32,7 @@ impl PipelineBuilder {
             breaker: None,
             bulkhead: None,
             attempt: None,
+            name: None,
         }
     }
 }
@@ -50,6 +52,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             attempt: self.attempt,
+            name: self.name,
         }
     }
 
@@ -107,12 +110,23 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
             attempt: self.attempt,
+            name: self.name,
         }
     }
 
     /// Bounds attempts in flight (and waiting) with this bulkhead.
     pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
         self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Names the pipeline (`"payments"`); default `"pipeline"`. Its own timeouts are named after
+    /// it, `"payments.total_timeout"` and `"payments.attempt_timeout"`, in their events, `tracing`
+    /// fields, metric labels and [`Elapsed`](crate::timeout::Elapsed) errors. The retry, breaker
+    /// and bulkhead handed to the builder keep the names they were built with (name them
+    /// `"payments"` too, so every series of one dependency shares its `name` label).
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.name = Some(name.into());
         self
     }
 
@@ -155,6 +169,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
                 breaker: self.breaker,
                 bulkhead: self.bulkhead,
                 attempt: self.attempt,
+                timeouts: Timeouts::new(self.name),
             }),
         })
     }

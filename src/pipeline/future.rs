@@ -395,13 +395,13 @@ where
         this.state.set(State::Done);
         *this.attempts = None;
         let total = parts.total.unwrap_or_default();
-        return Some(Err(Elapsed::call(total).into()));
+        return Some(Err(parts.timeouts.elapsed(true, total).into()));
     }
     // The attempt timeout: a failure.
     finish(parts, this.ticket, this.permit, Verdict::Failure);
     this.state.set(State::Done);
     let attempt = parts.attempt.unwrap_or_default();
-    Some(Err(Elapsed::call(attempt).into()))
+    Some(Err(parts.timeouts.elapsed(false, attempt).into()))
 }
 
 /// The total deadline passed while waiting (in the queue, in a backoff sleep, for readiness).
@@ -418,7 +418,8 @@ where
     *this.permit = None;
     *this.last = None;
     this.state.set(State::Done);
-    Poll::Ready(Err(Elapsed::call(parts.total.unwrap_or_default()).into()))
+    let total = parts.total.unwrap_or_default();
+    Poll::Ready(Err(parts.timeouts.elapsed(true, total).into()))
 }
 
 /// After an attempt's outcome: `Ok(delay)` when a retry follows after `delay` (the outcome is

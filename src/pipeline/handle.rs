@@ -3,12 +3,14 @@
 use super::future::Run;
 use super::hint::PipelineHint;
 use super::{PipelineBuilder, PipelineLayer};
-use crate::Error;
 use crate::backoff::{Backoff, MakeDelays};
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::{Classify, DefaultClassifier};
+use crate::event::Listeners;
 use crate::retry::{CloneRequest, DefaultHint, OnError, Retry, RetryAfter, ShouldRetry};
+use crate::timeout::{Elapsed, Event as TimeoutEvent};
+use crate::{Error, Name};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +49,41 @@ pub(crate) struct Parts<C, B, P, H> {
     pub(crate) breaker: Option<CircuitBreaker<C>>,
     pub(crate) bulkhead: Option<Bulkhead>,
     pub(crate) attempt: Option<Duration>,
+    pub(crate) timeouts: Timeouts,
+}
+
+/// The pipeline's name and its two timeouts' listeners (named `<name>.total_timeout` and
+/// `<name>.attempt_timeout`): their events, `tracing` events and metrics are a timeout's.
+pub(crate) struct Timeouts {
+    name: Name,
+    total: Listeners<TimeoutEvent>,
+    attempt: Listeners<TimeoutEvent>,
+}
+
+impl Timeouts {
+    pub(crate) fn new(name: Option<Name>) -> Self {
+        let named = |part: &str, default: &'static str| match &name {
+            None => Listeners::new(default),
+            Some(name) => Listeners::new(default).named(Name::from(format!("{name}.{part}"))),
+        };
+        Self {
+            total: named("total_timeout", "pipeline.total_timeout"),
+            attempt: named("attempt_timeout", "pipeline.attempt_timeout"),
+            name: name.unwrap_or(Name::from_static("pipeline")),
+        }
+    }
+
+    /// Reports that the total timeout (`total`) or an attempt's ran out, and returns the error.
+    #[cold]
+    pub(crate) fn elapsed(&self, total: bool, after: Duration) -> Elapsed {
+        let listeners = if total { &self.total } else { &self.attempt };
+        listeners.emit(|name| TimeoutEvent::TimedOut {
+            name,
+            after,
+            waiting_for_readiness: false,
+        });
+        Elapsed::call(after, *listeners.name())
+    }
 }
 
 impl Pipeline {
@@ -57,6 +94,11 @@ impl Pipeline {
 }
 
 impl<C, B, P, H> Pipeline<C, B, P, H> {
+    /// The pipeline's [name](PipelineBuilder::name).
+    pub fn name(&self) -> &Name {
+        &self.parts.timeouts.name
+    }
+
     /// The circuit breaker, if the pipeline has one.
     pub fn circuit_breaker(&self) -> Option<&CircuitBreaker<C>> {
         self.parts.breaker.as_ref()
@@ -135,6 +177,7 @@ impl<C, B, P, H> fmt::Debug for Pipeline<C, B, P, H> {
 impl<C, B, P, H> fmt::Debug for Parts<C, B, P, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
+            .field("name", &self.timeouts.name)
             .field("total_timeout", &self.total)
             .field("retry", &self.retry)
             .field("circuit_breaker", &self.breaker)

@@ -4,6 +4,7 @@ use super::gcra::Gcra;
 use super::state::{Shared, nanos};
 use super::{Event, RateLimiter};
 use crate::ConfigError;
+use crate::Name;
 use crate::event::Listeners;
 use std::fmt;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ impl Builder {
             per: Duration::from_secs(1),
             burst: 1,
             max_wait: Duration::ZERO,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("rate_limit"),
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -59,6 +60,13 @@ impl Builder {
     /// in order. A wait needs a tokio runtime with time enabled, as `tokio::time::sleep` does.
     pub fn max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
+        self
+    }
+
+    /// Names the limiter (`"search-api"`): the name is in its events, `tracing` fields and metric
+    /// labels. Default: `"rate_limit"`.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
         self
     }
 
@@ -111,7 +119,7 @@ impl Builder {
             gcra,
             self.burst,
             self.max_wait,
-            self.listeners,
+            self.listeners.finish(),
             #[cfg(feature = "redis")]
             self.redis,
         );

@@ -1,5 +1,6 @@
 //! What a rate limiter reports: its [`Metrics`] snapshot and its [`Event`]s.
 
+use crate::Name;
 use crate::event::PatternEvent;
 use std::time::Duration;
 
@@ -29,22 +30,31 @@ pub struct Metrics {
 }
 
 /// Something that happened in a rate limiter.
+///
+/// Every variant carries the limiter's [`name`](super::Builder::name) (also returned by
+/// [`Event::name`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// A call was over the limit and turned away.
     Rejected {
+        /// The limiter's name.
+        name: Name,
         /// How long until a call would be admitted at once.
         retry_after: Duration,
     },
     /// A call waited for its turn and was admitted.
     Waited {
+        /// The limiter's name.
+        name: Name,
         /// How long it waited.
         waited: Duration,
     },
     /// The limit's store (Redis) did not answer in time or failed; `policy` decided the call.
     #[cfg(feature = "redis")]
     StoreUnavailable {
+        /// The limiter's name.
+        name: Name,
         /// What went wrong.
         error: String,
         /// The policy that decided the call.
@@ -52,27 +62,94 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The name of the limiter the event came from.
+    pub fn name(&self) -> &Name {
+        match self {
+            Event::Rejected { name, .. } | Event::Waited { name, .. } => name,
+            #[cfg(feature = "redis")]
+            Event::StoreUnavailable { name, .. } => name,
+        }
+    }
+}
+
+/// The metric handles of one rate limiter (feature `metrics`).
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    rejections: metrics::Counter,
+    waits: metrics::Counter,
+    store_unavailable: metrics::Counter,
+}
+
 impl PatternEvent for Event {
     #[cfg(feature = "tracing")]
     fn trace(&self) {
+        const T: &str = "bulwark::rate_limit";
         match self {
-            Event::Rejected { retry_after } => tracing::debug!(
-                target: "bulwark::rate_limit",
-                retry_after_ms = retry_after.as_millis() as u64,
+            Event::Rejected { name, retry_after } => tracing::debug!(
+                target: T,
+                name = name.as_str(),
+                retry_after_s = retry_after.as_secs_f64(),
                 "rejected"
             ),
-            Event::Waited { waited } => tracing::trace!(
-                target: "bulwark::rate_limit",
-                waited_ms = waited.as_millis() as u64,
+            Event::Waited { name, waited } => tracing::trace!(
+                target: T,
+                name = name.as_str(),
+                waited_s = waited.as_secs_f64(),
                 "waited"
             ),
             #[cfg(feature = "redis")]
-            Event::StoreUnavailable { error, policy } => tracing::warn!(
-                target: "bulwark::rate_limit",
+            Event::StoreUnavailable {
+                name,
+                error,
+                policy,
+            } => tracing::warn!(
+                target: T,
+                name = name.as_str(),
                 error = error.as_str(),
-                policy = ?policy,
+                policy = policy.as_str(),
                 "store unavailable"
             ),
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    type Instruments = Instruments;
+
+    #[cfg(feature = "metrics")]
+    fn instruments(name: &Name) -> Instruments {
+        use crate::instrument::counter;
+        Instruments {
+            rejections: counter(
+                "bulwark.rate_limit.rejections",
+                "Calls over the limit, turned away",
+                name,
+                &[],
+            ),
+            waits: counter(
+                "bulwark.rate_limit.waits",
+                "Calls that waited for their turn, then were admitted",
+                name,
+                &[],
+            ),
+            store_unavailable: counter(
+                "bulwark.rate_limit.store_unavailable",
+                "Decisions the limit's store did not answer, left to its policy",
+                name,
+                &[],
+            ),
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    fn record(&self, instruments: Option<&Instruments>) {
+        let Some(i) = instruments else { return };
+        match self {
+            Event::Rejected { .. } => i.rejections.increment(1),
+            Event::Waited { .. } => i.waits.increment(1),
+            #[cfg(feature = "redis")]
+            Event::StoreUnavailable { .. } => i.store_unavailable.increment(1),
         }
     }
 }

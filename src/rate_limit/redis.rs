@@ -38,6 +38,17 @@ pub enum OnUnavailable {
     },
 }
 
+impl OnUnavailable {
+    /// The policy's name, as in `tracing` fields: `fail_closed`, `fail_open`, `local`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OnUnavailable::FailClosed => "fail_closed",
+            OnUnavailable::FailOpen => "fail_open",
+            OnUnavailable::Local { .. } => "local",
+        }
+    }
+}
+
 /// Where a [`RateLimiter`](super::RateLimiter)'s state lives in Redis, and what to do when Redis
 /// is away; given to [`Builder::redis`](super::Builder::redis).
 ///
@@ -289,9 +300,11 @@ fn micros(us: i64) -> Duration {
 fn unavailable(shared: &Arc<Shared>, backend: &RedisBackend, error: String) -> Admission {
     let policy = backend.store.on_unavailable;
     shared.count_unavailable();
-    shared
-        .listeners
-        .emit(|| Event::StoreUnavailable { error, policy });
+    shared.listeners.emit(|name| Event::StoreUnavailable {
+        name,
+        error,
+        policy,
+    });
     match (policy, &backend.fallback) {
         (OnUnavailable::FailOpen, _) => shared.admitted_now(),
         (OnUnavailable::Local { .. }, Some((gcra, cell))) => {

@@ -169,7 +169,8 @@ impl Shared {
     #[cold]
     pub(super) fn rejected(&self, retry_after: Duration) -> RateLimited {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        self.listeners.emit(|| Event::Rejected { retry_after });
+        self.listeners
+            .emit(|name| Event::Rejected { name, retry_after });
         RateLimited::new(retry_after)
     }
 
@@ -178,7 +179,8 @@ impl Shared {
     pub(super) fn rejected_unavailable(&self) -> RateLimited {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         let retry_after = Duration::from_nanos(self.gcra.interval());
-        self.listeners.emit(|| Event::Rejected { retry_after });
+        self.listeners
+            .emit(|name| Event::Rejected { name, retry_after });
         RateLimited::unavailable(retry_after)
     }
 
@@ -229,7 +231,7 @@ impl Reservation {
         shared.admitted.fetch_add(1, Ordering::Relaxed);
         shared.waited.fetch_add(1, Ordering::Relaxed);
         let waited = self.waited;
-        shared.listeners.emit(|| Event::Waited { waited });
+        shared.listeners.emit(|name| Event::Waited { name, waited });
     }
 }
 

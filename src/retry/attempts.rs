@@ -100,7 +100,11 @@ impl<D> Attempts<D> {
     /// Reports that the call gave up with its last outcome.
     pub(crate) fn give_up<B, P, H>(&self, cfg: &Config<B, P, H>, reason: GiveUpReason) {
         let attempts = self.tries.number();
-        cfg.listeners.emit(|| Event::GaveUp { attempts, reason });
+        cfg.listeners.emit(|name| Event::GaveUp {
+            name,
+            attempts,
+            reason,
+        });
     }
 
     /// Takes a retry from the budget and reports the retry; false (with an event) when the
@@ -119,7 +123,8 @@ impl<D> Attempts<D> {
             return false;
         }
         let attempt = self.tries.number();
-        cfg.listeners.emit(|| Event::Retrying {
+        cfg.listeners.emit(|name| Event::Retrying {
+            name,
             attempt,
             delay,
             reason,

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// 100 ms, factor 2, capped at 30 s, full jitter), every error retried ([`OnError`]), the
 /// [`DefaultHint`], and a
 /// fresh [`RetryBudget`] with its defaults (a ratio of 0.2 of requests plus 10 per second, over
-/// 10 s).
+/// 10 s), named `"retry"`.
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBuilder<B = Backoff, P = OnError, H = DefaultHint> {
     max_attempts: u32,
@@ -44,7 +44,7 @@ impl RetryBuilder {
             predicate: OnError,
             hint: DefaultHint,
             budget: BudgetChoice::Default,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("retry"),
         }
     }
 }
@@ -203,6 +203,13 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         self
     }
 
+    /// Names the retry (`"payments"`): the name is in its events, `tracing` fields and metric
+    /// labels. Default: `"retry"`.
+    pub fn name(mut self, name: impl Into<crate::Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
+        self
+    }
+
     /// Registers a listener for this retry's [`Event`]s. Listeners run on the task that made the
     /// decision and should return quickly.
     pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
@@ -247,7 +254,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
                 predicate: self.predicate,
                 hint: self.hint,
                 budget,
-                listeners: self.listeners,
+                listeners: self.listeners.finish(),
             }),
         })
     }

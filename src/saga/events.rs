@@ -2,6 +2,7 @@
 //! counts of a definition's runs.
 
 use super::store::{OutcomeKind, SagaId};
+use crate::Name;
 use crate::event::PatternEvent;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,25 +10,29 @@ use std::time::Duration;
 
 /// Something that happened in a saga; register listeners with
 /// [`SagaBuilder::on_event`](super::SagaBuilder::on_event).
+///
+/// Every variant carries the saga definition's name (also returned by [`Event::name`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// A run started.
     SagaStarted {
         /// The saga definition's name.
-        definition: &'static str,
+        name: Name,
         /// The run's id.
         saga: SagaId,
     },
     /// A run started by an earlier process was resumed from its log.
     SagaResumed {
         /// The saga definition's name.
-        definition: &'static str,
+        name: Name,
         /// The run's id.
         saga: SagaId,
     },
     /// An attempt of a step's action started.
     StepStarted {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step.
@@ -37,6 +42,8 @@ pub enum Event {
     },
     /// A step's action completed.
     StepCompleted {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step.
@@ -46,6 +53,8 @@ pub enum Event {
     },
     /// An attempt of a step's action failed.
     StepFailed {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step.
@@ -59,6 +68,8 @@ pub enum Event {
     },
     /// A step's action will be tried again after `delay`.
     StepRetrying {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step.
@@ -70,6 +81,8 @@ pub enum Event {
     },
     /// The saga stopped going forward and starts undoing.
     Compensating {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// Why, as text.
@@ -77,6 +90,8 @@ pub enum Event {
     },
     /// An attempt of a compensation started.
     CompensationStarted {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step being undone.
@@ -86,6 +101,8 @@ pub enum Event {
     },
     /// A compensation completed.
     CompensationCompleted {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step that was undone.
@@ -95,6 +112,8 @@ pub enum Event {
     },
     /// An attempt of a compensation failed.
     CompensationFailed {
+        /// The saga definition's name.
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// The step being undone.
@@ -110,7 +129,7 @@ pub enum Event {
     /// lost its claim ([`SagaError::Unsettled`](super::SagaError::Unsettled)). Recovery finishes it.
     Unsettled {
         /// The saga definition's name.
-        definition: &'static str,
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// What was not recorded and why, as text.
@@ -119,7 +138,7 @@ pub enum Event {
     /// The run ended, and its outcome is in the log.
     Finished {
         /// The saga definition's name.
-        definition: &'static str,
+        name: Name,
         /// The run's id.
         saga: SagaId,
         /// How it ended.
@@ -128,8 +147,8 @@ pub enum Event {
     /// The run renewed its claim on the saga (its lease), every third of the store's claim
     /// time to live.
     ClaimRenewed {
-        /// The definition's name.
-        definition: &'static str,
+        /// The saga definition's name.
+        name: Name,
         /// The saga.
         saga: SagaId,
     },
@@ -137,37 +156,89 @@ pub enum Event {
     /// run took the saga over. It stops, running nothing more
     /// ([`SagaError::Unsettled`](super::SagaError::Unsettled)).
     ClaimLost {
-        /// The definition's name.
-        definition: &'static str,
+        /// The saga definition's name.
+        name: Name,
         /// The saga.
         saga: SagaId,
     },
+}
+
+impl Event {
+    /// The name of the saga definition the event came from.
+    pub fn name(&self) -> &Name {
+        match self {
+            Event::SagaStarted { name, .. }
+            | Event::SagaResumed { name, .. }
+            | Event::StepStarted { name, .. }
+            | Event::StepCompleted { name, .. }
+            | Event::StepFailed { name, .. }
+            | Event::StepRetrying { name, .. }
+            | Event::Compensating { name, .. }
+            | Event::CompensationStarted { name, .. }
+            | Event::CompensationCompleted { name, .. }
+            | Event::CompensationFailed { name, .. }
+            | Event::Unsettled { name, .. }
+            | Event::Finished { name, .. }
+            | Event::ClaimRenewed { name, .. }
+            | Event::ClaimLost { name, .. } => name,
+        }
+    }
+}
+
+impl OutcomeKind {
+    /// A short snake-case name, as in `tracing` fields and metric labels: `"completed"`,
+    /// `"compensated"`, `"parked"`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            OutcomeKind::Completed => "completed",
+            OutcomeKind::Compensated => "compensated",
+            OutcomeKind::Parked => "parked",
+        }
+    }
+}
+
+/// The metric handles of one saga definition (feature `metrics`).
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    /// Started, resumed.
+    starts: [metrics::Counter; 2],
+    /// Completed, compensated, parked, unsettled.
+    runs: [metrics::Counter; 4],
+    /// Completed, failed.
+    steps: [metrics::Counter; 2],
+    /// Completed, failed.
+    compensations: [metrics::Counter; 2],
+    claims_lost: metrics::Counter,
 }
 
 impl PatternEvent for Event {
     #[cfg(feature = "tracing")]
     fn trace(&self) {
         const T: &str = "bulwark::saga";
+        let name = self.name().as_str();
         match self {
-            Event::SagaStarted { definition, saga } => {
-                tracing::info!(target: T, definition, %saga, "saga started")
+            Event::SagaStarted { saga, .. } => {
+                tracing::info!(target: T, name, saga = saga.as_str(), "saga started")
             }
-            Event::SagaResumed { definition, saga } => {
-                tracing::info!(target: T, definition, %saga, "saga resumed")
+            Event::SagaResumed { saga, .. } => {
+                tracing::info!(target: T, name, saga = saga.as_str(), "saga resumed")
             }
             Event::StepStarted {
                 saga,
                 step,
                 attempt,
+                ..
             } => {
-                tracing::debug!(target: T, %saga, step, attempt, "step started")
+                tracing::debug!(target: T, name, saga = saga.as_str(), step, attempt, "step started")
             }
             Event::StepCompleted {
                 saga,
                 step,
                 attempt,
+                ..
             } => {
-                tracing::debug!(target: T, %saga, step, attempt, "step completed")
+                tracing::debug!(target: T, name, saga = saga.as_str(), step, attempt, "step completed")
             }
             Event::StepFailed {
                 saga,
@@ -175,34 +246,38 @@ impl PatternEvent for Event {
                 attempt,
                 error,
                 will_retry,
+                ..
             } => {
-                tracing::warn!(target: T, %saga, step, attempt, error, will_retry, "step failed")
+                tracing::warn!(target: T, name, saga = saga.as_str(), step, attempt, error, will_retry, "step failed")
             }
             Event::StepRetrying {
                 saga,
                 step,
                 attempt,
                 delay,
+                ..
             } => {
-                let delay_ms = delay.as_millis() as u64;
-                tracing::info!(target: T, %saga, step, attempt, delay_ms, "step retrying")
+                let delay_s = delay.as_secs_f64();
+                tracing::info!(target: T, name, saga = saga.as_str(), step, attempt, delay_s, "step retrying")
             }
-            Event::Compensating { saga, reason } => {
-                tracing::warn!(target: T, %saga, reason, "saga compensating")
+            Event::Compensating { saga, reason, .. } => {
+                tracing::warn!(target: T, name, saga = saga.as_str(), reason, "saga compensating")
             }
             Event::CompensationStarted {
                 saga,
                 step,
                 attempt,
+                ..
             } => {
-                tracing::debug!(target: T, %saga, step, attempt, "compensation started")
+                tracing::debug!(target: T, name, saga = saga.as_str(), step, attempt, "compensation started")
             }
             Event::CompensationCompleted {
                 saga,
                 step,
                 attempt,
+                ..
             } => {
-                tracing::info!(target: T, %saga, step, attempt, "compensation completed")
+                tracing::info!(target: T, name, saga = saga.as_str(), step, attempt, "compensation completed")
             }
             Event::CompensationFailed {
                 saga,
@@ -210,29 +285,99 @@ impl PatternEvent for Event {
                 attempt,
                 error,
                 will_retry,
+                ..
             } => {
-                tracing::error!(target: T, %saga, step, attempt, error, will_retry, "compensation failed")
+                tracing::error!(target: T, name, saga = saga.as_str(), step, attempt, error, will_retry, "compensation failed")
             }
-            Event::Unsettled {
-                definition,
-                saga,
-                error,
-            } => {
-                tracing::error!(target: T, definition, %saga, error, "saga unsettled")
+            Event::Unsettled { saga, error, .. } => {
+                tracing::error!(target: T, name, saga = saga.as_str(), error, "saga unsettled")
             }
-            Event::Finished {
-                definition,
-                saga,
-                outcome,
-            } => {
-                tracing::info!(target: T, definition, %saga, ?outcome, "saga finished")
+            Event::Finished { saga, outcome, .. } => {
+                let outcome = outcome.as_str();
+                tracing::info!(target: T, name, saga = saga.as_str(), outcome, "saga finished")
             }
-            Event::ClaimRenewed { definition, saga } => {
-                tracing::trace!(target: T, definition, %saga, "saga claim renewed")
+            Event::ClaimRenewed { saga, .. } => {
+                tracing::trace!(target: T, name, saga = saga.as_str(), "saga claim renewed")
             }
-            Event::ClaimLost { definition, saga } => {
-                tracing::warn!(target: T, definition, %saga, "saga claim lost to another run")
+            Event::ClaimLost { saga, .. } => {
+                tracing::warn!(target: T, name, saga = saga.as_str(), "saga claim lost to another run")
             }
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    type Instruments = Instruments;
+
+    #[cfg(feature = "metrics")]
+    fn instruments(name: &Name) -> Instruments {
+        use crate::instrument::counter;
+        Instruments {
+            starts: ["started", "resumed"].map(|how| {
+                counter(
+                    "bulwark.saga.starts",
+                    "Saga runs started, or resumed from their log",
+                    name,
+                    &[("how", how)],
+                )
+            }),
+            runs: ["completed", "compensated", "parked", "unsettled"].map(|outcome| {
+                counter(
+                    "bulwark.saga.runs",
+                    "Saga runs that ended, by outcome (parked runs wait for an operator)",
+                    name,
+                    &[("outcome", outcome)],
+                )
+            }),
+            steps: ["completed", "failed"].map(|outcome| {
+                counter(
+                    "bulwark.saga.steps",
+                    "Attempts of steps' actions that ended, by outcome",
+                    name,
+                    &[("outcome", outcome)],
+                )
+            }),
+            compensations: ["completed", "failed"].map(|outcome| {
+                counter(
+                    "bulwark.saga.compensations",
+                    "Attempts of compensations that ended, by outcome",
+                    name,
+                    &[("outcome", outcome)],
+                )
+            }),
+            claims_lost: counter(
+                "bulwark.saga.claims_lost",
+                "Runs that found their claim on the saga taken by another run",
+                name,
+                &[],
+            ),
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    fn record(&self, instruments: Option<&Instruments>) {
+        let Some(i) = instruments else { return };
+        match self {
+            Event::SagaStarted { .. } => i.starts[0].increment(1),
+            Event::SagaResumed { .. } => i.starts[1].increment(1),
+            Event::StepCompleted { .. } => i.steps[0].increment(1),
+            Event::StepFailed { .. } => i.steps[1].increment(1),
+            Event::CompensationCompleted { .. } => i.compensations[0].increment(1),
+            Event::CompensationFailed { .. } => i.compensations[1].increment(1),
+            Event::Finished { outcome, .. } => {
+                let index = match outcome {
+                    OutcomeKind::Completed => 0,
+                    OutcomeKind::Compensated => 1,
+                    OutcomeKind::Parked => 2,
+                };
+                i.runs[index].increment(1);
+            }
+            Event::Unsettled { .. } => i.runs[3].increment(1),
+            Event::ClaimLost { .. } => i.claims_lost.increment(1),
+            Event::StepStarted { .. }
+            | Event::StepRetrying { .. }
+            | Event::Compensating { .. }
+            | Event::CompensationStarted { .. }
+            | Event::ClaimRenewed { .. } => {}
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The error a timeout produces.
 
+use crate::Name;
 use std::fmt;
 use std::time::Duration;
 
@@ -8,25 +9,37 @@ use std::time::Duration;
 /// The tower layer returns it boxed in a [`BoxError`](crate::BoxError) (check it with
 /// `err.is::<Elapsed>()` or `err.downcast_ref::<Elapsed>()`); the standalone
 /// [`Timeout::run`](super::Timeout::run) returns it as is.
+///
+/// It carries the timeout's [`name`](Self::name), which its message prints:
+/// `timed out "payments" after 1s` (`timed out after 1s` for a timeout that kept its default
+/// name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed {
     after: Duration,
     readiness: bool,
+    name: Name,
 }
 
 impl Elapsed {
-    pub(crate) const fn call(after: Duration) -> Self {
+    pub(crate) const fn call(after: Duration, name: Name) -> Self {
         Self {
             after,
             readiness: false,
+            name,
         }
     }
 
-    pub(crate) const fn readiness(after: Duration) -> Self {
+    pub(crate) const fn readiness(after: Duration, name: Name) -> Self {
         Self {
             after,
             readiness: true,
+            name,
         }
+    }
+
+    /// The name of the timeout that ran out.
+    pub fn name(&self) -> &Name {
+        &self.name
     }
 
     /// How long the call (or the wait for readiness) was allowed to take.
@@ -44,10 +57,15 @@ impl Elapsed {
 
 impl fmt::Display for Elapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = crate::name::Quoted(&self.name, "timeout");
         if self.readiness {
-            write!(f, "timed out after {:?} waiting for readiness", self.after)
+            write!(
+                f,
+                "timed out{name} after {:?} waiting for readiness",
+                self.after
+            )
         } else {
-            write!(f, "timed out after {:?}", self.after)
+            write!(f, "timed out{name} after {:?}", self.after)
         }
     }
 }

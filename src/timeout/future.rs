@@ -65,11 +65,13 @@ impl<F: Future> Future for Run<F> {
             && sleep.poll(cx).is_ready()
         {
             let after = *this.after;
-            this.listeners.emit(|| Event::TimedOut {
+            this.listeners.emit(|name| Event::TimedOut {
+                name,
                 after,
                 waiting_for_readiness: false,
             });
-            return Poll::Ready(Err(Elapsed::call(after)));
+            let name = *this.listeners.name();
+            return Poll::Ready(Err(Elapsed::call(after, name)));
         }
         Poll::Pending
     }

@@ -32,8 +32,17 @@ impl Timeout {
     pub fn new(duration: Duration) -> Self {
         Self {
             duration,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("timeout"),
         }
+    }
+
+    /// Names this timeout (`Timeout::new(d).name("payments")`): the name is in its events,
+    /// `tracing` fields, metric labels and [`Elapsed`](super::Elapsed)'s message. Default:
+    /// `"timeout"`.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<crate::Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
+        self
     }
 
     /// Registers a listener for this timeout's [`Event`]s.

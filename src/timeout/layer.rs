@@ -24,7 +24,7 @@ impl TimeoutLayer {
             timeout,
             backpressure_timeout: None,
             per_request: DefaultTimeout,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("timeout"),
         }
     }
 }
@@ -70,6 +70,14 @@ impl<P> TimeoutLayer<P> {
             per_request: f,
             listeners: self.listeners,
         }
+    }
+
+    /// Names this timeout (`"payments"`): the name is in its events, `tracing` fields, metric
+    /// labels and [`Elapsed`](super::Elapsed)'s message. Default: `"timeout"`.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<crate::Name>) -> Self {
+        self.listeners = self.listeners.named(name.into());
+        self
     }
 
     /// Registers a listener for this layer's [`Event`]s. Listeners run on the task that observed

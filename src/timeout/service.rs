@@ -74,7 +74,8 @@ where
                     return Poll::Pending;
                 };
                 if self.ready.poll_expired(limit, cx) {
-                    self.config.listeners.emit(|| Event::TimedOut {
+                    self.config.listeners.emit(|name| Event::TimedOut {
+                        name,
                         after: limit,
                         waiting_for_readiness: true,
                     });
@@ -88,7 +89,10 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         if std::mem::take(&mut self.ready.expired) {
             let limit = self.config.backpressure_timeout.unwrap_or_default();
-            return ResponseFuture::failed(Elapsed::readiness(limit));
+            return ResponseFuture::failed(Elapsed::readiness(
+                limit,
+                *self.config.listeners.name(),
+            ));
         }
         let after = self
             .config

@@ -41,7 +41,7 @@ async fn zero_max_queued_turns_away_at_once_when_full() {
     assert!(poll_once(&mut c1).await.is_pending());
     let rejected = full(poll_once(&mut c2).await);
     assert!(rejected.is_queue_full());
-    assert_eq!(rejected.to_string(), "bulkhead full: queue full");
+    assert_eq!(rejected.to_string(), "bulkhead is full: queue full");
     assert_eq!(started.ids(), vec![1]);
 }
 
@@ -131,7 +131,10 @@ async fn max_wait_turns_a_waiter_away_once_spent() {
             after: Duration::from_millis(100)
         }
     );
-    assert_eq!(rejected.to_string(), "bulkhead full: no slot within 100ms");
+    assert_eq!(
+        rejected.to_string(),
+        "bulkhead is full: no slot within 100ms"
+    );
     let m = b.metrics();
     assert_eq!((m.queued, m.rejected_timed_out), (0, 1));
     assert_eq!(started.ids(), vec![1]);
@@ -215,13 +218,19 @@ async fn events_report_admitted_queued_and_rejected() {
         *events.lock().unwrap(),
         vec![
             Event::Admitted {
+                name: "bulkhead".into(),
                 waited: Duration::ZERO
             },
-            Event::Queued { queued: 1 },
+            Event::Queued {
+                name: "bulkhead".into(),
+                queued: 1
+            },
             Event::Rejected {
+                name: "bulkhead".into(),
                 reason: FullReason::QueueFull
             },
             Event::Rejected {
+                name: "bulkhead".into(),
                 reason: FullReason::TimedOut {
                     after: Duration::from_millis(10)
                 }

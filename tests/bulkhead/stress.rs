@@ -173,7 +173,7 @@ async fn limits_hold_under_many_tasks_with_cancellation() {
         .max_concurrent(3)
         .max_queued(5)
         .on_event(move |e| {
-            if let Event::Queued { queued } = e {
+            if let Event::Queued { queued, .. } = e {
                 seen.fetch_max(*queued, Ordering::SeqCst);
             }
         })

@@ -177,13 +177,19 @@ async fn every_injected_fault_is_an_event() {
     let seen = seen.lock().unwrap();
     let injected_errors = seen
         .iter()
-        .filter(|e| **e == Event::Injected(Fault::Error))
+        .filter(|e| {
+            **e == Event::Injected {
+                name: "chaos".into(),
+                fault: Fault::Error,
+            }
+        })
         .count();
     assert_eq!(injected_errors, errors);
-    assert!(
-        seen.iter()
-            .any(|e| *e == Event::Injected(Fault::Latency(ms(10))))
-    );
+    assert!(seen.iter().any(|e| *e
+        == Event::Injected {
+            name: "chaos".into(),
+            fault: Fault::Latency(ms(10))
+        }));
 }
 
 #[test]

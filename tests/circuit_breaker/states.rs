@@ -81,7 +81,7 @@ async fn rejection_carries_the_time_until_the_circuit_may_admit() {
     assert_eq!(rejected(succeed(&b).await).retry_after(), secs(6));
     assert_eq!(
         rejected(succeed(&b).await).to_string(),
-        "circuit open, retry after 6s"
+        "circuit breaker is open, retry after 6s"
     );
 }
 
@@ -230,7 +230,7 @@ async fn forced_open_rejects_every_call_until_reset() {
     let open = rejected(succeed(&b).await);
     assert_eq!(open.state(), State::ForcedOpen);
     assert_eq!(open.retry_after(), Duration::MAX);
-    assert_eq!(open.to_string(), "circuit forced open");
+    assert_eq!(open.to_string(), "circuit breaker is forced open");
     b.reset();
     succeed(&b).await.unwrap();
 }
@@ -307,18 +307,21 @@ async fn listeners_see_state_changes_rejections_and_records_after_locks_are_rele
                 e,
                 Event::Recorded {
                     outcome: Verdict::Failure,
-                    slow: false
+                    slow: false,
+                    ..
                 }
             ))
             .count(),
         4
     );
     assert!(events.contains(&Event::StateChanged {
+        name: "circuit_breaker".into(),
         from: State::Closed,
         to: State::Open,
         reason: OpenReason::FailureRate { rate: 1.0 },
     }));
     assert!(events.contains(&Event::Rejected {
+        name: "circuit_breaker".into(),
         state: State::Open,
         retry_after: secs(10),
     }));

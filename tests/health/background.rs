@@ -263,7 +263,7 @@ async fn the_watch_learns_staleness_after(starved: Duration) {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            bulwark::health::Event::StatusChanged { from, to } => Some((*from, *to)),
+            bulwark::health::Event::StatusChanged { from, to, .. } => Some((*from, *to)),
             _ => None,
         })
         .collect();

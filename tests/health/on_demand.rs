@@ -325,21 +325,32 @@ async fn listeners_see_check_and_overall_changes() {
         health.report().await;
     }
     let db: Arc<str> = Arc::from("db");
+    let name = bulwark::Name::from("health");
     assert_eq!(
         *events.lock().unwrap(),
         [
             Event::CheckChanged {
-                name: db.clone(),
+                name,
+                check: db.clone(),
                 from: None,
                 to: H
             },
-            Event::StatusChanged { from: U, to: H },
+            Event::StatusChanged {
+                name,
+                from: U,
+                to: H
+            },
             Event::CheckChanged {
-                name: db,
+                name,
+                check: db,
                 from: Some(H),
                 to: U
             },
-            Event::StatusChanged { from: H, to: U },
+            Event::StatusChanged {
+                name,
+                from: H,
+                to: U
+            },
         ]
     );
 }
@@ -435,6 +446,7 @@ async fn a_panicking_listener_breaks_neither_the_report_nor_the_other_listeners(
         "the listener after the panicking one gets every event"
     );
     assert!(seen.contains(&Event::StatusChanged {
+        name: "health".into(),
         from: Status::Healthy,
         to: Status::Unhealthy
     }));

@@ -130,6 +130,7 @@ async fn events_say_when_a_call_is_rejected_and_when_one_waited() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let l = RateLimiter::builder()
+        .name("search-api")
         .rate(1, Duration::from_secs(1))
         .max_wait(Duration::from_secs(1))
         .on_event(move |e| s.lock().unwrap().push(e.clone()))
@@ -150,12 +151,15 @@ async fn events_say_when_a_call_is_rejected_and_when_one_waited() {
         *seen.lock().unwrap(),
         [
             Event::Waited {
+                name: "search-api".into(),
                 waited: Duration::from_secs(1)
             },
             Event::Waited {
+                name: "search-api".into(),
                 waited: Duration::from_secs(1)
             },
             Event::Rejected {
+                name: "search-api".into(),
                 retry_after: Duration::from_secs(2)
             },
         ]

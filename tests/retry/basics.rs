@@ -98,6 +98,7 @@ async fn gives_up_after_max_attempts_with_the_last_error() {
     assert_eq!(
         events[0],
         Event::Retrying {
+            name: "retry".into(),
             attempt: 1,
             delay: MS,
             reason: RetryReason::Error,
@@ -107,6 +108,7 @@ async fn gives_up_after_max_attempts_with_the_last_error() {
     assert_eq!(
         events[2],
         Event::GaveUp {
+            name: "retry".into(),
             attempts: 3,
             reason: GiveUpReason::Attempts
         }
@@ -153,6 +155,7 @@ async fn the_predicate_retries_a_503_response_and_never_a_400() {
     assert_eq!(
         events[1],
         Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::NotRetryable
         }
@@ -234,6 +237,7 @@ async fn a_zero_hint_retries_at_once_no_hint_uses_the_backoff_and_a_max_hint_giv
     let _ = retry.run(|_| async { Err(Some(Duration::MAX)) }).await;
     let events = events.lock().unwrap();
     let retrying = |delay, hinted| Event::Retrying {
+        name: "retry".into(),
         attempt: 1,
         delay,
         reason: RetryReason::Error,
@@ -244,6 +248,7 @@ async fn a_zero_hint_retries_at_once_no_hint_uses_the_backoff_and_a_max_hint_giv
     assert_eq!(
         events[4],
         Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::NotRetryable
         }

@@ -55,6 +55,7 @@ fn downstream(
 
 fn gave_up(reason: GiveUpReason) -> Event {
     Event::GaveUp {
+        name: "retry".into(),
         attempts: 3,
         reason,
     }
@@ -133,6 +134,7 @@ async fn an_open_circuit_is_waited_out_when_asked_never_called_while_open() {
     assert_eq!(
         events[2],
         Event::Retrying {
+            name: "retry".into(),
             attempt: 3,
             delay: OPEN - 10 * MS,
             reason: RetryReason::Error,
@@ -205,6 +207,7 @@ async fn a_forced_open_circuit_is_never_waited_for() {
     assert_eq!(
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::CircuitOpen
         })

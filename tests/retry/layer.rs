@@ -127,6 +127,7 @@ async fn the_time_limit_bounds_the_wait_for_readiness_and_returns_the_last_error
     assert_eq!(
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::TimeUp
         })

@@ -28,6 +28,7 @@ async fn a_hint_past_the_time_limit_gives_up_at_once() {
     assert_eq!(
         events.lock().unwrap()[0],
         Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::TimeUp
         }
@@ -50,6 +51,7 @@ async fn no_sleep_is_entered_that_would_end_past_the_time_limit() {
     assert_eq!(
         events.lock().unwrap().last(),
         Some(&Event::GaveUp {
+            name: "retry".into(),
             attempts: 4,
             reason: GiveUpReason::TimeUp
         })
@@ -142,6 +144,7 @@ async fn a_spent_budget_returns_the_last_error_and_says_why() {
     assert_eq!(
         events.lock().unwrap()[0],
         Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::Budget
         }

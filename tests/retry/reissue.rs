@@ -167,6 +167,7 @@ async fn requests_with_no_copy_are_sent_once() {
     assert_eq!(
         events.lock().unwrap()[..],
         [Event::GaveUp {
+            name: "retry".into(),
             attempts: 1,
             reason: GiveUpReason::NoRequest
         }]

@@ -608,7 +608,7 @@ async fn a_resumed_saga_says_so_in_its_events_and_counts_in_the_metrics() {
     assert!(matches!(outcome, Outcome::Completed(_)));
     let events = events.lock().unwrap();
     assert!(
-        matches!(&events[0], Event::SagaResumed { definition: "order", saga } if saga.as_str() == "o-1")
+        matches!(&events[0], Event::SagaResumed { name, saga } if name == "order" && saga.as_str() == "o-1")
     );
     assert!(matches!(
         &events[1],

@@ -145,6 +145,7 @@ async fn backpressure_timeout_fails_the_next_call_without_calling_the_inner_serv
     assert_eq!(
         *events.lock().unwrap(),
         vec![Event::TimedOut {
+            name: "timeout".into(),
             after: ms(50),
             waiting_for_readiness: true
         }]
@@ -235,6 +236,7 @@ async fn timed_out_event_reports_the_duration_and_success_reports_nothing() {
     assert_eq!(
         *events.lock().unwrap(),
         vec![Event::TimedOut {
+            name: "timeout".into(),
             after: ms(100),
             waiting_for_readiness: false
         }]

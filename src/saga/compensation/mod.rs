@@ -38,7 +38,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             };
             self.record(entry).await?;
         }
-        self.def.listeners.emit(|| Event::Compensating {
+        self.def.listeners.emit(|name| Event::Compensating {
+            name,
             saga: self.run.id.clone(),
             reason,
         });
@@ -117,7 +118,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 attempt: attempt_no,
             };
             self.record(entry).await?;
-            self.def.listeners.emit(|| Event::CompensationStarted {
+            self.def.listeners.emit(|name| Event::CompensationStarted {
+                name,
                 saga: id.clone(),
                 step: step.name,
                 attempt: attempt_no,
@@ -139,11 +141,14 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                     // If this cannot be recorded the run stops, and the log shows the
                     // compensation in flight: recovery runs it again unless its step says park.
                     self.record(entry).await?;
-                    self.def.listeners.emit(|| Event::CompensationCompleted {
-                        saga: id.clone(),
-                        step: step.name,
-                        attempt: attempt_no,
-                    });
+                    self.def
+                        .listeners
+                        .emit(|name| Event::CompensationCompleted {
+                            name,
+                            saga: id.clone(),
+                            step: step.name,
+                            attempt: attempt_no,
+                        });
                     return Ok(());
                 }
                 Err(error) => error,
@@ -157,7 +162,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 will_retry,
             };
             self.record(entry).await?;
-            self.def.listeners.emit(|| Event::CompensationFailed {
+            self.def.listeners.emit(|name| Event::CompensationFailed {
+                name,
                 saga: id.clone(),
                 step: step.name,
                 attempt: attempt_no,
@@ -185,18 +191,19 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     /// (nobody knows whether it took effect), so a later resumption finds it in doubt again,
     /// until an operator's [`Reopened`](LogEntry::Reopened) says it may run.
     async fn in_doubt(&self, index: u32) -> Result<Failure, Stopped> {
-        let name = self.def.steps[index as usize].name;
+        let step = self.def.steps[index as usize].name;
         let attempt = self.attempts[index as usize].load(Ordering::Relaxed);
         let error = StepError::InDoubt;
-        self.def.listeners.emit(|| Event::CompensationFailed {
+        self.def.listeners.emit(|name| Event::CompensationFailed {
+            name,
             saga: self.run.id.clone(),
-            step: name,
+            step,
             attempt,
             error: error_text(&error),
             will_retry: false,
         });
         Ok(Failure {
-            step: name,
+            step,
             index,
             compensation: true,
             errors: Vec::new(),

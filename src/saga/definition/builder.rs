@@ -48,7 +48,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
             compensation_retry: RetryPolicy::compensation_default(),
             store_retry: RetryPolicy::store_default(),
             store: None,
-            listeners: Listeners::new(),
+            listeners: Listeners::new("saga").named(crate::Name::from(name)),
             empty_group: false,
         }
     }
@@ -205,7 +205,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
             deadline: self.deadline,
             store_retry: self.store_retry,
             store: self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new())),
-            listeners: self.listeners,
+            listeners: self.listeners.finish(),
             counters: Default::default(),
         })
     }

@@ -140,7 +140,7 @@ where
         claim: Claim,
     ) -> Result<Run, RecoveryError> {
         let (input, restored) = self.restore(&id, replay)?;
-        let mut run = self.spawn(id, Start::Resume(input, restored, claim));
+        let mut run = self.spawn(id, Start::Resume(input, Box::new(restored), claim));
         run.keep_going();
         Ok(run)
     }

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 /// claim the registry took on it).
 pub(crate) enum Start<I> {
     Fresh(I),
-    Resume(I, Restored, Claim),
+    Resume(I, Box<Restored>, Claim),
 }
 
 /// Runs the saga to its outcome: the body of the task [`Saga::run`](crate::saga::Saga::run) spawns.
@@ -71,13 +71,13 @@ where
         Start::Resume(input, restored, claim) => (input, Some(restored), claim),
     };
     def.counters.started();
-    def.listeners.emit(|| match restored {
+    def.listeners.emit(|name| match restored {
         None => Event::SagaStarted {
-            definition: def.name,
+            name,
             saga: id.clone(),
         },
         Some(_) => Event::SagaResumed {
-            definition: def.name,
+            name,
             saga: id.clone(),
         },
     });
@@ -100,7 +100,7 @@ where
         stop: StopCell::default(),
     };
     let mut interrupt = Interrupt::new(cancel, def.deadline);
-    let plan = restored.map_or(Plan::Forward(0), |r| engine.restore(r));
+    let plan = restored.map_or(Plan::Forward(0), |r| engine.restore(*r));
     let ended = engine
         .renewing(async {
             let outcome = match plan {
@@ -118,8 +118,8 @@ where
         Ok(outcome) => {
             let kind = outcome.kind();
             def.counters.finished(kind);
-            def.listeners.emit(|| Event::Finished {
-                definition: def.name,
+            def.listeners.emit(|name| Event::Finished {
+                name,
                 saga: run.id.clone(),
                 outcome: kind,
             });
@@ -145,8 +145,8 @@ async fn unsettled<I>(def: &Definition<I>, id: &SagaId, claim: &Claim, stop: Sto
         entry: stop.entry,
         error: stop.error,
     };
-    def.listeners.emit(|| Event::Unsettled {
-        definition: def.name,
+    def.listeners.emit(|name| Event::Unsettled {
+        name,
         saga: id.clone(),
         error: chain_text(&unsettled),
     });

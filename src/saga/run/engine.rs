@@ -119,7 +119,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             }
             self.set(index, Status::Running);
             self.attempts[index as usize].store(attempt, Ordering::Relaxed);
-            self.def.listeners.emit(|| Event::StepStarted {
+            self.def.listeners.emit(|name| Event::StepStarted {
+                name,
                 saga: id.clone(),
                 step: step.name,
                 attempt,
@@ -175,7 +176,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             };
             self.set(index, next);
             let delay = step.retry.next_wait(&mut tries);
-            self.def.listeners.emit(|| Event::StepRetrying {
+            self.def.listeners.emit(|name| Event::StepRetrying {
+                name,
                 saga: id.clone(),
                 step: step.name,
                 attempt: attempt + 1,
@@ -196,7 +198,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
     }
 
     fn emit_completed(&self, index: u32, attempt: u32) {
-        self.def.listeners.emit(|| Event::StepCompleted {
+        self.def.listeners.emit(|name| Event::StepCompleted {
+            name,
             saga: self.run.id.clone(),
             step: self.def.steps[index as usize].name,
             attempt,
@@ -222,7 +225,8 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
             will_retry: retry,
         };
         self.record(entry).await?;
-        self.def.listeners.emit(|| Event::StepFailed {
+        self.def.listeners.emit(|name| Event::StepFailed {
+            name,
             saga: self.run.id.clone(),
             step: self.def.steps[index as usize].name,
             attempt,

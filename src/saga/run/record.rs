@@ -136,15 +136,15 @@ impl<I: Send + Sync + 'static> Engine<'_, I> {
                 let renewed = store.renew(&self.run.id, self.claim).await;
                 if let Ok(true) = renewed {
                     def.counters.renewed();
-                    def.listeners.emit(|| Event::ClaimRenewed {
-                        definition: def.name,
+                    def.listeners.emit(|name| Event::ClaimRenewed {
+                        name,
                         saga: self.run.id.clone(),
                     });
                 }
                 if let Ok(false) = renewed {
                     def.counters.claim_lost();
-                    def.listeners.emit(|| Event::ClaimLost {
-                        definition: def.name,
+                    def.listeners.emit(|name| Event::ClaimLost {
+                        name,
                         saga: self.run.id.clone(),
                     });
                     let error = StoreError::refused("the run's claim on the saga was lost");
