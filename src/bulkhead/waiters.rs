@@ -6,6 +6,7 @@
 //! Lives inside the semaphore's mutex; every method is called with it held.
 
 use std::task::Waker;
+use tokio::time::Instant;
 
 const NIL: usize = usize::MAX;
 
@@ -26,6 +27,9 @@ struct Node {
     next: usize,
     turn: Turn,
     waker: Option<Waker>,
+    /// When its waiter joined the queue (kept here rather than in the waiter's future, which every
+    /// call carries, waiting or not).
+    since: Option<Instant>,
 }
 
 /// The waiters: `Waiting` nodes in FIFO order, `Granted` nodes owned by their waiters until they
@@ -66,14 +70,15 @@ impl Waiters {
         self.nodes.get(key).map_or(Turn::Vacant, |n| n.turn)
     }
 
-    /// A new node at the back of the line; returns its key.
-    pub(super) fn push_back(&mut self) -> usize {
+    /// A new node at the back of the line, joined at `since`; returns its key.
+    pub(super) fn push_back(&mut self, since: Instant) -> usize {
         let key = if self.vacant == NIL {
             self.nodes.push(Node {
                 prev: NIL,
                 next: NIL,
                 turn: Turn::Vacant,
                 waker: None,
+                since: None,
             });
             self.nodes.len() - 1
         } else {
@@ -82,8 +87,14 @@ impl Waiters {
             key
         };
         self.occupied += 1;
+        self.nodes[key].since = Some(since);
         self.link_back(key);
         key
+    }
+
+    /// When the node's waiter joined the queue.
+    pub(super) fn since(&self, key: usize) -> Option<Instant> {
+        self.nodes.get(key).and_then(|n| n.since)
     }
 
     /// Puts an existing (granted) node back in line, at the back.
@@ -152,6 +163,7 @@ impl Waiters {
         let node = &mut self.nodes[key];
         node.turn = Turn::Vacant;
         node.waker = None;
+        node.since = None;
         node.prev = NIL;
         node.next = self.vacant;
         self.vacant = key;
