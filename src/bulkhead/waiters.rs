@@ -1,7 +1,7 @@
 //! The bulkhead's queue of waiters: a first-in, first-out list linked through a slab of nodes, so
 //! a waiter is found, unlinked and moved by its index in constant time, without `unsafe` and
-//! without an allocation per waiter (the slab grows to the most waiters ever queued at once, and
-//! its vacant nodes are reused).
+//! without an allocation per waiter (the slab grows to the most waiters queued at once and its
+//! vacant nodes are reused; a slab of more than `KEEP` nodes is freed when the queue empties).
 //!
 //! Lives inside the semaphore's mutex; every method is called with it held.
 
@@ -9,6 +9,8 @@ use std::task::Waker;
 use tokio::time::Instant;
 
 const NIL: usize = usize::MAX;
+/// Nodes kept for reuse when the queue empties; a larger slab (left by a burst of waiters) is freed.
+const KEEP: usize = 256;
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +170,11 @@ impl Waiters {
         node.next = self.vacant;
         self.vacant = key;
         self.occupied -= 1;
+        if self.occupied == 0 && self.nodes.len() > KEEP {
+            // Nobody waits or holds a node (so the line is empty too): start afresh.
+            self.nodes = Vec::new();
+            self.vacant = NIL;
+        }
         turn
     }
 }
