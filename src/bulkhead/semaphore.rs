@@ -253,20 +253,27 @@ impl Semaphore {
         // Sets the flag (a waiter is in line) and hands out any slot freed before it was set.
         let mut wakers = Wakers::new();
         self.distribute(&mut queue, &mut wakers);
-        if queue.waiters.turn(key) == Turn::Granted {
+        // Granted in line (a slot was freed just before the flag was set): everyone before it was
+        // granted one too, and `wakers` wakes them.
+        let admitted = queue.waiters.turn(key) == Turn::Granted;
+        if admitted {
             queue.waiters.remove(key);
-            // Granted in line (a slot was freed just before the flag was set): everyone before it
-            // was granted one too, and `wakers` wakes them.
-            self.queued.store(queue.waiters.len(), Ordering::Relaxed);
-            drop(queue);
-            wakers.wake_all();
-            return Join::Admitted;
         }
         let queued = queue.waiters.len();
         self.queued.store(queued, Ordering::Relaxed);
+        let more = wakers.is_full();
         drop(queue);
         wakers.wake_all();
-        Join::Queued { key, queued, since }
+        if more {
+            // More to hand out than one batch of wakers (this waiter, at the back, may be granted
+            // its slot here: its first `poll_wait` collects it).
+            self.distribute_and_wake(self.lock());
+        }
+        if admitted {
+            Join::Admitted
+        } else {
+            Join::Queued { key, queued, since }
+        }
     }
 
     /// Polls a queued waiter: collects its slot if it was granted one, else registers `waker`
