@@ -68,7 +68,7 @@ struct Shared<E: PatternEvent> {
 
 impl<E: PatternEvent> Listeners<E> {
     /// No listeners, named `kind` (the pattern's kind, its default name).
-    pub(crate) const fn new(kind: &'static str) -> Self {
+    pub(crate) const fn new(kind: &'static &'static str) -> Self {
         Self {
             name: Name::from_static(kind),
             shared: None,
@@ -241,7 +241,7 @@ mod tests {
     fn a_panicking_listener_neither_unwinds_into_the_emitter_nor_starves_the_others() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (before, after) = (seen.clone(), seen.clone());
-        let listeners = Listeners::new("ping")
+        let listeners = Listeners::new(&"ping")
             .with(move |e: &Ping| before.lock().unwrap().push(("before", e.0)))
             .with(|_: &Ping| panic!("listener bug"))
             .with(move |e: &Ping| after.lock().unwrap().push(("after", e.0)));

@@ -155,9 +155,9 @@
 //!   `bulkhead "payments" is full: queue full`, `timed out "payments" after 1s`); an instance that
 //!   kept its default name is not named there (`circuit breaker is open, ...`).
 //!
-//! A name is a `&'static str` (`Copy`; a name made from a `String` is interned once per distinct
-//! text), so carrying it costs a call nothing, and with no listener and neither `tracing` nor
-//! `metrics` on, no event is even built.
+//! A name is one pointer to an interned `&'static str` (`Copy`; naming interns it once per
+//! distinct text), so carrying it costs a call nothing, and with no listener and neither
+//! `tracing` nor `metrics` on, no event is even built.
 //!
 //! ## Metrics
 //!

@@ -2,7 +2,7 @@
 //! labels, health details and rejection errors.
 
 use std::borrow::Borrow;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// open`). An instance that was not named is named after its kind: `"timeout"`, `"retry"`,
 /// `"circuit_breaker"`, `"bulkhead"`, `"pipeline"`, `"chaos"`, `"health"`.
 ///
-/// A name is a `&'static str`: `Copy`, two words, free to clone and to drop, so carrying it in
-/// every event, rejection and response future costs a call nothing. A name made at run time
-/// (from a `String` or an `Arc<str>`) is interned: its text is kept for the life of the
-/// process, once per distinct name. Names are meant to be few (one per dependency, as a metric
-/// label must be); do not make one per request.
+/// A name is one pointer to a `&'static str`: `Copy`, free to clone and to drop, and no wider
+/// than a word, so carrying it in every event, rejection and response future costs a call
+/// nothing. Naming an instance interns the name: its text (or, for a `&'static str`, a
+/// reference to it) is kept for the life of the process, once per distinct name. Names are
+/// meant to be few (one per dependency, as a metric label must be); do not make one per request.
 ///
 /// ```
 /// use bulwark::Name;
@@ -34,11 +34,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// assert!(std::ptr::eq(shard.as_str(), Name::from(String::from("shard-3")).as_str()));
 /// ```
 #[derive(Clone, Copy)]
-pub struct Name(&'static str);
+pub struct Name(&'static &'static str);
 
 impl Name {
-    /// A name known at compile time (no allocation, ever).
-    pub const fn from_static(name: &'static str) -> Self {
+    /// A name known at compile time, as a reference to a string literal
+    /// (`Name::from_static(&"payments")`): nothing interned or allocated, ever.
+    pub const fn from_static(name: &'static &'static str) -> Self {
         Self(name)
     }
 
@@ -47,22 +48,25 @@ impl Name {
         self.0
     }
 
-    /// The interned copy of `text`: the same `&'static str` for the same text, leaked once.
-    fn intern(text: &str) -> Self {
-        static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-        let mut set = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(name) = set.get(text) {
+    /// The interned name for `text`: the same reference for the same text, made once (`leak`
+    /// makes the `&'static str` when the text is not static already).
+    fn intern(text: &str, leak: impl FnOnce() -> &'static str) -> Self {
+        static INTERNED: Mutex<BTreeMap<&'static str, &'static &'static str>> =
+            Mutex::new(BTreeMap::new());
+        let mut map = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(name) = map.get(text) {
             return Self(name);
         }
-        let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
-        set.insert(name);
+        let text = leak();
+        let name: &'static &'static str = Box::leak(Box::new(text));
+        map.insert(text, name);
         Self(name)
     }
 
     /// The name as a `metrics` label value (called when handles are registered, not per call).
     #[cfg(feature = "metrics")]
     pub(crate) fn label(&self) -> metrics::SharedString {
-        metrics::SharedString::from(self.0)
+        metrics::SharedString::from(*self.0)
     }
 }
 
@@ -85,23 +89,30 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
-impl From<&'static str> for Name {
-    fn from(name: &'static str) -> Self {
+impl From<&'static &'static str> for Name {
+    fn from(name: &'static &'static str) -> Self {
         Self::from_static(name)
     }
 }
 
+impl From<&'static str> for Name {
+    /// Interns the name (see [`Name`]): a reference to the text, not a copy of it.
+    fn from(name: &'static str) -> Self {
+        Self::intern(name, || name)
+    }
+}
+
 impl From<String> for Name {
-    /// Interns the text (see [`Name`]).
+    /// Interns the name (see [`Name`]).
     fn from(name: String) -> Self {
-        Self::intern(&name)
+        Self::intern(&name, || Box::leak(name.clone().into_boxed_str()))
     }
 }
 
 impl From<Arc<str>> for Name {
-    /// Interns the text (see [`Name`]).
+    /// Interns the name (see [`Name`]).
     fn from(name: Arc<str>) -> Self {
-        Self::intern(&name)
+        Self::intern(&name, || Box::leak(Box::<str>::from(&*name)))
     }
 }
 

@@ -27,7 +27,7 @@ impl Builder {
             max_concurrent: 25,
             max_queued: 0,
             max_wait: None,
-            listeners: Listeners::new("bulkhead"),
+            listeners: Listeners::new(&"bulkhead"),
         }
     }
 

@@ -31,7 +31,7 @@ impl<E> Builder<E> {
             error: None,
             hang: 0.0,
             latency: None,
-            listeners: Listeners::new("chaos"),
+            listeners: Listeners::new(&"chaos"),
         }
     }
 

@@ -92,7 +92,7 @@ impl Builder {
                 dropped: DroppedCall::Ignore,
             },
             classifier: DefaultClassifier,
-            listeners: Listeners::new("circuit_breaker"),
+            listeners: Listeners::new(&"circuit_breaker"),
         }
     }
 }

@@ -35,7 +35,7 @@ impl HealthAggregatorBuilder {
             cache_for: DEFAULT_CACHE_FOR,
             background: None,
             max_age: None,
-            listeners: Listeners::new("health"),
+            listeners: Listeners::new(&"health"),
         }
     }
 

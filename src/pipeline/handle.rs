@@ -62,14 +62,14 @@ pub(crate) struct Timeouts {
 
 impl Timeouts {
     pub(crate) fn new(name: Option<Name>) -> Self {
-        let named = |part: &str, default: &'static str| match &name {
+        let named = |part: &str, default: &'static &'static str| match &name {
             None => Listeners::new(default),
             Some(name) => Listeners::new(default).named(Name::from(format!("{name}.{part}"))),
         };
         Self {
-            total: named("total_timeout", "pipeline.total_timeout"),
-            attempt: named("attempt_timeout", "pipeline.attempt_timeout"),
-            name: name.unwrap_or(Name::from_static("pipeline")),
+            total: named("total_timeout", &"pipeline.total_timeout"),
+            attempt: named("attempt_timeout", &"pipeline.attempt_timeout"),
+            name: name.unwrap_or(Name::from_static(&"pipeline")),
         }
     }
 

@@ -44,7 +44,7 @@ impl RetryBuilder {
             predicate: OnError,
             hint: DefaultHint,
             budget: BudgetChoice::Default,
-            listeners: Listeners::new("retry"),
+            listeners: Listeners::new(&"retry"),
         }
     }
 }

@@ -74,7 +74,7 @@ impl Default for Retry {
             predicate: OnError,
             hint: DefaultHint,
             budget: RetryBudget::builder().build().ok(),
-            listeners: Listeners::new("retry").finish(),
+            listeners: Listeners::new(&"retry").finish(),
         };
         Self {
             shared: Arc::new(shared),

@@ -32,7 +32,7 @@ impl Timeout {
     pub fn new(duration: Duration) -> Self {
         Self {
             duration,
-            listeners: Listeners::new("timeout"),
+            listeners: Listeners::new(&"timeout"),
         }
     }
 

@@ -24,7 +24,7 @@ impl TimeoutLayer {
             timeout,
             backpressure_timeout: None,
             per_request: DefaultTimeout,
-            listeners: Listeners::new("timeout"),
+            listeners: Listeners::new(&"timeout"),
         }
     }
 }

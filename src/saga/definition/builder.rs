@@ -48,7 +48,7 @@ impl<I: Send + Sync + 'static> SagaBuilder<I> {
             compensation_retry: RetryPolicy::compensation_default(),
             store_retry: RetryPolicy::store_default(),
             store: None,
-            listeners: Listeners::new("saga").named(crate::Name::from(name)),
+            listeners: Listeners::new(&"saga").named(crate::Name::from(name)),
             empty_group: false,
         }
     }
