@@ -32,7 +32,7 @@ impl Builder {
             per: Duration::from_secs(1),
             burst: 1,
             max_wait: Duration::ZERO,
-            listeners: Listeners::new("rate_limit"),
+            listeners: Listeners::new(&"rate_limit"),
             #[cfg(feature = "redis")]
             redis: None,
         }
