@@ -247,6 +247,8 @@ mod error;
 mod instrument;
 mod name;
 mod sleep;
+#[cfg(any(feature = "bulkhead", feature = "rate-limit"))]
+mod start;
 
 pub use builder::ServiceBuilderExt;
 pub use config_error::ConfigError;

@@ -10,23 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tower::Service;
 
-/// What a call runs once it holds a slot: the standalone closure, or the tower call deferred
-/// with the service that was made ready for it.
-pub(crate) trait Start {
-    /// The call's future.
-    type Future;
-    /// Starts the call.
-    fn start(self) -> Self::Future;
-}
-
-impl<F: FnOnce() -> Fut, Fut> Start for F {
-    type Future = Fut;
-
-    #[inline]
-    fn start(self) -> Fut {
-        self()
-    }
-}
+pub(crate) use crate::start::Start;
 
 pin_project! {
     /// A call run through a bulkhead, returned by [`Bulkhead::run`](super::Bulkhead::run).

@@ -17,23 +17,7 @@ type Ask = super::redis::Ask;
 #[cfg(not(feature = "redis"))]
 type Ask = std::future::Pending<Admission>;
 
-/// What a call runs once admitted: the standalone closure, or the tower call deferred with the
-/// service that was made ready for it.
-pub(crate) trait Start {
-    /// The call's future.
-    type Future;
-    /// Starts the call.
-    fn start(self) -> Self::Future;
-}
-
-impl<F: FnOnce() -> Fut, Fut> Start for F {
-    type Future = Fut;
-
-    #[inline]
-    fn start(self) -> Fut {
-        self()
-    }
-}
+use crate::start::Start;
 
 pin_project! {
     /// A call run through a rate limiter, returned by [`RateLimiter::run`](super::RateLimiter::run).
