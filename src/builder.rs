@@ -17,7 +17,7 @@ mod sealed {
 ///
 /// # Names
 ///
-/// tower's `ServiceBuilder` has inherent methods named `timeout`, `retry` and
+/// tower's `ServiceBuilder` has inherent methods named `timeout`, `retry`, `rate_limit` and
 /// `concurrency_limit` when tower's matching features are enabled, and an inherent method always
 /// wins over a trait method. So where tower already uses a name, bulwark's method carries a
 /// `bulwark_` prefix (`bulwark_timeout`); where it does not, the method has the pattern's plain
@@ -63,6 +63,17 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         bulkhead: &crate::bulkhead::Bulkhead,
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
 
+    /// Limits the rate of calls to the services below with a shared
+    /// [`RateLimiter`](crate::rate_limit::RateLimiter).
+    ///
+    /// Same as `.layer(limiter.layer())`; see [`crate::rate_limit`]. (tower's `ServiceBuilder`
+    /// has an inherent `rate_limit`, hence the prefix.)
+    #[cfg(feature = "rate-limit")]
+    fn bulwark_rate_limit(
+        self,
+        limiter: &crate::rate_limit::RateLimiter,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>>;
+
     /// Guards the services below with `breaker`: every service and clone shares that one circuit.
     ///
     /// Same as `.layer(breaker.layer())`; see [`crate::circuit_breaker`].
@@ -98,6 +109,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         bulkhead: &crate::bulkhead::Bulkhead,
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
         self.layer(bulkhead.layer())
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn bulwark_rate_limit(
+        self,
+        limiter: &crate::rate_limit::RateLimiter,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>> {
+        self.layer(limiter.layer())
     }
 
     #[cfg(feature = "circuit-breaker")]

@@ -39,6 +39,9 @@ pub enum Error<E> {
     /// The bulkhead turned the call away without running it.
     #[cfg(feature = "bulkhead")]
     BulkheadFull(crate::bulkhead::BulkheadFull),
+    /// The rate limiter turned the call away without running it.
+    #[cfg(feature = "rate-limit")]
+    RateLimited(crate::rate_limit::RateLimited),
 }
 
 impl<E> Error<E> {
@@ -67,6 +70,8 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::CircuitOpen(e) => e.fmt(f),
             #[cfg(feature = "bulkhead")]
             Error::BulkheadFull(e) => e.fmt(f),
+            #[cfg(feature = "rate-limit")]
+            Error::RateLimited(e) => e.fmt(f),
         }
     }
 }
@@ -116,6 +121,13 @@ impl<E> From<crate::bulkhead::BulkheadFull> for Error<E> {
     }
 }
 
+#[cfg(feature = "rate-limit")]
+impl<E> From<crate::rate_limit::RateLimited> for Error<E> {
+    fn from(e: crate::rate_limit::RateLimited) -> Self {
+        Error::RateLimited(e)
+    }
+}
+
 impl<E> Error<Error<E>> {
     /// Merges an error of nested standalone patterns into one level: a pattern's rejection is
     /// kept wherever it happened, and the call's own error stays `Inner`.
@@ -135,6 +147,8 @@ impl<E> Error<Error<E>> {
             Error::CircuitOpen(e) => Error::CircuitOpen(e),
             #[cfg(feature = "bulkhead")]
             Error::BulkheadFull(e) => Error::BulkheadFull(e),
+            #[cfg(feature = "rate-limit")]
+            Error::RateLimited(e) => Error::RateLimited(e),
         }
     }
 }

@@ -15,6 +15,7 @@
         feature = "retry",
         feature = "circuit-breaker",
         feature = "bulkhead",
+        feature = "rate-limit",
         feature = "saga",
         feature = "health",
         feature = "chaos"

@@ -10,6 +10,7 @@
 //! | retry | [`retry`] (delays: [`backoff`]) | `retry` |
 //! | circuit breaker | [`circuit_breaker`] (outcomes: [`classify`]) | `circuit-breaker` |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
+//! | rate limiter (GCRA) | [`rate_limit`] | `rate-limit` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
@@ -24,7 +25,8 @@
 //! `sqlite` adds a durable saga store (`saga::SqliteStore`) for resuming sagas after a crash.
 //! `serde` serializes health reports to JSON; `http` (which implies `serde`) adds the health
 //! endpoint, a tower `Service` for `http::Request`s. `grpc` serves a health aggregator as
-//! `grpc.health.v1` (on `tonic-health`).
+//! `grpc.health.v1` (on `tonic-health`). `redis` keeps a rate limiter's state in Redis, so that
+//! every replica of a service shares one limit.
 //!
 //! # Example
 //!
@@ -181,6 +183,9 @@
 //! | `bulwark.bulkhead.in_flight` | gauge | `name` | calls holding a slot now |
 //! | `bulwark.bulkhead.queued` | gauge | `name` | calls waiting for a slot now |
 //! | `bulwark.bulkhead.max_concurrent`, `bulwark.bulkhead.max_queued` | gauge | `name` | the current limits |
+//! | `bulwark.rate_limit.rejections` | counter | `name` | calls over the limit, turned away |
+//! | `bulwark.rate_limit.waits` | counter | `name` | calls that waited for their turn, then were admitted |
+//! | `bulwark.rate_limit.store_unavailable` | counter | `name` | decisions Redis did not answer, left to the limiter's `OnUnavailable` policy |
 //! | `bulwark.retry.retries` | counter | `name`, `reason`: `error`, `response` | attempts after the first, by what made the previous outcome retryable |
 //! | `bulwark.retry.give_ups` | counter | `name`, `reason`: `attempts`, `time_up`, `budget`, `not_retryable`, `no_request`, `circuit_open` | calls that stopped retrying with a failed outcome |
 //! | `bulwark.timeout.timeouts` | counter | `name`, `phase`: `call`, `readiness` | calls (or waits for readiness) that ran out of time |
@@ -220,6 +225,8 @@ pub mod bulkhead;
 pub mod circuit_breaker;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
 
 #[cfg(feature = "retry")]
 pub mod retry;

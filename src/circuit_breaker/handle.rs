@@ -87,8 +87,8 @@ impl<C> CircuitBreaker<C> {
     /// call as set by [`Builder::dropped_calls`].
     ///
     /// A [`Retry`](crate::retry::Retry) around this call recognises the rejection through its
-    /// [`DefaultHint`](crate::retry::DefaultHint), as it does a [`CircuitOpen`](super::CircuitOpen) (hence
-    /// `E: 'static`).
+    /// [`DefaultHint`](crate::retry::DefaultHint), as it does a
+    /// [`CircuitOpen`](super::CircuitOpen) (hence `E: 'static`).
     pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, Fut, C>
     where
         F: FnOnce() -> Fut,

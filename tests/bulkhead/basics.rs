@@ -279,3 +279,19 @@ fn handles_and_futures_can_cross_threads() {
         bulwark::bulkhead::ResponseFuture<tower::util::BoxCloneSyncService<u8, u8, Infallible>, u8>,
     >();
 }
+
+#[test]
+fn the_largest_limit_tokio_allows_is_accepted_and_one_more_is_not() {
+    let max = tokio::sync::Semaphore::MAX_PERMITS;
+    let b = Bulkhead::builder().max_concurrent(max).build().unwrap();
+    assert_eq!(b.metrics().max_concurrent, max);
+    let err = Bulkhead::builder()
+        .max_concurrent(max + 1)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "max_concurrent");
+    assert!(b.set_max_concurrent(max + 1).is_err());
+    b.set_max_concurrent(1).unwrap();
+    b.set_max_concurrent(max).unwrap();
+    assert_eq!(b.metrics().max_concurrent, max);
+}

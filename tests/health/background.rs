@@ -222,6 +222,17 @@ async fn metrics_see_a_stale_result_without_any_report() {
 /// when the result reaches max_age, before the round that refreshes it has finished.
 #[tokio::test(start_paused = true)]
 async fn the_watch_learns_a_result_went_stale_with_no_report_asked_for() {
+    the_watch_learns_staleness_after(Duration::from_secs(13)).await;
+}
+
+/// The same when the task wakes at the very instant the result reaches max_age: stale from then
+/// on, published once, and the task goes on to its next wake-up.
+#[tokio::test(start_paused = true)]
+async fn the_watch_learns_a_result_went_stale_at_the_instant_it_did() {
+    the_watch_learns_staleness_after(Duration::from_millis(11_999)).await;
+}
+
+async fn the_watch_learns_staleness_after(starved: Duration) {
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = events.clone();
     let health = HealthAggregator::builder()
@@ -237,11 +248,7 @@ async fn the_watch_learns_a_result_went_stale_with_no_report_asked_for() {
 
     // The task is starved past max_age; when it runs again its round takes 500 ms, and the
     // result it holds meanwhile is stale.
-    assert!(
-        tokio::time::advance(Duration::from_secs(13))
-            .now_or_never()
-            .is_none()
-    );
+    assert!(tokio::time::advance(starved).now_or_never().is_none());
     for _ in 0..5 {
         tokio::task::yield_now().await;
     }

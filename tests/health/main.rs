@@ -7,3 +7,4 @@ mod grpc;
 mod http;
 mod on_demand;
 mod ready_made;
+mod vocabulary;

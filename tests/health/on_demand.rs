@@ -499,3 +499,27 @@ async fn a_check_that_ends_exactly_at_its_deadline_is_on_time() {
     let report = health.report().await;
     assert_eq!(report.check("on-time").unwrap().status(), Status::Healthy);
 }
+
+#[tokio::test(start_paused = true)]
+async fn debug_output_names_each_check_with_the_timeout_it_runs_under() {
+    let health = HealthAggregator::builder()
+        .default_timeout(Duration::from_secs(3))
+        .check(scripted("db", &[Status::Healthy]))
+        .check(scripted("cache", &[Status::Healthy]).timeout(MS_100))
+        .build()
+        .unwrap();
+    let text = format!("{health:?}");
+    assert!(
+        text.starts_with("HealthAggregator { checks: [Slot { spec: Check { name: \"db\""),
+        "{text}"
+    );
+    assert!(text.contains("timeout: None"), "db's own: {text}");
+    assert!(
+        text.contains("}, timeout: 3s, .. }"),
+        "db runs under the default: {text}"
+    );
+    assert!(
+        text.contains("}, timeout: 100ms, .. }"),
+        "cache under its own: {text}"
+    );
+}

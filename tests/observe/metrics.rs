@@ -313,3 +313,25 @@ fn health_records_each_check_status_and_duration_and_the_overall_status() {
     assert_eq!(m.gauge(overall, &[o, ("status", "degraded")]), 1.0);
     assert_eq!(m.gauge(overall, &[o, ("status", "unhealthy")]), 0.0);
 }
+
+#[cfg(feature = "rate-limit")]
+#[test]
+fn rate_limit_rejections_and_waits_are_counted() {
+    use bulwark::rate_limit::RateLimiter;
+    let m = recorded(|| async {
+        let limiter = RateLimiter::builder()
+            .name("payments")
+            .rate(1, Duration::from_secs(1))
+            .max_wait(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        assert!(limiter.run(|| async { Ok::<_, &str>(()) }).await.is_ok());
+        let mut waiting = Box::pin(limiter.run(|| async { Ok::<_, &str>(()) }));
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        assert!(limiter.run(|| async { Ok::<_, &str>(()) }).await.is_err());
+        assert!(waiting.await.is_ok());
+    });
+    assert_eq!(m.counter("bulwark.rate_limit.rejections", &[P]), 1);
+    assert_eq!(m.counter("bulwark.rate_limit.waits", &[P]), 1);
+    assert_eq!(m.counter("bulwark.rate_limit.store_unavailable", &[P]), 0);
+}

@@ -230,6 +230,31 @@ async fn chaos_events_carry_the_name() {
     );
 }
 
+#[cfg(feature = "rate-limit")]
+#[tokio::test(start_paused = true)]
+async fn rate_limit_events_carry_the_name() {
+    use bulwark::rate_limit::RateLimiter;
+    let seen = Seen::default();
+    let s = seen.clone();
+    let limiter = RateLimiter::builder()
+        .name("search-api")
+        .rate(1, Duration::from_secs(1))
+        .max_wait(Duration::from_secs(1))
+        .on_event(move |e| s.push(e, e.name()))
+        .build()
+        .unwrap();
+    // The first is admitted at once, the second waits its turn, the third is turned away.
+    assert!(limiter.run(|| async { Ok::<_, &str>(()) }).await.is_ok());
+    let mut waiting = Box::pin(limiter.run(|| async { Ok::<_, &str>(()) }));
+    assert!(futures::poll!(waiting.as_mut()).is_pending());
+    assert!(limiter.run(|| async { Ok::<_, &str>(()) }).await.is_err());
+    assert!(waiting.await.is_ok());
+    assert_eq!(
+        seen.variants_all_named("search-api"),
+        set(&["Rejected", "Waited"])
+    );
+}
+
 #[cfg(feature = "health")]
 #[tokio::test(start_paused = true)]
 async fn health_events_carry_the_aggregator_name() {

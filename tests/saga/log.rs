@@ -245,3 +245,167 @@ async fn every_transition_is_an_event() {
         ]
     );
 }
+
+/// An entry in a line: its kind, step and attempt, and the flags that decide recovery.
+fn line(e: &LogEntry) -> String {
+    match e {
+        LogEntry::StepStarted { step, attempt } => format!("start {}#{attempt}", step.name),
+        LogEntry::StepCompleted { step, attempt, .. } => format!("done {}#{attempt}", step.name),
+        LogEntry::StepFailed {
+            step,
+            attempt,
+            outcome_unknown,
+            will_retry,
+            ..
+        } => format!(
+            "failed {}#{attempt} unknown={outcome_unknown} retry={will_retry}",
+            step.name
+        ),
+        LogEntry::Compensating {
+            failed_step,
+            reason,
+        } => format!(
+            "compensating after {:?}: {reason}",
+            failed_step.as_ref().map(|s| (s.index, s.name.as_ref()))
+        ),
+        LogEntry::CompensationStarted { step, attempt } => {
+            format!("undo start {}#{attempt}", step.name)
+        }
+        LogEntry::CompensationCompleted { step, attempt } => {
+            format!("undo done {}#{attempt}", step.name)
+        }
+        LogEntry::CompensationFailed {
+            step,
+            attempt,
+            will_retry,
+            ..
+        } => format!("undo failed {}#{attempt} retry={will_retry}", step.name),
+        LogEntry::Finished { outcome } => format!("finished {outcome:?}"),
+        other => other.kind().to_owned(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_whose_first_attempt_timed_out_is_undone_even_if_its_last_failed_for_sure() {
+    let store = InMemoryStore::keep_all();
+    let ran = Ran::default();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let mut b = Saga::<u32>::builder("pay")
+        .store(store.clone())
+        .on_event(move |e| ev.lock().unwrap().push(e.clone()));
+    b.step(recorded(&ran, "a", "undo a"));
+    let r = ran.clone();
+    b.step(
+        Step::new("b", |ctx| async move {
+            if ctx.attempt() == 1 {
+                // Hangs past its timeout: it may have charged.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Err::<(), BoxError>("declined".into())
+        })
+        .compensate(move |_ctx| {
+            let r = r.clone();
+            async move {
+                r.push("undo b");
+                Ok::<_, BoxError>(())
+            }
+        })
+        .timeout(Duration::from_secs(1))
+        .retry(RetryPolicy::fixed(2, Duration::from_secs(2))),
+    );
+    let outcome = b.build().unwrap().run_with_id("p-1", 0).await.unwrap();
+    assert!(matches!(outcome, Outcome::Compensated(_)), "{outcome:?}");
+    assert_eq!(ran.get(), ["a", "undo b", "undo a"]);
+    let log: Vec<String> = store.log(&"p-1".into()).iter().map(line).collect();
+    assert_eq!(
+        log,
+        [
+            "started",
+            "start a#1",
+            "done a#1",
+            "start b#1",
+            "failed b#1 unknown=true retry=true",
+            "start b#2",
+            "failed b#2 unknown=false retry=false",
+            "compensating after Some((1, \"b\")): step `b` failed after 2 attempt(s): returned an error: declined",
+            "undo start b#1",
+            "undo done b#1",
+            "undo start a#1",
+            "undo done a#1",
+            "finished Compensated",
+        ]
+    );
+    let retrying: Vec<(u32, Duration)> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepRetrying { attempt, delay, .. } => Some((*attempt, *delay)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retrying, [(2, Duration::from_secs(2))]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_while_a_start_is_being_recorded_abandons_that_attempt_as_possibly_applied() {
+    let ran = Ran::default();
+    // Append 0 is `started`; append 1, a's first start, fails and is tried again after 10 s.
+    let store = FaultyStore::new(InMemoryStore::keep_all()).at(1, Fault::Fail);
+    let mut b = Saga::<u32>::builder("late")
+        .store(store.clone())
+        .store_retry(RetryPolicy::fixed(3, Duration::from_secs(10)))
+        .deadline(Duration::from_secs(5));
+    b.step(recorded(&ran, "a", "undo a"));
+    let outcome = b.build().unwrap().run_with_id("l-1", 0).await.unwrap();
+    assert!(matches!(outcome, Outcome::Compensated(_)), "{outcome:?}");
+    // The start may have been written although the store said no: a is undone, never run.
+    assert_eq!(ran.get(), ["undo a"]);
+    let log: Vec<String> = store.inner().log(&"l-1".into()).iter().map(line).collect();
+    assert_eq!(
+        log,
+        [
+            "started",
+            "failed a#1 unknown=true retry=false",
+            "compensating after None: saga deadline of 5s exceeded",
+            "undo start a#1",
+            "undo done a#1",
+            "finished Compensated",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_between_attempts_after_a_sure_failure_abandons_the_step_as_not_applied() {
+    let store = InMemoryStore::keep_all();
+    let ran = Ran::default();
+    let mut b = Saga::<u32>::builder("late")
+        .store(store.clone())
+        .deadline(Duration::from_secs(5));
+    b.step(recorded(&ran, "a", "undo a"));
+    let r = ran.clone();
+    b.step(
+        Step::new("b", |_ctx| async { Err::<(), BoxError>("declined".into()) })
+            .compensate(move |_ctx| {
+                let r = r.clone();
+                async move {
+                    r.push("undo b");
+                    Ok::<_, BoxError>(())
+                }
+            })
+            .retry(RetryPolicy::fixed(2, Duration::from_secs(10))),
+    );
+    let outcome = b.build().unwrap().run_with_id("l-2", 0).await.unwrap();
+    assert!(matches!(outcome, Outcome::Compensated(_)), "{outcome:?}");
+    assert_eq!(ran.get(), ["a", "undo a"]);
+    let log: Vec<String> = store.log(&"l-2".into()).iter().map(line).collect();
+    assert_eq!(
+        log[3..6],
+        [
+            "start b#1",
+            "failed b#1 unknown=false retry=true",
+            "failed b#1 unknown=false retry=false",
+        ]
+    );
+}

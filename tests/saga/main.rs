@@ -16,6 +16,7 @@ mod faults;
 mod ledger;
 mod log;
 mod recovery;
+mod replay;
 mod sqlite;
 mod store_contract;
 mod support;

@@ -624,3 +624,96 @@ async fn a_resumed_saga_says_so_in_its_events_and_counts_in_the_metrics() {
         (1, 1, 0)
     );
 }
+
+/// `a` (input × 10) → `b`, which always fails (2 attempts per run, 1 s apart); both record
+/// what they did and what they undid.
+fn failing_b(store: &InMemoryStore, probe: &Probe) -> Saga<u32> {
+    let mut s = Saga::<u32>::builder("order").store(store.clone());
+    let (p1, p2) = (probe.clone(), probe.clone());
+    s.step(
+        Step::new("a", move |ctx| {
+            let (p, out) = (p1.clone(), ctx.input() * 10);
+            async move {
+                p.push(format!("a#{}", ctx.attempt()));
+                Ok::<_, BoxError>(out)
+            }
+        })
+        .compensate(move |ctx| {
+            let p = p2.clone();
+            let text = format!("undo a {:?}", ctx.output());
+            async move {
+                p.push(text);
+                Ok::<_, BoxError>(())
+            }
+        }),
+    );
+    let (p1, p2) = (probe.clone(), probe.clone());
+    s.step(
+        Step::new("b", move |ctx| {
+            p1.push(format!("b#{}", ctx.attempt()));
+            async { Err::<(), BoxError>("declined".into()) }
+        })
+        .compensate(move |_ctx| {
+            p2.push("undo b".into());
+            async { Ok::<_, BoxError>(()) }
+        })
+        .retry(RetryPolicy::fixed(2, Duration::from_secs(1))),
+    );
+    s.build().unwrap()
+}
+
+/// A process stopped after `b`'s first attempt failed (its outcome known or not), with
+/// another attempt to follow or not.
+fn stopped_after_b_failed(outcome_unknown: bool, will_retry: bool) -> Vec<LogEntry> {
+    let mut log = stopped_in_b();
+    log.push(LogEntry::StepFailed {
+        step: at(1, "b"),
+        attempt: 1,
+        error: "declined".into(),
+        outcome_unknown,
+        will_retry,
+    });
+    log
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_had_failed_for_good_is_not_run_again_and_the_saga_turns_back() {
+    for (unknown, undone) in [
+        (false, vec!["undo a Some(40)"]),
+        // Its last attempt may have taken effect (it timed out): it is undone too.
+        (true, vec!["undo b", "undo a Some(40)"]),
+    ] {
+        let (store, probe) = (InMemoryStore::keep_all(), Probe::default());
+        let saga = failing_b(&store, &probe);
+        write(&store, "o-1", stopped_after_b_failed(unknown, false)).await;
+        let Outcome::Compensated(c) = recover_one(&registry(&store, &[&saga])).await else {
+            panic!("not compensated")
+        };
+        assert!(
+            matches!(c.cause(), Cause::Recovered(why) if why == "step `b` had failed"),
+            "{:?}",
+            c.cause()
+        );
+        assert_eq!(probe.get(), undone, "outcome unknown: {unknown}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_waiting_to_retry_is_undone_after_its_last_retry_only_if_an_attempt_may_have_taken_effect()
+ {
+    for (unknown, expect) in [
+        (false, vec!["b#2", "b#3", "undo a Some(40)"]),
+        (true, vec!["b#2", "b#3", "undo b", "undo a Some(40)"]),
+    ] {
+        let (store, probe) = (InMemoryStore::keep_all(), Probe::default());
+        let saga = failing_b(&store, &probe);
+        write(&store, "o-1", stopped_after_b_failed(unknown, true)).await;
+        let outcome = recover_one(&registry(&store, &[&saga])).await;
+        assert!(matches!(outcome, Outcome::Compensated(_)), "{outcome:?}");
+        assert_eq!(
+            probe.get(),
+            expect,
+            "first attempt's outcome unknown: {unknown}"
+        );
+    }
+}
