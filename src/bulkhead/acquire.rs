@@ -8,7 +8,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::time::{Instant, Sleep};
+use std::time::Duration;
+use tokio::time::Sleep;
 
 /// Takes a slot: at once if one is free and nobody waits, else after a FIFO wait in the bounded
 /// queue, at most `max_wait`. Nothing happens until the first poll. Dropping it while it waits
@@ -20,11 +21,11 @@ pub(crate) struct Acquire {
 
 enum Stage {
     Start,
-    /// In the queue under `key` since `since`; the `max_wait` timer, if there is one (boxed: only
-    /// a call that waits with a `max_wait` allocates).
+    /// In the queue under `key` (whose node keeps the time it joined, so that every call's
+    /// future stays small); the `max_wait` timer, if there is one (boxed: only a call that waits
+    /// with a `max_wait` allocates).
     Waiting {
         key: usize,
-        since: Instant,
         timer: Option<Pin<Box<Sleep>>>,
     },
     Done,
@@ -42,21 +43,20 @@ impl Acquire {
     fn join(&mut self) -> Result<Option<Permit>, BulkheadFull> {
         match self.shared.join() {
             Join::Admitted => {
-                self.shared.emit_admitted(std::time::Duration::ZERO);
+                self.shared.emit_admitted(Duration::ZERO);
                 Ok(Some(self.shared.permit()))
             }
             Join::Full => Err(reject(
                 &self.shared,
                 BulkheadFull::queue_full(self.shared.name()),
             )),
-            Join::Queued { key, queued } => {
-                let since = Instant::now();
+            Join::Queued { key, queued, since } => {
                 let timer = self
                     .shared
                     .max_wait
                     .and_then(|w| since.checked_add(w))
                     .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
-                self.stage = Stage::Waiting { key, since, timer };
+                self.stage = Stage::Waiting { key, timer };
                 self.shared
                     .listeners
                     .emit(|name| Event::Queued { name, queued });
@@ -88,18 +88,19 @@ impl Future for Acquire {
                 }
             }
         }
-        let Stage::Waiting { key, since, timer } = &mut this.stage else {
+        let Stage::Waiting { key, timer } = &mut this.stage else {
             return Poll::Pending;
         };
         // A slot granted before the timer fired wins over the timer.
         let timed_out = timer
             .as_mut()
             .is_some_and(|t| t.as_mut().poll(cx).is_ready());
-        let (key, since) = (*key, *since);
+        let key = *key;
         let result = match this.shared.poll_wait(key, cx.waker(), timed_out) {
             Wait::Pending => return Poll::Pending,
-            Wait::Admitted => {
-                this.shared.emit_admitted(since.elapsed());
+            Wait::Admitted { since } => {
+                this.shared
+                    .emit_admitted(since.map_or(Duration::ZERO, |s| s.elapsed()));
                 Ok(this.shared.permit())
             }
             Wait::TimedOut => Err(reject(

@@ -37,6 +37,7 @@ use super::waiters::{Turn, Waiters};
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering};
 use std::task::Waker;
+use tokio::time::Instant;
 
 /// Set in the word while somebody waits or a debt is owed.
 const SLOW: usize = 1;
@@ -77,8 +78,12 @@ struct Queue {
 pub(super) enum Join {
     /// A slot was free after all (and nobody waited): it is the caller's.
     Admitted,
-    /// In line, under this key; the queue's length with it.
-    Queued { key: usize, queued: usize },
+    /// In line since `since`, under this key; the queue's length with it.
+    Queued {
+        key: usize,
+        queued: usize,
+        since: Instant,
+    },
     /// The queue is full.
     Full,
 }
@@ -86,8 +91,8 @@ pub(super) enum Join {
 /// What polling a queued waiter came to.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Wait {
-    /// The waiter holds a slot and has left the queue.
-    Admitted,
+    /// The waiter holds a slot and has left the queue, which it joined at `since`.
+    Admitted { since: Option<Instant> },
     /// Still in line (its waker is registered).
     Pending,
     /// Its time ran out before it got a slot: it has left the queue.
@@ -233,8 +238,9 @@ impl Semaphore {
     }
 
     /// Joins the back of the queue if it holds fewer than `max_queued`, unless a slot is free
-    /// and nobody waits. The caller registers its waker with its first [`Self::poll_wait`].
-    pub(super) fn join(&self, max_queued: usize) -> Join {
+    /// and nobody waits; `now` is read only when it joins. The caller registers its waker with
+    /// its first [`Self::poll_wait`].
+    pub(super) fn join(&self, max_queued: usize, now: impl FnOnce() -> Instant) -> Join {
         let mut queue = self.lock();
         if !queue.slow && self.try_acquire() {
             return Join::Admitted;
@@ -242,24 +248,32 @@ impl Semaphore {
         if queue.waiters.len() >= max_queued {
             return Join::Full;
         }
-        let key = queue.waiters.push_back();
+        let since = now();
+        let key = queue.waiters.push_back(since);
         // Sets the flag (a waiter is in line) and hands out any slot freed before it was set.
         let mut wakers = Wakers::new();
         self.distribute(&mut queue, &mut wakers);
-        if queue.waiters.turn(key) == Turn::Granted {
+        // Granted in line (a slot was freed just before the flag was set): everyone before it was
+        // granted one too, and `wakers` wakes them.
+        let admitted = queue.waiters.turn(key) == Turn::Granted;
+        if admitted {
             queue.waiters.remove(key);
-            // Granted in line (a slot was freed just before the flag was set): everyone before it
-            // was granted one too, and `wakers` wakes them.
-            self.queued.store(queue.waiters.len(), Ordering::Relaxed);
-            drop(queue);
-            wakers.wake_all();
-            return Join::Admitted;
         }
         let queued = queue.waiters.len();
         self.queued.store(queued, Ordering::Relaxed);
+        let more = wakers.is_full();
         drop(queue);
         wakers.wake_all();
-        Join::Queued { key, queued }
+        if more {
+            // More to hand out than one batch of wakers (this waiter, at the back, may be granted
+            // its slot here: its first `poll_wait` collects it).
+            self.distribute_and_wake(self.lock());
+        }
+        if admitted {
+            Join::Admitted
+        } else {
+            Join::Queued { key, queued, since }
+        }
     }
 
     /// Polls a queued waiter: collects its slot if it was granted one, else registers `waker`
@@ -268,9 +282,10 @@ impl Semaphore {
         let mut queue = self.lock();
         if queue.waiters.turn(key) == Turn::Granted {
             if queue.debt == 0 {
+                let since = queue.waiters.since(key);
                 queue.waiters.remove(key);
                 self.queued.store(queue.waiters.len(), Ordering::Relaxed);
-                return Wait::Admitted;
+                return Wait::Admitted { since };
             }
             // The limit was lowered after this slot was handed over: it pays the debt, and the
             // waiter waits again, at the back (so the flag stays set).

@@ -81,7 +81,8 @@ impl Shared {
 
     /// Joins the queue if there is room (or takes a slot freed in the meantime, if nobody waits).
     pub(super) fn join(&self) -> Join {
-        let join = self.semaphore.join(self.max_queued.load(Ordering::Relaxed));
+        let max_queued = self.max_queued.load(Ordering::Relaxed);
+        let join = self.semaphore.join(max_queued, tokio::time::Instant::now);
         self.queue_changed();
         join
     }

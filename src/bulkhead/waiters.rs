@@ -1,13 +1,16 @@
 //! The bulkhead's queue of waiters: a first-in, first-out list linked through a slab of nodes, so
 //! a waiter is found, unlinked and moved by its index in constant time, without `unsafe` and
-//! without an allocation per waiter (the slab grows to the most waiters ever queued at once, and
-//! its vacant nodes are reused).
+//! without an allocation per waiter (the slab grows to the most waiters queued at once and its
+//! vacant nodes are reused; a slab of more than `KEEP` nodes is freed when the queue empties).
 //!
 //! Lives inside the semaphore's mutex; every method is called with it held.
 
 use std::task::Waker;
+use tokio::time::Instant;
 
 const NIL: usize = usize::MAX;
+/// Nodes kept for reuse when the queue empties; a larger slab (left by a burst of waiters) is freed.
+const KEEP: usize = 256;
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +29,9 @@ struct Node {
     next: usize,
     turn: Turn,
     waker: Option<Waker>,
+    /// When its waiter joined the queue (kept here rather than in the waiter's future, which every
+    /// call carries, waiting or not).
+    since: Option<Instant>,
 }
 
 /// The waiters: `Waiting` nodes in FIFO order, `Granted` nodes owned by their waiters until they
@@ -66,14 +72,15 @@ impl Waiters {
         self.nodes.get(key).map_or(Turn::Vacant, |n| n.turn)
     }
 
-    /// A new node at the back of the line; returns its key.
-    pub(super) fn push_back(&mut self) -> usize {
+    /// A new node at the back of the line, joined at `since`; returns its key.
+    pub(super) fn push_back(&mut self, since: Instant) -> usize {
         let key = if self.vacant == NIL {
             self.nodes.push(Node {
                 prev: NIL,
                 next: NIL,
                 turn: Turn::Vacant,
                 waker: None,
+                since: None,
             });
             self.nodes.len() - 1
         } else {
@@ -82,8 +89,14 @@ impl Waiters {
             key
         };
         self.occupied += 1;
+        self.nodes[key].since = Some(since);
         self.link_back(key);
         key
+    }
+
+    /// When the node's waiter joined the queue.
+    pub(super) fn since(&self, key: usize) -> Option<Instant> {
+        self.nodes.get(key).and_then(|n| n.since)
     }
 
     /// Puts an existing (granted) node back in line, at the back.
@@ -152,10 +165,16 @@ impl Waiters {
         let node = &mut self.nodes[key];
         node.turn = Turn::Vacant;
         node.waker = None;
+        node.since = None;
         node.prev = NIL;
         node.next = self.vacant;
         self.vacant = key;
         self.occupied -= 1;
+        if self.occupied == 0 && self.nodes.len() > KEEP {
+            // Nobody waits or holds a node (so the line is empty too): start afresh.
+            self.nodes = Vec::new();
+            self.vacant = NIL;
+        }
         turn
     }
 }

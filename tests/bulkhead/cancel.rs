@@ -212,3 +212,65 @@ async fn a_waiter_handed_a_slot_just_before_the_limit_drops_gives_it_back_and_wa
     assert!(poll_once(&mut x).await.is_pending());
     assert_eq!(started.ids(), vec![1, 2, 4]);
 }
+
+#[tokio::test]
+async fn raising_the_limit_past_many_waiters_admits_them_all_in_order() {
+    // More waiters than one hand-off wakes at a time: all are admitted, first in, first out.
+    let b = bulkhead(1, 40);
+    let started = Started::default();
+    let (mut first, _t) = held_call(&b, 100, &started);
+    assert!(poll_once(&mut first).await.is_pending());
+    let mut calls = Vec::new();
+    for id in 0..30 {
+        let (mut c, t) = held_call(&b, id, &started);
+        assert!(poll_once(&mut c).await.is_pending());
+        calls.push((c, t));
+    }
+    assert_eq!(b.metrics().queued, 30);
+    b.set_max_concurrent(26).unwrap();
+    for (c, _) in calls.iter_mut() {
+        let _ = poll_once(c).await;
+    }
+    let mut expected = vec![100];
+    expected.extend(0..25);
+    assert_eq!(started.ids(), expected);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (26, 5));
+    // The rest follow as slots free up, still in order.
+    drop(calls.drain(..5));
+    for (c, _) in calls.iter_mut() {
+        let _ = poll_once(c).await;
+    }
+    expected.extend(25..30);
+    assert_eq!(started.ids(), expected);
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (26, 0));
+}
+
+#[tokio::test]
+async fn a_queue_emptied_after_a_burst_of_waiters_serves_the_next_in_order() {
+    // A burst of 300 waiters leaves, then the queue is used again from scratch.
+    let b = bulkhead(1, 1000);
+    let started = Started::default();
+    let (mut first, t) = held_call(&b, 1000, &started);
+    assert!(poll_once(&mut first).await.is_pending());
+    let mut burst = Vec::new();
+    for id in 0..300 {
+        let (mut c, t) = held_call(&b, id, &started);
+        assert!(poll_once(&mut c).await.is_pending());
+        burst.push((c, t));
+    }
+    drop(burst);
+    assert_eq!(b.metrics().queued, 0);
+    let (mut a, _ta) = held_call(&b, 1, &started);
+    let (mut c, _tc) = held_call(&b, 2, &started);
+    assert!(poll_once(&mut a).await.is_pending());
+    assert!(poll_once(&mut c).await.is_pending());
+    assert_eq!(b.metrics().queued, 2);
+    t.send(()).unwrap();
+    assert!(poll_once(&mut first).await.is_ready());
+    assert!(poll_once(&mut a).await.is_pending());
+    assert!(poll_once(&mut c).await.is_pending());
+    assert_eq!(started.ids(), vec![1000, 1]);
+    assert_eq!(b.metrics().queued, 1);
+}

@@ -129,7 +129,7 @@ fn a_waiter_dropped_around_its_hand_off_passes_the_slot_on() {
 
 /// Explores the interleavings with at most three preemptions, or `LOOM_MAX_PREEMPTIONS` if set:
 /// the lowered-limit model has three threads and takes minutes without a bound (it passes
-/// unbounded too: `LOOM_MAX_PREEMPTIONS=1000`).
+/// unbounded too: `LOOM_MAX_PREEMPTIONS=200`, loom's largest is 255).
 fn model_bounded(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound.get_or_insert(3);
