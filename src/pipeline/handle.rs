@@ -113,7 +113,10 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
     ///
     /// `f` is called once per attempt, only after the breaker and the bulkhead admitted the
     /// attempt. The returned [`Run`] is one state machine for the whole call (see the
-    /// [module docs](crate::pipeline#cost)).
+    /// [module docs](crate::pipeline#cost)). The call starts when `run` is called, as with
+    /// [`Timeout::run`](crate::timeout::Timeout::run): the total deadline counts from then, and the
+    /// retry budget counts the call then; the first attempt asks the breaker and the bulkhead at
+    /// the first poll.
     pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, F, Fut, C, B, P, H>
     where
         F: FnMut() -> Fut,
