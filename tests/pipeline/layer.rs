@@ -486,3 +486,22 @@ fn the_services_name_their_defaults() {
     assert_eq!(drive(stacked.call(0)).unwrap(), 1);
     assert_eq!(drive(fused.call(0)).unwrap(), 1);
 }
+
+/// The call starts when `run` is called: the total deadline counts from then, not from the first
+/// poll (as with `Timeout::run`).
+#[tokio::test(start_paused = true)]
+async fn the_total_deadline_counts_from_run_not_from_the_first_poll() {
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let call = pipeline.run(|| async {
+        sleep(ms(500)).await;
+        Ok::<_, std::io::Error>(())
+    });
+    sleep(ms(600)).await;
+    let out = call.await;
+    assert!(matches!(out, Err(bulwark::Error::Timeout(_))), "{out:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+}
