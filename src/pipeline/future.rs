@@ -163,14 +163,9 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
         }
     }
 
-    /// The breaker's ticket back, unrecorded: the attempt was abandoned.
+    /// The call was dropped: see [`abandon`].
     fn release<C, B, P, H>(self: Pin<&mut Self>, parts: &Parts<C, B, P, H>) {
-        let mut this = self.project();
-        if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
-            breaker.core().release(ticket);
-        }
-        *this.permit = None;
-        this.state.set(State::Done);
+        abandon(&mut self.project(), parts);
     }
 
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {
@@ -260,7 +255,7 @@ where
                     }
                     Poll::Pending => match this.deadline {
                         Some(at) if fired(this.timer.as_mut(), *at, cx) => {
-                            return total_elapsed(&mut this, parts);
+                            return Poll::Ready(total_elapsed(&mut this, parts));
                         }
                         _ => return Poll::Pending,
                     },
@@ -272,7 +267,7 @@ where
                         return Poll::Pending;
                     }
                     if at < resume {
-                        return total_elapsed(&mut this, parts);
+                        return Poll::Ready(total_elapsed(&mut this, parts));
                     }
                     this.state.set(State::Readying);
                     continue;
@@ -387,15 +382,9 @@ where
         return None;
     }
     if Some(at) == *this.deadline && this.attempt_end.is_none_or(|end| at < end) {
-        // The total deadline: the attempt is abandoned, the call ends.
-        if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
-            breaker.core().release(ticket);
-        }
-        *this.permit = None;
-        this.state.set(State::Done);
+        // The total deadline: the attempt is abandoned, the call ends (no retry follows).
         *this.attempts = None;
-        let total = parts.total.unwrap_or_default();
-        return Some(Err(parts.timeouts.elapsed(true, total).into()));
+        return Some(total_elapsed(this, parts));
     }
     // The attempt timeout: a failure.
     finish(parts, this.ticket, this.permit, Verdict::Failure);
@@ -404,22 +393,29 @@ where
     Some(Err(parts.timeouts.elapsed(false, attempt).into()))
 }
 
-/// The total deadline passed while waiting (in the queue, in a backoff sleep, for readiness).
-fn total_elapsed<M, Fut, D, T, X, C, B, P, H>(
-    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
-) -> Poll<Result<T, X>>
-where
-    X: From<Elapsed>,
-{
+/// The attempt in flight (or its admission) is abandoned: the breaker's ticket goes back
+/// unrecorded (as a dropped call), the bulkhead's slot is returned, and the attempt is dropped.
+fn abandon<M, Fut, D, O, C, B, P, H>(this: &mut Proj<'_, M, Fut, D, O>, parts: &Parts<C, B, P, H>) {
     if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
         breaker.core().release(ticket);
     }
     *this.permit = None;
-    *this.last = None;
     this.state.set(State::Done);
+}
+
+/// The total deadline passed (during an attempt, in the queue, in a backoff sleep, or waiting
+/// for readiness): the call ends with a timeout.
+fn total_elapsed<M, Fut, D, T, X, C, B, P, H>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H>,
+) -> Result<T, X>
+where
+    X: From<Elapsed>,
+{
+    abandon(this, parts);
+    *this.last = None;
     let total = parts.total.unwrap_or_default();
-    Poll::Ready(Err(parts.timeouts.elapsed(true, total).into()))
+    Err(parts.timeouts.elapsed(true, total).into())
 }
 
 /// After an attempt's outcome: `Ok(delay)` when a retry follows after `delay` (the outcome is
@@ -495,7 +491,7 @@ where
                 return Poll::Pending;
             }
             if Some(at) == *this.deadline {
-                return total_elapsed(this, parts).map(Err);
+                return Poll::Ready(Err(total_elapsed(this, parts)));
             }
             return match give_up(this, GiveUpReason::TimeUp) {
                 Some(outcome) => Poll::Ready(Err(outcome)),
