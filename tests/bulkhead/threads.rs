@@ -239,9 +239,11 @@ fn a_million_random_operations_on_16_threads_lose_and_double_no_slot() {
         rejected += r;
     }
     // The storm did happen: calls ran at once, waited and were handed slots, were turned away.
+    // (How many of each depends on how the threads interleave: a CI run admitted 4,833, below
+    // the 5,000 this once asked for; so it asks for each path, not a count the scheduler picks.)
     eprintln!("{admitted} {handed} {rejected}");
     assert!(
-        admitted > 5_000 && handed > 500 && rejected > 0,
+        admitted > handed && handed > 500 && rejected > 0,
         "{admitted} admitted, {handed} of them after a wait, {rejected} turned away"
     );
     assert_eq!(inside.load(Ordering::SeqCst), 0);
