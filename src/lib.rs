@@ -216,6 +216,8 @@ mod event;
 pub mod backoff;
 #[cfg(feature = "chaos")]
 pub mod chaos;
+#[cfg(feature = "serde")]
+pub mod config;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 

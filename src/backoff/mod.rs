@@ -92,12 +92,14 @@
 
 mod builder;
 mod delays;
+mod settings;
 mod tries;
 
 use std::time::Duration;
 
 pub use builder::BackoffBuilder;
 pub use delays::Delays;
+pub use settings::{Curve, Settings};
 #[cfg(any(feature = "retry", feature = "saga"))]
 #[cfg_attr(not(feature = "retry"), allow(unused_imports))]
 pub(crate) use tries::{GiveUp, Next, Tries};
@@ -112,6 +114,11 @@ pub(crate) enum Growth {
 
 /// How delays are spread around the curve. See the [module docs](self#jitter) for the formulas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize, serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum Jitter {
     /// No jitter: the delays follow the curve exactly.

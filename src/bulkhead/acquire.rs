@@ -53,7 +53,7 @@ impl Acquire {
             Join::Queued { key, queued, since } => {
                 let timer = self
                     .shared
-                    .max_wait
+                    .max_wait()
                     .and_then(|w| since.checked_add(w))
                     .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
                 self.stage = Stage::Waiting { key, timer };
@@ -106,7 +106,7 @@ impl Future for Acquire {
             Wait::TimedOut => Err(reject(
                 &this.shared,
                 BulkheadFull::timed_out(
-                    this.shared.max_wait.unwrap_or_default(),
+                    this.shared.max_wait().unwrap_or_default(),
                     this.shared.name(),
                 ),
             )),

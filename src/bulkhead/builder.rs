@@ -8,11 +8,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The default limit of calls at once.
+pub(super) const DEFAULT_MAX_CONCURRENT: usize = 25;
+
 /// Builds a [`Bulkhead`]; made by [`Bulkhead::builder`].
 ///
 /// Defaults: `max_concurrent` 25, `max_queued` 0 (a call that finds every slot taken is turned
 /// away at once), no `max_wait` (a queued call waits until a slot frees up), named
-/// `"bulkhead"`.
+/// `"bulkhead"`. [`settings`](Self::settings) applies a [`Settings`](super::Settings) at once.
 #[must_use]
 pub struct Builder {
     max_concurrent: usize,
@@ -24,7 +27,7 @@ pub struct Builder {
 impl Builder {
     pub(super) fn new() -> Self {
         Self {
-            max_concurrent: 25,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
             max_queued: 0,
             max_wait: None,
             listeners: Listeners::new(&"bulkhead"),
@@ -50,6 +53,10 @@ impl Builder {
     pub fn max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = Some(max_wait);
         self
+    }
+
+    pub(super) fn clear_max_wait(&mut self) {
+        self.max_wait = None;
     }
 
     /// Names the bulkhead (`"payments"`): the name is in its events, `tracing` fields, metric

@@ -136,6 +136,7 @@ mod handle;
 mod layer;
 mod semaphore;
 mod service;
+mod settings;
 mod state;
 mod sync;
 mod waiters;
@@ -157,6 +158,7 @@ pub use future::{ResponseFuture, Run};
 pub use handle::Bulkhead;
 pub use layer::BulkheadLayer;
 pub use service::BulkheadService;
+pub use settings::Settings;
 #[cfg_attr(
     not(all(
         feature = "timeout",

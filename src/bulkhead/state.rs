@@ -20,7 +20,8 @@ use std::time::Duration;
 #[repr(C)]
 pub(super) struct Shared {
     semaphore: Semaphore,
-    pub(super) max_wait: Option<Duration>,
+    /// Nanoseconds; 0 is none (a zero `max_wait` is refused).
+    max_wait: AtomicU64,
     pub(super) listeners: Listeners<Event>,
     max_queued: AtomicUsize,
     rejected_queue_full: AtomicU64,
@@ -60,7 +61,7 @@ impl Shared {
         }
         Self {
             semaphore: Semaphore::new(max_concurrent),
-            max_wait,
+            max_wait: AtomicU64::new(wait_nanos(max_wait)),
             listeners,
             max_queued: AtomicUsize::new(max_queued),
             rejected_queue_full: AtomicU64::new(0),
@@ -153,6 +154,19 @@ impl Shared {
         Ok(())
     }
 
+    /// How long a queued call may wait; `None`: as long as it takes.
+    pub(super) fn max_wait(&self) -> Option<Duration> {
+        match self.max_wait.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Applies to calls that join the queue from now on.
+    pub(super) fn set_max_wait(&self, max_wait: Option<Duration>) {
+        self.max_wait.store(wait_nanos(max_wait), Ordering::Relaxed);
+    }
+
     pub(super) fn set_max_queued(&self, n: usize) {
         self.max_queued.store(n, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
@@ -169,9 +183,15 @@ impl Shared {
             rejected_timed_out: self.rejected_timed_out.load(Ordering::Relaxed),
             max_concurrent: self.semaphore.max_concurrent(),
             max_queued: self.max_queued.load(Ordering::Relaxed),
-            max_wait: self.max_wait,
+            max_wait: self.max_wait(),
         }
     }
+}
+
+fn wait_nanos(max_wait: Option<Duration>) -> u64 {
+    max_wait.map_or(0, |w| {
+        u64::try_from(w.as_nanos()).unwrap_or(u64::MAX).max(1)
+    })
 }
 
 /// One slot of a bulkhead, held by a running call and released on drop.

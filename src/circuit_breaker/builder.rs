@@ -29,6 +29,11 @@ pub enum WindowKind {
 ///
 /// A half-open probe that is dropped never counts: it only gives its slot back.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize, serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum DroppedCall {
     /// Not recorded at all (the default): the caller gave up, the downstream did nothing wrong.
     #[default]
@@ -39,7 +44,7 @@ pub enum DroppedCall {
 }
 
 /// The validated settings of a circuit breaker.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Config {
     pub(crate) window: WindowKind,
     pub(crate) minimum_calls: u32,
@@ -74,6 +79,8 @@ pub struct Builder<C = DefaultClassifier> {
     config: Config,
     classifier: C,
     listeners: Listeners<Event>,
+    /// A setting rejected by [`settings`](Self::settings), returned by `build()`.
+    rejected: Option<ConfigError>,
 }
 
 impl Builder {
@@ -93,6 +100,7 @@ impl Builder {
             },
             classifier: DefaultClassifier,
             listeners: Listeners::new(&"circuit_breaker"),
+            rejected: None,
         }
     }
 }
@@ -220,6 +228,7 @@ impl<C> Builder<C> {
             config: self.config,
             classifier,
             listeners: self.listeners,
+            rejected: self.rejected,
         }
     }
 
@@ -240,7 +249,35 @@ impl<C> Builder<C> {
 
     /// Validates the settings and builds the breaker.
     pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
-        let c = &self.config;
+        if let Some(e) = self.rejected {
+            return Err(e);
+        }
+        self.config.validate()?;
+        Ok(CircuitBreaker::from_parts(
+            self.config,
+            self.classifier,
+            self.listeners.finish(),
+        ))
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Keeps the first rejected setting for `build()` to return.
+    pub(crate) fn reject(&mut self, e: ConfigError) {
+        self.rejected.get_or_insert(e);
+    }
+}
+
+impl Config {
+    /// Checks every setting; the error names the builder method of the first one at fault.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let c = self;
         match c.window {
             WindowKind::Count(n) if n == 0 || n > MAX_SIZE => {
                 return Err(ConfigError::new(
@@ -306,11 +343,7 @@ impl<C> Builder<C> {
                 "must be at most 365 days",
             ));
         }
-        Ok(CircuitBreaker::from_parts(
-            self.config,
-            self.classifier,
-            self.listeners.finish(),
-        ))
+        Ok(())
     }
 }
 

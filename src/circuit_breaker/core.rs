@@ -11,6 +11,7 @@
 use super::builder::{Config, WindowKind};
 use super::count_window::CountWindow;
 use super::events::{Event, OpenReason};
+use super::live::Live;
 use super::probes::{Probe, Probes};
 use super::sync::{AtomicU64, Mutex, Ordering, Padded, StripedCounter, stripe_count};
 use super::time_window::TimeWindow;
@@ -42,7 +43,7 @@ pub(super) enum Mode {
 
 #[derive(Debug)]
 pub(crate) struct Core {
-    pub(crate) config: Config,
+    pub(crate) config: Live,
     pub(super) origin: Instant,
     pub(super) state: Padded<AtomicU64>,
     pub(super) open_until: AtomicU64,
@@ -64,6 +65,9 @@ pub(super) struct Transitions {
     /// The closed window's figures when the circuit last left the closed (or metrics-only)
     /// state: what `metrics()` shows in every other state.
     pub(super) last_closed: Counts,
+    /// The full configuration: the open duration and its backoff are read from here (under
+    /// this lock); `settings()` reads everything from here.
+    pub(super) config: Config,
 }
 
 pub(super) const fn word(generation: u32, state: State) -> u64 {
@@ -116,10 +120,11 @@ impl Core {
             transitions: Mutex::new(Transitions {
                 reopen_delays: config.reopen_backoff.map(|b| b.delays()),
                 last_closed: Counts::default(),
+                config: config.clone(),
             }),
             watch,
             listeners,
-            config,
+            config: Live::new(&config),
         }
     }
 
@@ -139,11 +144,10 @@ impl Core {
     pub(crate) fn current(&self) -> u64 {
         let mut current = self.state.load(Ordering::Acquire);
         while state_of(current) == State::HalfOpen {
-            let Some(max) = self.config.max_wait_in_half_open else {
+            let Some(max) = self.config.max_wait_in_half_open() else {
                 break;
             };
             let since = self.half_open_since.load(Ordering::Acquire);
-            let max = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
             let deadline = since.saturating_add(max);
             if self.now() < deadline {
                 break;
@@ -243,8 +247,48 @@ impl Core {
     /// needs the time).
     #[inline]
     pub(crate) fn start_with(&self, ticket: &mut Ticket, now: impl FnOnce() -> Instant) {
-        if self.config.slow_call.is_some() && ticket.mode != Mode::Pass {
+        if ticket.mode != Mode::Pass && self.config.slow_call_on() {
             ticket.start = Some(now());
         }
+    }
+}
+
+impl Core {
+    /// The transition lock; a poisoned lock is taken as it is (nothing panics while holding it
+    /// but a bug, and the fields stay consistent store by store).
+    pub(super) fn lock_transitions(&self) -> super::sync::MutexGuard<'_, Transitions> {
+        match self.transitions.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The current settings (see [`CircuitBreaker::settings`](super::CircuitBreaker::settings)).
+    pub(crate) fn settings(&self) -> super::Settings {
+        self.lock_transitions().config.settings()
+    }
+
+    /// Takes a validated configuration whose window must be this breaker's.
+    pub(crate) fn reconfigure(&self, config: Config) -> Result<(), crate::ConfigError> {
+        if config.window != self.config.window {
+            let field = match config.window {
+                WindowKind::Count(_) => "count_window",
+                WindowKind::Time(_) => "time_window",
+            };
+            return Err(crate::ConfigError::new(
+                "circuit_breaker",
+                field,
+                "the window cannot change on a running breaker (it would invent or forget \
+                 calls); build a new breaker for a new window",
+            ));
+        }
+        let mut t = self.lock_transitions();
+        if t.config.reopen_backoff != config.reopen_backoff {
+            t.reopen_delays = config.reopen_backoff.map(|b| b.delays());
+        }
+        self.config.store(&config);
+        self.probes.set_permitted(config.probes);
+        t.config = config;
+        Ok(())
     }
 }

@@ -17,7 +17,8 @@ const SLOW: u32 = 0;
 
 #[derive(Debug)]
 pub(crate) struct Probes {
-    permitted: u64,
+    /// A std atomic even under loom: only `reconfigure` writes it, and no model does.
+    permitted: std::sync::atomic::AtomicU64,
     word: Padded<AtomicU64>,
 }
 
@@ -61,9 +62,20 @@ impl Probes {
     /// probes that complete while the verdict is being applied).
     pub(crate) fn new(permitted: u32) -> Self {
         Self {
-            permitted: u64::from(permitted),
+            permitted: std::sync::atomic::AtomicU64::new(u64::from(permitted)),
             word: Padded(AtomicU64::new(0)),
         }
+    }
+
+    /// How many probes a half-open period admits.
+    pub(crate) fn permitted(&self) -> u32 {
+        self.permitted.load(std::sync::atomic::Ordering::Relaxed) as u32
+    }
+
+    /// Changes it (1 ..= 1000, validated by the caller); applies from the next admission.
+    pub(crate) fn set_permitted(&self, permitted: u32) {
+        self.permitted
+            .store(u64::from(permitted), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Opens the slots of a new half-open period.
@@ -73,14 +85,13 @@ impl Probes {
     }
 
     pub(crate) fn try_acquire(&self, generation: u32) -> Probe {
+        let permitted = self.permitted.load(std::sync::atomic::Ordering::Relaxed);
         let mut current = self.word.load(Ordering::Acquire);
         loop {
             if current >> 48 != generation_tag(generation) >> 48 {
                 return Probe::Stale;
             }
-            if field(current, IN_FLIGHT) >= self.permitted
-                || field(current, COMPLETED) >= self.permitted
-            {
+            if field(current, IN_FLIGHT) >= permitted || field(current, COMPLETED) >= permitted {
                 return Probe::Full;
             }
             match self.word.compare_exchange_weak(

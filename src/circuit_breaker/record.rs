@@ -12,9 +12,12 @@ impl Core {
     /// Records the outcome of a completed call.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Verdict) {
-        let slow = match (self.config.slow_call, ticket.start) {
-            (Some((limit, _)), Some(start)) => start.elapsed() > limit,
-            _ => false,
+        let slow = match ticket.start {
+            Some(start) => self
+                .config
+                .slow_call()
+                .is_some_and(|(limit, _)| start.elapsed() > limit),
+            None => false,
         };
         let slow = slow && outcome != Verdict::Ignored;
         match ticket.mode {
@@ -35,7 +38,7 @@ impl Core {
     /// Gives back the ticket of a call dropped before it completed.
     pub(crate) fn release(&self, ticket: Ticket) {
         match ticket.mode {
-            Mode::Record { .. } if self.config.dropped == DroppedCall::Failure => {
+            Mode::Record { .. } if self.config.dropped() == DroppedCall::Failure => {
                 self.record(ticket, Verdict::Failure);
             }
             Mode::Pass => {}
@@ -72,7 +75,7 @@ impl Core {
     /// Counts failures in a row, when that rule is on. A success writes only if the count is
     /// not already zero, so a run of successes writes nothing.
     fn count_consecutive(&self, generation: u32, failure: bool) -> u32 {
-        if self.config.consecutive_failures.is_none() {
+        if self.config.consecutive_failures().is_none() {
             return 0;
         }
         let tag = u64::from(generation) << 32;
@@ -98,26 +101,26 @@ impl Core {
     }
 
     fn trip_reason(&self, counts: Option<Counts>, consecutive: u32) -> Option<OpenReason> {
-        if let Some(limit) = self.config.consecutive_failures
+        if let Some(limit) = self.config.consecutive_failures()
             && consecutive >= limit
         {
             return Some(OpenReason::ConsecutiveFailures { count: consecutive });
         }
         let counts = counts?;
         let minimum = match self.config.window {
-            WindowKind::Count(n) => self.config.minimum_calls.min(n),
-            WindowKind::Time(_) => self.config.minimum_calls,
+            WindowKind::Count(n) => self.config.minimum_calls().min(n),
+            WindowKind::Time(_) => self.config.minimum_calls(),
         };
         if counts.calls < minimum {
             return None;
         }
-        if let Some(threshold) = self.config.failure_rate {
+        if let Some(threshold) = self.config.failure_rate() {
             let rate = counts.failure_rate();
             if rate >= threshold {
                 return Some(OpenReason::FailureRate { rate });
             }
         }
-        if let Some((_, threshold)) = self.config.slow_call {
+        if let Some((_, threshold)) = self.config.slow_call() {
             let rate = counts.slow_rate();
             if rate >= threshold {
                 return Some(OpenReason::SlowCallRate { rate });
@@ -130,14 +133,15 @@ impl Core {
         let Some(totals) = self.probes.finish(generation, counted) else {
             return;
         };
-        let permitted = f64::from(self.config.probes);
+        let probes = self.probes.permitted();
+        let permitted = f64::from(probes);
         let failed = f64::from(totals.failures) / permitted;
         let slow = f64::from(totals.slow) / permitted;
-        let too_many_failures = match self.config.failure_rate {
+        let too_many_failures = match self.config.failure_rate() {
             Some(threshold) => failed >= threshold,
             None => totals.failures > 0,
         };
-        let too_slow = self.config.slow_call.is_some_and(|(_, t)| slow >= t);
+        let too_slow = self.config.slow_call().is_some_and(|(_, t)| slow >= t);
         let expected = Some(word(generation, State::HalfOpen));
         if too_many_failures || too_slow {
             let reason = OpenReason::ProbesFailed {
@@ -145,7 +149,7 @@ impl Core {
                 slow: totals.slow,
             };
             self.transition(expected, State::Open, reason);
-        } else if totals.calls >= self.config.probes {
+        } else if totals.calls >= probes {
             self.transition(expected, State::Closed, OpenReason::ProbesSucceeded);
         }
     }

@@ -2,13 +2,13 @@
 //! striping that keeps per-call writes off shared cache lines.
 
 #[cfg(bulwark_loom)]
-pub(crate) use loom::sync::Mutex;
-#[cfg(bulwark_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(bulwark_loom))]
-pub(crate) use std::sync::Mutex;
+#[cfg(bulwark_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(not(bulwark_loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(bulwark_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// Lets other threads run (loom's model of it under `--cfg bulwark_loom`).
 #[cfg(not(bulwark_loom))]

@@ -1,6 +1,5 @@
 //! State transitions (under the transition mutex, listeners after it) and metrics snapshots.
 
-use super::builder::Config;
 use super::core::{Core, Transitions, generation_of, state_of, word};
 use super::events::{Event, OpenReason};
 use super::sync::Ordering;
@@ -30,10 +29,7 @@ impl Core {
         at: Option<u64>,
     ) -> bool {
         let from = {
-            let mut t = match self.transitions.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut t = self.lock_transitions();
             let current = self.state.load(Ordering::Acquire);
             if expected.is_some_and(|e| e != current) {
                 return false;
@@ -59,7 +55,7 @@ impl Core {
                     }
                 }
                 State::Open => {
-                    let open_for = t.open_duration(&self.config, from == State::HalfOpen);
+                    let open_for = t.open_duration(from == State::HalfOpen);
                     let nanos = u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX);
                     let start = at.map_or(now, |at| at.min(now));
                     self.open_until
@@ -95,10 +91,7 @@ impl Core {
         let counts = if live(current) {
             self.window.counts(generation_of(current), self.now())
         } else {
-            let t = match self.transitions.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let t = self.lock_transitions();
             // Read again under the lock, so that the figures belong to the state reported.
             current = self.state.load(Ordering::Acquire);
             if live(current) {
@@ -128,10 +121,10 @@ impl Core {
 impl Transitions {
     /// The open duration for this opening: the base one, or the backoff's next delay after a
     /// failed half-open trial.
-    fn open_duration(&mut self, config: &Config, reopen: bool) -> Duration {
+    fn open_duration(&mut self, reopen: bool) -> Duration {
         match (&mut self.reopen_delays, reopen) {
-            (Some(delays), true) => delays.next().unwrap_or(config.open_duration),
-            _ => config.open_duration,
+            (Some(delays), true) => delays.next().unwrap_or(self.config.open_duration),
+            _ => self.config.open_duration,
         }
     }
 

@@ -87,6 +87,15 @@ impl Builder {
     }
 
     /// The limit's cell rate algorithm, checked.
+    pub(super) fn settings_now(&self) -> super::Settings {
+        super::Settings {
+            rate: self.n,
+            per: self.per,
+            burst: self.burst,
+            max_wait: self.max_wait,
+        }
+    }
+
     pub(super) fn gcra(&self) -> Result<Gcra, ConfigError> {
         let error = |field, reason| Err(ConfigError::new("rate_limit", field, reason));
         if self.n == 0 {
@@ -117,6 +126,7 @@ impl Builder {
         let gcra = self.gcra()?;
         let shared = Shared::new(
             gcra,
+            (self.n, self.per),
             self.burst,
             self.max_wait,
             self.listeners.finish(),

@@ -167,6 +167,7 @@ mod layer;
 #[cfg(feature = "redis")]
 mod redis;
 mod service;
+mod settings;
 mod state;
 pub(crate) mod sync;
 
@@ -179,3 +180,4 @@ pub use layer::RateLimitLayer;
 #[cfg(feature = "redis")]
 pub use redis::{OnUnavailable, RedisStore, RedisStoreBuilder};
 pub use service::RateLimitService;
+pub use settings::Settings;

@@ -11,6 +11,8 @@ use tokio::time::Instant;
 
 pub(super) struct Shared {
     gcra: Gcra,
+    /// The rate as given (`n` per `per`), for `settings()`.
+    rate: (u64, Duration),
     cell: Cell,
     /// The instant the cell's nanoseconds count from.
     epoch: Instant,
@@ -46,6 +48,7 @@ pub(super) enum Admission {
 impl Shared {
     pub(super) fn new(
         gcra: Gcra,
+        rate: (u64, Duration),
         burst: u64,
         max_wait: Duration,
         listeners: Listeners<Event>,
@@ -53,6 +56,7 @@ impl Shared {
     ) -> Self {
         Self {
             gcra,
+            rate,
             cell: Cell::new(),
             epoch: Instant::now(),
             max_wait,
@@ -202,6 +206,17 @@ impl Shared {
             cancelled: self.cancelled.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
             interval: Duration::from_nanos(self.gcra.interval()),
+            burst: self.burst,
+            max_wait: self.max_wait,
+        }
+    }
+}
+
+impl Shared {
+    pub(super) fn settings(&self) -> super::Settings {
+        super::Settings {
+            rate: self.rate.0,
+            per: self.rate.1,
             burst: self.burst,
             max_wait: self.max_wait,
         }

@@ -57,10 +57,13 @@ struct State {
     start: Instant,
     /// At least 1 ms (the window is at least 10 ms); u64 so the per-call division is cheap.
     bucket_nanos: u64,
-    /// Units each request deposits.
-    deposit: u128,
-    /// Units the floor adds to the window (`min_per_second × window`).
-    reserve: u128,
+    /// Units each request deposits (at most `UNIT`). A std atomic even under loom: only
+    /// `reconfigure` writes it, and no model does; so is `reserve`.
+    deposit: std::sync::atomic::AtomicU64,
+    /// Units the floor adds to the window (`min_per_second × window`), saturated.
+    reserve: std::sync::atomic::AtomicU64,
+    /// The settings as given, for `settings()` (ratio exact, as typed).
+    settings: std::sync::Mutex<RetryBudgetBuilder>,
     /// The bucket epoch (time since `start` in buckets) the buckets currently describe.
     current: AtomicU64,
     /// Held only to clear expired buckets, at most once per bucket of time.
@@ -192,7 +195,9 @@ impl State {
 
     /// Retry units the window holds: deposits plus the floor.
     fn funds(&self, requests: u64) -> u128 {
-        u128::from(requests) * self.deposit + self.reserve
+        let deposit = self.deposit.load(std::sync::atomic::Ordering::Relaxed);
+        let reserve = self.reserve.load(std::sync::atomic::Ordering::Relaxed);
+        u128::from(requests) * u128::from(deposit) + u128::from(reserve)
     }
 
     fn deposit(&self, now: Instant) {
@@ -232,9 +237,9 @@ impl State {
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBudgetBuilder {
-    ratio: f64,
-    min_per_second: u32,
-    window: Duration,
+    pub(super) ratio: f64,
+    pub(super) min_per_second: u32,
+    pub(super) window: Duration,
 }
 
 impl RetryBudgetBuilder {
@@ -265,6 +270,24 @@ impl RetryBudgetBuilder {
 
     /// Checks the settings and returns the budget, or an error naming the field at fault.
     pub fn build(self) -> Result<RetryBudget, ConfigError> {
+        let (deposit, reserve) = self.units()?;
+        Ok(RetryBudget {
+            state: Arc::new(State {
+                start: Instant::now(),
+                bucket_nanos: u64::try_from(self.window.as_nanos() / BUCKETS as u128)
+                    .unwrap_or(u64::MAX),
+                deposit: std::sync::atomic::AtomicU64::new(deposit),
+                reserve: std::sync::atomic::AtomicU64::new(reserve),
+                settings: std::sync::Mutex::new(self),
+                current: AtomicU64::new(0),
+                rotate: Mutex::new(()),
+                buckets: Default::default(),
+            }),
+        })
+    }
+
+    /// Validates the settings; returns what a request deposits and what the floor adds, in units.
+    fn units(&self) -> Result<(u64, u64), ConfigError> {
         if !(0.0..=1.0).contains(&self.ratio) {
             return Err(ConfigError::new(
                 "retry_budget",
@@ -280,22 +303,71 @@ impl RetryBudgetBuilder {
                 "must be at least 10 milliseconds",
             ));
         }
-        let window = self.window.as_nanos();
         // ratio × UNIT units per request; at most 10^6, so the cast is exact.
-        let deposit = (self.ratio * UNIT as f64).round() as u128;
+        let deposit = (self.ratio * UNIT as f64).round() as u64;
         // min_per_second × window (in seconds) retries, in units: × UNIT / 10^9 nanoseconds.
-        let reserve = u128::from(self.min_per_second) * window / 1_000;
-        Ok(RetryBudget {
-            state: Arc::new(State {
-                start: Instant::now(),
-                bucket_nanos: u64::try_from(window / BUCKETS as u128).unwrap_or(u64::MAX),
-                deposit,
-                reserve,
-                current: AtomicU64::new(0),
-                rotate: Mutex::new(()),
-                buckets: Default::default(),
-            }),
-        })
+        let reserve = u128::from(self.min_per_second) * self.window.as_nanos() / 1_000;
+        Ok((deposit, u64::try_from(reserve).unwrap_or(u64::MAX)))
+    }
+}
+
+impl RetryBudget {
+    /// The budget's current settings.
+    pub fn settings(&self) -> super::BudgetSettings {
+        let b = *self
+            .state
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        super::BudgetSettings {
+            ratio: b.ratio,
+            min_per_second: b.min_per_second,
+            window: b.window,
+        }
+    }
+
+    /// Changes the ratio and the floor of this running budget, for every retry that holds it,
+    /// keeping its balance: the requests and retries counted in the window stay, and what they
+    /// allow is computed with the new ratio and floor from the next decision on. The window
+    /// cannot change (the counts are kept in buckets of the old window's length); a new window
+    /// is refused with an error on `window`. Validated first: on an error nothing changes.
+    ///
+    /// ```
+    /// use bulwark::retry::RetryBudget;
+    ///
+    /// # fn main() -> Result<(), bulwark::ConfigError> {
+    /// let budget = RetryBudget::builder().ratio(0.1).min_per_second(0).build()?;
+    /// let mut settings = budget.settings();
+    /// settings.ratio = 0.5;
+    /// budget.reconfigure(&settings)?;
+    /// assert_eq!(budget.settings().ratio, 0.5);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reconfigure(&self, settings: &super::BudgetSettings) -> Result<(), ConfigError> {
+        let next = RetryBudget::builder().settings(settings);
+        let (deposit, reserve) = next.units()?;
+        let mut current = self
+            .state
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if next.window != current.window {
+            return Err(ConfigError::new(
+                "retry_budget",
+                "window",
+                "cannot change on a running budget (its counts are kept in buckets of the old \
+                 window); build a new budget for a new window",
+            ));
+        }
+        self.state
+            .deposit
+            .store(deposit, std::sync::atomic::Ordering::Relaxed);
+        self.state
+            .reserve
+            .store(reserve, std::sync::atomic::Ordering::Relaxed);
+        *current = next;
+        Ok(())
     }
 }
 
@@ -304,7 +376,10 @@ impl fmt::Debug for RetryBudget {
         let s = &self.state;
         let window = s.bucket_nanos.saturating_mul(BUCKETS as u64);
         f.debug_struct("RetryBudget")
-            .field("ratio", &(s.deposit as f64 / UNIT as f64))
+            .field(
+                "ratio",
+                &(s.deposit.load(std::sync::atomic::Ordering::Relaxed) as f64 / UNIT as f64),
+            )
             .field("window", &Duration::from_nanos(window))
             .field("current_bucket", &s.current.load(Ordering::Relaxed))
             .finish()

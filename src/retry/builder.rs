@@ -26,11 +26,15 @@ pub struct RetryBuilder<B = Backoff, P = OnError, H = DefaultHint> {
     hint: H,
     budget: BudgetChoice,
     listeners: Listeners<Event>,
+    /// A setting rejected by `settings`, returned by `build()`.
+    rejected: Option<ConfigError>,
 }
 
-enum BudgetChoice {
+pub(super) enum BudgetChoice {
     Default,
     Shared(RetryBudget),
+    /// A budget of its own, built by `build()` from these settings.
+    Own(super::BudgetSettings),
     None,
 }
 
@@ -45,6 +49,7 @@ impl RetryBuilder {
             hint: DefaultHint,
             budget: BudgetChoice::Default,
             listeners: Listeners::new(&"retry"),
+            rejected: None,
         }
     }
 }
@@ -100,6 +105,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             hint: self.hint,
             budget: self.budget,
             listeners: self.listeners,
+            rejected: self.rejected,
         }
     }
 
@@ -117,6 +123,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             hint: self.hint,
             budget: self.budget,
             listeners: self.listeners,
+            rejected: self.rejected,
         }
     }
 
@@ -143,6 +150,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             hint: HintOr::new(hint),
             budget: self.budget,
             listeners: self.listeners,
+            rejected: self.rejected,
         }
     }
 
@@ -159,6 +167,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             hint,
             budget: self.budget,
             listeners: self.listeners,
+            rejected: self.rejected,
         }
     }
 
@@ -187,6 +196,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
                 None => BudgetChoice::None,
             },
             listeners: s.listeners.clone(),
+            rejected: None,
         }
     }
 
@@ -219,6 +229,9 @@ impl<B, P, H> RetryBuilder<B, P, H> {
 
     /// Checks the settings and returns the retry, or an error naming the field at fault.
     pub fn build(self) -> Result<Retry<B, P, H>, ConfigError> {
+        if let Some(e) = self.rejected {
+            return Err(e);
+        }
         if self.max_attempts == 0 {
             return Err(ConfigError::new(
                 "retry",
@@ -243,6 +256,9 @@ impl<B, P, H> RetryBuilder<B, P, H> {
         let budget = match self.budget {
             BudgetChoice::Default => Some(RetryBudget::builder().build()?),
             BudgetChoice::Shared(budget) => Some(budget),
+            BudgetChoice::Own(settings) => {
+                Some(RetryBudget::builder().settings(&settings).build()?)
+            }
             BudgetChoice::None => None,
         };
         Ok(Retry {
@@ -257,6 +273,28 @@ impl<B, P, H> RetryBuilder<B, P, H> {
                 listeners: self.listeners.finish(),
             }),
         })
+    }
+}
+
+impl<B, P, H> RetryBuilder<B, P, H> {
+    pub(super) fn with_limits(
+        mut self,
+        stop_retrying_after: Option<Duration>,
+        open_circuit_wait: Option<Duration>,
+    ) -> Self {
+        self.stop_retrying_after = stop_retrying_after;
+        self.open_circuit_wait = open_circuit_wait;
+        self
+    }
+
+    pub(super) fn with_budget(mut self, budget: BudgetChoice) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Keeps the first rejected setting for `build()` to return.
+    pub(super) fn reject(&mut self, e: ConfigError) {
+        self.rejected.get_or_insert(e);
     }
 }
 

@@ -231,6 +231,7 @@ mod layer;
 mod policy;
 mod reissue;
 mod service;
+mod settings;
 
 pub use attempts::Attempt;
 #[cfg_attr(
@@ -253,3 +254,4 @@ pub use layer::RetryLayer;
 pub use policy::{DefaultHint, HintOr, OnError, RetryAfter, RetryFailures, ShouldRetry};
 pub use reissue::{CloneRequest, RebuildWith, RecoverWith, Reissue};
 pub use service::RetryService;
+pub use settings::{BudgetSettings, Settings};
