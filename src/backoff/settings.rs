@@ -65,8 +65,14 @@ pub struct Settings {
 }
 
 impl Default for Settings {
+    /// [`Backoff::default`]'s curve, with the factor and the cap left to their defaults (so
+    /// that a file that picks another curve needs no factor removed).
     fn default() -> Self {
-        Backoff::default().settings()
+        Settings {
+            factor: None,
+            max_delay: None,
+            ..Backoff::default().settings()
+        }
     }
 }
 

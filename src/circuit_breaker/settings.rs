@@ -196,14 +196,16 @@ impl<C> CircuitBreaker<C> {
     /// keeping its state, its window and the calls in flight. Validated first: on an error
     /// nothing changes.
     ///
-    /// A change applies to what happens after it: a call recorded after the change is judged
-    /// by the new rules (the window's content, recorded under the old rules, is kept and judged
-    /// by the new thresholds at the next recording); an open circuit keeps the open period it
-    /// was given and uses the new open duration from its next opening; a new number of
-    /// half-open probes applies from the next admission. The window itself (count or time,
-    /// and its size) cannot change on a running breaker: it is the breaker's memory, and
-    /// resizing it would either invent calls or forget them; a change of window is refused
-    /// with an error on `count_window` or `time_window` (build a new breaker for it).
+    /// A change applies to what happens after it. The window's content, recorded under the old
+    /// rules, is kept, and the new thresholds judge it at the latest when the next failure or
+    /// slow call is recorded (the trip rules run then, as always: a success cannot raise a
+    /// rate). An open circuit keeps the open period it was given and uses the new open duration
+    /// from its next opening; a new number of half-open probes applies from the next
+    /// admission; a call already in flight when a slow-call rule is turned on is not slow (its
+    /// start was not timed). The window itself (count or time, and its size) cannot change on a running
+    /// breaker: it is the breaker's memory, and resizing it would either invent calls or forget
+    /// them, so a change of window is refused with an error on `count_window` or `time_window`
+    /// (build a new breaker for it).
     ///
     /// ```
     /// use bulwark::circuit_breaker::CircuitBreaker;

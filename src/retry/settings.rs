@@ -109,7 +109,7 @@ impl Default for Settings {
             max_attempts: 3,
             stop_retrying_after: None,
             wait_for_open_circuit: None,
-            backoff: Backoff::default().settings(),
+            backoff: backoff::Settings::default(),
             budget: Some(BudgetSettings::default()),
         }
     }

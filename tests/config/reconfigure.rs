@@ -1,0 +1,370 @@
+//! Running instances take new settings and keep their state.
+
+use bulwark::Error;
+use bulwark::bulkhead::{Bulkhead, BulkheadFull, FullReason};
+use bulwark::circuit_breaker::{CircuitBreaker, State};
+use bulwark::config::Policies;
+use bulwark::retry::RetryBudget;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::time::advance;
+
+async fn succeed(b: &CircuitBreaker) -> Result<(), Error<io::Error>> {
+    b.run(|| async { Ok(()) }).await
+}
+
+async fn fail(b: &CircuitBreaker) -> Result<(), Error<io::Error>> {
+    b.run(|| async { Err(io::Error::other("down")) }).await
+}
+
+fn breaker() -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .name("payments")
+        .count_window(10)
+        .minimum_calls(4)
+        .failure_rate_threshold(0.5)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lower_threshold_judges_the_calls_already_in_the_window_at_the_next_failure() {
+    let b = breaker();
+    for _ in 0..3 {
+        succeed(&b).await.unwrap();
+    }
+    let _ = fail(&b).await;
+    assert_eq!(b.state(), State::Closed, "1 of 4 failed: 25 % < 50 %");
+
+    let mut s = b.settings();
+    s.failure_rate_threshold = Some(0.3);
+    b.reconfigure(&s).unwrap();
+    assert_eq!(b.metrics().calls, 4, "the window is kept");
+    assert_eq!(b.state(), State::Closed, "judged at the next failure");
+    let _ = fail(&b).await;
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "2 of the 5 calls kept failed: 40 %, over the new 30 % (under the old 50 %)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_stays_open_and_the_new_open_duration_applies_at_the_next_opening() {
+    let b = breaker();
+    for _ in 0..4 {
+        let _ = fail(&b).await;
+    }
+    assert_eq!(b.state(), State::Open);
+    let mut s = b.settings();
+    s.open_duration = Duration::from_secs(5);
+    s.permitted_calls_in_half_open = 1;
+    b.reconfigure(&s).unwrap();
+    assert_eq!(b.state(), State::Open, "the state is kept");
+
+    advance(Duration::from_secs(6)).await;
+    assert!(
+        matches!(succeed(&b).await, Err(Error::CircuitOpen(_))),
+        "the open period it was given (30 s) is kept"
+    );
+    advance(Duration::from_secs(25)).await;
+    let _ = fail(&b).await;
+    assert_eq!(b.state(), State::Open, "one probe, failed: open again");
+    advance(Duration::from_secs(4)).await;
+    assert!(matches!(succeed(&b).await, Err(Error::CircuitOpen(_))));
+    advance(Duration::from_secs(1)).await;
+    succeed(&b).await.unwrap();
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "reopened for the new 5 s; one probe is now enough to close"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_of_window_is_refused_and_changes_nothing() {
+    let b = breaker();
+    let before = b.settings();
+    let mut s = before.clone();
+    s.failure_rate_threshold = Some(0.1);
+    s.count_window = Some(20);
+    let e = b.reconfigure(&s).unwrap_err();
+    assert_eq!(e.field(), "count_window");
+    assert_eq!(b.settings(), before, "nothing changed");
+
+    s.count_window = None;
+    s.time_window = Some(Duration::from_secs(60));
+    assert_eq!(b.reconfigure(&s).unwrap_err().field(), "time_window");
+
+    let mut bad = before.clone();
+    bad.minimum_calls = 0;
+    assert_eq!(b.reconfigure(&bad).unwrap_err().field(), "minimum_calls");
+    assert_eq!(b.settings(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_service_of_the_breaker_sees_the_change() {
+    use tower::{Service, ServiceExt};
+    let b = breaker();
+    let mut svc =
+        tower::ServiceBuilder::new()
+            .layer(b.layer())
+            .service_fn(|fail: bool| async move {
+                if fail {
+                    Err(io::Error::other("down"))
+                } else {
+                    Ok(())
+                }
+            });
+    let mut s = b.settings();
+    s.consecutive_failures = Some(2);
+    s.failure_rate_threshold = None;
+    b.reconfigure(&s).unwrap();
+    for _ in 0..2 {
+        let _ = svc.ready().await.unwrap().call(true).await;
+    }
+    assert_eq!(b.state(), State::Open, "two in a row, through the layer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_calls_count_once_the_rule_is_turned_on() {
+    let b = breaker();
+    let slow = || {
+        b.run(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Ok::<_, io::Error>(())
+        })
+    };
+    slow().await.unwrap();
+    assert_eq!(b.metrics().slow_calls, 0, "no slow-call rule yet");
+    let mut s = b.settings();
+    s.slow_call_threshold = Some(bulwark::circuit_breaker::SlowCall {
+        slower_than: Duration::from_secs(2),
+        rate: 0.5,
+    });
+    b.reconfigure(&s).unwrap();
+    for _ in 0..3 {
+        slow().await.unwrap();
+    }
+    assert_eq!(b.metrics().slow_calls, 3);
+    assert_eq!(b.state(), State::Open, "3 slow of 4 calls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconfiguring_while_threads_call_loses_no_call_and_no_state() {
+    let b = CircuitBreaker::builder()
+        .count_window(50)
+        .minimum_calls(10)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let b = b.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let mut calls = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    rt.block_on(b.run(|| async { Ok::<_, io::Error>(()) }))
+                        .unwrap();
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    let mut s = b.settings();
+    for i in 0..200u32 {
+        s.failure_rate_threshold = Some(0.1 + f64::from(i % 9) / 10.0);
+        s.minimum_calls = 1 + i % 20;
+        s.permitted_calls_in_half_open = 1 + i % 5;
+        b.reconfigure(&s).unwrap();
+        assert_eq!(b.settings(), s);
+        std::thread::yield_now();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let calls: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(calls > 0);
+    assert_eq!(b.state(), State::Closed, "successes never open it");
+    assert_eq!(
+        b.metrics().calls,
+        calls.min(50),
+        "the window kept every call"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bulkhead_keeps_its_calls_in_flight_and_waiting() {
+    let bulkhead = Bulkhead::builder()
+        .name("inventory")
+        .max_concurrent(2)
+        .max_queued(1)
+        .build()
+        .unwrap();
+    let (release, hold) = tokio::sync::watch::channel(false);
+    let mut running = Vec::new();
+    for _ in 0..3 {
+        let bulkhead = bulkhead.clone();
+        let mut hold = hold.clone();
+        running.push(tokio::spawn(async move {
+            bulkhead
+                .run(|| async move {
+                    let _ = hold.wait_for(|go| *go).await;
+                    Ok::<_, io::Error>(())
+                })
+                .await
+        }));
+    }
+    tokio::task::yield_now().await;
+    let m = bulkhead.metrics();
+    assert_eq!((m.in_flight, m.queued), (2, 1));
+
+    let mut s = bulkhead.settings();
+    s.max_concurrent = 1;
+    s.max_queued = 0;
+    s.max_wait = Some(Duration::from_millis(10));
+    bulkhead.reconfigure(&s).unwrap();
+    let m = bulkhead.metrics();
+    assert_eq!(
+        (m.in_flight, m.queued, m.max_concurrent),
+        (2, 1, 1),
+        "nothing in flight or waiting is dropped"
+    );
+    let turned_away = bulkhead.run(|| async { Ok::<_, io::Error>(()) }).await;
+    assert!(matches!(turned_away, Err(Error::BulkheadFull(_))));
+
+    release.send_replace(true);
+    for task in running {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+    assert_eq!(bulkhead.settings(), s);
+
+    let mut bad = s;
+    bad.max_concurrent = 0;
+    assert_eq!(
+        bulkhead.reconfigure(&bad).unwrap_err().field(),
+        "max_concurrent"
+    );
+    assert_eq!(bulkhead.settings(), s, "nothing changed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_max_wait_applies_to_calls_that_queue_after_it() {
+    let bulkhead = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(4)
+        .build()
+        .unwrap();
+    let hold = bulkhead.clone();
+    let (release, mut gate) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(async move {
+        hold.run(|| async move {
+            let _ = (&mut gate).await;
+            Ok::<_, io::Error>(())
+        })
+        .await
+    });
+    tokio::task::yield_now().await;
+    let mut s = bulkhead.settings();
+    s.max_wait = Some(Duration::from_millis(100));
+    bulkhead.reconfigure(&s).unwrap();
+    let started = tokio::time::Instant::now();
+    let waited = bulkhead.run(|| async { Ok::<_, io::Error>(()) }).await;
+    match waited {
+        Err(Error::BulkheadFull(full)) => {
+            let full: BulkheadFull = full;
+            assert_eq!(
+                full.reason(),
+                FullReason::TimedOut {
+                    after: Duration::from_millis(100)
+                }
+            );
+        }
+        other => panic!("expected a timed-out wait, got {other:?}"),
+    }
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_keeps_its_balance_under_a_new_ratio() {
+    use bulwark::retry::Retry;
+    let budget = RetryBudget::builder()
+        .ratio(0.1)
+        .min_per_second(0)
+        .build()
+        .unwrap();
+    let retry = Retry::builder()
+        .budget(budget.clone())
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        retry
+            .run(|_| async { Ok::<_, io::Error>(()) })
+            .await
+            .unwrap();
+    }
+    assert_eq!(budget.metrics().requests, 20);
+    assert_eq!(budget.metrics().available, 2, "10 % of 20");
+
+    let mut s = budget.settings();
+    s.ratio = 0.5;
+    budget.reconfigure(&s).unwrap();
+    assert_eq!(budget.metrics().requests, 20, "the requests are kept");
+    assert_eq!(budget.metrics().available, 10, "50 % of the same 20");
+
+    s.window = Duration::from_secs(60);
+    assert_eq!(budget.reconfigure(&s).unwrap_err().field(), "window");
+    assert_eq!(budget.settings().ratio, 0.5, "nothing changed");
+    advance(Duration::ZERO).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn policies_find_running_instances_by_name() {
+    let first = Policies::from_toml(
+        "[circuit_breaker.payments]\ncount_window = 10\n[bulkhead.payments]\nmax_concurrent = 4\n\
+         [retry_budget.shared]\nratio = 0.1\n",
+    )
+    .unwrap();
+    let b = first.circuit_breaker("payments").unwrap().build().unwrap();
+    let bulkhead = first.bulkhead("payments").unwrap().build().unwrap();
+    let budget = first.retry_budget("shared").unwrap();
+    for _ in 0..4 {
+        let _ = fail(&b).await;
+    }
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "4 of 10 calls: under the minimum of 10"
+    );
+
+    let second = Policies::from_toml(
+        "[circuit_breaker.payments]\ncount_window = 10\nminimum_calls = 5\n\
+         [bulkhead.payments]\nmax_concurrent = 8\n[retry_budget.shared]\nratio = 0.3\n",
+    )
+    .unwrap();
+    second.reconfigure(&b).unwrap();
+    second.reconfigure(&bulkhead).unwrap();
+    second.reconfigure_retry_budget("shared", &budget).unwrap();
+    assert_eq!(bulkhead.metrics().max_concurrent, 8);
+    assert_eq!(budget.settings().ratio, 0.3);
+    let _ = fail(&b).await;
+    assert_eq!(b.state(), State::Open, "5 failures: the new minimum");
+
+    let third = Policies::from_toml("[circuit_breaker.payments]\ncount_window = 20\n").unwrap();
+    let e = third.reconfigure(&b).unwrap_err();
+    assert_eq!(e.key(), "circuit_breaker.payments.count_window");
+    assert_eq!(
+        third.reconfigure(&bulkhead).unwrap_err().key(),
+        "bulkhead.payments"
+    );
+}
