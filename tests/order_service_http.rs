@@ -1,7 +1,7 @@
 //! Runs the HTTP order-service example's story (the same code as `cargo run --example
 //! order_service_http --features http,metrics`) on loopback, and checks what an operator sees:
 //! log lines that name the breaker, and a Prometheus scrape of `/metrics` with each breaker's
-//! state and each bulkhead's figures, labelled by name.
+//! state and each bulkhead's figures, labelled by name, and a policies file reloaded once.
 
 #[allow(dead_code)]
 #[path = "../examples/order_service_http/net.rs"]
@@ -59,5 +59,22 @@ async fn the_gateway_logs_names_and_serves_prometheus_metrics() {
             "bulwark_health_check_status{name=\"gateway\",check=\"shipping\",status=\"degraded\"} 1"
         ),
         "{scrape}"
+    );
+
+    // The policies file reloaded once: inventory's bulkhead grew, the others and the open
+    // breaker kept theirs.
+    let after = lines
+        .iter()
+        .skip_while(|l| !l.contains("the gateway reloads it"))
+        .collect::<Vec<_>>();
+    for (name, limit) in [("inventory", 8), ("payment", 4), ("shipping", 4)] {
+        let line = format!("  bulwark_bulkhead_max_concurrent{{name=\"{name}\"}} {limit}");
+        assert!(after.contains(&&line), "{line} in {lines:#?}");
+    }
+    assert!(
+        after
+            .iter()
+            .any(|l| l.contains("kept its state through the reload: open")),
+        "{lines:#?}"
     );
 }

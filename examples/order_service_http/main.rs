@@ -7,7 +7,9 @@
 //! from a health aggregator, `/metrics` in the Prometheus text format (every breaker, bulkhead,
 //! retry and check labelled with its name), and has an aggregating endpoint,
 //! `/orders/{id}/summary`, that calls all three at once and answers with what it has when one is
-//! down. The example drives bursts of requests itself, prints what happened, then shuts the
+//! down. Breakers, bulkheads, the retry and the attempt timeouts are read from
+//! `policies.toml`; after the outage an operator edits the file and the gateway reloads it,
+//! without losing any breaker's state. The example drives bursts of requests itself, prints what happened, then shuts the
 //! gateway down the way a rolling deployment needs: readiness turns 503 first, the requests in
 //! flight finish, then the listeners close. The story is in `scenario.rs`, shared with
 //! `tests/order_service_http.rs`.

@@ -8,6 +8,7 @@ use axum::routing::get;
 use bulwark::bulkhead::{Bulkhead, BulkheadFull};
 use bulwark::circuit_breaker::{CircuitBreaker, Event as BreakerEvent};
 use bulwark::classify::Verdict;
+use bulwark::config::Policies;
 use bulwark::retry::Retry;
 use bulwark::{BoxError, ServiceBuilderExt};
 use bytes::Bytes;
@@ -115,12 +116,16 @@ fn classify(result: &Result<String, BoxError>) -> Verdict {
 
 pub(crate) type Breaker = CircuitBreaker<fn(&Result<String, BoxError>) -> Verdict>;
 
-/// A downstream's breaker, named after it: opens at a 50% failure rate over the last 10 calls
-/// (5 at least), and says so in the log.
-pub(crate) fn breaker(name: &'static str, log: &Log) -> Result<Breaker, BoxError> {
+/// A downstream's breaker, named after it, with its settings from the policies file (a 50%
+/// failure rate over the last 10 calls, 5 at least); it says in the log when it changes state.
+pub(crate) fn breaker(
+    name: &'static str,
+    policies: &Policies,
+    log: &Log,
+) -> Result<Breaker, BoxError> {
     let log = log.clone();
-    let breaker = CircuitBreaker::builder()
-        .name(name)
+    let breaker = policies
+        .circuit_breaker(name)?
         .on_event(move |event| {
             if let BreakerEvent::StateChanged {
                 name,
@@ -137,33 +142,29 @@ pub(crate) fn breaker(name: &'static str, log: &Log) -> Result<Breaker, BoxError
                 ));
             }
         })
-        .count_window(10)
-        .minimum_calls(5)
-        .open_duration(Duration::from_secs(30))
         .classifier(classify as fn(&Result<String, BoxError>) -> Verdict)
         .build()?;
     Ok(breaker)
 }
 
-/// The gateway's stack for one downstream.
+/// The gateway's stack for one downstream, and its bulkhead (named after the downstream, with
+/// its settings and its attempt timeout from the policies file).
 pub(crate) fn protect(
     client: &HttpClient,
     breaker: &Breaker,
     retry: &Retry,
-) -> Result<Downstream, BoxError> {
+    policies: &Policies,
+) -> Result<(Downstream, Bulkhead), BoxError> {
     let client = client.clone();
-    let bulkhead = Bulkhead::builder()
-        .name(breaker.name())
-        .max_concurrent(4)
-        .max_queued(16)
-        .build()?;
+    let name = breaker.name().as_ref();
+    let bulkhead = policies.bulkhead(name)?.build()?;
     let stack = ServiceBuilder::new()
         .bulwark_retry(retry)
         .circuit_breaker(breaker)
         .bulkhead(&bulkhead)
-        .bulwark_timeout(Duration::from_millis(500))
+        .bulwark_timeout(policies.timeout(name)?.duration())
         .service(service_fn(move |uri: Uri| get_text(client.clone(), uri)));
-    Ok(BoxCloneSyncService::new(stack))
+    Ok((BoxCloneSyncService::new(stack), bulkhead))
 }
 
 #[derive(Clone)]

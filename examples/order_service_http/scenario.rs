@@ -1,5 +1,6 @@
 //! The order service's story, shared by `main.rs` and `tests/order_service_http.rs`: start the
-//! downstreams and the gateway, drive bursts through it, scrape `/metrics`, shut down.
+//! downstreams and the gateway (its policies read from `policies.toml`), drive bursts through
+//! it, scrape `/metrics`, reload an edited policies file, shut down.
 
 use crate::net::{
     Breaker, Gateway, HttpClient, Switches, breaker, downstream_app, get_text, protect, serve,
@@ -8,6 +9,7 @@ use crate::net::{
 use axum::Router;
 use axum::routing::get;
 use bulwark::BoxError;
+use bulwark::config::Policies;
 use bulwark::health::{Check, CircuitBreakerCheck, Health, HealthAggregator};
 use bulwark::retry::Retry;
 use http::Uri;
@@ -19,6 +21,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+/// The gateway's policies as shipped; the run copies them to a file an operator may edit.
+const POLICIES: &str = include_str!("policies.toml");
 
 /// What the run printed (also printed as it goes when `echo` is set), and the `/metrics` scrape
 /// taken while shipping was down.
@@ -122,23 +127,27 @@ pub(crate) async fn run(log: &Log) -> Result<String, BoxError> {
     }
 
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let retry = Retry::builder()
-        .name("gateway")
-        .max_attempts(2)
-        .stop_retrying_after(Duration::from_secs(1))
-        .build()?;
+    // The policies file, copied where an operator may edit it.
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("policies.toml");
+    std::fs::write(&file, POLICIES)?;
+    let policies = Policies::from_path(&file)?;
+    let retry: Retry = policies.retry("gateway")?.build()?;
     let draining = Arc::new(AtomicBool::new(false));
     let mut health = HealthAggregator::builder()
         .name("gateway")
         .cache_for(Duration::ZERO);
     let mut downstreams = Vec::new();
     let mut breakers = Vec::new();
+    let mut bulkheads = Vec::new();
     for (name, server) in names.iter().zip(&servers) {
-        let breaker: Breaker = breaker(name, log)?;
+        let breaker: Breaker = breaker(name, &policies, log)?;
         health =
             health.check(Check::new(*name, CircuitBreakerCheck::new(breaker.clone())).readiness());
-        downstreams.push((*name, server.addr, protect(&client, &breaker, &retry)?));
+        let (downstream, bulkhead) = protect(&client, &breaker, &retry, &policies)?;
+        downstreams.push((*name, server.addr, downstream));
         breakers.push(breaker);
+        bulkheads.push(bulkhead);
     }
     let flag = draining.clone();
     let health = health
@@ -224,6 +233,31 @@ pub(crate) async fn run(log: &Log) -> Result<String, BoxError> {
     }) {
         log.say(format!("  {line}"));
     }
+
+    log.say("an operator gives inventory's bulkhead more room in the policies file; the gateway reloads it");
+    let text = std::fs::read_to_string(&file)?;
+    let edited = text.replacen(
+        "[bulkhead.inventory]\nmax_concurrent = 4",
+        "[bulkhead.inventory]\nmax_concurrent = 8",
+        1,
+    );
+    std::fs::write(&file, edited)?;
+    let reloaded = Policies::from_path(&file)?;
+    for (breaker, bulkhead) in breakers.iter().zip(&bulkheads) {
+        reloaded.reconfigure(breaker)?;
+        reloaded.reconfigure(bulkhead)?;
+    }
+    let after = probe(&client, at, "/metrics").await?;
+    for line in after
+        .lines()
+        .filter(|l| l.starts_with("bulwark_bulkhead_max_concurrent{"))
+    {
+        log.say(format!("  {line}"));
+    }
+    log.say(format!(
+        "  (shipping's breaker kept its state through the reload: {})",
+        shipping_breaker.state().as_str()
+    ));
 
     log.say("shutting down: 5 slow requests in flight (inventory now takes 200 ms)");
     switches[0].delay_ms.store(200, Ordering::Relaxed);

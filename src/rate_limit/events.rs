@@ -79,6 +79,10 @@ impl Event {
 pub(crate) struct Instruments {
     rejections: metrics::Counter,
     waits: metrics::Counter,
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "registered all the same: a local limiter shows 0")
+    )]
     store_unavailable: metrics::Counter,
 }
 
