@@ -8,6 +8,17 @@ use std::borrow::Cow;
 ///
 /// Every builder in the crate returns this one type, so configuring several patterns needs no
 /// conversion and no `Box<dyn Error>`.
+///
+/// ```
+/// use bulwark::circuit_breaker::CircuitBreaker;
+///
+/// let err = CircuitBreaker::builder().failure_rate_threshold(50.0).build().unwrap_err();
+/// assert_eq!((err.pattern(), err.field()), ("circuit_breaker", "failure_rate_threshold"));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid circuit_breaker setting `failure_rate_threshold`: must be in (0, 1], got 50"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {pattern} setting `{field}`: {reason}")]
 pub struct ConfigError {

@@ -136,6 +136,21 @@ pub enum Jitter {
 ///
 /// `Copy` and small: share it freely, and call [`delays`](Self::delays) once per caller (per
 /// call, per retry loop) to get that caller's own iterator of delays.
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::backoff::{Backoff, Jitter};
+///
+/// # fn main() -> Result<(), bulwark::ConfigError> {
+/// let backoff = Backoff::exponential(Duration::from_millis(100))
+///     .max_delay(Duration::from_millis(500))
+///     .jitter(Jitter::None)
+///     .build()?;
+/// let delays: Vec<_> = backoff.delays().take(4).collect();
+/// assert_eq!(delays, [100, 200, 400, 500].map(Duration::from_millis));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
     /// Nanoseconds; all arithmetic is saturating integer arithmetic on nanoseconds.

@@ -28,6 +28,24 @@ pub enum FullReason {
 /// It carries the bulkhead's [`name`](Self::name), which its message prints:
 /// `bulkhead "payments" is full: queue full` (`bulkhead is full: ...` for a bulkhead that kept
 /// its default name).
+///
+/// ```
+/// use bulwark::Error;
+/// use bulwark::bulkhead::{Bulkhead, FullReason};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let bulkhead = Bulkhead::builder().name("exports").max_concurrent(1).build()?;
+/// let held = bulkhead.run(|| std::future::pending::<Result<(), std::io::Error>>());
+/// let turned_away = bulkhead.run(|| async { Ok::<_, std::io::Error>(()) });
+/// tokio::pin!(held);
+/// let _ = futures::poll!(held.as_mut()); // the first call takes the only slot
+/// let Err(Error::BulkheadFull(full)) = turned_away.await else { panic!("expected a refusal") };
+/// assert_eq!(full.reason(), FullReason::QueueFull);
+/// assert_eq!(full.to_string(), "bulkhead \"exports\" is full: queue full");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BulkheadFull {
     reason: FullReason,

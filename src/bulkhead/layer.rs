@@ -7,6 +7,28 @@ use tower::Layer;
 ///
 /// Every service it makes, and every clone of those, shares the one bulkhead it was made from,
 /// however many times [`Layer::layer`] is called.
+///
+/// ```
+/// use bulwark::bulkhead::{Bulkhead, BulkheadFull};
+/// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::BoxError> {
+/// let bulkhead = Bulkhead::builder().name("reports").max_concurrent(1).build()?;
+/// let mut svc = ServiceBuilder::new()
+///     .layer(bulkhead.layer())
+///     .service(service_fn(|_: ()| async {
+///         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+///         Ok::<_, std::io::Error>(())
+///     }));
+/// let first = svc.ready().await?.call(());
+/// let second = svc.ready().await?.call(());
+/// let (first, second) = tokio::join!(first, second);
+/// assert!(first.is_ok());
+/// assert!(second.unwrap_err().is::<BulkheadFull>(), "one at a time, no queue");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct BulkheadLayer {
     bulkhead: Bulkhead,

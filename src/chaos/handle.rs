@@ -13,6 +13,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A fault injector. Build one with [`Chaos::builder`]; clones share all state.
+///
+/// ```
+/// use bulwark::chaos::Chaos;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// // Every call fails: a test of what the caller does when the payment service is down.
+/// let chaos = Chaos::builder()
+///     .name("payments-down")
+///     .seed(7)
+///     .error(1.0, || std::io::Error::other("injected"))
+///     .build()?;
+/// let result = chaos.run(|| async { Ok::<_, std::io::Error>("charged") }).await;
+/// assert_eq!(result.unwrap_err().to_string(), "injected");
+///
+/// chaos.set_enabled(false);
+/// let result = chaos.run(|| async { Ok::<_, std::io::Error>("charged") }).await;
+/// assert_eq!(result.unwrap(), "charged");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Chaos<E> {
     pub(super) shared: Arc<Shared<E>>,
 }

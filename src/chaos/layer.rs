@@ -6,6 +6,21 @@ use tower::Layer;
 
 /// Injects faults into the services it wraps; made by [`Chaos::layer`]. Every service shares
 /// the one injector.
+///
+/// ```
+/// use bulwark::chaos::Chaos;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let chaos = Chaos::builder().seed(1).error(1.0, || std::io::Error::other("injected")).build()?;
+/// let svc = ServiceBuilder::new()
+///     .layer(chaos.layer())
+///     .service(service_fn(|_: ()| async { Ok::<_, std::io::Error>(()) }));
+/// assert_eq!(svc.oneshot(()).await.unwrap_err().to_string(), "injected");
+/// # Ok(())
+/// # }
+/// ```
 pub struct ChaosLayer<E> {
     chaos: Chaos<E>,
 }

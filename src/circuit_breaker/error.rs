@@ -17,6 +17,26 @@ use std::time::Duration;
 /// It carries the breaker's [`name`](Self::name), which its message prints:
 /// `circuit breaker "payments" is open, retry after 2.5s` (`circuit breaker is open, ...` for a
 /// breaker that kept its default name).
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::Error;
+/// use bulwark::circuit_breaker::{CircuitBreaker, State};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let breaker = CircuitBreaker::builder()
+///     .name("payments")
+///     .open_duration(Duration::from_secs(30))
+///     .build()?;
+/// breaker.force_open();
+/// let result = breaker.run(|| async { Ok::<_, std::io::Error>(()) }).await;
+/// let Err(Error::CircuitOpen(open)) = result else { panic!("expected a refusal") };
+/// assert_eq!(open.name(), "payments");
+/// assert_eq!(open.state(), State::ForcedOpen);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CircuitOpen {
     /// Nanoseconds, `u64::MAX` for [`Duration::MAX`] (open periods are at most a year): kept in

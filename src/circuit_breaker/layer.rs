@@ -9,6 +9,28 @@ use tower::Layer;
 ///
 /// However many times [`Layer::layer`] is called, every service it makes (and every clone of
 /// those) shares the breaker the layer was made from: no fresh state is ever minted.
+///
+/// ```
+/// use bulwark::circuit_breaker::{CircuitBreaker, CircuitOpen};
+/// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::BoxError> {
+/// let breaker = CircuitBreaker::builder()
+///     .name("shipping")
+///     .consecutive_failures(2)
+///     .build()?;
+/// let mut svc = ServiceBuilder::new()
+///     .layer(breaker.layer())
+///     .service(service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("503")) }));
+/// for _ in 0..2 {
+///     let _ = svc.ready().await?.call(()).await;
+/// }
+/// let err = svc.ready().await?.call(()).await.unwrap_err();
+/// assert!(err.is::<CircuitOpen>(), "refused without calling the service: {err}");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct CircuitBreakerLayer<C = DefaultClassifier> {
     breaker: CircuitBreaker<C>,

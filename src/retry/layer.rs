@@ -9,6 +9,30 @@ use tower::Layer;
 ///
 /// Every service it makes shares the [`Retry`]'s configuration and budget, however many times
 /// [`Layer::layer`] is called. `K` says how a request is had again (see [`Reissue`](super::Reissue)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use bulwark::retry::Retry;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::BoxError> {
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let seen = Arc::clone(&calls);
+/// let flaky = service_fn(move |order: u32| {
+///     let n = seen.fetch_add(1, Ordering::Relaxed);
+///     async move {
+///         if n == 0 { Err(std::io::Error::other("reset")) } else { Ok(order * 10) }
+///     }
+/// });
+/// let retry = Retry::builder().max_attempts(3).build()?;
+/// let svc = ServiceBuilder::new().layer(retry.layer()).service(flaky);
+/// assert_eq!(svc.oneshot(4).await?, 40);
+/// assert_eq!(calls.load(Ordering::Relaxed), 2, "one failure, one retry");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RetryLayer<B = Backoff, P = OnError, H = DefaultHint, K = CloneRequest> {
     retry: Retry<B, P, H>,

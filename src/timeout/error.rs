@@ -13,6 +13,20 @@ use std::time::Duration;
 /// It carries the timeout's [`name`](Self::name), which its message prints:
 /// `timed out "payments" after 1s` (`timed out after 1s` for a timeout that kept its default
 /// name).
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::timeout::Timeout;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let timeout = Timeout::new(Duration::from_secs(1)).name("payments");
+/// let err = timeout.run(std::future::pending::<()>()).await.unwrap_err();
+/// assert_eq!(err.after(), Duration::from_secs(1));
+/// assert_eq!(err.name(), "payments");
+/// assert_eq!(err.to_string(), "timed out \"payments\" after 1s");
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed {
     after: Duration,

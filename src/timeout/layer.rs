@@ -9,6 +9,26 @@ use tower::Layer;
 /// Applies a timeout to every call of the services it wraps.
 ///
 /// See the [module docs](super) for the behaviour and an example.
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::timeout::{Elapsed, TimeoutLayer};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let slow = service_fn(|_: ()| async {
+///     tokio::time::sleep(Duration::from_secs(5)).await;
+///     Ok::<_, std::io::Error>("late")
+/// });
+/// let svc = ServiceBuilder::new()
+///     .layer(TimeoutLayer::new(Duration::from_millis(250)).name("inventory"))
+///     .service(slow);
+/// let err = svc.oneshot(()).await.unwrap_err();
+/// let elapsed = err.downcast_ref::<Elapsed>().expect("the timeout's error");
+/// assert_eq!(elapsed.to_string(), "timed out \"inventory\" after 250ms");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct TimeoutLayer<P = DefaultTimeout> {
     pub(super) timeout: Duration,
