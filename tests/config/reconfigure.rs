@@ -368,3 +368,46 @@ async fn policies_find_running_instances_by_name() {
         "bulkhead.payments"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_built_from_the_handles_follows_their_new_settings() {
+    use bulwark::pipeline::Pipeline;
+    let breaker = breaker();
+    let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker.clone())
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let slow = || {
+        pipeline.run(|| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, io::Error>(())
+        })
+    };
+    let (a, b) = tokio::join!(slow(), slow());
+    assert!(
+        a.is_ok() && matches!(b, Err(Error::BulkheadFull(_))),
+        "one at a time"
+    );
+    let mut s = bulkhead.settings();
+    s.max_concurrent = 2;
+    bulkhead.reconfigure(&s).unwrap();
+    let (a, b) = tokio::join!(slow(), slow());
+    assert!(
+        a.is_ok() && b.is_ok(),
+        "two at a time through the same pipeline"
+    );
+
+    let mut s = breaker.settings();
+    s.consecutive_failures = Some(1);
+    breaker.reconfigure(&s).unwrap();
+    let _ = pipeline
+        .run(|| async { Err::<(), _>(io::Error::other("down")) })
+        .await;
+    assert_eq!(
+        breaker.state(),
+        State::Open,
+        "the pipeline's breaker took the rule"
+    );
+}
