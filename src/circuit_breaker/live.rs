@@ -67,16 +67,19 @@ impl Live {
             .store(config.max_wait_in_half_open.map_or(OFF, nanos), Relaxed);
     }
 
+    #[inline]
     pub(crate) fn minimum_calls(&self) -> u32 {
         self.minimum_calls.load(Relaxed)
     }
 
+    #[inline]
     pub(crate) fn failure_rate(&self) -> Option<f64> {
         let bits = self.failure_rate.load(Relaxed);
         (bits != OFF).then(|| f64::from_bits(bits))
     }
 
     /// The slow-call rule: slower than, and the rate that opens.
+    #[inline]
     pub(crate) fn slow_call(&self) -> Option<(Duration, f64)> {
         let after = self.slow_after.load(Relaxed);
         (after != OFF).then(|| {
@@ -87,10 +90,12 @@ impl Live {
         })
     }
 
+    #[inline]
     pub(crate) fn slow_call_on(&self) -> bool {
         self.slow_after.load(Relaxed) != OFF
     }
 
+    #[inline]
     pub(crate) fn consecutive_failures(&self) -> Option<u32> {
         match self.consecutive.load(Relaxed) {
             0 => None,
@@ -98,6 +103,7 @@ impl Live {
         }
     }
 
+    #[inline]
     pub(crate) fn dropped(&self) -> DroppedCall {
         if self.dropped_failure.load(Relaxed) {
             DroppedCall::Failure
@@ -107,6 +113,7 @@ impl Live {
     }
 
     /// Nanoseconds, if half-open has a maximum wait.
+    #[inline]
     pub(crate) fn max_wait_in_half_open(&self) -> Option<u64> {
         let nanos = self.max_wait_in_half_open.load(Relaxed);
         (nanos != OFF).then_some(nanos)

@@ -31,6 +31,7 @@ pin_project! {
 
 impl<F> Run<F> {
     /// A deadline too far in the future to represent means no deadline at all.
+    #[inline]
     pub(crate) fn new(future: F, after: Duration, listeners: Listeners<Event>) -> Self {
         Self {
             future,
