@@ -123,12 +123,12 @@
 //!     .build()?;
 //! let hedge = Hedge::builder().delay(Duration::from_millis(50)).build()?;
 //!
-//! let mut copies = 0;
+//! let copies = &std::sync::atomic::AtomicUsize::new(0);
 //! let reply = pipeline
 //!     .run(|| {
-//!         hedge.run(|| {
-//!             copies += 1;
-//!             let slow = copies == 1;
+//!         // `move`: the hedged call may outlive one run of the pipeline's closure.
+//!         hedge.run(move || {
+//!             let slow = copies.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
 //!             async move {
 //!                 let ms = if slow { 400 } else { 10 };
 //!                 tokio::time::sleep(Duration::from_millis(ms)).await;

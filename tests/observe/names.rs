@@ -255,6 +255,47 @@ async fn rate_limit_events_carry_the_name() {
     );
 }
 
+#[cfg(feature = "hedge")]
+#[tokio::test(start_paused = true)]
+async fn hedge_events_carry_the_name() {
+    use bulwark::hedge::Hedge;
+    use bulwark::retry::RetryBudget;
+    let seen = Seen::default();
+    let s = seen.clone();
+    let budget = RetryBudget::builder()
+        .ratio(0.0)
+        .min_per_second(1)
+        .window(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let hedge = Hedge::builder()
+        .name("search-replicas")
+        .delay(Duration::from_millis(10))
+        .budget(budget)
+        .on_event(move |e| s.push(e, e.name()))
+        .build()
+        .unwrap();
+    // The first call is hedged and the hedge wins; the second's hedge is refused.
+    for _ in 0..2 {
+        let mut attempt = 0;
+        let out = hedge
+            .run(|| {
+                attempt += 1;
+                let ms = if attempt == 1 { 50 } else { 1 };
+                async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok::<_, &str>(())
+                }
+            })
+            .await;
+        assert!(out.is_ok());
+    }
+    assert_eq!(
+        seen.variants_all_named("search-replicas"),
+        set(&["Hedged", "HedgeWon", "BudgetExhausted"])
+    );
+}
+
 #[cfg(feature = "health")]
 #[tokio::test(start_paused = true)]
 async fn health_events_carry_the_aggregator_name() {
