@@ -12,6 +12,7 @@
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
 //! | rate limiter (GCRA) | [`rate_limit`] | `rate-limit` |
 //! | hedged requests | [`hedge`] | `hedge` |
+//! | fallback values for chosen failures | [`fallback`] | `fallback` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
@@ -187,6 +188,8 @@
 //! | `bulwark.rate_limit.rejections` | counter | `name` | calls over the limit, turned away |
 //! | `bulwark.rate_limit.waits` | counter | `name` | calls that waited for their turn, then were admitted |
 //! | `bulwark.rate_limit.store_unavailable` | counter | `name` | decisions Redis did not answer, left to the limiter's `OnUnavailable` policy |
+//! | `bulwark.fallback.used` | counter | `name`, `reason`: `circuit_open`, `timeout`, `bulkhead_full`, `rate_limited`, `classified` | outcomes replaced by the fallback |
+//! | `bulwark.fallback.panics` | counter | `name` | fallbacks (or their classifiers) that panicked; the original outcome was returned |
 //! | `bulwark.hedge.hedges` | counter | `name` | extra attempts sent because the previous one had not answered in time |
 //! | `bulwark.hedge.wins` | counter | `name` | calls answered by an extra attempt rather than the first |
 //! | `bulwark.hedge.budget_exhausted` | counter | `name` | hedges that were due but refused by the budget |
@@ -227,6 +230,8 @@ pub mod timeout;
 pub mod bulkhead;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "fallback")]
+pub mod fallback;
 #[cfg(feature = "health")]
 pub mod health;
 #[cfg(feature = "hedge")]
