@@ -12,7 +12,8 @@
     feature = "health",
     feature = "saga",
     feature = "chaos",
-    feature = "hedge"
+    feature = "hedge",
+    feature = "fallback"
 ))]
 
 use std::collections::BTreeMap;
@@ -186,6 +187,10 @@ fn pattern_events_are_tracing_events_with_typed_named_fields() {
     let won = Capture::find(&events, "bulwark::hedge", "hedge won");
     assert_eq!(won.fields.get("attempt"), Some(&Value::U64(2)));
 
+    let used = Capture::find(&events, "bulwark::fallback", "fallback used");
+    assert_eq!(used.str("name"), Some("cached"));
+    assert_eq!(used.str("reason"), Some("timeout"));
+
     let finished = Capture::find(&events, "bulwark::saga", "saga finished");
     assert_eq!(finished.str("name"), Some("order"));
     assert_eq!(finished.str("outcome"), Some("completed"));
@@ -286,6 +291,20 @@ async fn scenario() {
                 tokio::time::sleep(wait).await;
                 Ok::<_, &str>(())
             }
+        })
+        .await;
+
+    let fallback = bulwark::fallback::Fallback::builder(|_| 0)
+        .name("cached")
+        .build()
+        .unwrap();
+    let _ = fallback
+        .run(|| async {
+            let slow = std::future::pending::<Result<i32, ()>>();
+            Timeout::new(ms(5))
+                .run(slow)
+                .await?
+                .map_err(bulwark::Error::Inner)
         })
         .await;
 

@@ -374,3 +374,43 @@ fn hedges_wins_and_refusals_are_counted() {
     assert_eq!(m.counter("bulwark.hedge.wins", &[P]), 1);
     assert_eq!(m.counter("bulwark.hedge.budget_exhausted", &[P]), 1);
 }
+
+#[cfg(all(feature = "fallback", feature = "timeout"))]
+#[test]
+fn fallback_uses_are_counted_by_reason_and_panics_apart() {
+    use bulwark::fallback::{Fallback, Reason};
+    use bulwark::timeout::Timeout;
+    let m = recorded(|| async {
+        let fallback = Fallback::builder(|_: Reason| 0)
+            .name("payments")
+            .build()
+            .unwrap();
+        let panicking = Fallback::builder(|_: Reason| -> i32 { panic!("no value") })
+            .name("payments")
+            .build()
+            .unwrap();
+        for f in [&fallback, &fallback] {
+            let out = f
+                .run(|| async {
+                    let slow = std::future::pending::<Result<i32, ()>>();
+                    Timeout::new(Duration::from_millis(5))
+                        .run(slow)
+                        .await?
+                        .map_err(bulwark::Error::Inner)
+                })
+                .await;
+            assert_eq!(out, Ok(0));
+        }
+        let out = panicking.apply(Err::<i32, _>(bulwark::Error::<()>::Timeout(
+            Timeout::new(Duration::from_millis(5))
+                .run(std::future::pending::<()>())
+                .await
+                .unwrap_err(),
+        )));
+        assert!(out.is_err());
+    });
+    let used = "bulwark.fallback.used";
+    assert_eq!(m.counter(used, &[P, ("reason", "timeout")]), 2);
+    assert_eq!(m.counter(used, &[P, ("reason", "circuit_open")]), 0);
+    assert_eq!(m.counter("bulwark.fallback.panics", &[P]), 1);
+}

@@ -296,6 +296,37 @@ async fn hedge_events_carry_the_name() {
     );
 }
 
+#[cfg(all(feature = "fallback", feature = "rate-limit"))]
+#[tokio::test(start_paused = true)]
+async fn fallback_events_carry_the_name() {
+    use bulwark::fallback::{Fallback, Reason};
+    use bulwark::rate_limit::RateLimiter;
+    let seen = Seen::default();
+    let (s, p) = (seen.clone(), seen.clone());
+    let fallback = Fallback::builder(|_: Reason| 0)
+        .name("cached-prices")
+        .on_event(move |e| s.push(e, e.name()))
+        .build()
+        .unwrap();
+    let panicking = Fallback::builder(|_: Reason| -> i32 { panic!("no value") })
+        .name("cached-prices")
+        .on_event(move |e| p.push(e, e.name()))
+        .build()
+        .unwrap();
+    let limiter = RateLimiter::builder()
+        .rate(1, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    limiter.try_acquire().unwrap();
+    let limited = || Err::<i32, bulwark::Error<()>>(limiter.try_acquire().unwrap_err().into());
+    assert_eq!(fallback.apply(limited()), Ok(0));
+    assert!(panicking.apply(limited()).is_err());
+    assert_eq!(
+        seen.variants_all_named("cached-prices"),
+        set(&["Used", "Panicked"])
+    );
+}
+
 #[cfg(feature = "health")]
 #[tokio::test(start_paused = true)]
 async fn health_events_carry_the_aggregator_name() {
