@@ -34,7 +34,7 @@ use std::sync::Arc;
 /// # }
 /// ```
 pub struct Fallback<F, C = RejectionsOnly> {
-    pub(super) shared: Arc<Shared<F, C>>,
+    pub(crate) shared: Arc<Shared<F, C>>,
 }
 
 impl<F> Fallback<F> {

@@ -126,7 +126,7 @@ impl<F, C> Shared<F, C> {
 
     /// The tower door: an outcome of the inner service, its error boxed, replaced if chosen.
     #[inline]
-    pub(super) fn apply_boxed<T>(&self, outcome: Result<T, BoxError>) -> Result<T, BoxError>
+    pub(crate) fn apply_boxed<T>(&self, outcome: Result<T, BoxError>) -> Result<T, BoxError>
     where
         F: Fn(Reason) -> T,
         C: Classify<T, BoxError>,
