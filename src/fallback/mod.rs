@@ -65,7 +65,7 @@
 //!     .on(Reason::Timeout)
 //!     .build()?;
 //! let mut recommendations = ServiceBuilder::new()
-//!     .layer(fallback.layer())
+//!     .fallback(&fallback) // the same as .layer(fallback.layer())
 //!     .bulwark_timeout(Duration::from_millis(100))
 //!     .service(service_fn(|_user: u64| async {
 //!         tokio::time::sleep(Duration::from_secs(5)).await; // too slow

@@ -93,7 +93,7 @@
 //! let client = ServiceBuilder::new()
 //!     .bulwark_timeout(Duration::from_secs(2))
 //!     .bulwark_retry(&Retry::builder().max_attempts(2).build()?)
-//!     .layer(Hedge::builder().latency_percentile(0.95, Duration::from_secs(10)).build()?.layer())
+//!     .hedge(&Hedge::builder().latency_percentile(0.95, Duration::from_secs(10)).build()?)
 //!     .circuit_breaker(&CircuitBreaker::builder().build()?)
 //!     .bulkhead(&Bulkhead::builder().max_concurrent(32).build()?)
 //!     .bulwark_timeout(Duration::from_millis(500))
@@ -144,7 +144,8 @@
 //!
 //! # Tower
 //!
-//! [`Hedge::layer`] gives a [`HedgeLayer`]. Requests must be `Clone` (each attempt sends its
+//! [`Hedge::layer`] gives a [`HedgeLayer`] (or
+//! [`ServiceBuilderExt::hedge`](crate::ServiceBuilderExt::hedge): `ServiceBuilder::new().hedge(&hedge)`). Requests must be `Clone` (each attempt sends its
 //! own clone) and so must the inner service: the first attempt is sent on the service made
 //! ready for the call, each hedge on its own clone, made ready before it is called. For a
 //! request whose body cannot be cloned, buffer it first (`Bytes`).
