@@ -182,4 +182,31 @@ mod tests {
         }
         assert_eq!(bucket(u64::MAX), BUCKETS - 1);
     }
+
+    proptest::proptest! {
+        /// The model: the latencies sorted, the percentile the smallest of them that at least
+        /// that share of them does not exceed. The histogram reads it at most an eighth above,
+        /// never below.
+        #[test]
+        fn the_percentile_is_the_models_rounded_up_by_at_most_an_eighth(
+            mut latencies in proptest::collection::vec(0u64..10_000_000, 1..400),
+            percentile in 0.01f64..=1.0,
+            min in 1u64..50,
+        ) {
+            let window = Window::new();
+            for &l in &latencies {
+                window.counts[bucket(l)].fetch_add(1, Ordering::Relaxed);
+            }
+            let got = window.percentile(percentile, min);
+            if (latencies.len() as u64) < min {
+                proptest::prop_assert_eq!(got, None);
+                return Ok(());
+            }
+            latencies.sort_unstable();
+            let rank = ((percentile * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+            let want = latencies[rank - 1];
+            let got = got.expect("enough latencies");
+            proptest::prop_assert!(got >= want && got - want <= want / 8, "{} for {}", got, want);
+        }
+    }
 }

@@ -108,3 +108,75 @@ async fn every_service_of_one_layer_shares_the_hedges_counters() {
     let m = h.metrics();
     assert_eq!((m.calls, m.hedges, m.hedge_wins), (2, 2, 2));
 }
+
+/// A service whose clones share one gate: `poll_ready` waits while it is shut. Counts calls.
+#[derive(Clone)]
+struct Gated {
+    open: Arc<std::sync::atomic::AtomicBool>,
+    waker: Arc<Mutex<Option<std::task::Waker>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Service<u32> for Gated {
+    type Response = usize;
+    type Error = std::io::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, std::io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.open.load(Ordering::SeqCst) {
+            return Poll::Ready(Ok(()));
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            // The first call hangs; later ones answer at once.
+            if n == 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok(n)
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_waits_for_its_clone_to_be_ready_before_calling_it() {
+    let h = Hedge::builder().delay(ms(10)).no_budget().build().unwrap();
+    let gated = Gated {
+        open: Arc::new(true.into()),
+        waker: Arc::default(),
+        calls: Arc::default(),
+    };
+    let (open, waker, calls) = (gated.open.clone(), gated.waker.clone(), gated.calls.clone());
+    let mut svc = h.layer().layer(gated);
+    svc.ready().await.unwrap();
+    let call = tokio::spawn(svc.call(1));
+    // The gate shuts after the first call: the hedge, due at 10 ms, must wait for readiness.
+    open.store(false, Ordering::SeqCst);
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::advance(ms(50)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(h.metrics().hedges, 1, "the hedge was sent at the delay");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "but not called before its clone was ready"
+    );
+    open.store(true, Ordering::SeqCst);
+    waker
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the hedge waits for readiness")
+        .wake();
+    assert_eq!(call.await.unwrap().unwrap(), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
