@@ -181,7 +181,8 @@
 //! deposit in the budget (a few atomic operations), one counter increment and one reference
 //! count: no heap allocation, no lock. The tower door also clones the request and the service
 //! for the hedges it may send. A call still pending at its first poll arms one tokio timer inside
-//! its own future (no allocation). Each hedge sent boxes its attempt. With a percentile delay,
+//! its own future (no allocation). A hedged call allocates its list of extra attempts once, and
+//! each hedge sent boxes its attempt. With a percentile delay,
 //! an attempt that answers reads the clock again and adds to one atomic counter.
 
 mod builder;

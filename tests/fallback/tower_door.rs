@@ -136,3 +136,44 @@ async fn a_panicking_fallback_returns_the_boxed_rejection() {
     assert!(err.is::<bulwark::timeout::Elapsed>());
     assert_eq!(fallback.metrics().panics, 1);
 }
+
+/// A service whose readiness fails.
+#[derive(Clone, Debug)]
+struct Broken;
+
+impl Service<u32> for Broken {
+    type Response = String;
+    type Error = BoxError;
+    type Future = std::future::Ready<Answer>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Err("connection pool closed".into()))
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        std::future::ready(Ok("live".into()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_from_poll_ready_is_never_replaced() {
+    use tower::Layer;
+    // A classifier that would replace every error of a call.
+    let fallback = Fallback::builder(|_: Reason| "fallback".to_owned())
+        .on_failure(|r: &Answer| {
+            if r.is_err() {
+                Verdict::Failure
+            } else {
+                Verdict::Success
+            }
+        })
+        .build()
+        .unwrap();
+    let mut svc = fallback.layer().layer(Broken);
+    let err = svc.ready().await.unwrap_err();
+    assert_eq!(err.to_string(), "connection pool closed");
+    assert_eq!(fallback.metrics().used_total(), 0);
+}

@@ -180,3 +180,53 @@ async fn a_hedge_waits_for_its_clone_to_be_ready_before_calling_it() {
     assert_eq!(call.await.unwrap().unwrap(), 1);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_loser_gives_its_bulkhead_slot_back() {
+    use bulwark::ServiceBuilderExt;
+    let bulkhead = bulwark::bulkhead::Bulkhead::builder()
+        .max_concurrent(4)
+        .build()
+        .unwrap();
+    let h = Hedge::builder().delay(ms(20)).no_budget().build().unwrap();
+    let mut svc = tower::ServiceBuilder::new()
+        .hedge(&h)
+        .bulkhead(&bulkhead)
+        .service(replicas(&[500, 5]));
+    let (_, n) = svc.ready().await.unwrap().call("k".into()).await.unwrap();
+    assert_eq!(n, 1, "the hedge answered");
+    assert_eq!(
+        bulkhead.metrics().in_flight,
+        0,
+        "the loser's slot is free again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_turns_a_hedge_away_and_the_first_attempt_still_answers() {
+    use bulwark::ServiceBuilderExt;
+    let breaker = bulwark::circuit_breaker::CircuitBreaker::builder()
+        .build()
+        .unwrap();
+    let h = Hedge::builder().delay(ms(20)).no_budget().build().unwrap();
+    let inner = replicas(&[50, 5]);
+    let calls = inner.calls.clone();
+    let mut svc = tower::ServiceBuilder::new()
+        .hedge(&h)
+        .circuit_breaker(&breaker)
+        .service(inner);
+    let call = svc.ready().await.unwrap().call("k".into());
+    let call = tokio::spawn(call);
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    breaker.force_open();
+    let (_, n) = call.await.unwrap().unwrap();
+    assert_eq!(n, 0, "the first attempt answered at 50 ms");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the hedge never reached the service"
+    );
+    assert_eq!(h.metrics().hedges, 1);
+}

@@ -222,3 +222,40 @@ fn settings_are_checked_by_build() {
     assert_eq!(field(b), "min_samples");
     assert!(Hedge::builder().max_hedged_attempts(16).build().is_ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn hedges_are_still_sent_on_the_timer_after_a_failure() {
+    let h = hedge(ms(10), 2);
+    // Attempt 0 hangs; attempt 1 (sent at 10) fails at 12; attempt 2 is still sent at 20 and
+    // answers at 25.
+    let start = Instant::now();
+    let (call, made, _) = spawn_call(&h, vec![None, Some(ms(2)), Some(ms(5))], vec![false, true]);
+    assert_eq!(call.await.unwrap().unwrap(), 2);
+    assert_eq!(start.elapsed(), ms(25));
+    assert_eq!(made.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_hedge_ends_the_hedging_of_that_call() {
+    // One hedge in the budget (no share of the calls, a floor of 1 per second over 1 s).
+    let budget = bulwark::retry::RetryBudget::builder()
+        .ratio(0.0)
+        .min_per_second(1)
+        .window(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let h = Hedge::builder()
+        .delay(ms(10))
+        .max_hedged_attempts(3)
+        .budget(budget)
+        .build()
+        .unwrap();
+    // Attempt 1 is sent at 10; attempt 2, due at 20, is refused; none is sent after it.
+    let start = Instant::now();
+    let (call, made, _) = spawn_call(&h, vec![Some(ms(100)), Some(ms(90))], vec![]);
+    assert_eq!(call.await.unwrap().unwrap(), 0);
+    assert_eq!(start.elapsed(), ms(100));
+    assert_eq!(made.load(Ordering::SeqCst), 2);
+    let m = h.metrics();
+    assert_eq!((m.hedges, m.budget_exhausted), (1, 1));
+}
