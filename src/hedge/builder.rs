@@ -69,7 +69,10 @@ impl Builder {
     /// latency of each attempt that succeeded, from when it was sent), rounded up to its
     /// histogram bucket (at most 12.5 % above). While the last full window holds fewer than
     /// [`min_samples`](Self::min_samples) latencies (at first, and after a quiet window) no call
-    /// is hedged.
+    /// is hedged. Windows count from when the hedge was built, on tokio's clock. With calls on
+    /// several threads, a latency recorded while a window is being rotated may be counted in
+    /// the next window instead, or lost: the percentile is of nearly every latency, not of
+    /// exactly every one.
     pub fn latency_percentile(mut self, percentile: f64, window: Duration) -> Self {
         let min_samples = match self.delay {
             DelayKind::Percentile { min_samples, .. } => min_samples,

@@ -183,6 +183,30 @@ mod tests {
         assert_eq!(bucket(u64::MAX), BUCKETS - 1);
     }
 
+    #[test]
+    fn latencies_recorded_on_many_threads_are_all_counted_while_no_window_ends() {
+        let h = Histogram::new(Duration::from_secs(3_600), 0.5, 1);
+        let now = h.start;
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let h = &h;
+                s.spawn(move || {
+                    for i in 0..10_000u64 {
+                        h.record(now, Duration::from_micros(1 + (i + t) % 100));
+                    }
+                });
+            }
+        });
+        let counts: u64 = h.windows[0]
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(counts, 40_000);
+        // Latencies 1..=100 µs, evenly: the median is 50 µs (its bucket is 48..=51).
+        assert_eq!(h.windows[0].percentile(0.5, 1), Some(51));
+    }
+
     proptest::proptest! {
         /// The model: the latencies sorted, the percentile the smallest of them that at least
         /// that share of them does not exceed. The histogram reads it at most an eighth above,

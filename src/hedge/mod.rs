@@ -179,7 +179,8 @@
 //!
 //! A call whose first attempt answers before the delay costs one read of tokio's clock, a
 //! deposit in the budget (a few atomic operations), one counter increment and one reference
-//! count: no heap allocation, no lock. The tower door also clones the request and the service
+//! count: no heap allocation, no lock (except that the first call after a budget bucket or a
+//! percentile window ends takes a short mutex to rotate it). The tower door also clones the request and the service
 //! for the hedges it may send. A call still pending at its first poll arms one tokio timer inside
 //! its own future (no allocation). A hedged call allocates its list of extra attempts once, and
 //! each hedge sent boxes its attempt. With a percentile delay,
