@@ -78,7 +78,10 @@
 //! Inside the retry, so a failed hedged call is retried as a whole and no hedge is sent while
 //! the retry sleeps between attempts (there is nothing to hedge then). Outside the breaker and
 //! the bulkhead, so every copy asks the breaker (an open circuit turns a hedge away at once) and
-//! holds its own bulkhead slot, and a dropped loser gives its slot back and records nothing.
+//! holds its own bulkhead slot, and a dropped loser gives its slot back and records nothing with
+//! the breaker (by default: a breaker whose
+//! [`dropped_calls`](crate::circuit_breaker::Builder::dropped_calls) counts drops as failures
+//! would count every loser, so keep the default under a hedge).
 //!
 //! ```
 //! use std::time::Duration;
