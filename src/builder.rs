@@ -82,6 +82,26 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         self,
         breaker: &crate::circuit_breaker::CircuitBreaker<C>,
     ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>>;
+    /// Hedges the calls to the services below with `hedge`: another attempt when one has not
+    /// answered after the delay, the first success wins. Every service shares its delay, budget
+    /// and counters.
+    ///
+    /// Same as `.layer(hedge.layer())`; see [`crate::hedge`].
+    #[cfg(feature = "hedge")]
+    fn hedge(
+        self,
+        hedge: &crate::hedge::Hedge,
+    ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer, L>>;
+
+    /// Replaces the chosen failures of the services below (the rejections of the layers under
+    /// it, classified outcomes) with `fallback`'s value. Put it outermost.
+    ///
+    /// Same as `.layer(fallback.layer())`; see [`crate::fallback`].
+    #[cfg(feature = "fallback")]
+    fn fallback<F, C>(
+        self,
+        fallback: &crate::fallback::Fallback<F, C>,
+    ) -> ServiceBuilder<Stack<crate::fallback::FallbackLayer<F, C>, L>>;
 }
 
 impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
@@ -125,5 +145,21 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         breaker: &crate::circuit_breaker::CircuitBreaker<C>,
     ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>> {
         self.layer(breaker.layer())
+    }
+
+    #[cfg(feature = "hedge")]
+    fn hedge(
+        self,
+        hedge: &crate::hedge::Hedge,
+    ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer, L>> {
+        self.layer(hedge.layer())
+    }
+
+    #[cfg(feature = "fallback")]
+    fn fallback<F, C>(
+        self,
+        fallback: &crate::fallback::Fallback<F, C>,
+    ) -> ServiceBuilder<Stack<crate::fallback::FallbackLayer<F, C>, L>> {
+        self.layer(fallback.layer())
     }
 }

@@ -11,6 +11,8 @@
 //! | circuit breaker | [`circuit_breaker`] (outcomes: [`classify`]) | `circuit-breaker` |
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
 //! | rate limiter (GCRA) | [`rate_limit`] | `rate-limit` |
+//! | hedged requests | [`hedge`] | `hedge` |
+//! | fallback values for chosen failures | [`fallback`] | `fallback` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
@@ -186,6 +188,11 @@
 //! | `bulwark.rate_limit.rejections` | counter | `name` | calls over the limit, turned away |
 //! | `bulwark.rate_limit.waits` | counter | `name` | calls that waited for their turn, then were admitted |
 //! | `bulwark.rate_limit.store_unavailable` | counter | `name` | decisions Redis did not answer, left to the limiter's `OnUnavailable` policy |
+//! | `bulwark.fallback.used` | counter | `name`, `reason`: `circuit_open`, `timeout`, `bulkhead_full`, `rate_limited`, `classified` | outcomes replaced by the fallback |
+//! | `bulwark.fallback.panics` | counter | `name` | fallbacks (or their classifiers) that panicked; the original outcome was returned |
+//! | `bulwark.hedge.hedges` | counter | `name` | extra attempts sent because the previous one had not answered in time |
+//! | `bulwark.hedge.wins` | counter | `name` | calls answered by an extra attempt rather than the first |
+//! | `bulwark.hedge.budget_exhausted` | counter | `name` | hedges that were due but refused by the budget |
 //! | `bulwark.retry.retries` | counter | `name`, `reason`: `error`, `response` | attempts after the first, by what made the previous outcome retryable |
 //! | `bulwark.retry.give_ups` | counter | `name`, `reason`: `attempts`, `time_up`, `budget`, `not_retryable`, `no_request`, `circuit_open` | calls that stopped retrying with a failed outcome |
 //! | `bulwark.timeout.timeouts` | counter | `name`, `phase`: `call`, `readiness` | calls (or waits for readiness) that ran out of time |
@@ -225,8 +232,12 @@ pub mod timeout;
 pub mod bulkhead;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "fallback")]
+pub mod fallback;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "hedge")]
+pub mod hedge;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 

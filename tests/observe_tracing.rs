@@ -11,7 +11,9 @@
     feature = "bulkhead",
     feature = "health",
     feature = "saga",
-    feature = "chaos"
+    feature = "chaos",
+    feature = "hedge",
+    feature = "fallback"
 ))]
 
 use std::collections::BTreeMap;
@@ -178,6 +180,17 @@ fn pattern_events_are_tracing_events_with_typed_named_fields() {
     assert_eq!(check.str("check"), Some("db"));
     assert_eq!(check.str("to"), Some("healthy"));
 
+    let hedged = Capture::find(&events, "bulwark::hedge", "hedged");
+    assert_eq!(hedged.str("name"), Some("replicas"));
+    assert_eq!(hedged.fields.get("attempt"), Some(&Value::U64(2)));
+    assert_eq!(hedged.fields.get("after_s"), Some(&Value::F64(0.01)));
+    let won = Capture::find(&events, "bulwark::hedge", "hedge won");
+    assert_eq!(won.fields.get("attempt"), Some(&Value::U64(2)));
+
+    let used = Capture::find(&events, "bulwark::fallback", "fallback used");
+    assert_eq!(used.str("name"), Some("cached"));
+    assert_eq!(used.str("reason"), Some("timeout"));
+
     let finished = Capture::find(&events, "bulwark::saga", "saga finished");
     assert_eq!(finished.str("name"), Some("order"));
     assert_eq!(finished.str("outcome"), Some("completed"));
@@ -263,6 +276,37 @@ async fn scenario() {
         .build()
         .unwrap();
     health.report().await;
+
+    let hedge = bulwark::hedge::Hedge::builder()
+        .name("replicas")
+        .delay(ms(10))
+        .build()
+        .unwrap();
+    let mut attempt = 0;
+    let _ = hedge
+        .run(|| {
+            attempt += 1;
+            let wait = if attempt == 1 { ms(50) } else { ms(1) };
+            async move {
+                tokio::time::sleep(wait).await;
+                Ok::<_, &str>(())
+            }
+        })
+        .await;
+
+    let fallback = bulwark::fallback::Fallback::builder(|_| 0)
+        .name("cached")
+        .build()
+        .unwrap();
+    let _ = fallback
+        .run(|| async {
+            let slow = std::future::pending::<Result<i32, ()>>();
+            Timeout::new(ms(5))
+                .run(slow)
+                .await?
+                .map_err(bulwark::Error::Inner)
+        })
+        .await;
 
     let mut b = Saga::<u32>::builder("order");
     b.step(Step::new("reserve", |_ctx| async { Ok::<_, BoxError>(()) }));

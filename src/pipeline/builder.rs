@@ -1,8 +1,8 @@
 //! Building a pipeline.
 
-use super::Pipeline;
 use super::handle::{Parts, Timeouts};
 use super::hint::PipelineHint;
+use super::{NoFallback, Pipeline};
 use crate::backoff::Backoff;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
@@ -15,13 +15,20 @@ use std::time::Duration;
 
 /// Builds a [`Pipeline`]; see [`Pipeline::builder`].
 #[must_use]
-pub struct PipelineBuilder<C = DefaultClassifier, B = Backoff, P = OnError, H = DefaultHint> {
+pub struct PipelineBuilder<
+    C = DefaultClassifier,
+    B = Backoff,
+    P = OnError,
+    H = DefaultHint,
+    Fb = NoFallback,
+> {
     total: Option<Duration>,
     retry: Option<Retry<B, P, H>>,
     breaker: Option<CircuitBreaker<C>>,
     bulkhead: Option<Bulkhead>,
     attempt: Option<Duration>,
     name: Option<Name>,
+    fallback: Fb,
 }
 
 impl PipelineBuilder {
@@ -33,11 +40,12 @@ impl PipelineBuilder {
             bulkhead: None,
             attempt: None,
             name: None,
+            fallback: NoFallback,
         }
     }
 }
 
-impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
+impl<C, B, P, H, Fb> PipelineBuilder<C, B, P, H, Fb> {
     /// Bounds the whole call, retries and backoff sleeps included.
     pub fn total_timeout(mut self, timeout: Duration) -> Self {
         self.total = Some(timeout);
@@ -45,7 +53,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
     }
 
     /// Retries attempts with this handle (its budget is shared with every other user of it).
-    pub fn retry<B2, P2, H2>(self, retry: Retry<B2, P2, H2>) -> PipelineBuilder<C, B2, P2, H2> {
+    pub fn retry<B2, P2, H2>(self, retry: Retry<B2, P2, H2>) -> PipelineBuilder<C, B2, P2, H2, Fb> {
         PipelineBuilder {
             total: self.total,
             retry: Some(retry),
@@ -53,6 +61,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             bulkhead: self.bulkhead,
             attempt: self.attempt,
             name: self.name,
+            fallback: self.fallback,
         }
     }
 
@@ -103,7 +112,10 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
     }
 
     /// Guards attempts with this breaker (the same circuit as every other user of the handle).
-    pub fn circuit_breaker<C2>(self, breaker: CircuitBreaker<C2>) -> PipelineBuilder<C2, B, P, H> {
+    pub fn circuit_breaker<C2>(
+        self,
+        breaker: CircuitBreaker<C2>,
+    ) -> PipelineBuilder<C2, B, P, H, Fb> {
         PipelineBuilder {
             total: self.total,
             retry: self.retry,
@@ -111,6 +123,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
             bulkhead: self.bulkhead,
             attempt: self.attempt,
             name: self.name,
+            fallback: self.fallback,
         }
     }
 
@@ -130,6 +143,26 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
         self
     }
 
+    /// Replaces the chosen outcomes of every call with `fallback`'s value, last, outside
+    /// everything else: after the retries and the total timeout, so it sees the outcome the
+    /// caller would have seen (see [`fallback`](crate::fallback) for which outcomes are chosen,
+    /// and for what a panicking fallback does). A pipeline without one pays nothing for it.
+    #[cfg(feature = "fallback")]
+    pub fn fallback<F, FC>(
+        self,
+        fallback: crate::fallback::Fallback<F, FC>,
+    ) -> PipelineBuilder<C, B, P, H, crate::fallback::Fallback<F, FC>> {
+        PipelineBuilder {
+            total: self.total,
+            retry: self.retry,
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            attempt: self.attempt,
+            name: self.name,
+            fallback,
+        }
+    }
+
     /// Bounds each attempt.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt = Some(timeout);
@@ -140,7 +173,7 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
     ///
     /// An attempt timeout must be shorter than the total timeout (otherwise no retry ever gets
     /// time to run), and neither may be zero.
-    pub fn build(self) -> Result<Pipeline<C, B, P, H>, ConfigError>
+    pub fn build(self) -> Result<Pipeline<C, B, P, H, Fb>, ConfigError>
     where
         B: Clone,
         P: Clone,
@@ -170,12 +203,13 @@ impl<C, B, P, H> PipelineBuilder<C, B, P, H> {
                 bulkhead: self.bulkhead,
                 attempt: self.attempt,
                 timeouts: Timeouts::new(self.name),
+                fallback: self.fallback,
             }),
         })
     }
 }
 
-impl<C, B, P, H> fmt::Debug for PipelineBuilder<C, B, P, H> {
+impl<C, B, P, H, Fb> fmt::Debug for PipelineBuilder<C, B, P, H, Fb> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineBuilder")
             .field("total_timeout", &self.total)
@@ -183,6 +217,7 @@ impl<C, B, P, H> fmt::Debug for PipelineBuilder<C, B, P, H> {
             .field("circuit_breaker", &self.breaker)
             .field("bulkhead", &self.bulkhead)
             .field("attempt_timeout", &self.attempt)
+            .field("fallback", &std::any::type_name::<Fb>())
             .finish()
     }
 }

@@ -8,6 +8,7 @@
 //! and the clock is read once when a call starts, shared by everything that needs the time then
 //! (the total deadline, the attempt's end, the retry budget, the slow-call rule).
 
+use super::ApplyFallback;
 use super::handle::Parts;
 use super::hint::PipelineHint;
 use crate::BoxError;
@@ -150,7 +151,7 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
     }
 
     /// Starts the call: the clock (if anything needs it), the total deadline, the retry's count.
-    fn start<C, B, P, H>(&mut self, parts: &Parts<C, B, P, H>)
+    fn start<C, B, P, H, Fb>(&mut self, parts: &Parts<C, B, P, H, Fb>)
     where
         B: MakeDelays<Delays = D>,
     {
@@ -164,7 +165,7 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
     }
 
     /// The call was dropped: see [`abandon`].
-    fn release<C, B, P, H>(self: Pin<&mut Self>, parts: &Parts<C, B, P, H>) {
+    fn release<C, B, P, H, Fb>(self: Pin<&mut Self>, parts: &Parts<C, B, P, H, Fb>) {
         abandon(&mut self.project(), parts);
     }
 
@@ -185,8 +186,8 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
 }
 
 /// Records the attempt's verdict with the breaker and gives the bulkhead slot back.
-fn finish<C, B, P, H>(
-    parts: &Parts<C, B, P, H>,
+fn finish<C, B, P, H, Fb>(
+    parts: &Parts<C, B, P, H, Fb>,
     ticket: &mut Option<Ticket>,
     permit: &mut Option<Permit>,
     verdict: Verdict,
@@ -204,9 +205,9 @@ where
     D: Iterator<Item = Duration>,
     X: From<Elapsed> + From<CircuitOpen> + From<BulkheadFull>,
 {
-    pub(crate) fn poll<C, B, P, H, E>(
+    pub(crate) fn poll<C, B, P, H, Fb, E>(
         self: Pin<&mut Self>,
-        parts: &Parts<C, B, P, H>,
+        parts: &Parts<C, B, P, H, Fb>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, X>>
     where
@@ -301,9 +302,9 @@ where
 /// Asks the breaker, then the bulkhead, for the next attempt; starts it if both admit it at
 /// once. `Some(outcome)` when the attempt ends before it starts (rejected).
 #[inline]
-fn admit<M, Fut, D, T, E, X, C, B, P, H>(
+fn admit<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
+    parts: &Parts<C, B, P, H, Fb>,
 ) -> Option<Result<T, X>>
 where
     M: MakeAttempt<T, E, X, Future = Fut>,
@@ -338,9 +339,9 @@ where
 
 /// Admitted: makes the attempt and fixes its end. `Some(outcome)` if no attempt can be made.
 #[inline]
-fn call<M, Fut, D, T, E, X, C, B, P, H>(
+fn call<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
+    parts: &Parts<C, B, P, H, Fb>,
 ) -> Option<Result<T, X>>
 where
     M: MakeAttempt<T, E, X, Future = Fut>,
@@ -369,9 +370,9 @@ where
 /// attempt timeout did (the attempt is a failure, and may be retried); the total deadline ends
 /// the call (returned through the caller's `Err` path as an outcome with no retry).
 #[inline]
-fn attempt_timed_out<M, Fut, D, T, X, C, B, P, H>(
+fn attempt_timed_out<M, Fut, D, T, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
+    parts: &Parts<C, B, P, H, Fb>,
     cx: &mut Context<'_>,
 ) -> Option<Result<T, X>>
 where
@@ -395,7 +396,10 @@ where
 
 /// The attempt in flight (or its admission) is abandoned: the breaker's ticket goes back
 /// unrecorded (as a dropped call), the bulkhead's slot is returned, and the attempt is dropped.
-fn abandon<M, Fut, D, O, C, B, P, H>(this: &mut Proj<'_, M, Fut, D, O>, parts: &Parts<C, B, P, H>) {
+fn abandon<M, Fut, D, O, C, B, P, H, Fb>(
+    this: &mut Proj<'_, M, Fut, D, O>,
+    parts: &Parts<C, B, P, H, Fb>,
+) {
     if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
         breaker.core().release(ticket);
     }
@@ -405,9 +409,9 @@ fn abandon<M, Fut, D, O, C, B, P, H>(this: &mut Proj<'_, M, Fut, D, O>, parts: &
 
 /// The total deadline passed (during an attempt, in the queue, in a backoff sleep, or waiting
 /// for readiness): the call ends with a timeout.
-fn total_elapsed<M, Fut, D, T, X, C, B, P, H>(
+fn total_elapsed<M, Fut, D, T, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
+    parts: &Parts<C, B, P, H, Fb>,
 ) -> Result<T, X>
 where
     X: From<Elapsed>,
@@ -421,9 +425,9 @@ where
 /// After an attempt's outcome: `Ok(delay)` when a retry follows after `delay` (the outcome is
 /// kept), `Err(outcome)` when the call ends with it.
 #[inline]
-fn decide<M, Fut, D, T, E, X, C, B, P, H>(
+fn decide<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
+    parts: &Parts<C, B, P, H, Fb>,
     mut outcome: Result<T, X>,
 ) -> Result<Duration, Result<T, X>>
 where
@@ -458,9 +462,9 @@ where
 
 /// Between a retry's wait and its admission: readiness (the tower door), bounded by the total
 /// deadline and the time for retrying; then the next attempt is counted and admitted.
-fn ready_for_retry<M, Fut, D, T, E, X, C, B, P, H>(
+fn ready_for_retry<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
-    parts: &Parts<C, B, P, H>,
+    parts: &Parts<C, B, P, H, Fb>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), Result<T, X>>>
 where
@@ -546,17 +550,17 @@ pin_project! {
     /// when the call starts. Dropping it drops the attempt in flight: its bulkhead slot is
     /// returned, its breaker ticket given back, and no timer is left behind.
     #[must_use = "futures do nothing unless polled"]
-    pub struct Run<'a, F, Fut, C, B, P, H>
+    pub struct Run<'a, F, Fut, C, B, P, H, Fb>
     where
         Fut: TryFuture,
         B: MakeDelays,
     {
-        parts: &'a Parts<C, B, P, H>,
+        parts: &'a Parts<C, B, P, H, Fb>,
         #[pin]
         machine: Machine<Closure<F>, Fut, B::Delays, Result<Fut::Ok, crate::Error<Fut::Error>>>,
     }
 
-    impl<'a, F, Fut, C, B, P, H> PinnedDrop for Run<'a, F, Fut, C, B, P, H>
+    impl<'a, F, Fut, C, B, P, H, Fb> PinnedDrop for Run<'a, F, Fut, C, B, P, H, Fb>
     where
         Fut: TryFuture,
         B: MakeDelays,
@@ -568,19 +572,19 @@ pin_project! {
     }
 }
 
-impl<'a, F, Fut, C, B, P, H> Run<'a, F, Fut, C, B, P, H>
+impl<'a, F, Fut, C, B, P, H, Fb> Run<'a, F, Fut, C, B, P, H, Fb>
 where
     Fut: TryFuture,
     B: MakeDelays,
 {
-    pub(super) fn new(parts: &'a Parts<C, B, P, H>, f: F) -> Self {
+    pub(super) fn new(parts: &'a Parts<C, B, P, H, Fb>, f: F) -> Self {
         let mut machine = Machine::new(Closure(f));
         machine.start(parts);
         Self { parts, machine }
     }
 }
 
-impl<F, Fut, C, B, P, H, T, E> Future for Run<'_, F, Fut, C, B, P, H>
+impl<F, Fut, C, B, P, H, Fb, T, E> Future for Run<'_, F, Fut, C, B, P, H, Fb>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -589,17 +593,20 @@ where
     B: MakeDelays,
     P: ShouldRetry<T, crate::Error<E>>,
     H: RetryAfter<T, crate::Error<E>>,
+    Fb: ApplyFallback<T, crate::Error<E>>,
 {
     type Output = Result<T, crate::Error<E>>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        this.machine.poll(*this.parts, cx)
+        let parts = *this.parts;
+        let outcome = std::task::ready!(this.machine.poll(parts, cx));
+        Poll::Ready(parts.fallback.apply_fallback(outcome))
     }
 }
 
-impl<F, Fut: TryFuture, C, B: MakeDelays, P, H> fmt::Debug for Run<'_, F, Fut, C, B, P, H> {
+impl<F, Fut: TryFuture, C, B: MakeDelays, P, H, Fb> fmt::Debug for Run<'_, F, Fut, C, B, P, H, Fb> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Run");
         self.machine.describe(&mut d);
@@ -655,17 +662,17 @@ pin_project! {
     /// The response future of [`PipelineService`](super::PipelineService): the same state
     /// machine as [`Run`], whose attempts are calls of the inner service.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<S, Req, K, C, B, P, H>
+    pub struct ResponseFuture<S, Req, K, C, B, P, H, Fb>
     where
         S: Service<Req>,
         B: MakeDelays,
     {
-        parts: Arc<Parts<C, B, P, H>>,
+        parts: Arc<Parts<C, B, P, H, Fb>>,
         #[pin]
         machine: Machine<Again<S, Req, K>, S::Future, B::Delays, Result<S::Response, BoxError>>,
     }
 
-    impl<S, Req, K, C, B, P, H> PinnedDrop for ResponseFuture<S, Req, K, C, B, P, H>
+    impl<S, Req, K, C, B, P, H, Fb> PinnedDrop for ResponseFuture<S, Req, K, C, B, P, H, Fb>
     where
         S: Service<Req>,
         B: MakeDelays,
@@ -677,12 +684,17 @@ pin_project! {
     }
 }
 
-impl<S, Req, K, C, B, P, H> ResponseFuture<S, Req, K, C, B, P, H>
+impl<S, Req, K, C, B, P, H, Fb> ResponseFuture<S, Req, K, C, B, P, H, Fb>
 where
     S: Service<Req>,
     B: MakeDelays,
 {
-    pub(super) fn new(parts: Arc<Parts<C, B, P, H>>, service: S, reissue: K, request: Req) -> Self {
+    pub(super) fn new(
+        parts: Arc<Parts<C, B, P, H, Fb>>,
+        service: S,
+        reissue: K,
+        request: Req,
+    ) -> Self {
         let mut machine = Machine::new(Again {
             service,
             reissue,
@@ -693,7 +705,7 @@ where
     }
 }
 
-impl<S, Req, K, C, B, P, H> Future for ResponseFuture<S, Req, K, C, B, P, H>
+impl<S, Req, K, C, B, P, H, Fb> Future for ResponseFuture<S, Req, K, C, B, P, H, Fb>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
@@ -702,17 +714,20 @@ where
     B: MakeDelays,
     P: ShouldRetry<S::Response, BoxError>,
     H: RetryAfter<S::Response, BoxError>,
+    Fb: ApplyFallback<S::Response, BoxError>,
 {
     type Output = Result<S::Response, BoxError>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        this.machine.poll(&**this.parts, cx)
+        let parts = &**this.parts;
+        let outcome = std::task::ready!(this.machine.poll(parts, cx));
+        Poll::Ready(parts.fallback.apply_fallback(outcome))
     }
 }
 
-impl<S, Req, K, C, B, P, H> fmt::Debug for ResponseFuture<S, Req, K, C, B, P, H>
+impl<S, Req, K, C, B, P, H, Fb> fmt::Debug for ResponseFuture<S, Req, K, C, B, P, H, Fb>
 where
     S: Service<Req>,
     B: MakeDelays,

@@ -2,7 +2,7 @@
 
 use super::future::Run;
 use super::hint::PipelineHint;
-use super::{PipelineBuilder, PipelineLayer};
+use super::{ApplyFallback, NoFallback, PipelineBuilder, PipelineLayer};
 use crate::backoff::{Backoff, MakeDelays};
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
@@ -38,18 +38,26 @@ use std::time::Duration;
 /// # Ok(())
 /// # }
 /// ```
-pub struct Pipeline<C = DefaultClassifier, B = Backoff, P = OnError, H = DefaultHint> {
-    pub(super) parts: Arc<Parts<C, B, P, H>>,
+pub struct Pipeline<
+    C = DefaultClassifier,
+    B = Backoff,
+    P = OnError,
+    H = DefaultHint,
+    Fb = NoFallback,
+> {
+    pub(super) parts: Arc<Parts<C, B, P, H, Fb>>,
 }
 
 /// What a pipeline is made of, shared by its clones, its layers and their services.
-pub(crate) struct Parts<C, B, P, H> {
+pub(crate) struct Parts<C, B, P, H, Fb> {
     pub(crate) total: Option<Duration>,
     pub(crate) retry: Option<Retry<B, P, PipelineHint<H>>>,
     pub(crate) breaker: Option<CircuitBreaker<C>>,
     pub(crate) bulkhead: Option<Bulkhead>,
     pub(crate) attempt: Option<Duration>,
     pub(crate) timeouts: Timeouts,
+    /// Applied last, to the call's outcome.
+    pub(crate) fallback: Fb,
 }
 
 /// The pipeline's name and its two timeouts' listeners (named `<name>.total_timeout` and
@@ -93,7 +101,7 @@ impl Pipeline {
     }
 }
 
-impl<C, B, P, H> Pipeline<C, B, P, H> {
+impl<C, B, P, H, Fb> Pipeline<C, B, P, H, Fb> {
     /// The pipeline's [name](PipelineBuilder::name).
     pub fn name(&self) -> &Name {
         &self.parts.timeouts.name
@@ -117,7 +125,7 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
     /// [`Timeout::run`](crate::timeout::Timeout::run): the total deadline counts from then, and the
     /// retry budget counts the call then; the first attempt asks the breaker and the bulkhead at
     /// the first poll.
-    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, F, Fut, C, B, P, H>
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<'_, F, Fut, C, B, P, H, Fb>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -126,6 +134,7 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
         B: MakeDelays,
         P: ShouldRetry<T, Error<E>>,
         H: RetryAfter<T, Error<E>>,
+        Fb: ApplyFallback<T, Error<E>>,
     {
         Run::new(&self.parts, f)
     }
@@ -158,12 +167,12 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn layer(&self) -> PipelineLayer<C, B, P, H, CloneRequest> {
+    pub fn layer(&self) -> PipelineLayer<C, B, P, H, CloneRequest, Fb> {
         PipelineLayer::new(self.parts.clone(), CloneRequest)
     }
 }
 
-impl<C, B, P, H> Clone for Pipeline<C, B, P, H> {
+impl<C, B, P, H, Fb> Clone for Pipeline<C, B, P, H, Fb> {
     fn clone(&self) -> Self {
         Self {
             parts: Arc::clone(&self.parts),
@@ -171,13 +180,13 @@ impl<C, B, P, H> Clone for Pipeline<C, B, P, H> {
     }
 }
 
-impl<C, B, P, H> fmt::Debug for Pipeline<C, B, P, H> {
+impl<C, B, P, H, Fb> fmt::Debug for Pipeline<C, B, P, H, Fb> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.parts.fmt(f)
     }
 }
 
-impl<C, B, P, H> fmt::Debug for Parts<C, B, P, H> {
+impl<C, B, P, H, Fb> fmt::Debug for Parts<C, B, P, H, Fb> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
             .field("name", &self.timeouts.name)
@@ -186,6 +195,7 @@ impl<C, B, P, H> fmt::Debug for Parts<C, B, P, H> {
             .field("circuit_breaker", &self.breaker)
             .field("bulkhead", &self.bulkhead)
             .field("attempt_timeout", &self.attempt)
+            .field("fallback", &std::any::type_name::<Fb>())
             .finish()
     }
 }

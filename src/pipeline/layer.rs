@@ -1,7 +1,7 @@
 //! The tower layer of the pipeline.
 
-use super::PipelineService;
 use super::handle::Parts;
+use super::{NoFallback, PipelineService};
 use crate::backoff::Backoff;
 use crate::classify::DefaultClassifier;
 use crate::retry::{CloneRequest, DefaultHint, OnError};
@@ -20,19 +20,20 @@ pub struct PipelineLayer<
     P = OnError,
     H = DefaultHint,
     K = CloneRequest,
+    Fb = NoFallback,
 > {
-    parts: Arc<Parts<C, B, P, H>>,
+    parts: Arc<Parts<C, B, P, H, Fb>>,
     reissue: K,
 }
 
-impl<C, B, P, H, K> PipelineLayer<C, B, P, H, K> {
-    pub(super) fn new(parts: Arc<Parts<C, B, P, H>>, reissue: K) -> Self {
+impl<C, B, P, H, K, Fb> PipelineLayer<C, B, P, H, K, Fb> {
+    pub(super) fn new(parts: Arc<Parts<C, B, P, H, Fb>>, reissue: K) -> Self {
         Self { parts, reissue }
     }
 
     /// How requests are had again for retries (by default they are cloned): see
     /// [`Reissue`](crate::retry::Reissue), as for [`RetryLayer::reissue`](crate::retry::RetryLayer::reissue).
-    pub fn reissue<K2>(self, reissue: K2) -> PipelineLayer<C, B, P, H, K2> {
+    pub fn reissue<K2>(self, reissue: K2) -> PipelineLayer<C, B, P, H, K2, Fb> {
         PipelineLayer {
             parts: self.parts,
             reissue,
@@ -40,21 +41,21 @@ impl<C, B, P, H, K> PipelineLayer<C, B, P, H, K> {
     }
 }
 
-impl<S, C, B, P, H, K: Clone> Layer<S> for PipelineLayer<C, B, P, H, K> {
-    type Service = PipelineService<S, C, B, P, H, K>;
+impl<S, C, B, P, H, K: Clone, Fb> Layer<S> for PipelineLayer<C, B, P, H, K, Fb> {
+    type Service = PipelineService<S, C, B, P, H, K, Fb>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PipelineService::new(inner, self.parts.clone(), self.reissue.clone())
     }
 }
 
-impl<C, B, P, H, K: Clone> Clone for PipelineLayer<C, B, P, H, K> {
+impl<C, B, P, H, K: Clone, Fb> Clone for PipelineLayer<C, B, P, H, K, Fb> {
     fn clone(&self) -> Self {
         Self::new(self.parts.clone(), self.reissue.clone())
     }
 }
 
-impl<C, B, P, H, K: fmt::Debug> fmt::Debug for PipelineLayer<C, B, P, H, K> {
+impl<C, B, P, H, K: fmt::Debug, Fb> fmt::Debug for PipelineLayer<C, B, P, H, K, Fb> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineLayer")
             .field("pipeline", &self.parts)

@@ -93,6 +93,41 @@
 //!
 //! Build a different order by nesting the patterns' own `run`s; this type is the recommended one.
 //!
+//! # Fallback and hedging
+//!
+//! [`PipelineBuilder::fallback`] adds a [`Fallback`](crate::fallback::Fallback), applied last,
+//! outside everything: it sees the outcome the caller would have seen (after the retries and
+//! the total timeout) and replaces the chosen ones (an open circuit, a timeout, a full bulkhead,
+//! a classified failure) with its value. A pipeline without one pays nothing for it.
+//!
+//! ```
+//! # #[cfg(feature = "fallback")]
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use bulwark::fallback::{Fallback, Reason};
+//! use bulwark::pipeline::Pipeline;
+//!
+//! let prices = Pipeline::builder()
+//!     .total_timeout(Duration::from_millis(500))
+//!     .fallback(Fallback::builder(|_: Reason| 10).on(Reason::Timeout).build()?)
+//!     .build()?;
+//! let price = prices
+//!     .run(|| async {
+//!         tokio::time::sleep(Duration::from_secs(3)).await; // the pricing service hangs
+//!         Ok::<u32, std::io::Error>(12)
+//!     })
+//!     .await?;
+//! assert_eq!(price, 10); // the cached price
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "fallback"))]
+//! # fn main() {}
+//! ```
+//!
+//! A [`Hedge`](crate::hedge::Hedge) goes inside the closure: see
+//! [where a hedge goes](crate::hedge#where-it-goes-in-a-stack).
+//!
 //! # Errors
 //!
 //! [`Error<E>`](crate::Error) is flat: `Inner(E)` (the call's own error after any retries),
@@ -183,6 +218,7 @@
 //! third; a test keeps each response future within a size budget.
 
 mod builder;
+mod fallback;
 mod future;
 mod handle;
 mod hint;
@@ -192,6 +228,7 @@ mod layer;
 mod service;
 
 pub use builder::PipelineBuilder;
+pub use fallback::{ApplyFallback, NoFallback};
 pub use future::{ResponseFuture, Run};
 pub use handle::Pipeline;
 #[cfg(feature = "http")]

@@ -1,8 +1,8 @@
 //! The tower service of the pipeline.
 
-use super::ResponseFuture;
 use super::handle::Parts;
 use super::hint::PipelineHint;
+use super::{ApplyFallback, NoFallback, ResponseFuture};
 use crate::BoxError;
 use crate::backoff::{Backoff, MakeDelays};
 use crate::classify::{Classify, DefaultClassifier};
@@ -28,14 +28,15 @@ pub struct PipelineService<
     P = OnError,
     H = DefaultHint,
     K = CloneRequest,
+    Fb = NoFallback,
 > {
     inner: S,
-    parts: Arc<Parts<C, B, P, H>>,
+    parts: Arc<Parts<C, B, P, H, Fb>>,
     reissue: K,
 }
 
-impl<S, C, B, P, H, K> PipelineService<S, C, B, P, H, K> {
-    pub(super) fn new(inner: S, parts: Arc<Parts<C, B, P, H>>, reissue: K) -> Self {
+impl<S, C, B, P, H, K, Fb> PipelineService<S, C, B, P, H, K, Fb> {
+    pub(super) fn new(inner: S, parts: Arc<Parts<C, B, P, H, Fb>>, reissue: K) -> Self {
         Self {
             inner,
             parts,
@@ -59,7 +60,7 @@ impl<S, C, B, P, H, K> PipelineService<S, C, B, P, H, K> {
     }
 }
 
-impl<S, Req, C, B, P, H, K> Service<Req> for PipelineService<S, C, B, P, H, K>
+impl<S, Req, C, B, P, H, K, Fb> Service<Req> for PipelineService<S, C, B, P, H, K, Fb>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
@@ -69,10 +70,11 @@ where
     H: RetryAfter<S::Response, BoxError>,
     PipelineHint<H>: RetryAfter<S::Response, BoxError>,
     K: Reissue<Req> + Clone,
+    Fb: ApplyFallback<S::Response, BoxError>,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S, Req, K, C, B, P, H>;
+    type Future = ResponseFuture<S, Req, K, C, B, P, H, Fb>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -92,13 +94,15 @@ where
     }
 }
 
-impl<S: Clone, C, B, P, H, K: Clone> Clone for PipelineService<S, C, B, P, H, K> {
+impl<S: Clone, C, B, P, H, K: Clone, Fb> Clone for PipelineService<S, C, B, P, H, K, Fb> {
     fn clone(&self) -> Self {
         Self::new(self.inner.clone(), self.parts.clone(), self.reissue.clone())
     }
 }
 
-impl<S: fmt::Debug, C, B, P, H, K: fmt::Debug> fmt::Debug for PipelineService<S, C, B, P, H, K> {
+impl<S: fmt::Debug, C, B, P, H, K: fmt::Debug, Fb> fmt::Debug
+    for PipelineService<S, C, B, P, H, K, Fb>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineService")
             .field("inner", &self.inner)

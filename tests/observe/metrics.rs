@@ -335,3 +335,82 @@ fn rate_limit_rejections_and_waits_are_counted() {
     assert_eq!(m.counter("bulwark.rate_limit.waits", &[P]), 1);
     assert_eq!(m.counter("bulwark.rate_limit.store_unavailable", &[P]), 0);
 }
+
+#[cfg(feature = "hedge")]
+#[test]
+fn hedges_wins_and_refusals_are_counted() {
+    use bulwark::hedge::Hedge;
+    use bulwark::retry::RetryBudget;
+    let m = recorded(|| async {
+        // A budget of one hedge (no share of the calls, a floor of 1 per second over 1 s).
+        let budget = RetryBudget::builder()
+            .ratio(0.0)
+            .min_per_second(1)
+            .window(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let hedge = Hedge::builder()
+            .name("payments")
+            .delay(Duration::from_millis(10))
+            .budget(budget)
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            let mut attempt = 0;
+            let out = hedge
+                .run(|| {
+                    attempt += 1;
+                    let ms = if attempt == 1 { 50 } else { 1 };
+                    async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        Ok::<_, &str>(attempt)
+                    }
+                })
+                .await;
+            assert!(out.is_ok());
+        }
+    });
+    assert_eq!(m.counter("bulwark.hedge.hedges", &[P]), 1);
+    assert_eq!(m.counter("bulwark.hedge.wins", &[P]), 1);
+    assert_eq!(m.counter("bulwark.hedge.budget_exhausted", &[P]), 1);
+}
+
+#[cfg(all(feature = "fallback", feature = "timeout"))]
+#[test]
+fn fallback_uses_are_counted_by_reason_and_panics_apart() {
+    use bulwark::fallback::{Fallback, Reason};
+    use bulwark::timeout::Timeout;
+    let m = recorded(|| async {
+        let fallback = Fallback::builder(|_: Reason| 0)
+            .name("payments")
+            .build()
+            .unwrap();
+        let panicking = Fallback::builder(|_: Reason| -> i32 { panic!("no value") })
+            .name("payments")
+            .build()
+            .unwrap();
+        for f in [&fallback, &fallback] {
+            let out = f
+                .run(|| async {
+                    let slow = std::future::pending::<Result<i32, ()>>();
+                    Timeout::new(Duration::from_millis(5))
+                        .run(slow)
+                        .await?
+                        .map_err(bulwark::Error::Inner)
+                })
+                .await;
+            assert_eq!(out, Ok(0));
+        }
+        let out = panicking.apply(Err::<i32, _>(bulwark::Error::<()>::Timeout(
+            Timeout::new(Duration::from_millis(5))
+                .run(std::future::pending::<()>())
+                .await
+                .unwrap_err(),
+        )));
+        assert!(out.is_err());
+    });
+    let used = "bulwark.fallback.used";
+    assert_eq!(m.counter(used, &[P, ("reason", "timeout")]), 2);
+    assert_eq!(m.counter(used, &[P, ("reason", "circuit_open")]), 0);
+    assert_eq!(m.counter("bulwark.fallback.panics", &[P]), 1);
+}

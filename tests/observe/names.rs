@@ -255,6 +255,78 @@ async fn rate_limit_events_carry_the_name() {
     );
 }
 
+#[cfg(feature = "hedge")]
+#[tokio::test(start_paused = true)]
+async fn hedge_events_carry_the_name() {
+    use bulwark::hedge::Hedge;
+    use bulwark::retry::RetryBudget;
+    let seen = Seen::default();
+    let s = seen.clone();
+    let budget = RetryBudget::builder()
+        .ratio(0.0)
+        .min_per_second(1)
+        .window(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let hedge = Hedge::builder()
+        .name("search-replicas")
+        .delay(Duration::from_millis(10))
+        .budget(budget)
+        .on_event(move |e| s.push(e, e.name()))
+        .build()
+        .unwrap();
+    // The first call is hedged and the hedge wins; the second's hedge is refused.
+    for _ in 0..2 {
+        let mut attempt = 0;
+        let out = hedge
+            .run(|| {
+                attempt += 1;
+                let ms = if attempt == 1 { 50 } else { 1 };
+                async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok::<_, &str>(())
+                }
+            })
+            .await;
+        assert!(out.is_ok());
+    }
+    assert_eq!(
+        seen.variants_all_named("search-replicas"),
+        set(&["Hedged", "HedgeWon", "BudgetExhausted"])
+    );
+}
+
+#[cfg(all(feature = "fallback", feature = "rate-limit"))]
+#[tokio::test(start_paused = true)]
+async fn fallback_events_carry_the_name() {
+    use bulwark::fallback::{Fallback, Reason};
+    use bulwark::rate_limit::RateLimiter;
+    let seen = Seen::default();
+    let (s, p) = (seen.clone(), seen.clone());
+    let fallback = Fallback::builder(|_: Reason| 0)
+        .name("cached-prices")
+        .on_event(move |e| s.push(e, e.name()))
+        .build()
+        .unwrap();
+    let panicking = Fallback::builder(|_: Reason| -> i32 { panic!("no value") })
+        .name("cached-prices")
+        .on_event(move |e| p.push(e, e.name()))
+        .build()
+        .unwrap();
+    let limiter = RateLimiter::builder()
+        .rate(1, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    limiter.try_acquire().unwrap();
+    let limited = || Err::<i32, bulwark::Error<()>>(limiter.try_acquire().unwrap_err().into());
+    assert_eq!(fallback.apply(limited()), Ok(0));
+    assert!(panicking.apply(limited()).is_err());
+    assert_eq!(
+        seen.variants_all_named("cached-prices"),
+        set(&["Used", "Panicked"])
+    );
+}
+
 #[cfg(feature = "health")]
 #[tokio::test(start_paused = true)]
 async fn health_events_carry_the_aggregator_name() {

@@ -7,6 +7,8 @@
 ))]
 
 mod basics;
+#[cfg(feature = "fallback")]
+mod fallback;
 #[cfg(feature = "http")]
 mod http;
 mod layer;
