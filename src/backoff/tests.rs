@@ -169,3 +169,63 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn equal_jitter_keeps_every_delay_between_half_the_curve_and_the_curve() -> Result<(), ConfigError>
+{
+    for seed in 0..100 {
+        let b = Backoff::exponential(100 * MS)
+            .max_delay(800 * MS)
+            .jitter(Jitter::Equal)
+            .seed(seed)
+            .build()?;
+        for (n, d) in b.delays().take(6).enumerate() {
+            let curve = (100 * MS * 2u32.pow(n as u32)).min(800 * MS);
+            assert!(
+                d >= curve / 2 && d <= curve,
+                "seed {seed}, delay {n}: {d:?} for {curve:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first delay of an exponential curve is the base itself, to the nanosecond, however large
+/// (not the base through a float, which rounds above 2^53 ns).
+#[test]
+fn the_first_exponential_delay_is_exactly_the_base() -> Result<(), ConfigError> {
+    let base = Duration::from_nanos((1 << 53) + 1);
+    let b = Backoff::exponential(base)
+        .max_delay(base * 4)
+        .jitter(Jitter::None)
+        .build()?;
+    assert_eq!(b.delays().next(), Some(base));
+    Ok(())
+}
+
+#[test]
+fn delays_say_they_never_end_and_show_their_progress() -> Result<(), ConfigError> {
+    let b = Backoff::constant(MS).jitter(Jitter::None).build()?;
+    let mut delays = b.delays();
+    assert_eq!(delays.size_hint(), (usize::MAX, None));
+    delays.next();
+    let debug = format!("{delays:?}");
+    assert!(
+        debug.starts_with("Delays {") && debug.contains("yielded: 1"),
+        "{debug}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_backoff_tells_its_base_cap_and_jitter() -> Result<(), ConfigError> {
+    let b = Backoff::linear(3 * MS)
+        .max_delay(9 * MS)
+        .jitter(Jitter::Equal)
+        .build()?;
+    assert_eq!(
+        (b.base_delay(), b.max_delay(), b.jitter()),
+        (3 * MS, 9 * MS, Jitter::Equal)
+    );
+    Ok(())
+}
