@@ -225,6 +225,8 @@ pub mod bulkhead;
 pub mod circuit_breaker;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "keyed")]
+pub mod keyed;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 
