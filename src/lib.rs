@@ -12,6 +12,7 @@
 //! | bulkhead | [`bulkhead`] | `bulkhead` |
 //! | rate limiter (GCRA) | [`rate_limit`] | `rate-limit` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
+//! | any of the above per key (host, route, tenant), in bounded memory | [`keyed`] | `keyed` |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
 //! | fault injection (for tests and demos) | [`chaos`] | `chaos` |
@@ -186,6 +187,9 @@
 //! | `bulwark.rate_limit.rejections` | counter | `name` | calls over the limit, turned away |
 //! | `bulwark.rate_limit.waits` | counter | `name` | calls that waited for their turn, then were admitted |
 //! | `bulwark.rate_limit.store_unavailable` | counter | `name` | decisions Redis did not answer, left to the limiter's `OnUnavailable` policy |
+//! | `bulwark.keyed.evictions` | counter | `name`, `reason`: `capacity`, `idle` | keys evicted (a new key needed the room, or the key was idle past the timeout) |
+//! | `bulwark.keyed.refusals` | counter | `name` | calls with a new key turned away: no key of its shard could be evicted yet |
+//! | `bulwark.keyed.keys` | gauge | `name` | keys held now (set whenever a key is created or evicted) |
 //! | `bulwark.retry.retries` | counter | `name`, `reason`: `error`, `response` | attempts after the first, by what made the previous outcome retryable |
 //! | `bulwark.retry.give_ups` | counter | `name`, `reason`: `attempts`, `time_up`, `budget`, `not_retryable`, `no_request`, `circuit_open` | calls that stopped retrying with a failed outcome |
 //! | `bulwark.timeout.timeouts` | counter | `name`, `phase`: `call`, `readiness` | calls (or waits for readiness) that ran out of time |

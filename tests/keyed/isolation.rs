@@ -179,3 +179,15 @@ fn invalid_settings_are_refused_by_build() {
         .unwrap_err();
     assert_eq!(err.field(), "idle_timeout");
 }
+
+#[tokio::test(start_paused = true)]
+async fn keyed_calls_can_be_spawned() {
+    fn is_send<T: Send + 'static>(_: &T) {}
+    let keyed: Keyed<String, _> = Keyed::builder(breaker(Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    let k = keyed.clone();
+    let call = async move { k.run("a", || async { Ok::<_, std::io::Error>(1) }).await };
+    is_send(&call);
+    assert_eq!(tokio::spawn(call).await.unwrap().unwrap(), 1);
+}
