@@ -133,9 +133,17 @@ impl Core {
         state_of(self.current())
     }
 
+    /// The state word's state as it is, with no due transition applied (so no listener runs):
+    /// for a reader holding a lock of its own (a keyed breaker's health check).
+    #[cfg(all(feature = "keyed", feature = "health"))]
+    pub(crate) fn state_as_is(&self) -> State {
+        state_of(self.state.load(Ordering::Acquire))
+    }
+
     /// Whether a fresh circuit may take this one's place (a keyed breaker evicting an idle key):
     /// not while open before its open duration ends, never while forced open. Reads the state
     /// word and the clock, and makes no transition (so no listener runs).
+    #[cfg(feature = "keyed")]
     pub(crate) fn is_evictable(&self) -> bool {
         match state_of(self.state.load(Ordering::Acquire)) {
             State::ForcedOpen => false,

@@ -68,22 +68,33 @@ where
     C: Clone + Send + Sync + 'static,
 {
     fn health(&self) -> Health {
+        // The keys not closed, gathered under the map's locks without running anything; their
+        // states are then read (which may apply a due transition, and run listeners) outside.
+        let mut candidates = Vec::new();
+        self.keyed.for_each(|key, breaker| {
+            if !matches!(
+                breaker.core().state_as_is(),
+                State::Closed | State::Disabled | State::MetricsOnly
+            ) {
+                candidates.push((format!("key:{key}"), breaker.clone()));
+            }
+        });
         let mut status = Status::Healthy;
         let mut listed = Vec::new();
         let mut open = 0u64;
-        self.keyed.for_each(|key, breaker| {
+        for (key, breaker) in candidates {
             let (worst, state) = match breaker.state() {
                 State::Open => (self.when_open, "open"),
                 State::ForcedOpen => (self.when_open, "forced_open"),
                 State::HalfOpen => (Status::Degraded, "half_open"),
-                _ => return,
+                _ => continue,
             };
             open += 1;
             status = status.worst(worst);
             if listed.len() < self.max_listed {
-                listed.push((format!("key:{key}"), state));
+                listed.push((key, state));
             }
-        });
+        }
         let name = *self.keyed.name();
         let mut health = Health::new(status);
         if open > 0 {
