@@ -3,7 +3,7 @@
 
 use super::map::{Eviction, Map};
 use super::policy::{Policy, RunPolicy};
-use super::{Builder, Event, KeyedLayer, Metrics, TooManyKeys};
+use super::{Builder, Event, KeyedLayer, Metrics, Owned, TooManyKeys};
 use crate::event::Listeners;
 use std::borrow::Borrow;
 use std::fmt;
@@ -142,6 +142,17 @@ impl<K, P: Policy> Keyed<K, P> {
         Q: ?Sized,
     {
         KeyedLayer::new(self.clone(), key)
+    }
+
+    /// A tower layer like [`layer`](Self::layer) whose key function returns an owned key, for a
+    /// key computed from the request (a host name lower-cased, a tenant id parsed from a
+    /// header). The key is the function's to build on every call: a `String` key then costs an
+    /// allocation per call; a `Copy` key (an id) costs none.
+    pub fn layer_owned<Req, F>(&self, key: F) -> KeyedLayer<K, P, Owned<F>, K>
+    where
+        F: Fn(&Req) -> K,
+    {
+        KeyedLayer::new(self.clone(), Owned(key))
     }
 }
 

@@ -45,7 +45,8 @@
 //! instance itself). [`Keyed::layer`] gives a tower layer that reads the key from each request
 //! with a function (`|req: &Request<B>| req.uri().host().unwrap_or("")`), borrowing it, so a
 //! `String`-keyed map is looked up with a `&str` and a key already held costs no allocation
-//! (`K: Borrow<Q>`, as `HashMap::get`). The tower door hands each call to the key's instance as
+//! (`K: Borrow<Q>`, as `HashMap::get`); [`Keyed::layer_owned`] takes a function that builds the key,
+//! for a key computed from the request. The tower door hands each call to the key's instance as
 //! that pattern's own service would take it, so its response future is the pattern's own.
 //!
 //! # Bounded memory
@@ -148,4 +149,4 @@ pub use handle::Keyed;
 pub use layer::KeyedLayer;
 pub use map::Eviction;
 pub use policy::{Policy, RunPolicy, ServicePolicy};
-pub use service::KeyedService;
+pub use service::{KeyedService, Owned};

@@ -93,6 +93,53 @@ where
     }
 }
 
+/// A key function that returns an owned key, for keys that must be computed from the request
+/// (made by [`Keyed::layer_owned`](super::Keyed::layer_owned)).
+#[derive(Clone, Copy)]
+pub struct Owned<F>(pub(super) F);
+
+impl<F> fmt::Debug for Owned<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Owned")
+            .field(&std::any::type_name::<F>())
+            .finish()
+    }
+}
+
+impl<S, K, P, F, Req> Service<Req> for KeyedService<S, K, P, Owned<F>, K>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<crate::BoxError>,
+    K: Hash + Eq + Clone + fmt::Debug,
+    P: ServicePolicy<S, Req>,
+    F: Fn(&Req) -> K,
+{
+    type Response = S::Response;
+    type Error = crate::BoxError;
+    type Future = ResponseFuture<P::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Req) -> Self::Future {
+        let found = match catch_unwind(AssertUnwindSafe(|| (self.key.0)(&request))) {
+            Ok(key) => self.keyed.instance(&key).map_err(Refusal::TooManyKeys),
+            Err(_) => Err(Refusal::NoKey(NoKey::new(*self.keyed.name()))),
+        };
+        match found {
+            Ok(instance) => {
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::running(instance.policy.call(&instance.door, ready, request))
+            }
+            Err(refusal) => ResponseFuture::refused(refusal),
+        }
+    }
+}
+
 impl<S: Clone, K, P: Policy, F: Clone, Q: ?Sized> Clone for KeyedService<S, K, P, F, Q> {
     fn clone(&self) -> Self {
         Self::new(self.inner.clone(), self.keyed.clone(), self.key.clone())

@@ -107,3 +107,14 @@ fn a_held_keys_calls_allocate_nothing_for_the_other_patterns() {
     let svc = timeouts.layer(|r: &(String, u32)| r.0.as_str()).layer(Echo);
     assert_eq!(tower_calls(svc, &keys), 0.0);
 }
+
+#[test]
+fn a_copy_key_computed_from_the_request_allocates_nothing() {
+    let keyed: Keyed<u32, _> = Keyed::builder(limiter(Duration::from_nanos(1)))
+        .build()
+        .unwrap();
+    // The tenant id is the request's number modulo 4 (computed, owned, `Copy`).
+    let svc = keyed.layer_owned(|r: &(String, u32)| r.1 % 4).layer(Echo);
+    assert_eq!(tower_calls(svc, &["x"]), 0.0);
+    assert_eq!(keyed.metrics().keys, 4);
+}

@@ -252,3 +252,53 @@ async fn a_new_key_without_room_fails_in_its_future() {
         3
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_owned_key_computed_from_the_request_works_as_a_borrowed_one() {
+    // The key is the client's name lower-cased: "ALICE" and "alice" share one limit.
+    let keyed: Keyed<String, _> = Keyed::builder(limiter(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let mut svc = keyed
+        .layer_owned(|r: &Req| r.client.to_lowercase())
+        .layer(Strict { ready: false });
+    assert_eq!(
+        svc.ready()
+            .await
+            .unwrap()
+            .call(req("ALICE", 1))
+            .await
+            .unwrap(),
+        1
+    );
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(req("alice", 2))
+        .await
+        .unwrap_err();
+    assert!(err.is::<RateLimited>(), "{err}");
+    assert_eq!(
+        svc.ready()
+            .await
+            .unwrap()
+            .call(req("Bob", 3))
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(keyed.contains("alice") && keyed.contains("bob"));
+    // A panicking key function fails that call only.
+    let mut svc = keyed
+        .layer_owned(|r: &Req| -> String { panic!("no key for {}", r.n) })
+        .layer(Strict { ready: false });
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(req("carol", 4))
+        .await
+        .unwrap_err();
+    assert!(err.is::<NoKey>(), "{err}");
+}
