@@ -58,7 +58,7 @@
 //! write lock while the shard is under its capacity. A new key in a full shard takes the place of
 //! the **least recently used key of that shard whose instance may be evicted** (exact LRU within
 //! the shard, to the millisecond: recency is the last lookup, stamped in milliseconds of tokio's
-//! clock). So eviction is approximate across the map: a shard may evict while another has room.
+//! clock, and keys last used in the same millisecond are taken in the table's order). So eviction is approximate across the map: a shard may evict while another has room.
 //! With an [idle timeout](Builder::idle_timeout), a key not looked up for longer than the timeout
 //! is evicted (if its instance may be) when a new key is inserted into its shard, or by
 //! [`Keyed::evict_idle`]; until then a call finds it as it was.
