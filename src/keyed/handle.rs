@@ -174,7 +174,11 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + fmt::Debug + ?Sized,
     {
-        self.instance(key).map(|i| i.policy.clone())
+        // A hit clones the handle under the shard's read lock, not the entry's `Arc`.
+        match self.inner.map.with(key, |i| i.policy.clone()) {
+            Some(policy) => Ok(policy),
+            None => self.miss(key).map(|i| i.policy.clone()),
+        }
     }
 
     /// Runs the call `f` makes through the instance of `key` (made from the template if the key
@@ -237,7 +241,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + fmt::Debug + ?Sized,
     {
-        match self.inner.map.get(key) {
+        match self.inner.map.with(key, Arc::clone) {
             Some(instance) => Ok(instance),
             None => self.miss(key),
         }

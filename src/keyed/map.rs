@@ -1,6 +1,9 @@
 //! The bounded map of a keyed policy's instances: shards of `RwLock<HashMap>`, a recency stamp
 //! per entry, eviction of the least recently used entry that its instance lets go.
 //!
+//! A key is hashed once (SipHash with random keys: keys come from requests): the hash picks the
+//! shard (bits 32 and up) and finds the entry in the shard's `hashbrown::HashTable` (which indexes
+//! with the low bits and tags with the top seven), each entry keeping its hash for resizing.
 //! A hit takes its shard's read lock, stamps the entry's recency (one relaxed store, skipped when
 //! the stamp already holds this millisecond) and clones the value out. A miss takes the shard's
 //! write lock, drops the entries idle past the timeout, makes room by evicting the least recently
@@ -8,8 +11,8 @@
 //! up to the map's `max_keys`, and an entry is only inserted under its shard's write lock while
 //! the shard is under its capacity, so the map never holds more than `max_keys` entries.
 
+use hashbrown::HashTable;
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
@@ -38,9 +41,7 @@ impl Eviction {
 
 pub(super) struct Map<K, V> {
     shards: Box<[Shard<K, V>]>,
-    /// Picks the shard; independent of the shards' own hashers, so that the keys of one shard
-    /// do not share the low bits its table indexes with.
-    pick: RandomState,
+    hasher: RandomState,
     epoch: Instant,
     /// The idle timeout in milliseconds.
     idle: Option<u64>,
@@ -48,10 +49,12 @@ pub(super) struct Map<K, V> {
 
 struct Shard<K, V> {
     cap: usize,
-    map: RwLock<HashMap<K, Slot<V>>>,
+    map: RwLock<HashTable<Slot<K, V>>>,
 }
 
-struct Slot<V> {
+struct Slot<K, V> {
+    hash: u64,
+    key: K,
     value: V,
     /// Milliseconds since the map's epoch, at the entry's last use.
     used: AtomicU64,
@@ -89,12 +92,12 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
         let shards = (0..n)
             .map(|i| Shard {
                 cap: max_keys / n + usize::from(i < max_keys % n),
-                map: RwLock::new(HashMap::new()),
+                map: RwLock::new(HashTable::new()),
             })
             .collect();
         Self {
             shards,
-            pick: RandomState::new(),
+            hasher: RandomState::new(),
             epoch: Instant::now(),
             idle: idle.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
@@ -107,27 +110,33 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
         u64::try_from(ms).unwrap_or(u64::MAX)
     }
 
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Shard<K, V> {
-        let h = self.pick.hash_one(key);
+    /// The key's hash and its shard.
+    #[inline]
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> (u64, &Shard<K, V>) {
+        let hash = self.hasher.hash_one(key);
         // `shards.len()` is a power of two.
-        &self.shards[(h >> 32) as usize & (self.shards.len() - 1)]
+        (
+            hash,
+            &self.shards[(hash >> 32) as usize & (self.shards.len() - 1)],
+        )
     }
 
-    /// The value for `key`, stamped as used now; `None` if the key is not in the map.
+    /// `f` of the value for `key`, stamped as used now; `None` if the key is not in the map.
+    /// `f` runs under the shard's read lock.
     #[inline]
-    pub(super) fn get<Q>(&self, key: &Q) -> Option<V>
+    pub(super) fn with<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let shard = self.shard(key);
+        let (hash, shard) = self.shard(key);
         let map = shard.map.read().unwrap_or_else(PoisonError::into_inner);
-        let slot = map.get(key)?;
+        let slot = map.find(hash, |s| s.key.borrow() == key)?;
         let now = self.now();
         if slot.used.load(Ordering::Relaxed) != now {
             slot.used.store(now, Ordering::Relaxed);
         }
-        Some(slot.value.clone())
+        Some(f(&slot.value))
     }
 
     /// The value for `key`, made by `make` and inserted if the key is not in the map. Room is made
@@ -142,11 +151,11 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let shard = self.shard(key);
+        let (hash, shard) = self.shard(key);
         let now = self.now();
         let mut map = shard.map.write().unwrap_or_else(PoisonError::into_inner);
         let mut evicted = Vec::new();
-        if let Some(slot) = map.get(key) {
+        if let Some(slot) = map.find(hash, |s| s.key.borrow() == key) {
             // Another caller inserted it since our read.
             slot.used.store(now, Ordering::Relaxed);
             let value = Some(slot.value.clone());
@@ -157,29 +166,27 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
             };
         }
         if let Some(idle) = self.idle {
-            let expired = |s: &Slot<V>| {
+            let expired = |s: &Slot<K, V>| {
                 now.saturating_sub(s.used.load(Ordering::Relaxed)) > idle && evictable(&s.value)
             };
             evicted.extend(
-                map.extract_if(|_, s| expired(s))
-                    .map(|(k, s)| (k, s.value, Eviction::Idle)),
+                map.extract_if(|s| expired(s))
+                    .map(|s| (s.key, s.value, Eviction::Idle)),
             );
         }
         if map.len() >= shard.cap {
             let oldest = map
-                .values()
+                .iter()
                 .filter(|s| evictable(&s.value))
                 .map(|s| s.used.load(Ordering::Relaxed))
                 .min();
             let victim = oldest.and_then(|oldest| {
                 // The write lock is held: no stamp changes between the two passes.
-                map.extract_if(|_, s| {
-                    s.used.load(Ordering::Relaxed) == oldest && evictable(&s.value)
-                })
-                .next()
+                map.extract_if(|s| s.used.load(Ordering::Relaxed) == oldest && evictable(&s.value))
+                    .next()
             });
             match victim {
-                Some((k, s)) => evicted.push((k, s.value, Eviction::Capacity)),
+                Some(s) => evicted.push((s.key, s.value, Eviction::Capacity)),
                 None => {
                     return Inserted {
                         value: None,
@@ -190,13 +197,13 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
             }
         }
         let value = make();
-        map.insert(
-            key.to_owned(),
-            Slot {
-                value: value.clone(),
-                used: AtomicU64::new(now),
-            },
-        );
+        let slot = Slot {
+            hash,
+            key: key.to_owned(),
+            value: value.clone(),
+            used: AtomicU64::new(now),
+        };
+        map.insert_unique(hash, slot, |s| s.hash);
         Inserted {
             value: Some(value),
             created: true,
@@ -214,10 +221,10 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
         for shard in &self.shards {
             let mut map = shard.map.write().unwrap_or_else(PoisonError::into_inner);
             evicted.extend(
-                map.extract_if(|_, s| {
+                map.extract_if(|s| {
                     now.saturating_sub(s.used.load(Ordering::Relaxed)) > idle && evictable(&s.value)
                 })
-                .map(|(k, s)| (k, s.value, Eviction::Idle)),
+                .map(|s| (s.key, s.value, Eviction::Idle)),
             );
         }
         evicted
@@ -227,8 +234,8 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
     pub(super) fn for_each(&self, mut f: impl FnMut(&K, &V)) {
         for shard in &self.shards {
             let map = shard.map.read().unwrap_or_else(PoisonError::into_inner);
-            for (k, s) in map.iter() {
-                f(k, &s.value);
+            for s in map.iter() {
+                f(&s.key, &s.value);
             }
         }
     }
@@ -239,9 +246,9 @@ impl<K: Hash + Eq, V: Clone> Map<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let shard = self.shard(key);
+        let (hash, shard) = self.shard(key);
         let map = shard.map.read().unwrap_or_else(PoisonError::into_inner);
-        map.contains_key(key)
+        map.find(hash, |s| s.key.borrow() == key).is_some()
     }
 }
 

@@ -123,7 +123,6 @@ mod breaker {
 mod rate_limit {
     use super::*;
     use crate::rate_limit::{RateLimitService, RateLimiter};
-    use tower::Layer;
 
     impl sealed::Sealed for RateLimiter {}
 
@@ -169,7 +168,7 @@ mod rate_limit {
         #[inline]
         fn call(&self, _: &Self::Door, ready: S, req: Req) -> Self::Future {
             // `poll_ready` of this service is the inner one's, which the caller made ready.
-            self.layer().layer(ready).call(req)
+            RateLimitService::new(ready, self.clone()).call(req)
         }
     }
 }
@@ -238,7 +237,6 @@ mod bulkhead {
 mod timeout {
     use super::*;
     use crate::timeout::{Timeout, TimeoutService};
-    use tower::Layer;
 
     impl sealed::Sealed for Timeout {}
 
@@ -279,7 +277,7 @@ mod timeout {
 
         #[inline]
         fn call(&self, _: &Self::Door, ready: S, req: Req) -> Self::Future {
-            self.layer().layer(ready).call(req)
+            TimeoutService::new(ready, self.layer()).call(req)
         }
     }
 }
@@ -358,7 +356,6 @@ mod pipeline {
     use crate::classify::Classify;
     use crate::pipeline::{Pipeline, PipelineService};
     use crate::retry::{CloneRequest, RetryAfter, ShouldRetry};
-    use tower::Layer;
 
     impl<C, B, P, H> sealed::Sealed for Pipeline<C, B, P, H> {}
 
@@ -412,7 +409,7 @@ mod pipeline {
 
         #[inline]
         fn call(&self, _: &Self::Door, ready: S, req: Req) -> Self::Future {
-            self.layer().layer(ready).call(req)
+            PipelineService::new(ready, self.parts(), CloneRequest).call(req)
         }
     }
 }

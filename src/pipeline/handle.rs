@@ -121,6 +121,12 @@ impl<C, B, P, H> Pipeline<C, B, P, H> {
         }
     }
 
+    /// The shared parts (the keyed tower door makes its services from them).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn parts(&self) -> Arc<Parts<C, B, P, H>> {
+        Arc::clone(&self.parts)
+    }
+
     /// The circuit breaker, if the pipeline has one.
     pub fn circuit_breaker(&self) -> Option<&CircuitBreaker<C>> {
         self.parts.breaker.as_ref()

@@ -35,7 +35,7 @@ pub struct PipelineService<
 }
 
 impl<S, C, B, P, H, K> PipelineService<S, C, B, P, H, K> {
-    pub(super) fn new(inner: S, parts: Arc<Parts<C, B, P, H>>, reissue: K) -> Self {
+    pub(crate) fn new(inner: S, parts: Arc<Parts<C, B, P, H>>, reissue: K) -> Self {
         Self {
             inner,
             parts,
