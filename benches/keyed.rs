@@ -135,9 +135,11 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
-/// `KEYED_ROW=<row> KEYED_CALLS=<n>`: makes `n` decisions of one `keyed/decide` row and exits,
-/// for instruction counts under callgrind (run at `n` and `2n`; the difference over `n` is the
-/// cost of one decision): `unkeyed`, `bulwark-<keys>`, `governor-<keys>`.
+/// `KEYED_ROW=<row> KEYED_CALLS=<n>`: makes `n` calls of one row and exits, for instruction
+/// counts under callgrind (run at `n` and `2n`; the difference over `n` is the cost of one call):
+/// the `keyed/decide` rows `unkeyed`, `bulwark-<keys>`, `governor-<keys>`, and the `keyed/tower`
+/// rows `tower_baseline`, `tower_rate_limit`, `tower_keyed_rate_limit-<keys>`, `tower_breaker`,
+/// `tower_keyed_breaker-<keys>`.
 fn decide_only() -> bool {
     let (Ok(row), Ok(calls)) = (std::env::var("KEYED_ROW"), std::env::var("KEYED_CALLS")) else {
         return false;
@@ -168,7 +170,33 @@ fn decide_only() -> bool {
                 .filter(|i| gov.check_key(&ks[i % n]).is_ok())
                 .count()
         }
-        other => panic!("no row {other}"),
+        tower => {
+            let rt = current_thread();
+            let calls = calls as u64;
+            match tower {
+                "tower_baseline" => support::single(&rt, calls, &mut Echo),
+                "tower_rate_limit" => {
+                    support::single(&rt, calls, &mut limiter().layer().layer(Echo))
+                }
+                "tower_breaker" => support::single(&rt, calls, &mut breaker().layer().layer(Echo)),
+                "tower_keyed_rate_limit" => {
+                    let k = keyed(limiter(), ks);
+                    let mut svc = k
+                        .layer(move |r: &u64| ks[*r as usize % n].as_str())
+                        .layer(Echo);
+                    support::single(&rt, calls, &mut svc)
+                }
+                "tower_keyed_breaker" => {
+                    let k = keyed(breaker(), ks);
+                    let mut svc = k
+                        .layer(move |r: &u64| ks[*r as usize % n].as_str())
+                        .layer(Echo);
+                    support::single(&rt, calls, &mut svc)
+                }
+                other => panic!("no row {other}"),
+            };
+            0
+        }
     };
     std::hint::black_box(admitted);
     true
