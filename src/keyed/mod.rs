@@ -53,7 +53,7 @@
 //!
 //! The map holds **never more than `max_keys` keys**, on any number of threads. It is split in
 //! `n` shards (the largest power of two at most `max_keys / 64`, from 1 to 16: a map of fewer
-//! than 128 keys is one shard), each a `RwLock<HashMap>` with a capacity of `max_keys / n`
+//! than 128 keys is one shard), each a `RwLock` over a hash table with a capacity of `max_keys / n`
 //! (the first `max_keys % n` shards one more), and a key is inserted only under its shard's
 //! write lock while the shard is under its capacity. A new key in a full shard takes the place of
 //! the **least recently used key of that shard whose instance may be evicted** (exact LRU within
@@ -124,12 +124,16 @@
 //!
 //! # Cost
 //!
-//! A call whose key is held takes its shard's read lock, hashes the key twice (the shard, then
-//! its table; `std`'s SipHash with random keys, since keys come from requests), stamps the
-//! entry's recency (a clock read and, at most once a millisecond, a relaxed store), clones the
-//! instance's `Arc` and releases the lock: no allocation, no write lock. A new key takes its
+//! A call whose key is held hashes the key once (`std`'s SipHash with random keys, since keys
+//! come from requests: the hash picks the shard and finds the entry), takes the shard's read
+//! lock, stamps the entry's recency (a clock read and, at most once a millisecond, a relaxed
+//! store), clones the instance's `Arc` (for [`Keyed::get`], the handle) and releases the lock: no allocation, no write lock. A new key takes its
 //! shard's write lock, allocates the key and the instance, and in a full shard scans the shard
 //! for the entry to evict (`max_keys / n` entries). Figures are in `BENCHMARKS.md`.
+//!
+//! Memory is `max_keys` instances: about 290 bytes a key for a rate limiter, about 4 KB for a
+//! breaker with the default count window of 100 calls (its atomics are padded to cache lines).
+//! Size `max_keys`, and a breaker's window, for the keys a process really sees.
 
 mod builder;
 mod error;
