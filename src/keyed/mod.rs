@@ -49,6 +49,9 @@
 //! for a key computed from the request. The tower door hands each call to the key's instance as
 //! that pattern's own service would take it, so its response future is the pattern's own.
 //!
+//! [`Keyed::run`] returns the pattern's own `run` future inside an `impl Future` (no box): the
+//! patterns' futures differ in type, and some borrow their handle, which the returned future owns.
+//!
 //! # Bounded memory
 //!
 //! The map holds **never more than `max_keys` keys**, on any number of threads. It is split in

@@ -302,3 +302,29 @@ async fn an_owned_key_computed_from_the_request_works_as_a_borrowed_one() {
         .unwrap_err();
     assert!(err.is::<NoKey>(), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn keyed_services_compose_under_tower_buffer_and_concurrency_limit() {
+    use tower::ServiceBuilder;
+    let keyed: Keyed<String, _> = Keyed::builder(breaker(Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    let svc = ServiceBuilder::new()
+        .buffer(16)
+        .concurrency_limit(4)
+        .layer(keyed.layer(|r: &Req| r.client.as_str()))
+        .service(Strict { ready: false });
+    let calls: Vec<_> = (0..32u32)
+        .map(|n| {
+            let mut svc = svc.clone();
+            tokio::spawn(async move {
+                let client = ["a", "b", "c", "d"][n as usize % 4];
+                svc.ready().await?.call(req(client, n)).await
+            })
+        })
+        .collect();
+    for (n, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap(), n as u32);
+    }
+    assert_eq!(keyed.metrics().keys, 4);
+}
