@@ -6,6 +6,7 @@ use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Why the keyed door did not start a call.
@@ -23,6 +24,9 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
+        // The key's instance, held until the call completes: a key with a call in flight is
+        // not evicted.
+        instance: Option<Arc<dyn Send + Sync>>,
     }
 }
 
@@ -35,9 +39,10 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn running(future: F) -> Self {
+    pub(super) fn running(future: F, instance: Arc<dyn Send + Sync>) -> Self {
         Self {
             state: State::Running { future },
+            instance: Some(instance),
         }
     }
 
@@ -46,6 +51,7 @@ impl<F> ResponseFuture<F> {
             state: State::Refused {
                 refusal: Some(refusal),
             },
+            instance: None,
         }
     }
 }
@@ -58,8 +64,13 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Running { future } => future.poll(cx),
+        let this = self.project();
+        match this.state.project() {
+            StateProj::Running { future } => {
+                let out = std::task::ready!(future.poll(cx));
+                this.instance.take();
+                Poll::Ready(out)
+            }
             StateProj::Refused { refusal } => match refusal.take() {
                 Some(Refusal::TooManyKeys(e)) => Poll::Ready(Err(e.into())),
                 Some(Refusal::NoKey(e)) => Poll::Ready(Err(e.into())),

@@ -165,6 +165,9 @@ where
     /// the map is full). A clone of the handle: cheap, and for a key already held, no
     /// allocation and no write lock.
     ///
+    /// Unlike a call through [`run`](Self::run) or the layer, the handle does not keep its key
+    /// from being evicted: used after that, it acts on an instance no longer in the map.
+    ///
     /// # Errors
     ///
     /// [`TooManyKeys`] when the key is new and no key of its shard may be evicted yet.
@@ -177,7 +180,7 @@ where
         // A hit clones the handle under the shard's read lock, not the entry's `Arc`.
         match self.inner.map.with(key, |i| i.policy.clone()) {
             Some(policy) => Ok(policy),
-            None => self.miss(key).map(|i| i.policy.clone()),
+            None => self.miss(key, |i| i.policy.clone()),
         }
     }
 
@@ -200,10 +203,12 @@ where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let found = self.get(key);
+        // The future holds the key's instance until it completes: a key with a call in flight
+        // is not evicted.
+        let found = self.instance(key);
         async move {
             match found {
-                Ok(policy) => policy.run_call(f).await,
+                Ok(instance) => instance.policy.run_call(f).await,
                 Err(refused) => Err(crate::Error::TooManyKeys(refused)),
             }
         }
@@ -229,7 +234,7 @@ where
     /// evicted from a shard whenever a new key is inserted into it; call this from a periodic
     /// task to give their memory back sooner.
     pub fn evict_idle(&self) -> usize {
-        let evicted = self.inner.map.evict_idle(|i| i.policy.is_evictable());
+        let evicted = self.inner.map.evict_idle(evictable);
         let n = evicted.len();
         self.report(evicted);
         n
@@ -243,13 +248,17 @@ where
     {
         match self.inner.map.with(key, Arc::clone) {
             Some(instance) => Ok(instance),
-            None => self.miss(key),
+            None => self.miss(key, Arc::clone),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn miss<Q>(&self, key: &Q) -> Result<Arc<Instance<P>>, TooManyKeys>
+    fn miss<Q, R>(
+        &self,
+        key: &Q,
+        take: impl FnOnce(&Arc<Instance<P>>) -> R,
+    ) -> Result<R, TooManyKeys>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + fmt::Debug + ?Sized,
@@ -265,16 +274,20 @@ where
                     policy,
                 })
             },
-            |i| i.policy.is_evictable(),
+            evictable,
         );
         if inserted.created {
             inner.created.fetch_add(1, Ordering::Relaxed);
             inner.keys.fetch_add(1, Ordering::Relaxed);
         }
+        // What the caller takes, then the map's reference dropped before reporting, so that this
+        // lookup holds the key no longer than it must.
+        let taken = inserted.value.as_ref().map(take);
+        drop(inserted.value);
         // Reported once the shard's lock is released: listeners are user code.
         self.report(inserted.evicted);
-        match inserted.value {
-            Some(instance) => Ok(instance),
+        match taken {
+            Some(taken) => Ok(taken),
             None => {
                 inner.refused.fetch_add(1, Ordering::Relaxed);
                 inner.listeners.emit(|name| Event::Refused {
@@ -307,6 +320,13 @@ where
             i.keys.set(inner.keys.load(Ordering::Relaxed) as f64);
         }
     }
+}
+
+/// Whether a key's instance may be evicted: no call in flight through the keyed doors holds it
+/// (the map's is then the only reference: read under the shard's write lock, when no lookup
+/// can take another), and the instance lets go.
+fn evictable<P: Policy>(instance: &Arc<Instance<P>>) -> bool {
+    Arc::strong_count(instance) == 1 && instance.policy.is_evictable()
 }
 
 impl<K, P: Policy> Clone for Keyed<K, P> {

@@ -77,7 +77,7 @@
 //!   decides exactly as it would, so eviction never admits a call over the limit;
 //! - a bulkhead stays while a call holds or waits for a slot;
 //! - a pipeline stays while its breaker or its bulkhead would; a timeout and a retry (which
-//!   share their budget across keys, see below) may always go.
+//!   share their budget across keys, see below) may go when no call is in flight (below).
 //!
 //! When no key of the shard may go, the new key's call is turned away with [`TooManyKeys`]
 //! (an [`Event::Refused`] and a metric): failing closed keeps the bound and every open
@@ -85,8 +85,13 @@
 //! policy that forgets them at once. An evicted key that comes back gets a fresh instance.
 //! Every eviction is an [`Event::Evicted`] (with the key and the reason) and a metric.
 //!
-//! A call already running on an instance when it is evicted finishes on it; its outcome is then
-//! recorded on an instance no longer in the map.
+//! A key with a call in flight through either door (its future not yet complete nor dropped) is
+//! never evicted: the call holds the key's instance, and the map lets go only of an instance it
+//! alone holds. So a call that looked its key up is decided, and its outcome recorded, on the
+//! instance that stays in the map, and eviction cannot run a key's calls on two instances at
+//! once (which would double a limiter's burst or a bulkhead's slots). A handle taken with
+//! [`Keyed::get`] is not counted: used after its key was evicted, it acts on an instance no
+//! longer in the map.
 //!
 //! # What each pattern keeps per key
 //!

@@ -48,7 +48,7 @@ pub trait RunPolicy<T, E>: Policy {
     /// Runs the call `f` makes through this instance, as the pattern's own `run` does (`f` is
     /// called again for each retry of a [`Retry`](crate::retry::Retry) or a
     /// [`Pipeline`](crate::pipeline::Pipeline)).
-    fn run_call<F, Fut>(self, f: F) -> impl Future<Output = Result<T, crate::Error<E>>>
+    fn run_call<F, Fut>(&self, f: F) -> impl Future<Output = Result<T, crate::Error<E>>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>;
@@ -95,7 +95,7 @@ mod breaker {
         C: Classify<T, E> + Clone + Send + Sync + 'static,
         E: 'static,
     {
-        async fn run_call<F, Fut>(self, f: F) -> Result<T, crate::Error<E>>
+        async fn run_call<F, Fut>(&self, f: F) -> Result<T, crate::Error<E>>
         where
             F: FnMut() -> Fut,
             Fut: Future<Output = Result<T, E>>,
@@ -149,7 +149,7 @@ mod rate_limit {
     }
 
     impl<T, E> RunPolicy<T, E> for RateLimiter {
-        fn run_call<F, Fut>(self, f: F) -> impl Future<Output = Result<T, crate::Error<E>>>
+        fn run_call<F, Fut>(&self, f: F) -> impl Future<Output = Result<T, crate::Error<E>>>
         where
             F: FnMut() -> Fut,
             Fut: Future<Output = Result<T, E>>,
@@ -209,7 +209,7 @@ mod bulkhead {
     }
 
     impl<T, E> RunPolicy<T, E> for Bulkhead {
-        fn run_call<F, Fut>(self, f: F) -> impl Future<Output = Result<T, crate::Error<E>>>
+        fn run_call<F, Fut>(&self, f: F) -> impl Future<Output = Result<T, crate::Error<E>>>
         where
             F: FnMut() -> Fut,
             Fut: Future<Output = Result<T, E>>,
@@ -256,7 +256,7 @@ mod timeout {
     }
 
     impl<T, E> RunPolicy<T, E> for Timeout {
-        async fn run_call<F, Fut>(self, mut f: F) -> Result<T, crate::Error<E>>
+        async fn run_call<F, Fut>(&self, mut f: F) -> Result<T, crate::Error<E>>
         where
             F: FnMut() -> Fut,
             Fut: Future<Output = Result<T, E>>,
@@ -317,7 +317,7 @@ mod retry {
         P: ShouldRetry<T, E> + Clone + Send + Sync + 'static,
         H: RetryAfter<T, E> + Clone + Send + Sync + 'static,
     {
-        async fn run_call<F, Fut>(self, mut f: F) -> Result<T, crate::Error<E>>
+        async fn run_call<F, Fut>(&self, mut f: F) -> Result<T, crate::Error<E>>
         where
             F: FnMut() -> Fut,
             Fut: Future<Output = Result<T, E>>,
@@ -389,7 +389,7 @@ mod pipeline {
         P: ShouldRetry<T, crate::Error<E>> + Send + Sync + 'static,
         H: RetryAfter<T, crate::Error<E>> + Send + Sync + 'static,
     {
-        async fn run_call<F, Fut>(self, f: F) -> Result<T, crate::Error<E>>
+        async fn run_call<F, Fut>(&self, f: F) -> Result<T, crate::Error<E>>
         where
             F: FnMut() -> Fut,
             Fut: Future<Output = Result<T, E>>,

@@ -86,7 +86,8 @@ where
                 // The service made ready goes with the call; a clone (not ready) stays here.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::running(instance.policy.call(&instance.door, ready, request))
+                let future = instance.policy.call(&instance.door, ready, request);
+                ResponseFuture::running(future, instance)
             }
             Err(refusal) => ResponseFuture::refused(refusal),
         }
@@ -133,7 +134,8 @@ where
             Ok(instance) => {
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::running(instance.policy.call(&instance.door, ready, request))
+                let future = instance.policy.call(&instance.door, ready, request);
+                ResponseFuture::running(future, instance)
             }
             Err(refusal) => ResponseFuture::refused(refusal),
         }

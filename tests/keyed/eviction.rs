@@ -199,3 +199,62 @@ async fn a_bulkhead_in_use_is_not_evicted() {
     assert!(keyed.get("b").is_ok());
     assert!(!keyed.contains("a"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_with_a_call_in_flight_is_not_evicted() {
+    let (keyed, _) = timeouts(1, Some(Duration::from_secs(1)));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // Looked up, not yet polled: the call holds "a".
+    let mut rx = Some(rx);
+    let call = keyed.run("a", move || {
+        let rx = rx.take().expect("called once");
+        async move { rx.await.map_err(|_| std::io::Error::other("gone")) }
+    });
+    advance(Duration::from_secs(5)).await;
+    assert!(keyed.get("b").is_err());
+    assert_eq!(keyed.evict_idle(), 0);
+    tx.send(()).unwrap();
+    call.await.unwrap();
+    advance(Duration::from_millis(1)).await;
+    keyed.get("b").unwrap();
+    assert!(!keyed.contains("a"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_undecided_call_keeps_its_limiter_so_eviction_cannot_double_the_burst() {
+    let keyed: Keyed<String, _> = Keyed::builder(limiter(Duration::from_secs(10)))
+        .max_keys(1)
+        .build()
+        .unwrap();
+    // "a" is full (nothing taken), and a call for it is looked up but not yet decided.
+    let first = keyed.run("a", || async { Ok::<_, std::io::Error>(1) });
+    advance(Duration::from_millis(5)).await;
+    // "b" cannot take its place while that call holds it...
+    assert!(keyed.get("b").is_err());
+    // ...so the call is decided on the instance every later call of "a" shares.
+    assert_eq!(first.await.unwrap(), 1);
+    assert!(matches!(
+        keyed
+            .run("a", || async { Ok::<_, std::io::Error>(2) })
+            .await,
+        Err(Error::RateLimited(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tower_call_in_flight_holds_its_key() {
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let (keyed, _) = timeouts(1, None);
+    let mut svc = keyed
+        .layer(|r: &String| r.as_str())
+        .layer(service_fn(|r: String| async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok::<_, std::io::Error>(r)
+        }));
+    let call = svc.ready().await.unwrap().call("a".to_owned());
+    advance(Duration::from_millis(5)).await;
+    assert!(keyed.get("b").is_err());
+    assert_eq!(call.await.unwrap(), "a");
+    advance(Duration::from_millis(1)).await;
+    assert!(keyed.get("b").is_ok());
+}

@@ -28,7 +28,9 @@ fn eight_threads_inserting_distinct_keys_never_exceed_max_keys() {
                 s.spawn(move || {
                     for i in 0..2_000 {
                         let key = format!("t{t}-k{i}");
-                        keyed.get(key.as_str()).unwrap();
+                        // A key another thread is inserting (holding it for an instant) may
+                        // not be evicted: a new key can then be refused, never admitted over.
+                        let _ = keyed.get(key.as_str());
                         if i % 64 == 0 {
                             let n = held(&keyed);
                             most.fetch_max(n, Ordering::Relaxed);
@@ -42,9 +44,10 @@ fn eight_threads_inserting_distinct_keys_never_exceed_max_keys() {
         assert_eq!(held(&keyed), m.keys);
         assert!(m.keys <= max_keys);
         assert!(most.load(Ordering::Relaxed) <= max_keys);
-        // Every insertion beyond the bound evicted one key.
-        assert_eq!(m.created, 16_000);
-        assert_eq!(m.evicted_capacity, 16_000 - m.keys as u64);
+        // Every key was created or refused; every insertion beyond the bound evicted one key.
+        assert_eq!(m.created + m.refused, 16_000);
+        assert!(m.created >= max_keys as u64, "{m:?}");
+        assert_eq!(m.evicted_capacity, m.created - m.keys as u64);
         // Every shard filled up: the map holds exactly max_keys.
         assert_eq!(m.keys, max_keys);
     }
