@@ -42,6 +42,9 @@ pub enum Error<E> {
     /// The rate limiter turned the call away without running it.
     #[cfg(feature = "rate-limit")]
     RateLimited(crate::rate_limit::RateLimited),
+    /// A keyed policy had no room for the call's new key.
+    #[cfg(feature = "keyed")]
+    TooManyKeys(crate::keyed::TooManyKeys),
 }
 
 impl<E> Error<E> {
@@ -72,6 +75,8 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::BulkheadFull(e) => e.fmt(f),
             #[cfg(feature = "rate-limit")]
             Error::RateLimited(e) => e.fmt(f),
+            #[cfg(feature = "keyed")]
+            Error::TooManyKeys(e) => e.fmt(f),
         }
     }
 }
@@ -128,6 +133,13 @@ impl<E> From<crate::rate_limit::RateLimited> for Error<E> {
     }
 }
 
+#[cfg(feature = "keyed")]
+impl<E> From<crate::keyed::TooManyKeys> for Error<E> {
+    fn from(e: crate::keyed::TooManyKeys) -> Self {
+        Error::TooManyKeys(e)
+    }
+}
+
 impl<E> Error<Error<E>> {
     /// Merges an error of nested standalone patterns into one level: a pattern's rejection is
     /// kept wherever it happened, and the call's own error stays `Inner`.
@@ -149,6 +161,8 @@ impl<E> Error<Error<E>> {
             Error::BulkheadFull(e) => Error::BulkheadFull(e),
             #[cfg(feature = "rate-limit")]
             Error::RateLimited(e) => Error::RateLimited(e),
+            #[cfg(feature = "keyed")]
+            Error::TooManyKeys(e) => Error::TooManyKeys(e),
         }
     }
 }

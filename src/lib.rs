@@ -14,6 +14,7 @@
 //! | hedged requests | [`hedge`] | `hedge` |
 //! | fallback values for chosen failures | [`fallback`] | `fallback` |
 //! | the four around one call, one flat [`Error`] | [`pipeline`] | all four above |
+//! | any of the above per key (host, route, tenant), in bounded memory | [`keyed`] | `keyed` |
 //! | saga with compensation | [`saga`] | `saga` |
 //! | health checks, liveness and readiness | [`health`] | `health` |
 //! | fault injection (for tests and demos) | [`chaos`] | `chaos` |
@@ -193,6 +194,9 @@
 //! | `bulwark.hedge.hedges` | counter | `name` | extra attempts sent because the previous one had not answered in time |
 //! | `bulwark.hedge.wins` | counter | `name` | calls answered by an extra attempt rather than the first |
 //! | `bulwark.hedge.budget_exhausted` | counter | `name` | hedges that were due but refused by the budget |
+//! | `bulwark.keyed.evictions` | counter | `name`, `reason`: `capacity`, `idle` | keys evicted (a new key needed the room, or the key was idle past the timeout) |
+//! | `bulwark.keyed.refusals` | counter | `name` | calls with a new key turned away: no key of its shard could be evicted yet |
+//! | `bulwark.keyed.keys` | gauge | `name` | keys held now (set whenever a key is created or evicted) |
 //! | `bulwark.retry.retries` | counter | `name`, `reason`: `error`, `response` | attempts after the first, by what made the previous outcome retryable |
 //! | `bulwark.retry.give_ups` | counter | `name`, `reason`: `attempts`, `time_up`, `budget`, `not_retryable`, `no_request`, `circuit_open` | calls that stopped retrying with a failed outcome |
 //! | `bulwark.timeout.timeouts` | counter | `name`, `phase`: `call`, `readiness` | calls (or waits for readiness) that ran out of time |
@@ -238,6 +242,8 @@ pub mod fallback;
 pub mod health;
 #[cfg(feature = "hedge")]
 pub mod hedge;
+#[cfg(feature = "keyed")]
+pub mod keyed;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 

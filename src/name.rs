@@ -74,7 +74,12 @@ impl Name {
 /// kept its default name, so an unnamed breaker says `circuit breaker is open` and a named one
 /// `circuit breaker "payments" is open`.
 #[cfg_attr(
-    not(any(feature = "timeout", feature = "circuit-breaker", feature = "bulkhead")),
+    not(any(
+        feature = "timeout",
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "keyed"
+    )),
     allow(dead_code)
 )]
 pub(crate) struct Quoted<'a>(pub(crate) &'a Name, pub(crate) &'static str);

@@ -2,6 +2,9 @@
 //! and checks the facts its narrative tells.
 
 #[allow(dead_code)]
+#[path = "../examples/order_flow/quotes.rs"]
+mod quotes;
+#[allow(dead_code)]
 #[path = "../examples/order_flow/report.rs"]
 mod report;
 #[allow(dead_code)]
@@ -13,6 +16,7 @@ mod services;
 
 use bulwark::circuit_breaker::State;
 use bulwark::health::Status;
+use quotes::QuoteResult;
 use report::{OrderResult, Report};
 use std::collections::BTreeSet;
 
@@ -138,8 +142,81 @@ async fn health_goes_healthy_degraded_healthy() {
             ("payment back", Status::Healthy),
             ("mid-burst", Status::Degraded),
             ("after the burst", Status::Healthy),
+            ("ups down", Status::Degraded),
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_client_is_limited_while_the_others_pass() {
+    let report = report().await;
+    let outcomes = |client: &str| -> Vec<QuoteResult> {
+        report
+            .quotes
+            .iter()
+            .filter(|(c, carrier, _)| *c == client && *carrier == "dhl.example")
+            .map(|(_, _, r)| r.clone())
+            .collect()
+    };
+    // The scraper's burst of two passes, the rest of its five are limited...
+    assert_eq!(
+        outcomes("scraper"),
+        [
+            QuoteResult::Quoted,
+            QuoteResult::Quoted,
+            QuoteResult::Limited,
+            QuoteResult::Limited,
+            QuoteResult::Limited
+        ]
+    );
+    // ...while the clients asking between its requests have limits of their own.
+    assert!(outcomes("alice").iter().all(|r| *r == QuoteResult::Quoted));
+    assert!(outcomes("bob").iter().all(|r| *r == QuoteResult::Quoted));
+    assert!(
+        report
+            .quotes
+            .iter()
+            .filter(|(c, _, _)| *c != "scraper")
+            .all(|(_, _, r)| *r != QuoteResult::Limited)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_carriers_breaker_opens_while_the_other_carriers_stay_closed() {
+    let report = report().await;
+    assert_eq!(
+        report.carriers,
+        [
+            ("dhl.example", State::Closed),
+            ("fedex.example", State::Closed),
+            ("ups.example", State::Open)
+        ]
+    );
+    let ups: Vec<_> = report
+        .quotes
+        .iter()
+        .filter(|(_, carrier, _)| *carrier == "ups.example")
+        .map(|(_, _, r)| r.clone())
+        .collect();
+    // Three failures open its breaker; the next request is refused without being sent.
+    assert_eq!(
+        ups,
+        [
+            QuoteResult::Failed,
+            QuoteResult::Failed,
+            QuoteResult::Failed,
+            QuoteResult::Refused
+        ]
+    );
+    // The other carriers answered throughout, and the order breakers saw none of it.
+    assert!(
+        report
+            .quotes
+            .iter()
+            .filter(|(_, carrier, _)| *carrier != "ups.example")
+            .all(|(_, _, r)| matches!(r, QuoteResult::Quoted | QuoteResult::Limited))
+    );
+    assert!(report.transitions.iter().all(|(n, _, _)| *n == "payment"));
 }
 
 #[tokio::test(start_paused = true)]

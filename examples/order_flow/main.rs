@@ -4,9 +4,11 @@
 //! services (inventory, payment, shipping) that a seeded fault injector breaks on purpose, one
 //! phase at a time; the narrative says what each pattern did. Time is tokio's paused clock, so
 //! the 2-second stalls and 5-second open durations take no real time and every run tells the same
-//! story. The scenario lives in `scenario.rs`, `services.rs` and `report.rs`, shared with
-//! `tests/order_flow.rs`.
+//! story. Last, the gateway's shipping quotes show the keyed policies: a rate limit per client and
+//! a breaker per carrier host. The scenario lives in `scenario.rs`, `services.rs`, `quotes.rs` and
+//! `report.rs`, shared with `tests/order_flow.rs`.
 
+mod quotes;
 mod report;
 mod scenario;
 mod services;

@@ -1,7 +1,9 @@
 //! What the order-flow scenario reports: how each order ended, what each pattern did, and the
 //! summary table. Example code, shared with `tests/order_flow.rs`.
 
+use crate::quotes::QuoteResult;
 use crate::services::Transition;
+use bulwark::circuit_breaker::State;
 use bulwark::health::Status;
 use std::collections::BTreeSet;
 
@@ -43,6 +45,10 @@ pub(crate) struct Report {
     pub(crate) charged: BTreeSet<u64>,
     /// Shipments booked at the end.
     pub(crate) shipped: BTreeSet<u64>,
+    /// Every quote request: the client, the carrier, how it ended.
+    pub(crate) quotes: Vec<(&'static str, &'static str, QuoteResult)>,
+    /// Each carrier's breaker state at the end of the quotes.
+    pub(crate) carriers: Vec<(&'static str, State)>,
 }
 
 impl Report {

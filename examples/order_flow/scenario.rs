@@ -6,6 +6,7 @@
 //! stacks and places orders with a saga; a health aggregator over the breakers and the gateway's
 //! bulkhead. The script below breaks things on purpose, one phase at a time.
 
+use crate::quotes::Quotes;
 use crate::report::{OrderResult, Report};
 use crate::services::{Downstream, OPEN_FOR, SEED, Transitions, chain, step};
 use bulwark::BoxError;
@@ -13,7 +14,10 @@ use bulwark::Error;
 use bulwark::backoff::{Backoff, Jitter};
 use bulwark::bulkhead::Bulkhead;
 use bulwark::chaos::FaultKind;
-use bulwark::health::{BulkheadCheck, Check, CircuitBreakerCheck, HealthAggregator, Status, Tag};
+use bulwark::health::{
+    BulkheadCheck, Check, CircuitBreakerCheck, HealthAggregator, KeyedCircuitBreakerCheck, Status,
+    Tag,
+};
 use bulwark::retry::{Event as RetryEvent, Retry};
 use bulwark::saga::{Cause, Outcome, Saga};
 use std::sync::Arc;
@@ -60,6 +64,7 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
         .max_concurrent(4)
         .max_queued(0)
         .build()?;
+    let quotes = Quotes::new()?;
     let breaker_check = |name: &'static str, d: &Downstream| {
         Check::new(name, CircuitBreakerCheck::new(d.breaker.clone())).readiness()
     };
@@ -69,6 +74,13 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
         .check(breaker_check("payment", &payment))
         .check(breaker_check("shipping", &shipping))
         .check(Check::new("order-slots", BulkheadCheck::new(slots.clone())).readiness())
+        .check(
+            Check::new(
+                "carriers",
+                KeyedCircuitBreakerCheck::new(quotes.per_carrier.clone()),
+            )
+            .readiness(),
+        )
         .build()?;
 
     let mut s = Script {
@@ -128,6 +140,10 @@ pub(crate) async fn run() -> Result<Report, BoxError> {
     s.say("== 6. A burst of 10 orders at once; the gateway has 4 slots and no queue ==");
     s.burst(10).await;
     s.health("after the burst").await;
+
+    s.say("== 7. Quotes: a rate limit per client, a breaker per carrier host ==");
+    s.quotes(&quotes).await;
+    s.health("ups down").await;
 
     s.report.retries = s.retries();
     s.report.rejected_fast = payment.breaker.metrics().rejected;
@@ -257,6 +273,60 @@ impl Script {
             first + n - 1
         ));
         self.report.orders.extend((first..).zip(results));
+    }
+
+    /// The quotes phase: one client over its limit while the others pass, then one carrier down
+    /// while the other carriers keep answering.
+    async fn quotes(&mut self, quotes: &Quotes) {
+        let ask = async |s: &mut Self, client: &'static str, carrier: &'static str| {
+            let result = quotes.ask(client, carrier).await;
+            s.report.quotes.push((client, carrier, result.clone()));
+            result
+        };
+        // A scraper sends five requests at once; two other clients one each.
+        let mut line = Vec::new();
+        for client in [
+            "scraper", "scraper", "alice", "scraper", "scraper", "scraper", "bob",
+        ] {
+            let result = ask(self, client, "dhl.example").await;
+            line.push(format!("{client} {result:?}"));
+        }
+        self.say(format!("quotes from dhl.example: {}", line.join(", ")));
+        let limits = &quotes.per_client;
+        self.say(format!(
+            "per-client limits: {} clients, scraper over its own limit, alice and bob within theirs",
+            limits.metrics().keys
+        ));
+
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        quotes
+            .down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert("ups.example");
+        let mut line = Vec::new();
+        let clients = ["alice", "bob", "carol", "dave", "erin", "frank"];
+        let carriers = [
+            "ups.example",
+            "fedex.example",
+            "ups.example",
+            "ups.example",
+            "ups.example",
+            "dhl.example",
+        ];
+        for (client, carrier) in clients.into_iter().zip(carriers) {
+            let result = ask(self, client, carrier).await;
+            line.push(format!("{carrier} {result:?}"));
+        }
+        self.say(format!("ups.example goes down: {}", line.join(", ")));
+        self.report.carriers = quotes.carrier_states();
+        let states: Vec<String> = self
+            .report
+            .carriers
+            .iter()
+            .map(|(c, s)| format!("{c} {s:?}"))
+            .collect();
+        self.say(format!("carrier breakers: {}", states.join(", ")));
     }
 
     async fn health(&mut self, checkpoint: &'static str) {

@@ -138,6 +138,25 @@ impl Core {
         state_of(self.current())
     }
 
+    /// The state word's state as it is, with no due transition applied (so no listener runs):
+    /// for a reader holding a lock of its own (a keyed breaker's health check).
+    #[cfg(all(feature = "keyed", feature = "health"))]
+    pub(crate) fn state_as_is(&self) -> State {
+        state_of(self.state.load(Ordering::Acquire))
+    }
+
+    /// Whether a fresh circuit may take this one's place (a keyed breaker evicting an idle key):
+    /// not while open before its open duration ends, never while forced open. Reads the state
+    /// word and the clock, and makes no transition (so no listener runs).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn is_evictable(&self) -> bool {
+        match state_of(self.state.load(Ordering::Acquire)) {
+            State::ForcedOpen => false,
+            State::Open => self.now() >= self.open_until.load(Ordering::Acquire),
+            _ => true,
+        }
+    }
+
     /// The state word, with a due half-open timeout applied first: a half-open circuit that has
     /// not decided within `max_wait_in_half_open` is open from that moment, whoever looks first
     /// (a call, `state()`, `metrics()`). Reads the clock only while half-open with a max wait.

@@ -67,6 +67,21 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
+    /// A breaker with this one's settings, classifier, name and listeners, closed and with an
+    /// empty window (a keyed breaker's instance for a new key).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn fresh(&self) -> Self
+    where
+        C: Clone,
+    {
+        let core = self.core();
+        Self::from_parts(
+            core.lock_transitions().config.clone(),
+            self.shared.classifier.clone(),
+            core.listeners.clone(),
+        )
+    }
+
     /// The breaker's [name](Builder::name).
     pub fn name(&self) -> &crate::Name {
         self.core().listeners.name()

@@ -128,6 +128,26 @@ where
     }
 }
 
+#[cfg(feature = "keyed")]
+impl<C> CircuitBreakerService<(), C> {
+    /// Decides a call to `ready` (a service made ready by the caller) as `call` does without
+    /// `poll_ready`. A keyed breaker keeps one of these per key, so the calls of every keyed
+    /// service share its reference to the breaker and allocate nothing.
+    pub(crate) fn call_for<S, Req>(&self, mut ready: S, req: Req) -> ResponseFuture<S::Future, C>
+    where
+        S: Service<Req>,
+    {
+        match self.local.0.core().acquire(true) {
+            Ok(ticket) => {
+                let mut guard = Guard::new(self.local.clone(), ticket);
+                guard.begin();
+                ResponseFuture::running(ready.call(req), guard)
+            }
+            Err(open) => ResponseFuture::rejected(open),
+        }
+    }
+}
+
 impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
     /// The clone shares the breaker, through this service's reference to it (a reference count,
     /// no allocation: a retry layer above clones the service it wraps for every call); a

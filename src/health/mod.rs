@@ -199,6 +199,8 @@ mod handle;
 mod inner;
 #[cfg(feature = "serde")]
 mod json;
+#[cfg(all(feature = "health", feature = "circuit-breaker", feature = "keyed"))]
+mod keyed_breaker_check;
 mod register;
 mod report;
 #[cfg(feature = "http")]
@@ -216,6 +218,8 @@ pub use events::{Event, Metrics};
 #[cfg(feature = "grpc")]
 pub use grpc::GrpcHealthTask;
 pub use handle::{HealthAggregator, Selection};
+#[cfg(all(feature = "health", feature = "circuit-breaker", feature = "keyed"))]
+pub use keyed_breaker_check::KeyedCircuitBreakerCheck;
 pub use register::Check;
 pub use report::{CheckReport, HealthReport};
 

@@ -62,6 +62,7 @@ pub(crate) struct Parts<C, B, P, H, Fb> {
 
 /// The pipeline's name and its two timeouts' listeners (named `<name>.total_timeout` and
 /// `<name>.attempt_timeout`): their events, `tracing` events and metrics are a timeout's.
+#[derive(Clone)]
 pub(crate) struct Timeouts {
     name: Name,
     total: Listeners<TimeoutEvent>,
@@ -105,6 +106,35 @@ impl<C, B, P, H, Fb> Pipeline<C, B, P, H, Fb> {
     /// The pipeline's [name](PipelineBuilder::name).
     pub fn name(&self) -> &Name {
         &self.parts.timeouts.name
+    }
+
+    /// A pipeline with this one's settings, name and listeners, a fresh breaker and a fresh
+    /// bulkhead (made by `bulkhead`), and the same retry, whose budget is shared (a keyed
+    /// pipeline's instance for a new key).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn fresh(&self, bulkhead: impl FnOnce(&Bulkhead) -> Bulkhead) -> Self
+    where
+        C: Clone,
+        Fb: Clone,
+    {
+        let p = &self.parts;
+        Self {
+            parts: Arc::new(Parts {
+                total: p.total,
+                retry: p.retry.clone(),
+                breaker: p.breaker.as_ref().map(CircuitBreaker::fresh),
+                bulkhead: p.bulkhead.as_ref().map(bulkhead),
+                attempt: p.attempt,
+                timeouts: p.timeouts.clone(),
+                fallback: p.fallback.clone(),
+            }),
+        }
+    }
+
+    /// The shared parts (the keyed tower door makes its services from them).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn parts(&self) -> Arc<Parts<C, B, P, H, Fb>> {
+        Arc::clone(&self.parts)
     }
 
     /// The circuit breaker, if the pipeline has one.

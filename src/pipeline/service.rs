@@ -36,7 +36,7 @@ pub struct PipelineService<
 }
 
 impl<S, C, B, P, H, K, Fb> PipelineService<S, C, B, P, H, K, Fb> {
-    pub(super) fn new(inner: S, parts: Arc<Parts<C, B, P, H, Fb>>, reissue: K) -> Self {
+    pub(crate) fn new(inner: S, parts: Arc<Parts<C, B, P, H, Fb>>, reissue: K) -> Self {
         Self {
             inner,
             parts,

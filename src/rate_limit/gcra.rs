@@ -107,6 +107,12 @@ impl Gcra {
             .is_ok()
     }
 
+    /// Whether the whole burst is available at `now`: the cell is then the same as a new one.
+    #[cfg(feature = "keyed")]
+    pub(crate) fn is_full(&self, cell: &Cell, now: u64) -> bool {
+        cell.tat.load(Ordering::Acquire) <= now
+    }
+
     /// How long from `now` until a call would be admitted at once (zero if it would be now).
     pub(crate) fn wait_at(&self, cell: &Cell, now: u64) -> u64 {
         cell.tat

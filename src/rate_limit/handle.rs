@@ -78,6 +78,21 @@ impl RateLimiter {
         RateLimitLayer::new(self.clone())
     }
 
+    /// A fresh limiter with this one's settings (a keyed limiter's instance for a new key);
+    /// `None` when the state is in Redis.
+    #[cfg(feature = "keyed")]
+    pub(crate) fn fresh(&self) -> Option<Self> {
+        Some(Self {
+            shared: Arc::new(self.shared.fresh()?),
+        })
+    }
+
+    /// Whether this limiter's whole burst is available (it then decides as a fresh one would).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn is_full(&self) -> bool {
+        self.shared.is_full()
+    }
+
     /// A snapshot of the limiter's counters and settings. Cheap: a few atomic loads.
     pub fn metrics(&self) -> Metrics {
         self.shared.metrics()

@@ -19,7 +19,7 @@ pub struct RateLimitService<S> {
 }
 
 impl<S> RateLimitService<S> {
-    pub(super) fn new(inner: S, limiter: RateLimiter) -> Self {
+    pub(crate) fn new(inner: S, limiter: RateLimiter) -> Self {
         Self { inner, limiter }
     }
 

@@ -193,6 +193,32 @@ impl Shared {
         self.unavailable.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A limiter with these settings, name and listeners, and a full burst (a keyed limiter's
+    /// instance for a new key). `None` for a limiter whose state is in Redis: every instance
+    /// would share its one key there.
+    #[cfg(feature = "keyed")]
+    pub(super) fn fresh(&self) -> Option<Self> {
+        if !self.is_local() {
+            return None;
+        }
+        Some(Self::new(
+            self.gcra,
+            self.rate,
+            self.burst,
+            self.max_wait,
+            self.listeners.clone(),
+            #[cfg(feature = "redis")]
+            None,
+        ))
+    }
+
+    /// Whether a fresh limiter would decide every call as this one does: no turn reserved, the
+    /// whole burst available again.
+    #[cfg(feature = "keyed")]
+    pub(super) fn is_full(&self) -> bool {
+        self.is_local() && self.gcra.is_full(&self.cell, self.now())
+    }
+
     /// How long until a call would be admitted at once, on the local cell.
     pub(super) fn retry_after(&self) -> Duration {
         Duration::from_nanos(self.gcra.wait_at(&self.cell, self.now()))

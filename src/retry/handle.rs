@@ -177,6 +177,14 @@ impl<B, P, H> Clone for Retry<B, P, H> {
 }
 
 impl<B: Clone, P: Clone, H: Clone> Retry<B, P, H> {
+    /// A keyed retry's instance for a new key: the same settings, listeners and budget (shared on
+    /// purpose: a budget per key would multiply the floor of retries by the number of keys), in
+    /// its own allocation, so keys do not share one reference count.
+    #[cfg(feature = "keyed")]
+    pub(crate) fn fresh(&self) -> Self {
+        self.local_copy()
+    }
+
     /// A handle to a copy of this configuration (the same budget and listeners).
     pub(super) fn local_copy(&self) -> Self {
         Self {

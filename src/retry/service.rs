@@ -18,7 +18,7 @@ pub struct RetryService<S, B = Backoff, P = OnError, H = DefaultHint, K = CloneR
 }
 
 impl<S, B, P, H, K> RetryService<S, B, P, H, K> {
-    pub(super) fn new(inner: S, retry: Retry<B, P, H>, reissue: K) -> Self {
+    pub(crate) fn new(inner: S, retry: Retry<B, P, H>, reissue: K) -> Self {
         Self {
             inner,
             retry,

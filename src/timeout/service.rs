@@ -26,7 +26,7 @@ struct ReadyWait {
 }
 
 impl<S, P> TimeoutService<S, P> {
-    pub(super) fn new(inner: S, config: TimeoutLayer<P>) -> Self {
+    pub(crate) fn new(inner: S, config: TimeoutLayer<P>) -> Self {
         Self {
             inner,
             config,
