@@ -23,6 +23,9 @@ pub struct Metrics {
     pub max_queued: usize,
     /// How long one call may wait, if bounded.
     pub max_wait: Option<Duration>,
+    /// With an [adaptive limit](super#adaptive-limits), the lowest and the highest
+    /// `max_concurrent` may go; `None` for a fixed limit.
+    pub adaptive: Option<(usize, usize)>,
 }
 
 /// Something that happened in a bulkhead.
@@ -53,6 +56,15 @@ pub enum Event {
         /// Why.
         reason: FullReason,
     },
+    /// The [adaptive limit](super#adaptive-limits) moved `max_concurrent`.
+    LimitChanged {
+        /// The bulkhead's name.
+        name: Name,
+        /// The limit before.
+        from: usize,
+        /// The limit now.
+        to: usize,
+    },
 }
 
 impl Event {
@@ -61,7 +73,8 @@ impl Event {
         match self {
             Event::Admitted { name, .. }
             | Event::Queued { name, .. }
-            | Event::Rejected { name, .. } => name,
+            | Event::Rejected { name, .. }
+            | Event::LimitChanged { name, .. } => name,
         }
     }
 }
@@ -107,6 +120,9 @@ impl PatternEvent for Event {
                     "rejected"
                 ),
             },
+            Event::LimitChanged { name, from, to } => {
+                tracing::debug!(target: T, name = name.as_str(), from, to, "limit changed")
+            }
         }
     }
 
@@ -159,7 +175,8 @@ impl PatternEvent for Event {
         let Some(i) = instruments else { return };
         match self {
             Event::Admitted { .. } => i.admissions.increment(1),
-            Event::Queued { .. } => {}
+            // The `max_concurrent` gauge is set where the limit changes.
+            Event::Queued { .. } | Event::LimitChanged { .. } => {}
             Event::Rejected { reason, .. } => {
                 let index = usize::from(matches!(reason, FullReason::TimedOut { .. }));
                 i.rejections[index].increment(1);

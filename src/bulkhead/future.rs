@@ -23,6 +23,16 @@ pin_project! {
         #[pin]
         state: State<F, Fut>,
     }
+
+    impl<F, Fut> PinnedDrop for Run<F, Fut> {
+        fn drop(this: Pin<&mut Self>) {
+            // A call dropped while it runs was cancelled: its slot is freed, and an adaptive
+            // limit does not count it (it neither completed nor failed).
+            if let StateProj::Running { permit: Some(permit), .. } = this.project().state.project() {
+                permit.ignore();
+            }
+        }
+    }
 }
 
 pin_project! {
@@ -96,8 +106,11 @@ impl<F, Fut> Run<F, Fut> {
                 }
                 StateProj::Running { future, permit } => {
                     let out = std::task::ready!(future.poll(cx));
-                    // Frees the slot now, not when this future is dropped.
-                    drop(permit.take());
+                    // Frees the slot now, not when this future is dropped (reporting the
+                    // outcome to an adaptive limit: an error is a drop).
+                    if let Some(permit) = permit.take() {
+                        permit.finish(out.is_err());
+                    }
                     state.set(State::Done);
                     return Poll::Ready(Ok(out));
                 }

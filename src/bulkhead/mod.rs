@@ -128,6 +128,7 @@
 //! not wait.
 
 mod acquire;
+mod adaptive;
 mod builder;
 mod error;
 mod events;
@@ -150,6 +151,7 @@ mod waiters;
     allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use acquire::Acquire;
+pub use adaptive::{AdaptiveLimit, Aimd, AimdBuilder, Vegas, VegasBuilder};
 pub use builder::Builder;
 pub use error::{BulkheadFull, FullReason};
 pub use events::{Event, Metrics};

@@ -100,7 +100,11 @@ where
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         match self.reserved.take() {
-            Some(Ok(permit)) => ResponseFuture::running(self.inner.call(request), permit),
+            Some(Ok(mut permit)) => {
+                // The slot may have been reserved long before this call.
+                permit.restart();
+                ResponseFuture::running(self.inner.call(request), permit)
+            }
             Some(Err(full)) => ResponseFuture::failed(full),
             // Default mode (or a call without `poll_ready`): take a free slot now, or wait for one
             // inside the response future with the service that was made ready, leaving a fresh

@@ -7,6 +7,7 @@
 //! moment `slots held + slots free == max_concurrent + debt`.
 
 use super::Event;
+use super::adaptive::{AdaptiveLimit, Change, Controller};
 use super::semaphore::{Join, MAX_PERMITS, Semaphore, Wait};
 use crate::ConfigError;
 use crate::event::Listeners;
@@ -25,6 +26,8 @@ pub(super) struct Shared {
     max_queued: AtomicUsize,
     rejected_queue_full: AtomicU64,
     rejected_timed_out: AtomicU64,
+    /// The adaptive limit's controller; `None` for a fixed limit, which reads no clock.
+    adaptive: Option<Controller>,
 }
 
 /// Checks a `max_concurrent` value.
@@ -52,6 +55,7 @@ impl Shared {
         max_queued: usize,
         max_wait: Option<Duration>,
         listeners: Listeners<Event>,
+        adaptive: Option<AdaptiveLimit>,
     ) -> Self {
         #[cfg(feature = "metrics")]
         if let Some(i) = listeners.instruments() {
@@ -65,6 +69,7 @@ impl Shared {
             max_queued: AtomicUsize::new(max_queued),
             rejected_queue_full: AtomicU64::new(0),
             rejected_timed_out: AtomicU64::new(0),
+            adaptive: adaptive.map(Controller::new),
         }
     }
 
@@ -119,8 +124,14 @@ impl Shared {
         if let Some(i) = self.listeners.instruments() {
             i.in_flight.increment(1.0);
         }
+        // Only the adaptive mode reads the clock per call.
+        let started = match &self.adaptive {
+            Some(controller) => controller.now(),
+            None => 0,
+        };
         Permit {
             shared: Arc::clone(self),
+            started,
         }
     }
 
@@ -145,12 +156,36 @@ impl Shared {
 
     pub(super) fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
         let n = check_max_concurrent(n)?;
+        match &self.adaptive {
+            Some(controller) => controller.set(n, |n| self.resize(n)),
+            None => self.resize(n),
+        }
+        Ok(())
+    }
+
+    /// Applies a checked limit to the semaphore and the gauge.
+    fn resize(&self, n: usize) {
         self.semaphore.set_max_concurrent(n);
         #[cfg(feature = "metrics")]
         if let Some(i) = self.listeners.instruments() {
             i.max_concurrent.set(n as f64);
         }
-        Ok(())
+    }
+
+    /// Reports a completed call that took its slot at `started` to the adaptive limit (called
+    /// with the slot still held), and announces a change of limit.
+    #[cold]
+    fn complete(&self, started: u64, failed: bool) {
+        let Some(controller) = &self.adaptive else {
+            return;
+        };
+        let in_flight = self.semaphore.held();
+        let change: Option<Change> =
+            controller.complete(started, failed, in_flight, |n| self.resize(n));
+        if let Some((from, to)) = change {
+            self.listeners
+                .emit(|name| Event::LimitChanged { name, from, to });
+        }
     }
 
     pub(super) fn set_max_queued(&self, n: usize) {
@@ -170,18 +205,59 @@ impl Shared {
             max_concurrent: self.semaphore.max_concurrent(),
             max_queued: self.max_queued.load(Ordering::Relaxed),
             max_wait: self.max_wait,
+            adaptive: self.adaptive.as_ref().map(|c| {
+                let bounds = c.algorithm().bounds();
+                (bounds.min, bounds.max)
+            }),
         }
     }
 }
 
 /// One slot of a bulkhead, held by a running call and released on drop.
+///
+/// In adaptive mode it knows when the call took its slot: dropped, it reports a completed call
+/// (not failed) to the adaptive limit, unless [`Permit::finish`] reported it already or
+/// [`Permit::ignore`] said it was not to be reported.
 pub(crate) struct Permit {
     shared: Arc<Shared>,
+    /// When the call took its slot (nanoseconds since the controller's epoch, plus one); 0 when
+    /// not reported (a fixed limit).
+    started: u64,
+}
+
+impl Permit {
+    /// The call completed (`failed` or not): reports it and frees the slot.
+    #[inline]
+    pub(super) fn finish(mut self, failed: bool) {
+        if self.started != 0 {
+            self.shared
+                .complete(std::mem::take(&mut self.started), failed);
+        }
+    }
+
+    /// The call will not be reported (it was cancelled).
+    #[inline]
+    pub(super) fn ignore(&mut self) {
+        self.started = 0;
+    }
+
+    /// Starts the call's clock again (a slot reserved by `poll_ready` before its call was made).
+    #[inline]
+    pub(super) fn restart(&mut self) {
+        if self.started != 0
+            && let Some(controller) = &self.shared.adaptive
+        {
+            self.started = controller.now();
+        }
+    }
 }
 
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
+        if self.started != 0 {
+            self.shared.complete(self.started, false);
+        }
         #[cfg(feature = "metrics")]
         if let Some(i) = self.shared.listeners.instruments() {
             i.in_flight.decrement(1.0);
