@@ -333,7 +333,7 @@ fn adaptive_calls_allocate_nothing_even_when_the_limit_moves() {
     let per_call = support::allocations_per_call(16, 1000, || {
         n += 1;
         // Mostly successes, a failure now and then: the limit goes down and back up.
-        let failing = n % 7 == 0;
+        let failing = n.is_multiple_of(7);
         let out = b
             .run(|| async move { if failing { Err(n) } else { Ok(n) } })
             .now_or_never();

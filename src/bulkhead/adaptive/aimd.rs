@@ -29,7 +29,7 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Aimd {
     pub(super) bounds: Bounds,
-    backoff: f64,
+    pub(super) backoff: f64,
     latency_threshold: Option<Duration>,
 }
 

@@ -175,7 +175,18 @@ impl Controller {
         in_flight: usize,
         apply: impl FnOnce(usize),
     ) -> Option<Change> {
-        let now = self.now();
+        self.complete_at(self.now(), started, failed, in_flight, apply)
+    }
+
+    /// [`Self::complete`] at `now` (from [`Self::now`]).
+    fn complete_at(
+        &self,
+        now: u64,
+        started: u64,
+        failed: bool,
+        in_flight: usize,
+        apply: impl FnOnce(usize),
+    ) -> Option<Change> {
         let latency = Duration::from_nanos(now.saturating_sub(started));
         let mut state = self.lock();
         let state = &mut *state;
@@ -223,6 +234,9 @@ impl Controller {
         apply(n);
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
