@@ -33,7 +33,8 @@ impl Builder {
         }
     }
 
-    /// How many calls may run at once (at least 1).
+    /// How many calls may run at once (at least 1); with [`Builder::adaptive`], the algorithm's
+    /// initial limit is used instead.
     pub fn max_concurrent(mut self, n: usize) -> Self {
         self.max_concurrent = n;
         self

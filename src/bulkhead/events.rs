@@ -85,6 +85,8 @@ impl Event {
 pub(crate) struct Instruments {
     admissions: metrics::Counter,
     rejections: [metrics::Counter; 2],
+    /// Changes of an adaptive limit: down, up.
+    limit_changes: [metrics::Counter; 2],
     pub(crate) in_flight: metrics::Gauge,
     pub(crate) queued: metrics::Gauge,
     pub(crate) max_concurrent: metrics::Gauge,
@@ -143,6 +145,14 @@ impl PatternEvent for Event {
             ),
             rejections: ["queue_full", "timed_out"]
                 .map(|reason| counter(REJ, REJ_HELP, name, &[("reason", reason)])),
+            limit_changes: ["down", "up"].map(|direction| {
+                counter(
+                    "bulwark.bulkhead.limit_changes",
+                    "Changes of the adaptive limit, by direction",
+                    name,
+                    &[("direction", direction)],
+                )
+            }),
             in_flight: gauge(
                 "bulwark.bulkhead.in_flight",
                 "Calls holding a slot now",
@@ -175,8 +185,11 @@ impl PatternEvent for Event {
         let Some(i) = instruments else { return };
         match self {
             Event::Admitted { .. } => i.admissions.increment(1),
+            Event::Queued { .. } => {}
             // The `max_concurrent` gauge is set where the limit changes.
-            Event::Queued { .. } | Event::LimitChanged { .. } => {}
+            Event::LimitChanged { from, to, .. } => {
+                i.limit_changes[usize::from(to > from)].increment(1);
+            }
             Event::Rejected { reason, .. } => {
                 let index = usize::from(matches!(reason, FullReason::TimedOut { .. }));
                 i.rejections[index].increment(1);
