@@ -10,7 +10,8 @@
 //! ticks in milliseconds, which is why the base latency is 100 ms rather than 10.)
 //!
 //! `cargo test --all-features --test bulkhead adaptive_sim -- --nocapture` prints the table in
-//! BENCHMARKS.md.
+//! BENCHMARKS.md; with `ADAPTIVE_SIM_SVG=docs/adaptive-limits.svg` it also draws the limits over
+//! time (a plain SVG, written by hand: no plotting dependency for every test build to compile).
 
 use bulwark::Error;
 use bulwark::bulkhead::{AdaptiveLimit, Aimd, Bulkhead, Vegas};
@@ -179,6 +180,67 @@ pub(crate) async fn all() -> Vec<Outcome> {
     ]
 }
 
+/// The limit of each configuration over time, as an SVG line chart.
+fn svg(outcomes: &[Outcome]) -> String {
+    let (w, h, left, bottom, top, right) = (760.0, 360.0, 50.0, 40.0, 20.0, 170.0);
+    let (max_t, max_l) = (RUN.as_secs_f64(), 45.0);
+    let x = |t: f64| left + t / max_t * (w - left - right);
+    let y = |l: f64| h - bottom - l / max_l * (h - bottom - top);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for l in (0..=40).step_by(10) {
+        let yl = y(l as f64);
+        out += &format!(
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{yl}\" y2=\"{yl}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{l}</text>\n",
+            x(max_t),
+            left - 6.0,
+            yl + 4.0
+        );
+    }
+    for t in (0..=60).step_by(10) {
+        let xt = x(t as f64);
+        out += &format!(
+            "<text x=\"{xt}\" y=\"{}\" text-anchor=\"middle\">{t} s</text>\n",
+            h - bottom + 16.0
+        );
+    }
+    let knee = y(KNEE as f64);
+    out += &format!(
+        "<line x1=\"{left}\" x2=\"{}\" y1=\"{knee}\" y2=\"{knee}\" stroke=\"#999\" stroke-dasharray=\"2 4\"/>\n",
+        x(max_t)
+    );
+    let colours = ["#bbb", "#888", "#555", "#d62728", "#1f77b4"];
+    for (i, (o, colour)) in outcomes.iter().zip(colours).enumerate() {
+        let points: Vec<String> = o
+            .trace
+            .iter()
+            .enumerate()
+            .map(|(k, &l)| format!("{:.1},{:.1}", x(k as f64 / 10.0), y(l as f64)))
+            .collect();
+        let width = if i >= 3 { 2 } else { 1 };
+        out += &format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\" points=\"{}\"/>\n",
+            points.join(" ")
+        );
+        let ly = top + 16.0 * i as f64 + 10.0;
+        out += &format!(
+            "<line x1=\"{}\" x2=\"{}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">{}</text>\n",
+            w - right + 10.0,
+            w - right + 30.0,
+            w - right + 36.0,
+            ly + 4.0,
+            o.label
+        );
+    }
+    out += &format!(
+        "<text x=\"{}\" y=\"{}\">the knee: {KNEE}</text>\n<text x=\"{left}\" y=\"14\">max_concurrent over simulated time, offered load twice the capacity</text>\n</svg>\n",
+        w - right + 10.0,
+        top + 16.0 * 5.0 + 14.0
+    );
+    out
+}
+
 fn table(outcomes: &[Outcome]) -> String {
     let mut out = String::from(
         "| limit | goodput (calls/s) | shed (calls/s) | p50 | p99 | limit: mean (min–max) |\n|---|---|---|---|---|---|\n",
@@ -216,6 +278,9 @@ async fn adaptive_limits_find_the_knee_and_keep_p99_within_twice_the_unloaded_la
             o.label,
             seconds.join(", ")
         );
+    }
+    if let Some(path) = std::env::var_os("ADAPTIVE_SIM_SVG") {
+        std::fs::write(path, svg(&outcomes)).unwrap();
     }
     let knee = KNEE as f64;
     let right = &outcomes[1];
