@@ -341,3 +341,96 @@ fn adaptive_calls_allocate_nothing_even_when_the_limit_moves() {
     });
     assert_eq!(per_call, 0.0);
 }
+
+/// A future pending at its first poll (without waking anyone), ready with `out` at the next.
+struct SecondPoll(Option<Result<(), u32>>, bool);
+
+impl std::future::Future for SecondPoll {
+    type Output = Result<(), u32>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if std::mem::replace(&mut self.1, true) {
+            std::task::Poll::Ready(self.0.take().unwrap_or(Ok(())))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn an_adaptive_limit_moving_under_eight_threads_loses_no_slot() {
+    const THREADS: u64 = 8;
+    const CALLS: u64 = 20_000;
+    let (min, max) = (2, 12);
+    let limit = Aimd::builder()
+        .initial_limit(6)
+        .min_limit(min)
+        .max_limit(max)
+        .backoff(0.7)
+        .build()
+        .unwrap();
+    let changes = Changes::default();
+    let b = Bulkhead::builder()
+        .adaptive(limit)
+        .on_event(changes.listen())
+        .build()
+        .unwrap();
+    let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (b, inside) = (b.clone(), inside.clone());
+            s.spawn(move || {
+                let waker = futures::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                let mut held = Vec::new();
+                let mut state = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                for i in 0..CALLS {
+                    // xorshift: which calls fail, and how many each thread holds at once.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let out = if state % 13 == 0 { Err(1) } else { Ok(()) };
+                    let count = inside.clone();
+                    let mut call = Box::pin(b.run(move || {
+                        // A lowered limit never lets more in than the highest it had.
+                        let now = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        assert!(now <= max, "{now} calls inside");
+                        SecondPoll(Some(out), false)
+                    }));
+                    match call.as_mut().poll(&mut cx) {
+                        std::task::Poll::Pending => held.push(call),
+                        std::task::Poll::Ready(r) => {
+                            assert!(matches!(r, Err(Error::BulkheadFull(_))), "{r:?}")
+                        }
+                    }
+                    if held.len() > (state % 4) as usize || i + 1 == CALLS {
+                        for mut call in held.drain(..) {
+                            inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            assert!(call.as_mut().poll(&mut cx).is_ready());
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.queued), (0, 0));
+    assert!((min..=max).contains(&m.max_concurrent));
+    assert!(changes.all().len() > 10, "the limit hardly moved");
+    // Every slot is there, and no more: exactly `max_concurrent` calls get in at once.
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut held: Vec<_> = (0..m.max_concurrent)
+        .map(|_| Box::pin(b.run(|| SecondPoll(Some(Ok(())), false))))
+        .collect();
+    for call in &mut held {
+        assert!(call.as_mut().poll(&mut cx).is_pending());
+    }
+    let mut one_more = Box::pin(b.run(|| SecondPoll(Some(Ok(())), false)));
+    assert!(matches!(
+        one_more.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err(Error::BulkheadFull(_)))
+    ));
+}
