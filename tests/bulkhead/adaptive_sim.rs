@@ -189,7 +189,7 @@ fn svg(outcomes: &[Outcome]) -> String {
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
-    for l in (0..=40).step_by(10) {
+    for l in (0..=45).step_by(15) {
         let yl = y(l as f64);
         out += &format!(
             "<line x1=\"{left}\" x2=\"{}\" y1=\"{yl}\" y2=\"{yl}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{l}</text>\n",
