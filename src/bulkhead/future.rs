@@ -23,16 +23,6 @@ pin_project! {
         #[pin]
         state: State<F, Fut>,
     }
-
-    impl<F, Fut> PinnedDrop for Run<F, Fut> {
-        fn drop(this: Pin<&mut Self>) {
-            // A call dropped while it runs was cancelled: its slot is freed, and an adaptive
-            // limit does not count it (it neither completed nor failed).
-            if let StateProj::Running { permit: Some(permit), .. } = this.project().state.project() {
-                permit.ignore();
-            }
-        }
-    }
 }
 
 pin_project! {
@@ -57,7 +47,9 @@ impl<F, Fut> Run<F, Fut> {
     }
 
     /// A call already admitted, holding `permit`.
-    pub(super) fn running(future: Fut, permit: Permit) -> Self {
+    pub(super) fn running(future: Fut, mut permit: Permit) -> Self {
+        // Reported when it completes; dropped before, it was cancelled and is not reported.
+        permit.explicit();
         Self {
             state: State::Running {
                 future,
@@ -87,7 +79,7 @@ impl<F, Fut> Run<F, Fut> {
         loop {
             match state.as_mut().project() {
                 StateProj::Admitting { acquire, call } => {
-                    let permit = match std::task::ready!(acquire.poll(cx)) {
+                    let mut permit = match std::task::ready!(acquire.poll(cx)) {
                         Ok(permit) => permit,
                         Err(full) => {
                             state.set(State::Done);
@@ -99,6 +91,7 @@ impl<F, Fut> Run<F, Fut> {
                         return Poll::Pending;
                     };
                     let future = call.start();
+                    permit.explicit();
                     state.set(State::Running {
                         future,
                         permit: Some(permit),

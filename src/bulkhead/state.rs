@@ -75,7 +75,7 @@ impl Shared {
 
     /// The fast path of every door: takes a free slot, if one is free and nobody waits (one
     /// compare-and-swap), and reports the admission.
-    #[inline]
+    #[inline(always)]
     pub(super) fn try_admit(self: &Arc<Self>) -> Option<Permit> {
         if !self.semaphore.try_acquire() {
             return None;
@@ -118,15 +118,16 @@ impl Shared {
     }
 
     /// A slot just taken, as a permit.
-    #[inline]
+    #[inline(always)]
     pub(super) fn permit(self: &Arc<Self>) -> Permit {
         #[cfg(feature = "metrics")]
         if let Some(i) = self.listeners.instruments() {
             i.in_flight.increment(1.0);
         }
-        // Only the adaptive mode reads the clock per call.
+        // Only the adaptive mode reads the clock per call (out of line, so that the fixed
+        // mode's path stays as small as it was).
         let started = match &self.adaptive {
-            Some(controller) => controller.now(),
+            Some(controller) => start_clock(controller),
             None => 0,
         };
         Permit {
@@ -215,30 +216,41 @@ impl Shared {
 
 /// One slot of a bulkhead, held by a running call and released on drop.
 ///
-/// In adaptive mode it knows when the call took its slot: dropped, it reports a completed call
-/// (not failed) to the adaptive limit, unless [`Permit::finish`] reported it already or
-/// [`Permit::ignore`] said it was not to be reported.
+/// In adaptive mode it knows when the call took its slot. The bulkhead's own future reports the
+/// call's outcome with [`Permit::finish`] and a cancelled call not at all ([`Permit::explicit`]);
+/// a permit held by anything else (the pipeline) reports a completed call, not failed, when it
+/// is dropped.
 pub(crate) struct Permit {
     shared: Arc<Shared>,
-    /// When the call took its slot (nanoseconds since the controller's epoch, plus one); 0 when
-    /// not reported (a fixed limit).
+    /// 0 when nothing is to be reported (a fixed limit); else when the call took its slot
+    /// (nanoseconds since the controller's epoch, plus one) shifted left by one, with
+    /// [`REPORT_ON_DROP`] in the low bit.
     started: u64,
 }
 
+/// In `Permit::started`: a drop reports a completed call.
+const REPORT_ON_DROP: u64 = 1;
+
+/// The clock read of an adaptive permit: `now << 1 | REPORT_ON_DROP`.
+#[inline(never)]
+fn start_clock(controller: &Controller) -> u64 {
+    (controller.now() << 1) | REPORT_ON_DROP
+}
+
 impl Permit {
-    /// The call completed (`failed` or not): reports it and frees the slot.
+    /// Only [`Permit::finish`] reports this call: dropped without it, the call was cancelled.
     #[inline]
-    pub(super) fn finish(mut self, failed: bool) {
-        if self.started != 0 {
-            self.shared
-                .complete(std::mem::take(&mut self.started), failed);
-        }
+    pub(super) fn explicit(&mut self) {
+        self.started &= !REPORT_ON_DROP;
     }
 
-    /// The call will not be reported (it was cancelled).
-    #[inline]
-    pub(super) fn ignore(&mut self) {
-        self.started = 0;
+    /// The call completed (`failed` or not): reports it and frees the slot.
+    #[inline(always)]
+    pub(super) fn finish(mut self, failed: bool) {
+        let started = std::mem::take(&mut self.started);
+        if started != 0 {
+            self.shared.complete(started >> 1, failed);
+        }
     }
 
     /// Starts the call's clock again (a slot reserved by `poll_ready` before its call was made).
@@ -247,16 +259,16 @@ impl Permit {
         if self.started != 0
             && let Some(controller) = &self.shared.adaptive
         {
-            self.started = controller.now();
+            self.started = start_clock(controller) & (self.started | !REPORT_ON_DROP);
         }
     }
 }
 
 impl Drop for Permit {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        if self.started != 0 {
-            self.shared.complete(self.started, false);
+        if self.started & REPORT_ON_DROP != 0 {
+            self.shared.complete(self.started >> 1, false);
         }
         #[cfg(feature = "metrics")]
         if let Some(i) = self.shared.listeners.instruments() {
