@@ -167,7 +167,9 @@ impl Controller {
     /// Reports a call that started at `started` (from [`Self::now`]) and completed now, `failed`
     /// or not, with `in_flight` calls holding a slot (itself included). If the limit changes,
     /// `apply` is called with the new one before the mutex is released (so that changes reach
-    /// the semaphore in the order they were decided), and the change is returned.
+    /// the semaphore in the order they were decided), and the change is returned. `apply` may
+    /// wake waiters granted a slot by a raised limit: a waker schedules its task, it does not
+    /// poll it there, so nothing reports to this controller while its mutex is held.
     pub(super) fn complete(
         &self,
         started: u64,
