@@ -434,3 +434,33 @@ fn an_adaptive_limit_moving_under_eight_threads_loses_no_slot() {
         std::task::Poll::Ready(Err(Error::BulkheadFull(_)))
     ));
 }
+
+/// In a pipeline the slot is given back without the outcome: an attempt is reported as
+/// completed with its latency, so only latency moves the limit there.
+#[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+#[tokio::test(start_paused = true)]
+async fn in_a_pipeline_only_latency_moves_the_limit() {
+    use bulwark::pipeline::Pipeline;
+    let limit = aimd(10)
+        .backoff(0.5)
+        .latency_threshold(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (bulkhead, changes) = with_changes(limit);
+    let pipeline = Pipeline::builder()
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let failed = pipeline.run(|| async { Err::<(), _>("refused") }).await;
+    assert!(failed.is_err());
+    assert!(
+        changes.all().is_empty(),
+        "a failed attempt is not told apart"
+    );
+    let slow = pipeline.run(|| async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        Ok::<_, &str>(())
+    });
+    slow.await.unwrap();
+    assert_eq!(changes.all(), [(10, 5)]);
+}
