@@ -228,6 +228,34 @@ async fn an_error_from_the_inner_service_is_a_drop_in_the_tower_door() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_slot_reserved_by_poll_ready_and_never_called_is_not_reported() {
+    let limit = aimd(10)
+        .latency_threshold(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let (b, changes) = with_changes(limit);
+    let mut svc = b
+        .layer()
+        .backpressure()
+        .layer(service_fn(|()| async { Ok::<_, BoxError>(()) }));
+    svc.ready().await.unwrap();
+    assert_eq!(b.metrics().in_flight, 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(svc);
+    assert_eq!(b.metrics().in_flight, 0);
+    assert!(changes.all().is_empty());
+    // A reservation that is called is timed from its call, not from `poll_ready`.
+    let mut svc = b
+        .layer()
+        .backpressure()
+        .layer(service_fn(|()| async { Ok::<_, BoxError>(()) }));
+    svc.ready().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    svc.call(()).await.unwrap();
+    assert!(changes.all().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn set_max_concurrent_moves_an_adaptive_limit_which_carries_on_from_there() {
     let (b, changes) = with_changes(aimd(10).backoff(0.5).build().unwrap());
     b.set_max_concurrent(30).unwrap();
