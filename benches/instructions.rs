@@ -29,6 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[path = "overhead/support.rs"]
 mod overhead_support;
 
+#[path = "overhead/adaptive.rs"]
+mod adaptive;
 #[path = "overhead/bulkhead.rs"]
 mod bulkhead;
 #[path = "overhead/circuit_breaker.rs"]
@@ -163,6 +165,7 @@ fn main() {
     timeout::bench(&mut c);
     circuit_breaker::bench(&mut c);
     bulkhead::bench(&mut c);
+    adaptive::bench(&mut c);
     retry::bench(&mut c);
     stack::bench(&mut c);
     let visited = VISITED.load(Ordering::Relaxed);

@@ -185,7 +185,8 @@
 //! | `bulwark.bulkhead.rejections` | counter | `name`, `reason`: `queue_full`, `timed_out` | calls turned away |
 //! | `bulwark.bulkhead.in_flight` | gauge | `name` | calls holding a slot now |
 //! | `bulwark.bulkhead.queued` | gauge | `name` | calls waiting for a slot now |
-//! | `bulwark.bulkhead.max_concurrent`, `bulwark.bulkhead.max_queued` | gauge | `name` | the current limits |
+//! | `bulwark.bulkhead.max_concurrent`, `bulwark.bulkhead.max_queued` | gauge | `name` | the current limits (with an adaptive limit, `max_concurrent` is the limit the algorithm set) |
+//! | `bulwark.bulkhead.limit_changes` | counter | `name`, `direction`: `up`, `down` | changes of an adaptive limit |
 //! | `bulwark.rate_limit.rejections` | counter | `name` | calls over the limit, turned away |
 //! | `bulwark.rate_limit.waits` | counter | `name` | calls that waited for their turn, then were admitted |
 //! | `bulwark.rate_limit.store_unavailable` | counter | `name` | decisions Redis did not answer, left to the limiter's `OnUnavailable` policy |

@@ -167,6 +167,10 @@ fn pattern_events_are_tracing_events_with_typed_named_fields() {
     let full = Capture::find(&events, "bulwark::bulkhead", "rejected");
     assert_eq!(full.str("name"), Some("slots"));
     assert_eq!(full.str("reason"), Some("queue_full"));
+    let moved = Capture::find(&events, "bulwark::bulkhead", "limit changed");
+    assert_eq!(moved.str("name"), Some("adaptive"));
+    assert_eq!(moved.fields.get("from"), Some(&Value::U64(8)));
+    assert_eq!(moved.fields.get("to"), Some(&Value::U64(4)));
 
     let timed_out = Capture::find(&events, "bulwark::timeout", "timed out");
     assert_eq!(timed_out.str("name"), Some("lookup"));
@@ -239,6 +243,18 @@ async fn scenario() {
         .unwrap();
     let _ = retry.run(|_| async { Err::<(), _>("no") }).await;
 
+    let adaptive = Bulkhead::builder()
+        .name("adaptive")
+        .adaptive(
+            bulwark::bulkhead::Aimd::builder()
+                .initial_limit(8)
+                .backoff(0.5)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let _ = adaptive.run(|| async { Err::<(), _>("unavailable") }).await;
     let slots = Bulkhead::builder()
         .name("slots")
         .max_concurrent(1)

@@ -1,7 +1,7 @@
 //! The builder of a [`Bulkhead`].
 
 use super::state::{Shared, check_max_concurrent};
-use super::{Bulkhead, Event};
+use super::{AdaptiveLimit, Bulkhead, Event};
 use crate::event::Listeners;
 use crate::{ConfigError, Name};
 use std::fmt;
@@ -22,6 +22,7 @@ pub struct Builder {
     max_queued: usize,
     max_wait: Option<Duration>,
     listeners: Listeners<Event>,
+    adaptive: Option<AdaptiveLimit>,
 }
 
 impl Builder {
@@ -31,12 +32,23 @@ impl Builder {
             max_queued: 0,
             max_wait: None,
             listeners: Listeners::new(&"bulkhead"),
+            adaptive: None,
         }
     }
 
-    /// How many calls may run at once (at least 1).
+    /// How many calls may run at once (at least 1); with [`Builder::adaptive`], the algorithm's
+    /// initial limit is used instead.
     pub fn max_concurrent(mut self, n: usize) -> Self {
         self.max_concurrent = n;
+        self
+    }
+
+    /// Lets `limit` ([`Aimd`](super::Aimd) or [`Vegas`](super::Vegas)) set how many calls may
+    /// run at once, from the latency and the failures of the calls that complete; see
+    /// [Adaptive limits](super#adaptive-limits). The bulkhead starts at the algorithm's initial
+    /// limit: this replaces [`Builder::max_concurrent`].
+    pub fn adaptive(mut self, limit: impl Into<AdaptiveLimit>) -> Self {
+        self.adaptive = Some(limit.into());
         self
     }
 
@@ -82,7 +94,11 @@ impl Builder {
     /// `usize::MAX >> 3`, or `max_wait` is zero (use `max_queued(0)` to turn calls away
     /// without waiting).
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
-        let max_concurrent = check_max_concurrent(self.max_concurrent)?;
+        let max_concurrent = match &self.adaptive {
+            // Checked by the algorithm's own builder.
+            Some(limit) => limit.bounds().initial,
+            None => check_max_concurrent(self.max_concurrent)?,
+        };
         if self.max_wait == Some(Duration::ZERO) {
             return Err(ConfigError::new(
                 "bulkhead",
@@ -95,6 +111,7 @@ impl Builder {
             self.max_queued,
             self.max_wait,
             self.listeners.finish(),
+            self.adaptive,
         );
         Ok(Bulkhead {
             shared: Arc::new(shared),
@@ -109,6 +126,7 @@ impl fmt::Debug for Builder {
             .field("max_queued", &self.max_queued)
             .field("max_wait", &self.max_wait)
             .field("listeners", &self.listeners)
+            .field("adaptive", &self.adaptive)
             .finish()
     }
 }

@@ -23,6 +23,9 @@ pub struct Metrics {
     pub max_queued: usize,
     /// How long one call may wait, if bounded.
     pub max_wait: Option<Duration>,
+    /// With an [adaptive limit](super#adaptive-limits), the lowest and the highest
+    /// `max_concurrent` may go; `None` for a fixed limit.
+    pub adaptive: Option<(usize, usize)>,
 }
 
 /// Something that happened in a bulkhead.
@@ -53,6 +56,15 @@ pub enum Event {
         /// Why.
         reason: FullReason,
     },
+    /// The [adaptive limit](super#adaptive-limits) moved `max_concurrent`.
+    LimitChanged {
+        /// The bulkhead's name.
+        name: Name,
+        /// The limit before.
+        from: usize,
+        /// The limit now.
+        to: usize,
+    },
 }
 
 impl Event {
@@ -61,7 +73,8 @@ impl Event {
         match self {
             Event::Admitted { name, .. }
             | Event::Queued { name, .. }
-            | Event::Rejected { name, .. } => name,
+            | Event::Rejected { name, .. }
+            | Event::LimitChanged { name, .. } => name,
         }
     }
 }
@@ -72,6 +85,8 @@ impl Event {
 pub(crate) struct Instruments {
     admissions: metrics::Counter,
     rejections: [metrics::Counter; 2],
+    /// Changes of an adaptive limit: down, up.
+    limit_changes: [metrics::Counter; 2],
     pub(crate) in_flight: metrics::Gauge,
     pub(crate) queued: metrics::Gauge,
     pub(crate) max_concurrent: metrics::Gauge,
@@ -107,6 +122,9 @@ impl PatternEvent for Event {
                     "rejected"
                 ),
             },
+            Event::LimitChanged { name, from, to } => {
+                tracing::debug!(target: T, name = name.as_str(), from, to, "limit changed")
+            }
         }
     }
 
@@ -127,6 +145,14 @@ impl PatternEvent for Event {
             ),
             rejections: ["queue_full", "timed_out"]
                 .map(|reason| counter(REJ, REJ_HELP, name, &[("reason", reason)])),
+            limit_changes: ["down", "up"].map(|direction| {
+                counter(
+                    "bulwark.bulkhead.limit_changes",
+                    "Changes of the adaptive limit, by direction",
+                    name,
+                    &[("direction", direction)],
+                )
+            }),
             in_flight: gauge(
                 "bulwark.bulkhead.in_flight",
                 "Calls holding a slot now",
@@ -160,6 +186,10 @@ impl PatternEvent for Event {
         match self {
             Event::Admitted { .. } => i.admissions.increment(1),
             Event::Queued { .. } => {}
+            // The `max_concurrent` gauge is set where the limit changes.
+            Event::LimitChanged { from, to, .. } => {
+                i.limit_changes[usize::from(to > from)].increment(1);
+            }
             Event::Rejected { reason, .. } => {
                 let index = usize::from(matches!(reason, FullReason::TimedOut { .. }));
                 i.rejections[index].increment(1);

@@ -47,7 +47,9 @@ impl<F, Fut> Run<F, Fut> {
     }
 
     /// A call already admitted, holding `permit`.
-    pub(super) fn running(future: Fut, permit: Permit) -> Self {
+    pub(super) fn running(future: Fut, mut permit: Permit) -> Self {
+        // Reported when it completes; dropped before, it was cancelled and is not reported.
+        permit.explicit();
         Self {
             state: State::Running {
                 future,
@@ -77,7 +79,7 @@ impl<F, Fut> Run<F, Fut> {
         loop {
             match state.as_mut().project() {
                 StateProj::Admitting { acquire, call } => {
-                    let permit = match std::task::ready!(acquire.poll(cx)) {
+                    let mut permit = match std::task::ready!(acquire.poll(cx)) {
                         Ok(permit) => permit,
                         Err(full) => {
                             state.set(State::Done);
@@ -89,6 +91,7 @@ impl<F, Fut> Run<F, Fut> {
                         return Poll::Pending;
                     };
                     let future = call.start();
+                    permit.explicit();
                     state.set(State::Running {
                         future,
                         permit: Some(permit),
@@ -96,8 +99,11 @@ impl<F, Fut> Run<F, Fut> {
                 }
                 StateProj::Running { future, permit } => {
                     let out = std::task::ready!(future.poll(cx));
-                    // Frees the slot now, not when this future is dropped.
-                    drop(permit.take());
+                    // Frees the slot now, not when this future is dropped (reporting the
+                    // outcome to an adaptive limit: an error is a drop).
+                    if let Some(permit) = permit.take() {
+                        permit.finish(out.is_err());
+                    }
                     state.set(State::Done);
                     return Poll::Ready(Ok(out));
                 }

@@ -70,6 +70,7 @@ impl Bulkhead {
     }
 
     /// Changes how many calls may run at once; see [Changing the limits](super#changing-the-limits).
+    /// With an [adaptive limit](super#adaptive-limits), the algorithm carries on from `n`.
     ///
     /// ```
     /// use bulwark::bulkhead::Bulkhead;

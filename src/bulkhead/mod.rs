@@ -109,12 +109,101 @@
 //! waiter handed a slot in the very instant the limit is lowered gives it up and waits again, at
 //! the back of the queue). Lowering `max_queued` keeps the calls already waiting.
 //!
+//! # Adaptive limits
+//!
+//! With [`Builder::adaptive`] the limit on calls at once follows the dependency instead of being
+//! fixed: [`Aimd`] (TCP's additive increase, multiplicative decrease) or [`Vegas`] (the queue at
+//! the dependency, estimated from its latency). It is the same bulkhead, with the same queue,
+//! the same [`BulkheadFull`] and the same metrics: the algorithm moves `max_concurrent` through
+//! the resize [`Bulkhead::set_max_concurrent`] uses, so a lowered limit cancels nothing (see
+//! [Changing the limits](#changing-the-limits)).
+//!
+//! ```
+//! use bulwark::bulkhead::{Aimd, Bulkhead, Event};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), bulwark::ConfigError> {
+//! let limit = Aimd::builder()
+//!     .initial_limit(20)
+//!     .min_limit(2)
+//!     .max_limit(100)
+//!     .backoff(0.5)
+//!     .build()?;
+//! let bulkhead = Bulkhead::builder()
+//!     .name("inventory")
+//!     .adaptive(limit)
+//!     .max_queued(10)
+//!     .on_event(|e| {
+//!         if let Event::LimitChanged { name, from, to } = e {
+//!             println!("{name}: limit {from} -> {to}");
+//!         }
+//!     })
+//!     .build()?;
+//!
+//! // The dependency fails a call: AIMD halves the limit at once.
+//! let _ = bulkhead.run(|| async { Err::<(), _>("unavailable") }).await;
+//! assert_eq!(bulkhead.metrics().max_concurrent, 10);
+//! assert_eq!(bulkhead.metrics().adaptive, Some((2, 100)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **What is reported.** Every call that completes reports its latency, from the moment it took
+//! its slot to the moment its future completed (in the tower door, from `call`, also when
+//! `poll_ready` reserved the slot earlier), whether it is a drop, and the calls holding a slot
+//! then. A call turned away never ran and is not reported; a call cancelled while it runs (its
+//! future dropped) is not reported either: it neither completed nor failed.
+//!
+//! ## What counts as a drop
+//!
+//! A call whose future returned an `Err` (in the tower door: an error from the inner service)
+//! is a drop, the sign that the dependency is overloaded; with AIMD's
+//! [`latency_threshold`](AimdBuilder::latency_threshold), so is a call slower than it. Errors
+//! that say nothing about load (a "not found" in an `Err`) are better turned into `Ok` values
+//! below the bulkhead. Put the per-attempt timeout inside the bulkhead, as the crate's
+//! [stack order](crate#a-stack-the-order-and-why) does, so that a hung attempt comes back as an
+//! error the bulkhead sees rather than a cancellation it does not. In a
+//! `Pipeline` (`bulwark::pipeline`) the slot is given back without the outcome: every
+//! attempt is reported as completed, with its latency, so only latency moves the limit there
+//! (Vegas, or AIMD with a `latency_threshold`).
+//!
+//! ## Rounds: how fast the limit moves
+//!
+//! The algorithm decides once per *round*: `limit` reported calls that started at or after the
+//! last change of limit. Calls that started earlier ran under another limit and are not counted,
+//! so one burst of failures lowers the limit once, and a change is judged only by calls made
+//! under it. A drop ends its round at once. The limit thus moves at most one step per round,
+//! about two round trips of the dependency at full load (one for the calls started before the
+//! change to finish, one for `limit` new calls): in the simulation in `BENCHMARKS.md` (100 ms
+//! calls) both algorithms go from 5 to the knee at 20 in about 3 s, a step every ~190 ms.
+//!
+//! - **AIMD**: after a round without a drop, `limit + 1` if at some completion of the round at
+//!   least half the limit was in use (an unused limit is not raised), else unchanged; after a
+//!   drop, `floor(limit × backoff)` (at most `limit − 1`).
+//! - **Vegas**: `rtt` is the round's mean latency, `rtt_noload` the lowest latency of any call
+//!   since the bulkhead was built, `queue = limit × (1 − rtt_noload / rtt)` and `step =
+//!   max(1, floor(log10(limit)))`. After a round that used at least half the limit: `limit +
+//!   step` if `queue < alpha × max(1, log10(limit))`, `limit − step` if `queue > beta × max(1,
+//!   log10(limit))`, else unchanged; after a failed call, `limit − step`. `rtt_noload` never
+//!   forgets: if the dependency becomes slower for good, Vegas reads the extra latency as a
+//!   queue and lowers the limit towards `min_limit`, where AIMD would not.
+//!
+//! **Bounds.** Every limit an algorithm chooses is within `min_limit..=max_limit`.
+//! [`Bulkhead::set_max_concurrent`] sets the limit the algorithm carries on from (with a new
+//! round), even outside those bounds; the algorithm's next change brings it back within them.
+//!
+//! **Cost.** A fixed bulkhead reads no clock and has no controller. An adaptive one reads the
+//! clock when a call takes its slot and when it completes, and takes the controller's `std`
+//! mutex once per completion for a few arithmetic operations (no allocation, no user code under
+//! it); a change of limit takes the semaphore's mutex too. The figures are in `BENCHMARKS.md`.
+//!
 //! # Metrics and events
 //!
 //! [`Bulkhead::metrics`] is a snapshot of the calls in flight and queued, the rejections by reason,
-//! and the limits. [`Builder::on_event`] registers listeners for [`Event`]s (admitted, queued,
-//! rejected); with the `tracing` feature every event is also a `tracing` event with target
-//! `bulwark::bulkhead`.
+//! and the limits (with an adaptive limit, `max_concurrent` is the limit now).
+//! [`Builder::on_event`] registers listeners for [`Event`]s (admitted, queued, rejected, and
+//! [`Event::LimitChanged`] when an adaptive limit moves); with the `tracing` feature every event
+//! is also a `tracing` event with target `bulwark::bulkhead`.
 //!
 //! # Cost
 //!
@@ -128,6 +217,7 @@
 //! not wait.
 
 mod acquire;
+mod adaptive;
 mod builder;
 mod error;
 mod events;
@@ -151,6 +241,7 @@ mod waiters;
     allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use acquire::Acquire;
+pub use adaptive::{AdaptiveLimit, Aimd, AimdBuilder, Vegas, VegasBuilder};
 pub use builder::Builder;
 pub use error::{BulkheadFull, FullReason};
 pub use events::{Event, Metrics};

@@ -62,7 +62,9 @@ impl<S> BulkheadService<S> {
         let waiting = match &mut self.waiting {
             Some(waiting) => waiting,
             None => {
-                if let Some(permit) = self.bulkhead.shared.try_admit() {
+                if let Some(mut permit) = self.bulkhead.shared.try_admit() {
+                    // A reservation dropped before its call was never a call: not reported.
+                    permit.explicit();
                     self.reserved = Some(Ok(permit));
                     return Poll::Ready(());
                 }
@@ -71,7 +73,10 @@ impl<S> BulkheadService<S> {
         };
         let result = std::task::ready!(Pin::new(waiting).poll(cx));
         self.waiting = None;
-        self.reserved = Some(result);
+        self.reserved = Some(result.map(|mut permit| {
+            permit.explicit();
+            permit
+        }));
         Poll::Ready(())
     }
 }
@@ -100,7 +105,11 @@ where
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         match self.reserved.take() {
-            Some(Ok(permit)) => ResponseFuture::running(self.inner.call(request), permit),
+            Some(Ok(mut permit)) => {
+                // The slot may have been reserved long before this call.
+                permit.restart();
+                ResponseFuture::running(self.inner.call(request), permit)
+            }
             Some(Err(full)) => ResponseFuture::failed(full),
             // Default mode (or a call without `poll_ready`): take a free slot now, or wait for one
             // inside the response future with the service that was made ready, leaving a fresh

@@ -10,8 +10,9 @@ use std::time::Duration;
 ///
 /// The default is the builder's default. Apply settings with [`Builder::settings`], read a
 /// bulkhead's with [`Bulkhead::settings`], change a running bulkhead's with
-/// [`Bulkhead::reconfigure`]. With the `serde` feature they read from a settings file (every
-/// field optional, unknown fields rejected):
+/// [`Bulkhead::reconfigure`]. An [adaptive limit](super#adaptive-limits) is code, not
+/// settings: it stays on the [`Builder`]. With the `serde` feature they read from a settings
+/// file (every field optional, unknown fields rejected):
 ///
 /// ```toml
 /// [bulkhead.inventory]
@@ -100,6 +101,9 @@ impl Bulkhead {
     /// limit lets the calls in flight finish and admits no one until they are under it); a
     /// smaller queue turns away new arrivals until it has room, and the calls already waiting
     /// keep their place; a new `max_wait` applies to calls that join the queue from now on.
+    /// With an [adaptive limit](super#adaptive-limits) the algorithm owns the limit:
+    /// `max_concurrent` is validated but left alone (a reload would otherwise undo what the
+    /// algorithm learned), and only the queue and the wait change.
     ///
     /// ```
     /// use bulwark::bulkhead::Bulkhead;
@@ -116,7 +120,9 @@ impl Bulkhead {
     /// ```
     pub fn reconfigure(&self, settings: &Settings) -> Result<(), ConfigError> {
         settings.validate()?;
-        self.shared.set_max_concurrent(settings.max_concurrent)?;
+        if !self.shared.is_adaptive() {
+            self.shared.set_max_concurrent(settings.max_concurrent)?;
+        }
         self.shared.set_max_queued(settings.max_queued);
         self.shared.set_max_wait(settings.max_wait);
         Ok(())

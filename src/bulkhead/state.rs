@@ -7,6 +7,7 @@
 //! moment `slots held + slots free == max_concurrent + debt`.
 
 use super::Event;
+use super::adaptive::{AdaptiveLimit, Change, Controller};
 use super::semaphore::{Join, MAX_PERMITS, Semaphore, Wait};
 use crate::ConfigError;
 use crate::event::Listeners;
@@ -26,6 +27,8 @@ pub(super) struct Shared {
     max_queued: AtomicUsize,
     rejected_queue_full: AtomicU64,
     rejected_timed_out: AtomicU64,
+    /// The adaptive limit's controller; `None` for a fixed limit, which reads no clock.
+    adaptive: Option<Controller>,
 }
 
 /// Checks a `max_concurrent` value.
@@ -53,6 +56,7 @@ impl Shared {
         max_queued: usize,
         max_wait: Option<Duration>,
         listeners: Listeners<Event>,
+        adaptive: Option<AdaptiveLimit>,
     ) -> Self {
         #[cfg(feature = "metrics")]
         if let Some(i) = listeners.instruments() {
@@ -66,12 +70,13 @@ impl Shared {
             max_queued: AtomicUsize::new(max_queued),
             rejected_queue_full: AtomicU64::new(0),
             rejected_timed_out: AtomicU64::new(0),
+            adaptive: adaptive.map(Controller::new),
         }
     }
 
     /// The fast path of every door: takes a free slot, if one is free and nobody waits (one
     /// compare-and-swap), and reports the admission.
-    #[inline]
+    #[inline(always)]
     pub(super) fn try_admit(self: &Arc<Self>) -> Option<Permit> {
         if !self.semaphore.try_acquire() {
             return None;
@@ -114,14 +119,21 @@ impl Shared {
     }
 
     /// A slot just taken, as a permit.
-    #[inline]
+    #[inline(always)]
     pub(super) fn permit(self: &Arc<Self>) -> Permit {
         #[cfg(feature = "metrics")]
         if let Some(i) = self.listeners.instruments() {
             i.in_flight.increment(1.0);
         }
+        // Only the adaptive mode reads the clock per call (out of line, so that the fixed
+        // mode's path stays as small as it was).
+        let started = match &self.adaptive {
+            Some(controller) => start_clock(controller),
+            None => 0,
+        };
         Permit {
             shared: Arc::clone(self),
+            started,
         }
     }
 
@@ -146,12 +158,41 @@ impl Shared {
 
     pub(super) fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
         let n = check_max_concurrent(n)?;
+        match &self.adaptive {
+            Some(controller) => controller.set(n, |n| self.resize(n)),
+            None => self.resize(n),
+        }
+        Ok(())
+    }
+
+    /// Applies a checked limit to the semaphore and the gauge.
+    fn resize(&self, n: usize) {
         self.semaphore.set_max_concurrent(n);
         #[cfg(feature = "metrics")]
         if let Some(i) = self.listeners.instruments() {
             i.max_concurrent.set(n as f64);
         }
-        Ok(())
+    }
+
+    /// Reports a completed call that took its slot at `started` to the adaptive limit (called
+    /// with the slot still held), and announces a change of limit.
+    #[cold]
+    fn complete(&self, started: u64, failed: bool) {
+        let Some(controller) = &self.adaptive else {
+            return;
+        };
+        let in_flight = self.semaphore.held();
+        let change: Option<Change> =
+            controller.complete(started, failed, in_flight, |n| self.resize(n));
+        if let Some((from, to)) = change {
+            self.listeners
+                .emit(|name| Event::LimitChanged { name, from, to });
+        }
+    }
+
+    /// Whether an adaptive limit sets `max_concurrent`.
+    pub(super) fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some()
     }
 
     /// How long a queued call may wait; `None`: as long as it takes.
@@ -184,6 +225,10 @@ impl Shared {
             max_concurrent: self.semaphore.max_concurrent(),
             max_queued: self.max_queued.load(Ordering::Relaxed),
             max_wait: self.max_wait(),
+            adaptive: self.adaptive.as_ref().map(|c| {
+                let bounds = c.algorithm().bounds();
+                (bounds.min, bounds.max)
+            }),
         }
     }
 }
@@ -195,13 +240,61 @@ fn wait_nanos(max_wait: Option<Duration>) -> u64 {
 }
 
 /// One slot of a bulkhead, held by a running call and released on drop.
+///
+/// In adaptive mode it knows when the call took its slot. The bulkhead's own future reports the
+/// call's outcome with [`Permit::finish`] and a cancelled call not at all ([`Permit::explicit`]);
+/// a permit held by anything else (the pipeline) reports a completed call, not failed, when it
+/// is dropped.
 pub(crate) struct Permit {
     shared: Arc<Shared>,
+    /// 0 when nothing is to be reported (a fixed limit); else when the call took its slot
+    /// (nanoseconds since the controller's epoch, plus one) shifted left by one, with
+    /// [`REPORT_ON_DROP`] in the low bit.
+    started: u64,
+}
+
+/// In `Permit::started`: a drop reports a completed call.
+const REPORT_ON_DROP: u64 = 1;
+
+/// The clock read of an adaptive permit: `now << 1 | REPORT_ON_DROP`.
+#[inline(never)]
+fn start_clock(controller: &Controller) -> u64 {
+    (controller.now() << 1) | REPORT_ON_DROP
+}
+
+impl Permit {
+    /// Only [`Permit::finish`] reports this call: dropped without it, the call was cancelled.
+    #[inline]
+    pub(super) fn explicit(&mut self) {
+        self.started &= !REPORT_ON_DROP;
+    }
+
+    /// The call completed (`failed` or not): reports it and frees the slot.
+    #[inline(always)]
+    pub(super) fn finish(mut self, failed: bool) {
+        let started = std::mem::take(&mut self.started);
+        if started != 0 {
+            self.shared.complete(started >> 1, failed);
+        }
+    }
+
+    /// Starts the call's clock again (a slot reserved by `poll_ready` before its call was made).
+    #[inline]
+    pub(super) fn restart(&mut self) {
+        if self.started != 0
+            && let Some(controller) = &self.shared.adaptive
+        {
+            self.started = start_clock(controller) & (self.started | !REPORT_ON_DROP);
+        }
+    }
 }
 
 impl Drop for Permit {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
+        if self.started & REPORT_ON_DROP != 0 {
+            self.shared.complete(self.started >> 1, false);
+        }
         #[cfg(feature = "metrics")]
         if let Some(i) = self.shared.listeners.instruments() {
             i.in_flight.decrement(1.0);

@@ -2,6 +2,8 @@
 //! model check and stress tests (tasks on a runtime; sixteen bare threads).
 #![cfg(feature = "bulkhead")]
 
+mod adaptive;
+mod adaptive_sim;
 mod basics;
 mod cancel;
 mod common;

@@ -411,3 +411,40 @@ async fn a_pipeline_built_from_the_handles_follows_their_new_settings() {
         "the pipeline's breaker took the rule"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_adaptive_bulkhead_keeps_its_learned_limit_through_a_reconfigure() {
+    use bulwark::bulkhead::Aimd;
+    let limit = Aimd::builder()
+        .initial_limit(10)
+        .min_limit(1)
+        .max_limit(50)
+        .build()
+        .unwrap();
+    let bulkhead = Bulkhead::builder().adaptive(limit).build().unwrap();
+    // One round of ten failed calls: the limit drops by the backoff factor.
+    for _ in 0..10 {
+        let _ = bulkhead
+            .run(|| async { Err::<(), _>(io::Error::other("down")) })
+            .await;
+    }
+    let learned = bulkhead.metrics().max_concurrent;
+    assert!(learned < 10, "the algorithm lowered the limit: {learned}");
+
+    let mut s = bulkhead.settings();
+    s.max_concurrent = 40;
+    s.max_queued = 7;
+    bulkhead.reconfigure(&s).unwrap();
+    let m = bulkhead.metrics();
+    assert_eq!(
+        (m.max_concurrent, m.max_queued),
+        (learned, 7),
+        "the queue changed, the limit stays the algorithm's"
+    );
+    s.max_concurrent = 0;
+    assert_eq!(
+        bulkhead.reconfigure(&s).unwrap_err().field(),
+        "max_concurrent",
+        "still validated"
+    );
+}

@@ -192,6 +192,30 @@ fn bulkhead_gauges_return_to_zero_when_calls_end() {
     assert_eq!(m.counter(rejections, &[P, ("reason", "timed_out")]), 3);
 }
 
+#[cfg(feature = "bulkhead")]
+#[test]
+fn adaptive_bulkhead_limit_is_the_max_concurrent_gauge_and_changes_are_counted() {
+    use bulwark::bulkhead::{Aimd, Bulkhead};
+    let m = recorded(|| async {
+        let limit = Aimd::builder()
+            .initial_limit(8)
+            .backoff(0.5)
+            .build()
+            .unwrap();
+        let bulkhead = Bulkhead::builder()
+            .name("payments")
+            .adaptive(limit)
+            .build()
+            .unwrap();
+        let _ = bulkhead.run(|| async { Err::<(), _>("unavailable") }).await;
+        assert_eq!(bulkhead.metrics().max_concurrent, 4);
+    });
+    assert_eq!(m.gauge("bulwark.bulkhead.max_concurrent", &[P]), 4.0);
+    let changes = "bulwark.bulkhead.limit_changes";
+    assert_eq!(m.counter(changes, &[P, ("direction", "down")]), 1);
+    assert_eq!(m.counter(changes, &[P, ("direction", "up")]), 0);
+}
+
 #[cfg(feature = "retry")]
 #[test]
 fn retry_records_retries_and_give_ups_by_reason() {

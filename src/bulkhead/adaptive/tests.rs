@@ -1,0 +1,237 @@
+//! The algorithms' invariants, on calls reported at made-up times (no clock, no runtime).
+
+use super::*;
+use proptest::prelude::*;
+
+const MS: u64 = 1_000_000;
+
+/// One completed call: the gap since the previous completion, its latency, whether it failed,
+/// and the calls in flight when it completed.
+#[derive(Clone, Debug)]
+struct Call {
+    gap: u64,
+    latency: u64,
+    failed: bool,
+    in_flight: usize,
+}
+
+fn calls(max_in_flight: usize) -> impl Strategy<Value = Vec<Call>> {
+    prop::collection::vec(
+        (
+            0..20 * MS,
+            1..200 * MS,
+            prop::bool::weighted(0.1),
+            0..max_in_flight,
+        )
+            .prop_map(|(gap, latency, failed, in_flight)| Call {
+                gap,
+                latency,
+                failed,
+                in_flight,
+            }),
+        0..400,
+    )
+}
+
+fn aimd_config() -> impl Strategy<Value = Aimd> {
+    (
+        1..20usize,
+        0..100usize,
+        0.0..1.0f64,
+        0.05..0.95f64,
+        prop::option::of(1..150u64),
+    )
+        .prop_map(|(min, span, at, backoff, threshold)| {
+            let max = min + span;
+            let initial = min + (span as f64 * at) as usize;
+            let mut b = Aimd::builder()
+                .min_limit(min)
+                .max_limit(max)
+                .initial_limit(initial)
+                .backoff(backoff);
+            if let Some(t) = threshold {
+                b = b.latency_threshold(Duration::from_millis(t));
+            }
+            b.build().unwrap()
+        })
+}
+
+/// Reports `calls` to `controller`, giving each change (and the call that made it) to `check`,
+/// and checking that the limit the semaphore is given is the one returned.
+fn drive(controller: &Controller, calls: &[Call], mut check: impl FnMut(&Call, Option<Change>)) {
+    let mut now = 10_000 * MS;
+    for call in calls {
+        now += call.gap;
+        let mut applied = None;
+        let change =
+            controller.complete_at(now, now - call.latency, call.failed, call.in_flight, |n| {
+                applied = Some(n)
+            });
+        assert_eq!(applied, change.map(|(_, to)| to));
+        check(call, change);
+    }
+}
+
+/// A plain model of the AIMD controller: the samples of the round kept in a list.
+struct AimdModel {
+    aimd: Aimd,
+    limit: usize,
+    round_start: u64,
+    in_flight: Vec<usize>,
+}
+
+impl AimdModel {
+    fn report(&mut self, now: u64, call: &Call) -> Option<Change> {
+        let started = now - call.latency;
+        if started < self.round_start {
+            return None;
+        }
+        let b = self.aimd.bounds;
+        let limit = self.limit;
+        let next = if self
+            .aimd
+            .is_drop(Duration::from_nanos(call.latency), call.failed)
+        {
+            ((limit as f64 * self.aimd.backoff).floor() as usize).clamp(b.min, b.max)
+        } else {
+            self.in_flight.push(call.in_flight);
+            if self.in_flight.len() < limit {
+                return None;
+            }
+            if self.in_flight.iter().any(|&n| 2 * n >= limit) {
+                (limit + 1).min(b.max)
+            } else {
+                limit
+            }
+        };
+        self.in_flight.clear();
+        self.round_start = now;
+        (next != limit).then(|| {
+            self.limit = next;
+            (limit, next)
+        })
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn aimd_matches_its_model_stays_in_bounds_and_moves_by_its_rules(
+        aimd in aimd_config(),
+        calls in calls(150),
+    ) {
+        let controller = Controller::new(aimd.into());
+        let mut model = AimdModel {
+            aimd,
+            limit: aimd.bounds.initial,
+            round_start: 0,
+            in_flight: Vec::new(),
+        };
+        let mut now = 10_000 * MS;
+        let mut limit = aimd.bounds.initial;
+        drive(&controller, &calls, |call, change| {
+            now += call.gap;
+            assert_eq!(change, model.report(now, call));
+            if let Some((from, to)) = change {
+                assert_eq!(from, limit);
+                assert!((aimd.bounds.min..=aimd.bounds.max).contains(&to));
+                if aimd.is_drop(Duration::from_nanos(call.latency), call.failed) {
+                    // Down by the factor (never below the minimum).
+                    let expected = ((from as f64 * aimd.backoff).floor() as usize).max(aimd.bounds.min);
+                    assert_eq!(to, expected);
+                    assert!(to < from);
+                } else {
+                    // Up by exactly one, at the end of a round.
+                    assert_eq!(to, from + 1);
+                }
+                limit = to;
+            }
+        });
+    }
+
+    #[test]
+    fn aimd_grows_at_most_one_per_round_of_limit_calls(
+        aimd in aimd_config(),
+        calls in calls(150),
+    ) {
+        let controller = Controller::new(aimd.into());
+        let mut since_change = 0usize;
+        drive(&controller, &calls, |_, change| {
+            since_change += 1;
+            if let Some((from, to)) = change {
+                if to > from {
+                    assert!(since_change >= from, "grew after {since_change} calls at {from}");
+                }
+                since_change = 0;
+            }
+        });
+    }
+
+    #[test]
+    fn vegas_stays_in_bounds_moves_one_step_and_never_grows_on_a_failure(
+        (min, span, at) in (1..20usize, 0..300usize, 0.0..1.0f64),
+        (alpha, extra) in (0.5..5.0f64, 0.5..5.0f64),
+        calls in calls(400),
+    ) {
+        let vegas = Vegas::builder()
+            .min_limit(min)
+            .max_limit(min + span)
+            .initial_limit(min + (span as f64 * at) as usize)
+            .alpha(alpha)
+            .beta(alpha + extra)
+            .build()
+            .unwrap();
+        let controller = Controller::new(vegas.into());
+        drive(&controller, &calls, |call, change| {
+            if let Some((from, to)) = change {
+                assert!((min..=min + span).contains(&to));
+                let step = ((from as f64).log10().floor() as usize).max(1);
+                assert!(to.abs_diff(from) <= step, "{from} -> {to}");
+                if call.failed {
+                    assert!(to < from);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn vegas_only_grows_while_latency_stays_at_its_lowest(
+        initial in 1..100usize,
+        latency in 1..100 * MS,
+        n in 0..2000usize,
+    ) {
+        let vegas = Vegas::builder().initial_limit(initial).max_limit(1000).build().unwrap();
+        let controller = Controller::new(vegas.into());
+        let mut limit = initial;
+        let calls: Vec<Call> = (0..n)
+            .map(|_| Call { gap: latency, latency, failed: false, in_flight: 1000 })
+            .collect();
+        drive(&controller, &calls, |_, change| {
+            if let Some((from, to)) = change {
+                assert!(to > from);
+                limit = to;
+            }
+        });
+        // One step per round of `limit` calls.
+        let (mut expected, mut left) = (initial, n);
+        while left >= expected {
+            left -= expected;
+            expected = (expected + ((expected as f64).log10().floor() as usize).max(1)).min(1000);
+        }
+        prop_assert_eq!(limit, expected);
+    }
+}
+
+#[test]
+fn aimd_decrease_is_by_the_factor_rounded_down() {
+    let aimd = Aimd::builder()
+        .max_limit(1000)
+        .backoff(0.9)
+        .build()
+        .unwrap();
+    assert_eq!(aimd.decreased(100), 90);
+    assert_eq!(aimd.decreased(25), 22);
+    assert_eq!(aimd.decreased(1), 1);
+    assert_eq!(aimd.decreased(2), 1);
+}
