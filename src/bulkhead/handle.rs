@@ -69,6 +69,15 @@ impl Bulkhead {
         BulkheadLayer::new(self.clone())
     }
 
+    /// A bulkhead with this one's settings, name, listeners and adaptive algorithm (at its
+    /// initial limit), sharing nothing with it (a keyed bulkhead's instance for a new key).
+    #[cfg(feature = "keyed")]
+    pub(crate) fn fresh(&self) -> Self {
+        Self {
+            shared: Arc::new(self.shared.fresh()),
+        }
+    }
+
     /// Changes how many calls may run at once; see [Changing the limits](super#changing-the-limits).
     /// With an [adaptive limit](super#adaptive-limits), the algorithm carries on from `n`.
     ///

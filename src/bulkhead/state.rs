@@ -190,6 +190,24 @@ impl Shared {
         }
     }
 
+    /// A bulkhead with these settings, listeners and (for an adaptive one) algorithm, at its
+    /// initial limit, with nothing in flight (a keyed bulkhead's instance for a new key).
+    #[cfg(feature = "keyed")]
+    pub(super) fn fresh(&self) -> Self {
+        let adaptive = self.adaptive.as_ref().map(|c| *c.algorithm());
+        let limit = match &adaptive {
+            Some(a) => a.bounds().initial,
+            None => self.semaphore.max_concurrent(),
+        };
+        Self::new(
+            limit,
+            self.max_queued.load(Ordering::Relaxed),
+            self.max_wait(),
+            self.listeners.clone(),
+            adaptive,
+        )
+    }
+
     /// Whether an adaptive limit sets `max_concurrent`.
     pub(super) fn is_adaptive(&self) -> bool {
         self.adaptive.is_some()

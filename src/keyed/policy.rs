@@ -184,20 +184,10 @@ mod bulkhead {
     impl Policy for Bulkhead {
         type Door = ();
 
-        /// Rebuilt from the public settings: the template's listeners are not carried over
-        /// (its name, and so its metrics, are).
+        /// The template's settings, name, listeners and adaptive algorithm (at its initial
+        /// limit), nothing in flight.
         fn fresh(&self) -> Self {
-            let m = self.metrics();
-            let builder = Bulkhead::builder()
-                .name(*self.name())
-                .max_concurrent(m.max_concurrent)
-                .max_queued(m.max_queued);
-            let builder = match m.max_wait {
-                Some(wait) => builder.max_wait(wait),
-                None => builder,
-            };
-            // The template was built with these settings.
-            builder.build().unwrap_or_else(|_| self.clone())
+            Bulkhead::fresh(self)
         }
 
         fn is_evictable(&self) -> bool {

@@ -191,3 +191,50 @@ async fn keyed_calls_can_be_spawned() {
     is_send(&call);
     assert_eq!(tokio::spawn(call).await.unwrap().unwrap(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_bulkhead_gives_each_key_the_templates_listeners_and_its_own_adaptive_limit() {
+    use bulwark::bulkhead::{Aimd, Bulkhead, Event};
+    use std::sync::{Arc, Mutex};
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&changes);
+    let template = Bulkhead::builder()
+        .name("carriers")
+        .adaptive(
+            Aimd::builder()
+                .initial_limit(10)
+                .min_limit(1)
+                .max_limit(50)
+                .build()
+                .unwrap(),
+        )
+        .on_event(move |e| {
+            if let Event::LimitChanged { from, to, .. } = e {
+                seen.lock().unwrap().push((*from, *to));
+            }
+        })
+        .build()
+        .unwrap();
+    let keyed: Keyed<String, _> = Keyed::builder(template).build().unwrap();
+    for _ in 0..10 {
+        let _ = keyed
+            .run("ups", || async {
+                Err::<(), _>(std::io::Error::other("down"))
+            })
+            .await;
+    }
+    let ups = keyed.get("ups").unwrap().metrics().max_concurrent;
+    assert!(ups < 10, "ups's limit came down: {ups}");
+    let heard = changes.lock().unwrap().clone();
+    assert_eq!(
+        (heard.first().map(|c| c.0), heard.last().map(|c| c.1)),
+        (Some(10), Some(ups)),
+        "the template's listener heard the key's instance: {heard:?}"
+    );
+    let dhl = keyed.get("dhl").unwrap().metrics();
+    assert_eq!(
+        dhl.max_concurrent, 10,
+        "a new key starts at the initial limit"
+    );
+    assert!(dhl.adaptive.is_some(), "and is adaptive too");
+}
