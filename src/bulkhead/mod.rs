@@ -163,9 +163,9 @@
 //! below the bulkhead. Put the per-attempt timeout inside the bulkhead, as the crate's
 //! [stack order](crate#a-stack-the-order-and-why) does, so that a hung attempt comes back as an
 //! error the bulkhead sees rather than a cancellation it does not. In a
-//! `Pipeline` (`bulwark::pipeline`) the slot is given back without the outcome: every
-//! attempt is reported as completed, with its latency, so only latency moves the limit there
-//! (Vegas, or AIMD with a `latency_threshold`).
+//! `Pipeline` (`bulwark::pipeline`) an attempt is a drop when the pipeline's breaker classifies
+//! it as a failure (any `Err` when the pipeline has no breaker), and an attempt the pipeline
+//! abandons (its total deadline) is not reported, like a cancelled call.
 //!
 //! ## Rounds: how fast the limit moves
 //!

@@ -283,13 +283,13 @@ fn start_clock(controller: &Controller) -> u64 {
 impl Permit {
     /// Only [`Permit::finish`] reports this call: dropped without it, the call was cancelled.
     #[inline]
-    pub(super) fn explicit(&mut self) {
+    pub(crate) fn explicit(&mut self) {
         self.started &= !REPORT_ON_DROP;
     }
 
     /// The call completed (`failed` or not): reports it and frees the slot.
     #[inline(always)]
-    pub(super) fn finish(mut self, failed: bool) {
+    pub(crate) fn finish(mut self, failed: bool) {
         let started = std::mem::take(&mut self.started);
         if started != 0 {
             self.shared.complete(started >> 1, failed);

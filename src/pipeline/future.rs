@@ -185,7 +185,8 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
     }
 }
 
-/// Records the attempt's verdict with the breaker and gives the bulkhead slot back.
+/// Records the attempt's verdict with the breaker and gives the bulkhead slot back, telling an
+/// adaptive limit whether the attempt failed (the breaker's verdict: a failure is a drop).
 fn finish<C, B, P, H, Fb>(
     parts: &Parts<C, B, P, H, Fb>,
     ticket: &mut Option<Ticket>,
@@ -195,7 +196,9 @@ fn finish<C, B, P, H, Fb>(
     if let (Some(ticket), Some(breaker)) = (ticket.take(), &parts.breaker) {
         breaker.core().record(ticket, verdict);
     }
-    *permit = None;
+    if let Some(permit) = permit.take() {
+        permit.finish(verdict == Verdict::Failure);
+    }
 }
 
 type Proj<'a, M, Fut, D, O> = MachineProj<'a, M, Fut, D, O>;
@@ -223,10 +226,13 @@ where
             let outcome = match this.state.as_mut().project() {
                 StateProj::Attempting { future } => match future.poll(cx) {
                     Poll::Ready(raw) => {
-                        let verdict = parts
-                            .breaker
-                            .as_ref()
-                            .map_or(Verdict::Ignored, |b| b.classifier().classify(&raw));
+                        // Without a breaker the verdict only tells an adaptive bulkhead limit
+                        // whether the attempt failed: an `Err` did.
+                        let verdict = match &parts.breaker {
+                            Some(b) => b.classifier().classify(&raw),
+                            None if raw.is_err() => Verdict::Failure,
+                            None => Verdict::Success,
+                        };
                         finish(parts, this.ticket, this.permit, verdict);
                         this.state.set(State::Done);
                         raw.map_err(M::wrap)
@@ -403,7 +409,10 @@ fn abandon<M, Fut, D, O, C, B, P, H, Fb>(
     if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
         breaker.core().release(ticket);
     }
-    *this.permit = None;
+    if let Some(mut permit) = this.permit.take() {
+        // Cancelled: an adaptive limit hears nothing of it, as of a dropped bulkhead call.
+        permit.explicit();
+    }
     this.state.set(State::Done);
 }
 

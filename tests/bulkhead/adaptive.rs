@@ -463,32 +463,62 @@ fn an_adaptive_limit_moving_under_eight_threads_loses_no_slot() {
     ));
 }
 
-/// In a pipeline the slot is given back without the outcome: an attempt is reported as
-/// completed with its latency, so only latency moves the limit there.
+/// In a pipeline an attempt's outcome reaches an adaptive limit as the breaker judges it (an
+/// `Err` without a breaker); an attempt the pipeline abandons (its total deadline) is not
+/// reported, as a cancelled call is not.
 #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
 #[tokio::test(start_paused = true)]
-async fn in_a_pipeline_only_latency_moves_the_limit() {
+async fn in_a_pipeline_failed_attempts_are_drops_and_abandoned_ones_say_nothing() {
+    use bulwark::circuit_breaker::CircuitBreaker;
+    use bulwark::classify::Verdict;
     use bulwark::pipeline::Pipeline;
-    let limit = aimd(10)
-        .backoff(0.5)
-        .latency_threshold(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    let (bulkhead, changes) = with_changes(limit);
+    use bulwark::retry::Retry;
+    let (bulkhead, changes) = with_changes(aimd(10).backoff(0.5).build().unwrap());
+    let once = || Retry::builder().max_attempts(1).build().unwrap();
     let pipeline = Pipeline::builder()
+        .retry(once())
         .bulkhead(bulkhead.clone())
         .build()
         .unwrap();
     let failed = pipeline.run(|| async { Err::<(), _>("refused") }).await;
     assert!(failed.is_err());
+    assert_eq!(changes.all(), [(10, 5)], "an `Err` is a drop");
+
+    // With a breaker, its classifier decides: an ignored outcome is no drop.
+    let (bulkhead, changes) = with_changes(aimd(10).backoff(0.5).build().unwrap());
+    let breaker = CircuitBreaker::builder()
+        .classifier(|r: &Result<(), &str>| match r {
+            Err("not found") => Verdict::Ignored,
+            Err(_) => Verdict::Failure,
+            Ok(_) => Verdict::Success,
+        })
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .retry(once())
+        .circuit_breaker(breaker)
+        .bulkhead(bulkhead.clone())
+        .total_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let _ = pipeline.run(|| async { Err::<(), _>("not found") }).await;
+    assert!(changes.all().is_empty(), "ignored by the classifier");
+    let hung = pipeline
+        .run(|| async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<(), &str>(())
+        })
+        .await;
+    assert!(matches!(hung, Err(Error::Timeout(_))));
     assert!(
         changes.all().is_empty(),
-        "a failed attempt is not told apart"
+        "an abandoned attempt says nothing"
     );
-    let slow = pipeline.run(|| async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        Ok::<_, &str>(())
-    });
-    slow.await.unwrap();
-    assert_eq!(changes.all(), [(10, 5)]);
+    assert_eq!(bulkhead.metrics().in_flight, 0, "its slot is back");
+    let _ = pipeline.run(|| async { Err::<(), _>("refused") }).await;
+    assert_eq!(
+        changes.all(),
+        [(10, 5)],
+        "a failure by the classifier is a drop"
+    );
 }
