@@ -80,23 +80,7 @@ pub struct AimdBuilder {
 }
 
 impl AimdBuilder {
-    /// The limit the bulkhead starts with (within `min_limit..=max_limit`).
-    pub fn initial_limit(mut self, n: usize) -> Self {
-        self.bounds.initial = n;
-        self
-    }
-
-    /// The lowest the limit goes (at least 1).
-    pub fn min_limit(mut self, n: usize) -> Self {
-        self.bounds.min = n;
-        self
-    }
-
-    /// The highest the limit goes (at most `usize::MAX >> 3`).
-    pub fn max_limit(mut self, n: usize) -> Self {
-        self.bounds.max = n;
-        self
-    }
+    bound_setters!();
 
     /// What a drop multiplies the limit by: more than 0, less than 1.
     pub fn backoff(mut self, factor: f64) -> Self {

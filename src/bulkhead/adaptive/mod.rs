@@ -6,6 +6,29 @@
 //! arithmetic operations (never across an `.await`, never while user code runs); listeners hear
 //! of a change after it is released. A fixed bulkhead has no controller and reads no clock.
 
+/// The three bound setters every algorithm's builder has (each builder keeps a `bounds` field).
+macro_rules! bound_setters {
+    () => {
+        /// The limit the bulkhead starts with (within `min_limit..=max_limit`).
+        pub fn initial_limit(mut self, n: usize) -> Self {
+            self.bounds.initial = n;
+            self
+        }
+
+        /// The lowest the limit goes (at least 1).
+        pub fn min_limit(mut self, n: usize) -> Self {
+            self.bounds.min = n;
+            self
+        }
+
+        /// The highest the limit goes (at most `usize::MAX >> 3`).
+        pub fn max_limit(mut self, n: usize) -> Self {
+            self.bounds.max = n;
+            self
+        }
+    };
+}
+
 mod aimd;
 mod vegas;
 

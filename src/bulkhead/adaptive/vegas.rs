@@ -87,23 +87,7 @@ pub struct VegasBuilder {
 }
 
 impl VegasBuilder {
-    /// The limit the bulkhead starts with (within `min_limit..=max_limit`).
-    pub fn initial_limit(mut self, n: usize) -> Self {
-        self.bounds.initial = n;
-        self
-    }
-
-    /// The lowest the limit goes (at least 1).
-    pub fn min_limit(mut self, n: usize) -> Self {
-        self.bounds.min = n;
-        self
-    }
-
-    /// The highest the limit goes (at most `usize::MAX >> 3`).
-    pub fn max_limit(mut self, n: usize) -> Self {
-        self.bounds.max = n;
-        self
-    }
+    bound_setters!();
 
     /// Below `alpha × log10(limit)` calls queued at the dependency, the limit grows (more than 0).
     pub fn alpha(mut self, alpha: f64) -> Self {
