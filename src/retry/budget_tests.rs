@@ -199,3 +199,17 @@ fn deposits_from_many_threads_add_up_exactly() {
     // 20 % of them, plus the floor of 10 per second over the hour.
     assert_eq!(m.available, 16_000 + 36_000);
 }
+
+/// Threads take stripes in turn, however many threads there are: the 65th and later (a stripe
+/// index past the eight would panic) deposit like the first.
+#[test]
+fn more_threads_than_stripes_each_deposit_once() {
+    let b = budget(0.5, 0, 10 * SECOND);
+    let now = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..(8 * STRIPES + 8) {
+            s.spawn(|| b.deposit(now));
+        }
+    });
+    assert_eq!(b.state.metrics(now).requests, 8 * STRIPES as u64 + 8);
+}

@@ -284,3 +284,29 @@ async fn standalone_the_default_hint_sees_the_pipelines_flat_error() {
         Some(&gave_up(GiveUpReason::CircuitOpen))
     );
 }
+
+/// The circuit reopens in exactly the time the retry may wait for it: that is not longer than
+/// asked, so the retry waits, and the half-open probe answers the call.
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_waited_for_when_it_reopens_in_exactly_the_time_asked() {
+    let calls = Arc::new(AtomicU32::new(0));
+    // The circuit opens at the second failure (10 ms in), and turns the third attempt away at
+    // 20 ms: open for 5 s - 10 ms more.
+    let retry = four_attempts()
+        .wait_for_open_circuit(OPEN - 10 * MS)
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .bulwark_retry(&retry)
+        .circuit_breaker(&breaker())
+        .service(downstream(calls.clone()));
+    let start = Instant::now();
+    let answer = svc.ready().await.unwrap().call(7).await.unwrap();
+    assert_eq!(answer, 7);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the probe was the third call"
+    );
+    assert_eq!(start.elapsed(), OPEN + 10 * MS);
+}

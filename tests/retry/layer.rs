@@ -228,3 +228,77 @@ async fn a_timeout_inside_the_retry_bounds_each_attempt_and_its_elapsed_is_retri
     assert_eq!(svc.ready().await.unwrap().call(5).await.unwrap(), 5);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+/// A service that fails its first call, then is not ready again until `gate`.
+struct ReadyAt {
+    gate: tokio::time::Instant,
+    calls: Arc<std::sync::atomic::AtomicU32>,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Clone for ReadyAt {
+    /// A clone waits on a timer of its own.
+    fn clone(&self) -> Self {
+        Self {
+            gate: self.gate,
+            calls: self.calls.clone(),
+            sleep: None,
+        }
+    }
+}
+
+impl tower::Service<&'static str> for ReadyAt {
+    type Response = &'static str;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<&'static str, &'static str>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        if self.calls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        let gate = self.gate;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(gate)));
+        std::future::Future::poll(sleep.as_mut(), cx).map(Ok)
+    }
+
+    fn call(&mut self, _: &'static str) -> Self::Future {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::ready(if n == 0 {
+            Err("first failure")
+        } else {
+            Ok("ok")
+        })
+    }
+}
+
+/// Readiness that comes exactly when the time for retrying runs out is too late: no attempt
+/// starts at the time limit.
+#[tokio::test(start_paused = true)]
+async fn no_attempt_starts_when_readiness_comes_at_the_time_limit() {
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .stop_retrying_after(Duration::from_secs(1))
+        .backoff(fixed(100 * MS))
+        .no_budget()
+        .build()
+        .unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let inner = ReadyAt {
+        gate: tokio::time::Instant::now() + Duration::from_secs(1),
+        calls: calls.clone(),
+        sleep: None,
+    };
+    let mut svc = retry.layer().layer(inner);
+    let err = svc.ready().await.unwrap().call("req").await.unwrap_err();
+    assert_eq!(err.to_string(), "first failure");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "ready at the limit: too late"
+    );
+}
