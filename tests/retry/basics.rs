@@ -302,3 +302,32 @@ async fn a_shared_classifier_decides_what_is_retried() {
     // 503 is retried; 404 is ignored by the classifier, so it is final.
     assert_eq!((out, calls), (Ok(404), 2));
 }
+
+/// A closure is a hint: its answer is the delay, and it sees no open circuit.
+#[test]
+fn a_closure_hint_gives_its_delay_and_no_open_circuit() {
+    let hint = |r: &Result<u32, &str>| r.is_err().then_some(Duration::from_secs(2));
+    assert_eq!(
+        RetryAfter::retry_after(&hint, &Err("busy")),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(RetryAfter::retry_after(&hint, &Ok(1)), None);
+    assert_eq!(RetryAfter::open_circuit(&hint, &Err("busy")), None);
+}
+
+#[test]
+fn a_budget_shows_its_ratio_and_window_and_takes_the_shortest_window() {
+    use bulwark::retry::RetryBudget;
+    let budget = RetryBudget::builder()
+        .ratio(0.25)
+        .window(Duration::from_millis(10))
+        .build()
+        .expect("10 ms is the shortest window allowed");
+    let debug = format!("{budget:?}");
+    assert!(
+        debug.starts_with("RetryBudget {")
+            && debug.contains("ratio: 0.25")
+            && debug.contains("window: 10ms"),
+        "{debug}"
+    );
+}

@@ -310,3 +310,22 @@ async fn an_open_circuit_is_waited_for_when_it_reopens_in_exactly_the_time_asked
     );
     assert_eq!(start.elapsed(), OPEN + 10 * MS);
 }
+
+/// A hint of the caller's own still lets the retry see an open circuit, and fail fast on it.
+#[tokio::test(start_paused = true)]
+async fn a_user_hint_still_sees_an_open_circuit() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let retry = four_attempts()
+        .retry_after(|_: &Result<u32, BoxError>| None)
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .bulwark_retry(&retry)
+        .circuit_breaker(&breaker())
+        .service(downstream(calls.clone()));
+    let start = Instant::now();
+    let err = svc.ready().await.unwrap().call(7).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(start.elapsed(), 20 * MS, "no wait for the circuit");
+}
