@@ -129,9 +129,11 @@ fn at(section: &str, name: &str, e: &ConfigError) -> LoadError {
 }
 
 fn toml_error(text: &str, e: &toml::de::Error, key: &str) -> LoadError {
-    let line = e
-        .span()
-        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    // Counted in bytes: a span that ended inside a character could not panic here.
+    let line = e.span().map(|span| {
+        let before = &text.as_bytes()[..span.start.min(text.len())];
+        before.iter().filter(|&&b| b == b'\n').count() + 1
+    });
     LoadError::new(known(key), e.message().trim_end()).at_line(line)
 }
 

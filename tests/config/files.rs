@@ -298,3 +298,17 @@ fn a_files_errors_name_the_file() {
     let e = Policies::from_path(dir.path().join("absent.toml")).unwrap_err();
     assert!(e.reason().starts_with("cannot read the file"), "{e}");
 }
+
+#[test]
+fn names_and_errors_may_be_any_text() {
+    let e =
+        Policies::from_toml("# Bücher\n[bulkhead.\"bücher-ü\"]\nmax_concurent = 1\n").unwrap_err();
+    assert_eq!(e.key(), "bulkhead.bücher-ü.max_concurent");
+    assert_eq!(e.line(), Some(3));
+    let p = Policies::from_toml("[bulkhead.\"bücher-ü\"]\nmax_concurrent = 3\n").unwrap();
+    let b = p.bulkhead("bücher-ü").unwrap().build().unwrap();
+    assert_eq!(
+        (b.name().as_ref(), b.metrics().max_concurrent),
+        ("bücher-ü", 3)
+    );
+}
