@@ -5,7 +5,8 @@ use super::{LoadError, Policies};
 
 /// A running instance that takes new settings from [`Policies`], found by its name:
 /// [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker) and
-/// [`Bulkhead`](crate::bulkhead::Bulkhead). Sealed.
+/// [`Bulkhead`](crate::bulkhead::Bulkhead), and a [`Keyed`](crate::keyed::Keyed) breaker or
+/// bulkhead (by its template's name: every key's instance takes the settings). Sealed.
 pub trait Reconfigure: private::Sealed {
     /// Applies this instance's entry of `policies` (see [`Policies::reconfigure`]).
     #[doc(hidden)]
@@ -43,6 +44,49 @@ impl private::Sealed for crate::bulkhead::Bulkhead {}
 impl Reconfigure for crate::bulkhead::Bulkhead {
     fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
         let name = self.name().as_ref();
+        let settings = policies
+            .bulkhead
+            .get(name)
+            .ok_or_else(|| missing("bulkhead", name))?;
+        self.reconfigure(settings)
+            .map_err(|e| rejected("bulkhead", name, &e))
+    }
+}
+
+#[cfg(all(feature = "keyed", feature = "circuit-breaker"))]
+impl<K, C> private::Sealed for crate::keyed::Keyed<K, crate::circuit_breaker::CircuitBreaker<C>> where
+    C: Clone + Send + Sync + 'static
+{
+}
+
+#[cfg(all(feature = "keyed", feature = "circuit-breaker"))]
+impl<K, C> Reconfigure for crate::keyed::Keyed<K, crate::circuit_breaker::CircuitBreaker<C>>
+where
+    K: std::hash::Hash + Eq + std::fmt::Debug,
+    C: Clone + Send + Sync + 'static,
+{
+    /// By the template's name: `[circuit_breaker.<template's name>]`.
+    fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
+        let name = self.template().name().as_ref();
+        let settings = policies
+            .circuit_breaker
+            .get(name)
+            .ok_or_else(|| missing("circuit_breaker", name))?;
+        self.reconfigure(settings)
+            .map_err(|e| rejected("circuit_breaker", name, &e))
+    }
+}
+
+#[cfg(all(feature = "keyed", feature = "bulkhead"))]
+impl<K> private::Sealed for crate::keyed::Keyed<K, crate::bulkhead::Bulkhead> {}
+
+#[cfg(all(feature = "keyed", feature = "bulkhead"))]
+impl<K: std::hash::Hash + Eq + std::fmt::Debug> Reconfigure
+    for crate::keyed::Keyed<K, crate::bulkhead::Bulkhead>
+{
+    /// By the template's name: `[bulkhead.<template's name>]`.
+    fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
+        let name = self.template().name().as_ref();
         let settings = policies
             .bulkhead
             .get(name)

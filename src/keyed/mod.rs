@@ -152,6 +152,8 @@ mod layer;
 mod map;
 mod policy;
 mod service;
+#[cfg(any(feature = "circuit-breaker", feature = "bulkhead"))]
+mod settings;
 
 pub use builder::Builder;
 pub use error::{NoKey, TooManyKeys};

@@ -448,3 +448,71 @@ async fn an_adaptive_bulkhead_keeps_its_learned_limit_through_a_reconfigure() {
         "still validated"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_breaker_gives_every_key_the_new_settings_and_keeps_their_states() {
+    use bulwark::keyed::Keyed;
+    let template = CircuitBreaker::builder()
+        .name("carriers")
+        .count_window(10)
+        .minimum_calls(4)
+        .build()
+        .unwrap();
+    let hosts: Keyed<String, _> = Keyed::builder(template).build().unwrap();
+    for _ in 0..4 {
+        let _ = hosts
+            .run("ups", || async { Err::<(), _>(io::Error::other("down")) })
+            .await;
+    }
+    let _ = hosts.run("dhl", || async { Ok::<_, io::Error>(()) }).await;
+    assert_eq!(hosts.get("ups").unwrap().state(), State::Open);
+
+    let policies = Policies::from_toml(
+        "[circuit_breaker.carriers]\ncount_window = 10\nminimum_calls = 2\nconsecutive_failures = 1\n",
+    )
+    .unwrap();
+    policies.reconfigure(&hosts).unwrap();
+    assert_eq!(hosts.get("ups").unwrap().state(), State::Open, "state kept");
+    for host in ["ups", "dhl", "fedex"] {
+        let s = hosts.get(host).unwrap().settings();
+        assert_eq!(
+            (s.minimum_calls, s.consecutive_failures),
+            (2, Some(1)),
+            "{host}: held keys and new ones"
+        );
+    }
+    let _ = hosts
+        .run("dhl", || async { Err::<(), _>(io::Error::other("down")) })
+        .await;
+    assert_eq!(
+        hosts.get("dhl").unwrap().state(),
+        State::Open,
+        "one failure now"
+    );
+
+    let wider = Policies::from_toml("[circuit_breaker.carriers]\ncount_window = 20\n").unwrap();
+    let e = wider.reconfigure(&hosts).unwrap_err();
+    assert_eq!(e.key(), "circuit_breaker.carriers.count_window");
+    assert_eq!(
+        hosts.get("fedex").unwrap().settings().minimum_calls,
+        2,
+        "refused by the template: no key changed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_bulkhead_gives_every_key_the_new_limit() {
+    use bulwark::keyed::Keyed;
+    let template = Bulkhead::builder()
+        .name("tenants")
+        .max_concurrent(2)
+        .build()
+        .unwrap();
+    let tenants: Keyed<String, _> = Keyed::builder(template).build().unwrap();
+    let acme = tenants.get("acme").unwrap();
+    let mut s = acme.settings();
+    s.max_concurrent = 6;
+    tenants.reconfigure(&s).unwrap();
+    assert_eq!(acme.metrics().max_concurrent, 6);
+    assert_eq!(tenants.get("initech").unwrap().metrics().max_concurrent, 6);
+}
