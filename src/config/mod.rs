@@ -48,8 +48,10 @@
 //! breaker or bulkhead, found by its name, keeping its state: a breaker its window, its state
 //! and its calls in flight, a bulkhead its calls in flight and waiting
 //! ([`CircuitBreaker::reconfigure`](crate::circuit_breaker::CircuitBreaker::reconfigure),
-//! [`Bulkhead::reconfigure`](crate::bulkhead::Bulkhead::reconfigure)); a retry budget keeps
-//! its balance ([`Policies::reconfigure_retry_budget`]). A retry, a timeout and a rate limiter
+//! [`Bulkhead::reconfigure`](crate::bulkhead::Bulkhead::reconfigure)); a keyed breaker or
+//! bulkhead, found by its template's name, gives every key the new settings
+//! ([`Keyed::reconfigure`](crate::keyed::Keyed::reconfigure)); a retry budget keeps its balance
+//! ([`Policies::reconfigure_retry_budget`]). A retry, a timeout and a rate limiter
 //! hold no state worth keeping across a change of their settings: build new ones. A reload that
 //! fails changes nothing, so the old settings stay in force (see the `reload` example, which
 //! reloads a file while traffic flows).
