@@ -99,7 +99,7 @@
 //! [`bulkhead::Settings`]: crate::bulkhead::Settings
 //! [`rate_limit::Settings`]: crate::rate_limit::Settings
 
-// With some patterns' features off, some helpers have no caller.
+// With some patterns' features off, some of these functions have no caller.
 #![cfg_attr(
     not(all(
         feature = "circuit-breaker",
