@@ -21,6 +21,18 @@ fn rejected(section: &str, name: &str, e: &crate::ConfigError) -> LoadError {
     LoadError::new(format!("{section}.{name}.{}", e.field()), e.reason())
 }
 
+/// Finds `name` in a table of `section` and hands its settings to `reconfigure`, placing any
+/// error at its key.
+fn apply<S>(
+    section: &str,
+    entries: &std::collections::BTreeMap<String, S>,
+    name: &str,
+    reconfigure: impl FnOnce(&S) -> Result<(), crate::ConfigError>,
+) -> Result<(), LoadError> {
+    let settings = entries.get(name).ok_or_else(|| missing(section, name))?;
+    reconfigure(settings).map_err(|e| rejected(section, name, &e))
+}
+
 #[cfg(feature = "circuit-breaker")]
 impl<C> private::Sealed for crate::circuit_breaker::CircuitBreaker<C> {}
 
@@ -28,12 +40,9 @@ impl<C> private::Sealed for crate::circuit_breaker::CircuitBreaker<C> {}
 impl<C> Reconfigure for crate::circuit_breaker::CircuitBreaker<C> {
     fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
         let name = self.name().as_ref();
-        let settings = policies
-            .circuit_breaker
-            .get(name)
-            .ok_or_else(|| missing("circuit_breaker", name))?;
-        self.reconfigure(settings)
-            .map_err(|e| rejected("circuit_breaker", name, &e))
+        apply("circuit_breaker", &policies.circuit_breaker, name, |s| {
+            self.reconfigure(s)
+        })
     }
 }
 
@@ -44,12 +53,9 @@ impl private::Sealed for crate::bulkhead::Bulkhead {}
 impl Reconfigure for crate::bulkhead::Bulkhead {
     fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
         let name = self.name().as_ref();
-        let settings = policies
-            .bulkhead
-            .get(name)
-            .ok_or_else(|| missing("bulkhead", name))?;
-        self.reconfigure(settings)
-            .map_err(|e| rejected("bulkhead", name, &e))
+        apply("bulkhead", &policies.bulkhead, name, |s| {
+            self.reconfigure(s)
+        })
     }
 }
 
@@ -68,12 +74,9 @@ where
     /// By the template's name: `[circuit_breaker.<template's name>]`.
     fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
         let name = self.template().name().as_ref();
-        let settings = policies
-            .circuit_breaker
-            .get(name)
-            .ok_or_else(|| missing("circuit_breaker", name))?;
-        self.reconfigure(settings)
-            .map_err(|e| rejected("circuit_breaker", name, &e))
+        apply("circuit_breaker", &policies.circuit_breaker, name, |s| {
+            self.reconfigure(s)
+        })
     }
 }
 
@@ -87,12 +90,9 @@ impl<K: std::hash::Hash + Eq + std::fmt::Debug> Reconfigure
     /// By the template's name: `[bulkhead.<template's name>]`.
     fn reconfigure_from(&self, policies: &Policies) -> Result<(), LoadError> {
         let name = self.template().name().as_ref();
-        let settings = policies
-            .bulkhead
-            .get(name)
-            .ok_or_else(|| missing("bulkhead", name))?;
-        self.reconfigure(settings)
-            .map_err(|e| rejected("bulkhead", name, &e))
+        apply("bulkhead", &policies.bulkhead, name, |s| {
+            self.reconfigure(s)
+        })
     }
 }
 
@@ -113,13 +113,9 @@ impl Policies {
         name: &str,
         budget: &crate::retry::RetryBudget,
     ) -> Result<(), LoadError> {
-        let settings = self
-            .retry_budget
-            .get(name)
-            .ok_or_else(|| missing("retry_budget", name))?;
-        budget
-            .reconfigure(settings)
-            .map_err(|e| rejected("retry_budget", name, &e))
+        apply("retry_budget", &self.retry_budget, name, |s| {
+            budget.reconfigure(s)
+        })
     }
 
     /// The builder of the breaker `name`: the file's settings and the name applied.
