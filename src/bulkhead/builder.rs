@@ -16,6 +16,22 @@ pub(super) const DEFAULT_MAX_CONCURRENT: usize = 25;
 /// Defaults: `max_concurrent` 25, `max_queued` 0 (a call that finds every slot taken is turned
 /// away at once), no `max_wait` (a queued call waits until a slot frees up), named
 /// `"bulkhead"`. [`settings`](Self::settings) applies a [`Settings`](super::Settings) at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::bulkhead::Bulkhead;
+///
+/// # fn main() -> Result<(), bulwark::ConfigError> {
+/// let bulkhead = Bulkhead::builder()
+///     .name("reports")
+///     .max_concurrent(8)
+///     .max_queued(32)
+///     .max_wait(Duration::from_millis(200))
+///     .build()?;
+/// assert_eq!(bulkhead.metrics().max_queued, 32);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct Builder {
     max_concurrent: usize,

@@ -74,6 +74,24 @@ pub(crate) struct Config {
 /// | [`dropped_calls`](Self::dropped_calls) | [`DroppedCall::Ignore`] |
 /// | [`classifier`](Self::classifier) | [`DefaultClassifier`]: `Err` is a failure |
 /// | [`name`](Self::name) | `"circuit_breaker"` |
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::circuit_breaker::{CircuitBreaker, State};
+///
+/// # fn main() -> Result<(), bulwark::ConfigError> {
+/// let breaker = CircuitBreaker::builder()
+///     .name("payments")
+///     .count_window(50)
+///     .minimum_calls(20)
+///     .failure_rate_threshold(0.25)
+///     .open_duration(Duration::from_secs(10))
+///     .build()?;
+/// assert_eq!(breaker.state(), State::Closed);
+/// assert!(CircuitBreaker::builder().count_window(0).build().is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct Builder<C = DefaultClassifier> {
     config: Config,

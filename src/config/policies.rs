@@ -13,6 +13,21 @@ use std::time::Duration;
 /// Reading validates every entry as its builder would, so an error names the file, the line
 /// where the format tells it and the key of the setting at fault; a file that loads builds.
 /// Unknown patterns and unknown settings are errors (a typo never passes silently).
+///
+/// ```
+/// use bulwark::config::Policies;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policies = Policies::from_json(r#"{
+///     "bulkhead": { "inventory": { "max_concurrent": 10, "max_wait": "50ms" } },
+///     "timeout": { "inventory": "2s" }
+/// }"#)?;
+/// let bulkhead = policies.bulkhead("inventory")?.build()?;
+/// assert_eq!(bulkhead.metrics().max_concurrent, 10);
+/// assert_eq!(policies.timeout("inventory")?.duration().as_secs(), 2);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]

@@ -17,6 +17,23 @@ pub const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(1);
 ///
 /// Defaults: checks time out after [`DEFAULT_TIMEOUT`], results are reused for
 /// [`DEFAULT_CACHE_FOR`] and checks run when a report is asked for (on demand).
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::health::{Check, HealthAggregator, Status};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), bulwark::ConfigError> {
+/// let health = HealthAggregator::builder()
+///     .name("gateway")
+///     .default_timeout(Duration::from_millis(500))
+///     .cache_for(Duration::from_secs(1))
+///     .check(Check::from_fn("database", || async { true }).readiness())
+///     .build()?;
+/// assert_eq!(health.report().await.status(), Status::Healthy);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct HealthAggregatorBuilder {
     checks: Vec<Check>,

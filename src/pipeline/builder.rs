@@ -14,6 +14,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds a [`Pipeline`]; see [`Pipeline::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::bulkhead::Bulkhead;
+/// use bulwark::circuit_breaker::CircuitBreaker;
+/// use bulwark::pipeline::Pipeline;
+/// use bulwark::retry::Retry;
+///
+/// # fn main() -> Result<(), bulwark::ConfigError> {
+/// let pipeline = Pipeline::builder()
+///     .name("payments")
+///     .total_timeout(Duration::from_secs(2))
+///     .retry(Retry::builder().max_attempts(3).build()?)
+///     .circuit_breaker(CircuitBreaker::builder().build()?)
+///     .bulkhead(Bulkhead::builder().max_concurrent(16).build()?)
+///     .attempt_timeout(Duration::from_millis(500))
+///     .build()?;
+/// assert_eq!(pipeline.name(), "payments");
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct PipelineBuilder<
     C = DefaultClassifier,

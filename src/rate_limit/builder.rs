@@ -14,6 +14,23 @@ use std::time::Duration;
 ///
 /// Defaults: 100 calls per second, a burst of 1 (no call is admitted sooner than the steady rate
 /// allows), no wait (a call over the limit is turned away at once with its `retry_after`).
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::rate_limit::RateLimiter;
+///
+/// # fn main() -> Result<(), bulwark::ConfigError> {
+/// // 50 calls a second, bursts of 10, a call may wait up to 100 ms for its turn.
+/// let limiter = RateLimiter::builder()
+///     .name("clients")
+///     .rate(50, Duration::from_secs(1))
+///     .burst(10)
+///     .max_wait(Duration::from_millis(100))
+///     .build()?;
+/// assert_eq!(limiter.metrics().interval, Duration::from_millis(20));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct Builder {
     n: u64,

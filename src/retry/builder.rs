@@ -16,6 +16,24 @@ use std::time::Duration;
 /// [`DefaultHint`], and a
 /// fresh [`RetryBudget`] with its defaults (a ratio of 0.2 of requests plus 10 per second, over
 /// 10 s), named `"retry"`.
+///
+/// ```
+/// use std::time::Duration;
+/// use bulwark::backoff::Backoff;
+/// use bulwark::retry::{Retry, RetryBudget};
+///
+/// # fn main() -> Result<(), bulwark::ConfigError> {
+/// let retry = Retry::builder()
+///     .name("inventory")
+///     .max_attempts(4)
+///     .stop_retrying_after(Duration::from_secs(5))
+///     .backoff(Backoff::exponential(Duration::from_millis(50)).build()?)
+///     .budget(RetryBudget::builder().ratio(0.1).build()?)
+///     .build()?;
+/// # let _ = retry;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBuilder<B = Backoff, P = OnError, H = DefaultHint> {
     max_attempts: u32,
