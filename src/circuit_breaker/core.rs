@@ -311,3 +311,7 @@ impl Core {
         Ok(())
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+#[path = "core_tests.rs"]
+mod tests;

@@ -320,3 +320,7 @@ impl CountWindow {
             .store(fresh_cursor(generation), Ordering::Release);
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+#[path = "count_window_tests.rs"]
+mod tests;

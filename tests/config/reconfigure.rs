@@ -1,6 +1,7 @@
 //! Running instances take new settings and keep their state.
 
 use bulwark::Error;
+use bulwark::backoff::{Backoff, Jitter};
 use bulwark::bulkhead::{Bulkhead, BulkheadFull, FullReason};
 use bulwark::circuit_breaker::{CircuitBreaker, State};
 use bulwark::config::Policies;
@@ -82,6 +83,84 @@ async fn an_open_circuit_stays_open_and_the_new_open_duration_applies_at_the_nex
         State::Closed,
         "reopened for the new 5 s; one probe is now enough to close"
     );
+}
+
+/// A breaker whose reopenings follow a linear backoff of 10 s, 20 s, 30 s, ... after a first
+/// opening of 30 s; one failed probe reopens it.
+fn backing_off_breaker() -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .count_window(10)
+        .minimum_calls(4)
+        .failure_rate_threshold(0.5)
+        .open_duration(Duration::from_secs(30))
+        .permitted_calls_in_half_open(1)
+        .open_duration_backoff(
+            Backoff::linear(Duration::from_secs(10))
+                .max_delay(Duration::from_secs(100))
+                .jitter(Jitter::None)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// How long the open circuit says it stays open.
+async fn open_for(b: &CircuitBreaker) -> Duration {
+    match succeed(b).await {
+        Err(Error::CircuitOpen(open)) => open.retry_after(),
+        other => panic!("expected an open circuit, got {other:?}"),
+    }
+}
+
+/// Opens the circuit, then fails two probes: it has reopened for 10 s, then for 20 s.
+async fn reopened_twice(b: &CircuitBreaker) {
+    for _ in 0..4 {
+        let _ = fail(b).await;
+    }
+    assert_eq!(open_for(b).await, Duration::from_secs(30));
+    for delay in [10, 20] {
+        advance(open_for(b).await).await;
+        let _ = fail(b).await;
+        assert_eq!(open_for(b).await, Duration::from_secs(delay));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unchanged_reopen_backoff_goes_on_where_it_was() {
+    let b = backing_off_breaker();
+    reopened_twice(&b).await;
+    let mut s = b.settings();
+    s.failure_rate_threshold = Some(0.6);
+    b.reconfigure(&s).unwrap();
+    advance(Duration::from_secs(20)).await;
+    let _ = fail(&b).await;
+    assert_eq!(
+        open_for(&b).await,
+        Duration::from_secs(30),
+        "the third delay of the same backoff, not its first again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_reopen_backoff_starts_at_the_next_reopening() {
+    let b = backing_off_breaker();
+    reopened_twice(&b).await;
+    let mut s = b.settings();
+    let constant = Backoff::constant(Duration::from_secs(3))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    s.open_duration_backoff = Some(constant.settings());
+    b.reconfigure(&s).unwrap();
+    assert_eq!(
+        open_for(&b).await,
+        Duration::from_secs(20),
+        "this opening is kept"
+    );
+    advance(Duration::from_secs(20)).await;
+    let _ = fail(&b).await;
+    assert_eq!(open_for(&b).await, Duration::from_secs(3));
 }
 
 #[tokio::test(start_paused = true)]
