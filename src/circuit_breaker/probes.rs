@@ -163,3 +163,32 @@ impl Probes {
         }
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::*;
+
+    /// A probe that finishes when its period shows no probe in flight changes nothing, even when
+    /// the period's generation agrees with its own in the 16 bits the word keeps.
+    #[test]
+    fn a_finish_with_no_probe_in_flight_changes_nothing() {
+        let probes = Probes::new(2);
+        probes.reset(0);
+        assert_eq!(probes.try_acquire(0), Probe::Admitted);
+        probes.reset(1 << 16);
+        let fresh = probes.word.load(Ordering::Relaxed);
+        assert_eq!(probes.finish(0, Some((Verdict::Failure, true))), None);
+        assert_eq!(probes.finish(0, None), None);
+        assert_eq!(probes.word.load(Ordering::Relaxed), fresh);
+        assert_eq!(probes.try_acquire(1 << 16), Probe::Admitted);
+        let totals = probes.finish(1 << 16, Some((Verdict::Success, true)));
+        assert_eq!(
+            totals,
+            Some(ProbeTotals {
+                calls: 1,
+                failures: 0,
+                slow: 1
+            })
+        );
+    }
+}

@@ -218,6 +218,20 @@ async fn slow_call_rate_at_threshold_opens_the_circuit() {
     assert_eq!(b.state(), State::Open, "3 of the last 4 were slow");
 }
 
+/// "Slower than" the limit: a call that takes exactly the limit is not slow.
+#[tokio::test(start_paused = true)]
+async fn a_call_that_takes_exactly_the_slow_call_limit_is_not_slow() {
+    let b = breaker(small().slow_call_threshold(Duration::from_millis(100), 0.5));
+    let taking = |d: Duration| async move {
+        sleep(d).await;
+        Ok::<_, io::Error>(())
+    };
+    b.run(|| taking(Duration::from_millis(100))).await.unwrap();
+    assert_eq!(b.metrics().slow_calls, 0);
+    b.run(|| taking(Duration::from_millis(101))).await.unwrap();
+    assert_eq!(b.metrics().slow_calls, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn consecutive_failures_open_the_circuit_and_a_success_resets_the_run() {
     let b = breaker(
