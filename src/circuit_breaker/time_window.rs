@@ -142,3 +142,31 @@ fn add(cell: &AtomicU64, epoch: u64, count_bits: u32) {
         }
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::*;
+
+    /// A bucket's count saturates at its largest value: it never carries into the epoch above
+    /// it (which would move the calls to a later slice and out of the window).
+    #[test]
+    fn a_full_bucket_count_saturates() {
+        let w = TimeWindow::new(Duration::from_millis(10), 1);
+        let full = w.count_mask();
+        assert_eq!(
+            full,
+            (1 << 19) - 1,
+            "1 ms buckets leave 19 bits to the count"
+        );
+        for _ in 0..full + 3 {
+            w.record(500, OCCUPIED | FAILURE);
+        }
+        let counts = w.counts(500);
+        assert_eq!(u64::from(counts.calls), full);
+        assert_eq!(u64::from(counts.failures), full);
+        assert_eq!(counts.slow, 0);
+        // The next slice starts afresh beside the full one.
+        w.record(1_000_000, OCCUPIED);
+        assert_eq!(u64::from(w.counts(1_000_000).calls), full + 1);
+    }
+}
