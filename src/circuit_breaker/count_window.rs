@@ -58,6 +58,8 @@ const LAP_MASK: u64 = (1 << LAP_BITS) - 1;
 const FLAGS_MASK: u64 = (1 << FLAGS_BITS) - 1;
 const PENDING_MASK: u64 = (1 << PENDING_BITS) - 1;
 const PENDING_ONE: u64 = 1 << PENDING_SHIFT;
+/// The uniform mark and the flags it vouches for.
+const MARK_MASK: u64 = UNIFORM + (FLAGS_MASK << FLAGS_SHIFT);
 
 const _: () = assert!(GEN_SHIFT == 48);
 const _: () = assert!(MAX_SIZE as u64 <= INDEX_MASK);
@@ -73,7 +75,12 @@ pub(crate) struct CountWindow {
 }
 
 const fn tag(generation: u32, flags: u8) -> u64 {
-    ((generation as u64) << 8) | flags as u64
+    ((generation as u64) << 8) + flags as u64
+}
+
+/// The cursor's mark of a uniform window of calls with `flags`.
+const fn marked(flags: u8) -> u64 {
+    UNIFORM + ((flags as u64) << FLAGS_SHIFT)
 }
 
 const fn fresh_cursor(generation: u32) -> u64 {
@@ -90,9 +97,9 @@ const fn pending(cursor: u64) -> u64 {
 
 const fn pack(generation: u32, calls: u16, failures: u16, slow: u16) -> u64 {
     ((generation as u16 as u64) << 48)
-        | ((calls as u64) << 32)
-        | ((failures as u64) << 16)
-        | slow as u64
+        + ((calls as u64) << 32)
+        + ((failures as u64) << 16)
+        + slow as u64
 }
 
 /// A position in the ring: how many times the ring had come round (wrapping), and the slot.
@@ -149,7 +156,7 @@ impl CountWindow {
             if cursor_gen(current) != generation as u16 {
                 return None;
             }
-            if current & UNIFORM != 0 && (current >> FLAGS_SHIFT) & FLAGS_MASK == u64::from(flags) {
+            if current & MARK_MASK == marked(flags) {
                 return None;
             }
             if pending(current) == PENDING_MASK {
@@ -165,10 +172,10 @@ impl CountWindow {
             } else {
                 (at.lap, at.index + 1)
             };
-            // One more call in flight; the window is no longer known to be uniform.
-            let kept = current
-                & !(UNIFORM | (FLAGS_MASK << FLAGS_SHIFT) | (LAP_MASK << LAP_SHIFT) | INDEX_MASK);
-            let next = (kept + PENDING_ONE) | (lap << LAP_SHIFT) | index;
+            // One more call in flight (the generation and the count are kept, the bits below
+            // are rewritten); the window is no longer known to be uniform.
+            let kept = current & !(PENDING_ONE - 1);
+            let next = kept + PENDING_ONE + (lap << LAP_SHIFT) + index;
             match self.cursor.compare_exchange_weak(
                 current,
                 next,
@@ -246,8 +253,9 @@ impl CountWindow {
             if pending(current) == 1 {
                 // Every other call that took a position has given it back (their totals are
                 // seen through the cursor's release sequence): the totals are the ring's content.
+                // The mark's bits are clear: every position taken since the last mark cleared it.
                 if let Some(flags) = self.uniform(generation, self.totals.load(Ordering::Acquire)) {
-                    next |= UNIFORM | (u64::from(flags) << FLAGS_SHIFT);
+                    next += marked(flags);
                 }
             }
             match self.cursor.compare_exchange_weak(
@@ -276,7 +284,7 @@ impl CountWindow {
         if counts.calls != self.size {
             return None;
         }
-        Some(OCCUPIED | all_or_none(counts.failures, FAILURE)? | all_or_none(counts.slow, SLOW)?)
+        Some(OCCUPIED + all_or_none(counts.failures, FAILURE)? + all_or_none(counts.slow, SLOW)?)
     }
 
     /// Reads a wrapped 16-bit count. While recorders apply their changes, a count may stray from
