@@ -299,6 +299,13 @@ fn invalid_adaptive_settings_are_refused_naming_the_field() {
         aimd_err(Aimd::builder().max_limit(usize::MAX)),
         ("bulkhead", "max_limit".into())
     );
+    // The largest limit a bulkhead holds is accepted, one more is not.
+    let largest = usize::MAX >> 3;
+    assert!(Aimd::builder().max_limit(largest).build().is_ok());
+    assert_eq!(
+        aimd_err(Aimd::builder().max_limit(largest + 1)),
+        ("bulkhead", "max_limit".into())
+    );
     assert_eq!(
         aimd_err(Aimd::builder().initial_limit(500)),
         ("bulkhead", "initial_limit".into())

@@ -274,3 +274,36 @@ async fn a_queue_emptied_after_a_burst_of_waiters_serves_the_next_in_order() {
     assert_eq!(started.ids(), vec![1000, 1]);
     assert_eq!(b.metrics().queued, 1);
 }
+
+/// Raising the limit for more waiters than one pass of the queue wakes (eight) wakes every waiter
+/// it admits: none is left holding a slot while its task sleeps.
+#[tokio::test(start_paused = true)]
+async fn raising_max_concurrent_wakes_every_waiter_it_admits() {
+    let b = bulkhead(1, 20);
+    let (release, hold) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn({
+        let b = b.clone();
+        async move { b.run(|| async { hold.await.map_err(|_| "dropped") }).await }
+    });
+    tokio::task::yield_now().await;
+    let waiters: Vec<_> = (0..12)
+        .map(|_| {
+            let b = b.clone();
+            tokio::spawn(async move { b.run(|| async { Ok::<_, &str>(()) }).await })
+        })
+        .collect();
+    while b.metrics().queued < 12 {
+        tokio::task::yield_now().await;
+    }
+    b.set_max_concurrent(13).unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(1), async {
+        for w in waiters {
+            w.await.unwrap().unwrap();
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "a waiter given a slot was never woken");
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    assert_eq!(b.metrics().in_flight, 0);
+}

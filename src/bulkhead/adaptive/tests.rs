@@ -235,3 +235,13 @@ fn aimd_decrease_is_by_the_factor_rounded_down() {
     assert_eq!(aimd.decreased(1), 1);
     assert_eq!(aimd.decreased(2), 1);
 }
+
+#[test]
+fn the_mean_of_a_round_without_samples_is_zero() {
+    assert_eq!(Round::default().mean(), Duration::ZERO);
+    let mut round = Round::default();
+    round.add(Duration::from_millis(10), 1);
+    round.add(Duration::from_millis(30), 2);
+    assert_eq!(round.mean(), Duration::from_millis(20));
+    assert_eq!(round.max_in_flight, 2);
+}
