@@ -188,9 +188,25 @@ impl Core {
 
     /// Admits a call or says why not. Never blocks; loops only while racing a transition.
     /// `report`: count the rejection and tell the listeners (not for a caller that will wait).
+    ///
+    /// The closed state, the common case, is decided here by one load of the state word; every
+    /// other state is decided out of line, so the callers inline only that load.
     #[inline]
     pub(crate) fn acquire(&self, report: bool) -> Result<Ticket, CircuitOpen> {
-        let mut current = self.state.load(Ordering::Acquire);
+        let current = self.state.load(Ordering::Acquire);
+        if state_of(current) == State::Closed {
+            return Ok(Ticket {
+                generation: generation_of(current),
+                mode: Mode::Record { trips: true },
+                start: None,
+            });
+        }
+        self.acquire_from(current, report)
+    }
+
+    /// [`acquire`](Self::acquire) from the state word `current`, in any state.
+    #[inline(never)]
+    fn acquire_from(&self, mut current: u64, report: bool) -> Result<Ticket, CircuitOpen> {
         if state_of(current) == State::HalfOpen {
             current = self.current();
         }
