@@ -2,11 +2,12 @@
 
 use super::State;
 use super::builder::{DroppedCall, WindowKind};
-use super::core::{Core, Mode, Ticket, generation_of, word};
+use super::core::{Core, Mode, Ticket, UNTIMED, generation_of, word};
 use super::events::{Event, OpenReason};
 use super::sync::Ordering;
 use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
 use crate::classify::Verdict;
+use std::time::Duration;
 
 impl Core {
     /// Records the outcome of a completed call.
@@ -18,7 +19,7 @@ impl Core {
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Verdict) {
         if outcome == Verdict::Success
-            && ticket.start.is_none()
+            && ticket.start == UNTIMED
             && matches!(ticket.mode, Mode::Record { .. })
             && self.unchanged_by_success(ticket.generation)
         {
@@ -56,13 +57,10 @@ impl Core {
     /// [`record`](Self::record), in every case.
     #[inline(never)]
     fn record_outcome(&self, ticket: Ticket, outcome: Verdict) {
-        let slow = match ticket.start {
-            Some(start) => self
-                .config
-                .slow_call()
-                .is_some_and(|(limit, _)| start.elapsed() > limit),
-            None => false,
-        };
+        let slow = ticket.start != UNTIMED
+            && self.config.slow_call().is_some_and(|(limit, _)| {
+                Duration::from_nanos(self.now().saturating_sub(ticket.start)) > limit
+            });
         let slow = slow && outcome != Verdict::Ignored;
         match ticket.mode {
             Mode::Pass => return,
