@@ -294,7 +294,7 @@ impl Core {
     /// needs the time). An instant before the breaker was built counts from its building.
     #[inline]
     pub(crate) fn start_with(&self, ticket: &mut Ticket, now: impl FnOnce() -> Instant) {
-        if ticket.mode != Mode::Pass && self.config.slow_call_on() {
+        if self.config.slow_call_on() && ticket.mode != Mode::Pass {
             ticket.start = self.nanos_at(now());
         }
     }
