@@ -102,6 +102,13 @@ const fn pack(generation: u32, calls: u16, failures: u16, slow: u16) -> u64 {
         + slow as u64
 }
 
+/// Whether a call of `generation` with `flags` takes no position at `cursor`: the cursor belongs
+/// to another generation, or the window is uniform with exactly these flags.
+#[inline]
+const fn skipped(cursor: u64, generation: u32, flags: u8) -> bool {
+    cursor_gen(cursor) != generation as u16 || cursor & MARK_MASK == marked(flags)
+}
+
 /// A position in the ring: how many times the ring had come round (wrapping), and the slot.
 #[derive(Clone, Copy)]
 struct Position {
@@ -153,10 +160,7 @@ impl CountWindow {
     fn take_position(&self, generation: u32, flags: u8) -> Option<Position> {
         let mut current = self.cursor.load(Ordering::Relaxed);
         loop {
-            if cursor_gen(current) != generation as u16 {
-                return None;
-            }
-            if current & MARK_MASK == marked(flags) {
+            if skipped(current, generation, flags) {
                 return None;
             }
             if pending(current) == PENDING_MASK {
@@ -186,6 +190,14 @@ impl CountWindow {
                 Err(actual) => current = actual,
             }
         }
+    }
+
+    /// Whether [`record`](Self::record) would skip a call of `generation` with `flags` as the
+    /// cursor stands now (an older generation, or a uniform window of such calls): it would write
+    /// nothing and return `None`.
+    #[inline]
+    pub(crate) fn skips(&self, generation: u32, flags: u8) -> bool {
+        skipped(self.cursor.load(Ordering::Relaxed), generation, flags)
     }
 
     /// Writes the call at `at` into its slot, unless its content would not change or a whole

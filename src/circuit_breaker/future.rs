@@ -59,9 +59,11 @@ impl<F, R: BreakerRef> Call<F, R> {
         match this.kind.project() {
             KindProj::Running { future } => {
                 let result = std::task::ready!(future.poll(cx));
-                if let Some(mut guard) = this.guard.take() {
+                // Recorded in place (moving the guard out first copies it), then let go.
+                if let Some(guard) = this.guard.as_mut() {
                     let verdict = guard.owner().classifier().classify(&result);
                     guard.finish(verdict);
+                    *this.guard = None;
                 }
                 Poll::Ready(Ok(result))
             }

@@ -2,23 +2,65 @@
 
 use super::State;
 use super::builder::{DroppedCall, WindowKind};
-use super::core::{Core, Mode, Ticket, generation_of, word};
+use super::core::{Core, Mode, Ticket, UNTIMED, generation_of, word};
 use super::events::{Event, OpenReason};
 use super::sync::Ordering;
 use super::window::{Counts, FAILURE, OCCUPIED, SLOW};
 use crate::classify::Verdict;
+use std::time::Duration;
 
 impl Core {
     /// Records the outcome of a completed call.
+    ///
+    /// The steady state of a healthy closed circuit is decided inline: a success, timed by no
+    /// slow-call rule, that would change neither the consecutive-failure count nor the window
+    /// (see [`unchanged_by_success`](Self::unchanged_by_success)) records nothing, whatever the
+    /// state word says, so only its event remains to emit. Everything else is recorded out of line.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Verdict) {
-        let slow = match ticket.start {
-            Some(start) => self
-                .config
-                .slow_call()
-                .is_some_and(|(limit, _)| start.elapsed() > limit),
-            None => false,
+        if outcome == Verdict::Success
+            && ticket.start == UNTIMED
+            && matches!(ticket.mode, Mode::Record { .. })
+            && self.unchanged_by_success(ticket.generation)
+        {
+            if self.listeners.is_active() {
+                self.emit_recorded(outcome, false);
+            }
+            return;
+        }
+        self.record_outcome(ticket, outcome);
+    }
+
+    /// Whether recording a success of the closed period `generation` (not slow) would write
+    /// nothing: the consecutive-failure count is off, already zero or of another generation, and
+    /// the window would skip the call ([`Window::skips`](super::window::Window::skips)). Then
+    /// [`record_closed`](Self::record_closed) changes nothing and opens nothing, and the state word
+    /// need not be read.
+    #[inline]
+    fn unchanged_by_success(&self, generation: u32) -> bool {
+        let consecutive_unchanged = self.config.consecutive_failures().is_none() || {
+            let current = self.consecutive.load(Ordering::Relaxed);
+            current == u64::from(generation) << 32 || current >> 32 != u64::from(generation)
         };
+        consecutive_unchanged && self.window.skips(generation, OCCUPIED)
+    }
+
+    #[inline(never)]
+    fn emit_recorded(&self, outcome: Verdict, slow: bool) {
+        self.listeners.emit(|name| Event::Recorded {
+            name,
+            outcome,
+            slow,
+        });
+    }
+
+    /// [`record`](Self::record), in every case.
+    #[inline(never)]
+    fn record_outcome(&self, ticket: Ticket, outcome: Verdict) {
+        let slow = ticket.start != UNTIMED
+            && self.config.slow_call().is_some_and(|(limit, _)| {
+                Duration::from_nanos(self.now().saturating_sub(ticket.start)) > limit
+            });
         let slow = slow && outcome != Verdict::Ignored;
         match ticket.mode {
             Mode::Pass => return,
@@ -28,11 +70,9 @@ impl Core {
             }
             Mode::Record { trips } => self.record_closed(ticket.generation, trips, outcome, slow),
         }
-        self.listeners.emit(|name| Event::Recorded {
-            name,
-            outcome,
-            slow,
-        });
+        if self.listeners.is_active() {
+            self.emit_recorded(outcome, slow);
+        }
     }
 
     /// Gives back the ticket of a call dropped before it completed.
@@ -63,7 +103,9 @@ impl Core {
             flags |= SLOW;
         }
         let counts = self.window.record(generation, || self.now(), flags);
-        if !trips {
+        if !trips || (counts.is_none() && consecutive == 0) {
+            // No rule can have been crossed: the window's totals did not change (or the call was
+            // a success, after which the rules are not checked) and no failure was counted in a row.
             return;
         }
         if let Some(reason) = self.trip_reason(counts, consecutive) {

@@ -84,11 +84,19 @@ where
     type Future = ResponseFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        while self.reserved.is_none() {
+        loop {
+            match self.reserved {
+                Some(Reserved::Admitted(_)) => {
+                    return self.inner.poll_ready(cx).map_err(Into::into);
+                }
+                Some(Reserved::Rejected(_)) => return Poll::Ready(Ok(())),
+                None => {}
+            }
             match self.local.0.core().acquire(!self.backpressure) {
                 Ok(ticket) => {
                     self.reserved =
                         Some(Reserved::Admitted(Guard::new(self.local.clone(), ticket)));
+                    return self.inner.poll_ready(cx).map_err(Into::into);
                 }
                 Err(open) if self.backpressure && open.state() == State::Open => {
                     if !self.poll_wait(&open, cx) {
@@ -100,12 +108,9 @@ where
                         self.local.0.core().count_rejection(&open);
                     }
                     self.reserved = Some(Reserved::Rejected(open));
+                    return Poll::Ready(Ok(()));
                 }
             }
-        }
-        match self.reserved {
-            Some(Reserved::Admitted(_)) => self.inner.poll_ready(cx).map_err(Into::into),
-            _ => Poll::Ready(Ok(())),
         }
     }
 

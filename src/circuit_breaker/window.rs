@@ -65,6 +65,16 @@ impl Window {
         }
     }
 
+    /// Whether recording a call of `generation` with `flags` would write nothing and return no
+    /// totals: true only for a count window that skips it (see [`CountWindow::skips`]).
+    #[inline]
+    pub(crate) fn skips(&self, generation: u32, flags: u8) -> bool {
+        match self {
+            Window::Count(w) => flags & (FAILURE | SLOW) == 0 && w.skips(generation, flags),
+            Window::Time(_) => false,
+        }
+    }
+
     pub(crate) fn counts(&self, generation: u32, nanos: u64) -> Counts {
         match self {
             Window::Count(w) => w.counts(generation),

@@ -218,20 +218,6 @@ async fn slow_call_rate_at_threshold_opens_the_circuit() {
     assert_eq!(b.state(), State::Open, "3 of the last 4 were slow");
 }
 
-/// "Slower than" the limit: a call that takes exactly the limit is not slow.
-#[tokio::test(start_paused = true)]
-async fn a_call_that_takes_exactly_the_slow_call_limit_is_not_slow() {
-    let b = breaker(small().slow_call_threshold(Duration::from_millis(100), 0.5));
-    let taking = |d: Duration| async move {
-        sleep(d).await;
-        Ok::<_, io::Error>(())
-    };
-    b.run(|| taking(Duration::from_millis(100))).await.unwrap();
-    assert_eq!(b.metrics().slow_calls, 0);
-    b.run(|| taking(Duration::from_millis(101))).await.unwrap();
-    assert_eq!(b.metrics().slow_calls, 1);
-}
-
 #[tokio::test(start_paused = true)]
 async fn consecutive_failures_open_the_circuit_and_a_success_resets_the_run() {
     let b = breaker(
@@ -353,4 +339,70 @@ fn errors_display_in_lower_case_and_keep_the_inner_error() {
     assert_eq!(inner.to_string(), "down");
     assert!(!inner.is_rejection());
     assert_eq!(inner.into_inner().unwrap().to_string(), "down");
+}
+
+#[tokio::test(start_paused = true)]
+async fn successes_into_a_window_of_successes_still_reach_listeners() {
+    use bulwark::circuit_breaker::Event;
+    use std::sync::{Arc, Mutex};
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&recorded);
+    let b = breaker(small().on_event(move |e| {
+        if let Event::Recorded { outcome, slow, .. } = e {
+            seen.lock().unwrap().push((*outcome, *slow));
+        }
+    }));
+    // The window is full of successes after four: the later ones write nothing to it.
+    for _ in 0..10 {
+        succeed(&b).await.unwrap();
+    }
+    let _ = fail(&b).await;
+    let recorded = recorded.lock().unwrap().clone();
+    let mut expected = vec![(Verdict::Success, false); 10];
+    expected.push((Verdict::Failure, false));
+    assert_eq!(recorded, expected);
+    let m = b.metrics();
+    assert_eq!((m.calls, m.failures), (4, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_after_a_failure_resets_the_run_in_a_window_of_one() {
+    let b = breaker(
+        CircuitBreaker::builder()
+            .count_window(1)
+            .no_failure_rate_threshold()
+            .consecutive_failures(2),
+    );
+    for _ in 0..3 {
+        succeed(&b).await.unwrap();
+    }
+    let _ = fail(&b).await;
+    succeed(&b).await.unwrap();
+    succeed(&b).await.unwrap();
+    let _ = fail(&b).await;
+    assert_eq!(b.state(), State::Closed, "the success ended the run");
+    let _ = fail(&b).await;
+    assert_eq!(b.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_as_long_as_the_slow_threshold_is_not_slow() {
+    let b = breaker(
+        small()
+            .no_failure_rate_threshold()
+            .slow_call_threshold(Duration::from_millis(100), 0.5),
+    );
+    // `advance` moves the paused clock by exactly its duration (a sleep may round up).
+    let lasting = |d| {
+        move || async move {
+            advance(d).await;
+            Ok::<_, io::Error>(())
+        }
+    };
+    b.run(lasting(Duration::from_millis(100))).await.unwrap();
+    assert_eq!(b.metrics().slow_calls, 0, "exactly the threshold");
+    b.run(lasting(Duration::from_nanos(100_000_001)))
+        .await
+        .unwrap();
+    assert_eq!(b.metrics().slow_calls, 1, "past the threshold");
 }
