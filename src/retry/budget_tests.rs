@@ -225,11 +225,23 @@ fn budgets_used_in_turn_on_one_thread_keep_their_own_buckets() {
     short.deposit(short.state.start + ms(500)); // short's epoch 5, not long's 0
     long.deposit(long.state.start + ms(600));
     // short's request of epoch 5 is live until epoch 15 (1.5 s), not until 1.0 s.
-    assert_eq!(short.state.metrics(short.state.start + ms(1_200)).requests, 1);
-    assert_eq!(short.state.metrics(short.state.start + ms(1_499)).requests, 1);
-    assert_eq!(short.state.metrics(short.state.start + ms(1_500)).requests, 0);
+    assert_eq!(
+        short.state.metrics(short.state.start + ms(1_200)).requests,
+        1
+    );
+    assert_eq!(
+        short.state.metrics(short.state.start + ms(1_499)).requests,
+        1
+    );
+    assert_eq!(
+        short.state.metrics(short.state.start + ms(1_500)).requests,
+        0
+    );
     assert_eq!(long.state.metrics(long.state.start + ms(9_999)).requests, 2);
-    assert_eq!(long.state.metrics(long.state.start + ms(10_000)).requests, 0);
+    assert_eq!(
+        long.state.metrics(long.state.start + ms(10_000)).requests,
+        0
+    );
 }
 
 /// A reading before the cached bucket (a clock read earlier on another thread, or before the
