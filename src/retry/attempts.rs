@@ -114,7 +114,7 @@ impl<D, O> Attempts<D, O> {
         now: impl FnOnce() -> Instant,
     ) -> Self {
         let mut stop_at = None;
-        if cfg.budget.is_some() || cfg.stop_retrying_after.is_some() {
+        if cfg.reads_clock {
             let now = now();
             if let Some(budget) = &cfg.budget {
                 budget.deposit(now);
