@@ -34,8 +34,9 @@ const UNIT: u128 = 1_000_000;
 /// 1 000 000), so fractional ratios are exact: a ratio of 0.3 over 100 requests allows 30 retries,
 /// not 33. The window is kept in 10 time buckets; the oldest bucket expires every `window / 10`.
 /// A request or retry counts in the bucket of the instant it was recorded at (the clock is read
-/// for each): each thread keeps the first and last instant of the bucket it last computed, so a
-/// reading that falls in the same bucket finds it with two comparisons instead of a division.
+/// for each): each thread keeps the instants that bound the bucket it last computed, so a reading
+/// that falls in the same bucket finds it with two comparisons instead of a subtraction of
+/// instants and a division, and lands in the bucket the computation would have given.
 ///
 /// ```
 /// use std::time::Duration;
