@@ -40,6 +40,8 @@ pub(crate) struct Tries<D> {
     max_attempts: u32,
     /// No attempt starts, and no wait ends, at or after this instant.
     stop_at: Option<Instant>,
+    /// The delays kept here (the saga's loops); the retry keeps its own (`next_delay_with`).
+    #[cfg_attr(not(feature = "saga"), allow(dead_code))]
     delays: Option<D>,
 }
 
@@ -95,13 +97,30 @@ impl<D: Iterator<Item = Duration>> Tries<D> {
     /// none follows. `hint` replaces the delays for this wait (an HTTP `Retry-After`, an open
     /// circuit); otherwise the next delay is drawn, `make` making the delays at the first draw.
     /// No wait is allowed to end at or past the time limit.
+    #[cfg_attr(not(feature = "saga"), allow(dead_code))]
     pub(crate) fn next_delay(&mut self, hint: Option<Duration>, make: impl FnOnce() -> D) -> Next {
+        let mut delays = self.delays.take();
+        let next = self.next_delay_with(&mut delays, hint, make);
+        self.delays = delays;
+        next
+    }
+}
+
+impl<X> Tries<X> {
+    /// [`next_delay`](Tries::next_delay) with the delays kept by the caller in `delays` (made
+    /// there by `make` at the first draw), for a caller that keeps them beside other state.
+    pub(crate) fn next_delay_with<D: Iterator<Item = Duration>>(
+        &mut self,
+        delays: &mut Option<D>,
+        hint: Option<Duration>,
+        make: impl FnOnce() -> D,
+    ) -> Next {
         if !self.attempts_left() {
             return Next::GiveUp(GiveUp::Attempts);
         }
         let delay = match hint {
             Some(delay) => delay,
-            None => match self.delays.get_or_insert_with(make).next() {
+            None => match delays.get_or_insert_with(make).next() {
                 Some(delay) => delay,
                 None => return Next::GiveUp(GiveUp::Attempts),
             },

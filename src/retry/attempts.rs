@@ -3,8 +3,10 @@
 
 use super::{Config, Event, GiveUpReason, RetryAfter, RetryReason, ShouldRetry};
 use crate::backoff::{GiveUp, MakeDelays, Next, Tries};
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// One attempt of a call, as [`Retry::run`](super::Retry::run) hands it to the closure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,13 +50,57 @@ pub(crate) enum Decision {
 /// The per-call state: the attempt core ([`Tries`]) and what the retry adds to it (the budget,
 /// the predicate, open circuits, events). No allocation, and no clock read unless a time limit
 /// or a budget needs one.
-pub(crate) struct Attempts<D> {
-    /// The delays are made (and boxed) at the first retry, so a call that succeeds at once never
-    /// touches the backoff, and its future stays small.
-    tries: Tries<Box<D>>,
+pub(crate) struct Attempts<D, O = ()> {
+    /// Counts the attempts and keeps the time limit; the delays are in `slow`.
+    tries: Tries<std::convert::Infallible>,
+    /// Made at the first retry, so a call that succeeds at once never touches the backoff, and
+    /// its future stays small and has one field to drop.
+    slow: SlowSlot<D, O>,
 }
 
-impl<D> Attempts<D> {
+/// `Option<Box<Slow>>` whose drop is one inlined test on the happy path (it holds `None`): the
+/// box, if any, is dropped out of line. Plain drop glue for the option is a call, whose
+/// prologue costs more than the test.
+struct SlowSlot<D, O>(ManuallyDrop<Option<Box<Slow<D, O>>>>);
+
+impl<D, O> Drop for SlowSlot<D, O> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            drop_slow(&mut self.0);
+        }
+    }
+}
+
+/// Drops the box of a call that retried (leaving `None`, so nothing is dropped twice).
+#[inline(never)]
+fn drop_slow<T>(slot: &mut Option<T>) {
+    drop(slot.take());
+}
+
+/// What only a call that retries needs: its delays, and (the standalone and tower doors) its
+/// timer, made at the first wait and reset for later ones, and the outcome `O` of the last
+/// attempt, kept while waiting.
+struct Slow<D, O> {
+    delays: Option<D>,
+    timer: Option<Pin<Box<Sleep>>>,
+    last: Option<O>,
+}
+
+impl<D, O> Slow<D, O> {
+    /// The one in `slot`, made (boxed) if there is none yet.
+    fn of(slot: &mut Option<Box<Self>>) -> &mut Self {
+        slot.get_or_insert_with(|| {
+            Box::new(Slow {
+                delays: None,
+                timer: None,
+                last: None,
+            })
+        })
+    }
+}
+
+impl<D, O> Attempts<D, O> {
     /// Starts a call: records it in the budget, and fixes the instant retrying stops.
     pub(crate) fn start<B, P, H>(cfg: &Config<B, P, H>) -> Self {
         Self::start_with(cfg, Instant::now)
@@ -68,7 +114,7 @@ impl<D> Attempts<D> {
         now: impl FnOnce() -> Instant,
     ) -> Self {
         let mut stop_at = None;
-        if cfg.budget.is_some() || cfg.stop_retrying_after.is_some() {
+        if cfg.reads_clock {
             let now = now();
             if let Some(budget) = &cfg.budget {
                 budget.deposit(now);
@@ -77,6 +123,7 @@ impl<D> Attempts<D> {
         }
         Self {
             tries: Tries::start_until(cfg.max_attempts, stop_at),
+            slow: SlowSlot(ManuallyDrop::new(None)),
         }
     }
 
@@ -143,9 +190,29 @@ impl<D> Attempts<D> {
     pub(crate) fn past_stop(&self) -> bool {
         self.tries.past_stop()
     }
+
+    /// The call's timer slot (for waits between attempts); the timer is made at the first wait.
+    pub(crate) fn timer(&mut self) -> &mut Option<Pin<Box<Sleep>>> {
+        &mut Slow::of(&mut self.slow.0).timer
+    }
+
+    /// Keeps the outcome of the last attempt while waiting for the next.
+    pub(crate) fn keep_last(&mut self, outcome: O) {
+        Slow::of(&mut self.slow.0).last = Some(outcome);
+    }
+
+    /// The outcome kept by [`keep_last`](Self::keep_last), taken.
+    pub(crate) fn take_last(&mut self) -> Option<O> {
+        self.slow.0.as_mut()?.last.take()
+    }
+
+    /// The call's timer if one was made.
+    pub(crate) fn timer_if_made(&mut self) -> Option<Pin<&mut Sleep>> {
+        self.slow.0.as_mut()?.timer.as_mut().map(|t| t.as_mut())
+    }
 }
 
-impl<D: Iterator<Item = Duration>> Attempts<D> {
+impl<D: Iterator<Item = Duration>, O> Attempts<D, O> {
     /// Decides after `outcome`: stop, or try again after a delay. Gives up (with an event) when
     /// the outcome is final or a limit is reached; the budget is checked by [`Self::commit`].
     #[inline]
@@ -203,9 +270,10 @@ impl<D: Iterator<Item = Duration>> Attempts<D> {
             self.give_up(cfg, GiveUpReason::NotRetryable);
             return Decision::Stop;
         }
+        let delays = &mut Slow::of(&mut self.slow.0).delays;
         let delay = match self
             .tries
-            .next_delay(hint, || Box::new(cfg.backoff.delays()))
+            .next_delay_with(delays, hint, || cfg.backoff.delays())
         {
             Next::RetryAfter(delay) => delay,
             Next::GiveUp(why) => {

@@ -33,6 +33,10 @@ const UNIT: u128 = 1_000_000;
 /// The arithmetic is integer (a request deposits `ratio × 1 000 000` units, a retry costs
 /// 1 000 000), so fractional ratios are exact: a ratio of 0.3 over 100 requests allows 30 retries,
 /// not 33. The window is kept in 10 time buckets; the oldest bucket expires every `window / 10`.
+/// A request or retry counts in the bucket of the instant it was recorded at (the clock is read
+/// for each): each thread keeps the instants that bound the bucket it last computed, so a reading
+/// that falls in the same bucket finds it with two comparisons instead of a subtraction of
+/// instants and a division, and lands in the bucket the computation would have given.
 ///
 /// ```
 /// use std::time::Duration;
@@ -54,6 +58,8 @@ pub struct RetryBudget {
 }
 
 struct State {
+    /// Tells budgets apart in a thread's cached bucket bounds (see [`Bounds`]).
+    id: u64,
     start: Instant,
     /// At least 1 ms (the window is at least 10 ms); u64 so the per-call division is cheap.
     bucket_nanos: u64,
@@ -96,12 +102,8 @@ impl Bucket {
 
 /// This thread's stripe: threads take stripes in turn as they first deposit.
 fn stripe() -> usize {
-    use std::cell::Cell;
     use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
     STRIPE.with(|s| {
         let mut i = s.get();
         if i == usize::MAX {
@@ -110,6 +112,24 @@ fn stripe() -> usize {
         }
         i
     })
+}
+
+/// The bounds of one bucket of one budget, as instants: every `now` with `from <= now < until`
+/// is in bucket epoch `epoch`. A pure function of the budget's start and bucket length, so a
+/// thread may keep the last one it computed and skip the division (and the subtraction of
+/// instants, the dearer part) for every later reading that falls in the same bucket: the epoch it
+/// gives is the one [`State::epoch_at`] would compute, whatever the thread or the clock.
+#[derive(Clone, Copy)]
+struct Bounds {
+    budget: u64,
+    epoch: u64,
+    from: Instant,
+    until: Instant,
+}
+
+std::thread_local! {
+    static STRIPE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    static BOUNDS: std::cell::Cell<Option<Bounds>> = const { std::cell::Cell::new(None) };
 }
 
 /// A snapshot of a [`RetryBudget`] over its current window.
@@ -152,16 +172,61 @@ impl RetryBudget {
 }
 
 impl State {
-    /// Brings the buckets up to `now`, clearing those that expired, and returns the current epoch.
-    fn advance(&self, now: Instant) -> u64 {
+    /// The bucket epoch of `now`: the time since `start` in whole buckets. Read from this
+    /// thread's cached [`Bounds`] when `now` falls in the bucket it describes.
+    #[inline]
+    fn epoch_at(&self, now: Instant) -> u64 {
+        if let Some(b) = BOUNDS.with(std::cell::Cell::get)
+            && b.budget == self.id
+            && b.from <= now
+            && now < b.until
+        {
+            return b.epoch;
+        }
+        self.compute_epoch(now)
+    }
+
+    /// [`epoch_at`](Self::epoch_at) computed, and its bucket's bounds cached for this thread.
+    #[inline(never)]
+    fn compute_epoch(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.start).as_nanos();
         // 584 years of nanoseconds fit in a u64; past that, the epoch stops moving.
         let since = u64::try_from(since).unwrap_or(u64::MAX);
         let epoch = since / self.bucket_nanos;
+        // The bucket's first instant (`epoch × bucket_nanos <= since`, so it fits in a u64) and
+        // the next bucket's. Past the 584 years, every later instant has this epoch too, so the
+        // bounds stay true; an instant before `start` (epoch 0) is never cached, only computed.
+        let from = self
+            .start
+            .checked_add(Duration::from_nanos(epoch * self.bucket_nanos));
+        let until = from.and_then(|f| f.checked_add(Duration::from_nanos(self.bucket_nanos)));
+        if let (Some(from), Some(until)) = (from, until) {
+            BOUNDS.with(|c| {
+                c.set(Some(Bounds {
+                    budget: self.id,
+                    epoch,
+                    from,
+                    until,
+                }));
+            });
+        }
+        epoch
+    }
+
+    /// Brings the buckets up to `now`, clearing those that expired, and returns the current epoch.
+    #[inline]
+    fn advance(&self, now: Instant) -> u64 {
+        let epoch = self.epoch_at(now);
         let current = self.current.load(Ordering::Acquire);
         if epoch <= current {
             return current;
         }
+        self.rotate_to(epoch)
+    }
+
+    /// Clears the buckets that expired between the current epoch and `epoch`, under the lock.
+    #[inline(never)]
+    fn rotate_to(&self, epoch: u64) -> u64 {
         let _guard = self.rotate.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.current.load(Ordering::Acquire);
         if epoch > current {
@@ -242,6 +307,12 @@ pub struct RetryBudgetBuilder {
     pub(super) window: Duration,
 }
 
+/// A new budget's id, never reused while the process runs (a u64 counter does not wrap).
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl RetryBudgetBuilder {
     /// Retries allowed as a share of the requests in the window, from 0 to 1 (0.2 unless set):
     /// `0.2` allows one retry per five requests, `1.0` one per request. Exact to six decimals.
@@ -273,6 +344,7 @@ impl RetryBudgetBuilder {
         let (deposit, reserve) = self.units()?;
         Ok(RetryBudget {
             state: Arc::new(State {
+                id: next_id(),
                 start: Instant::now(),
                 bucket_nanos: u64::try_from(self.window.as_nanos() / BUCKETS as u128)
                     .unwrap_or(u64::MAX),

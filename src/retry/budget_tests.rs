@@ -213,3 +213,49 @@ fn more_threads_than_stripes_each_deposit_once() {
     });
     assert_eq!(b.state.metrics(now).requests, 8 * STRIPES as u64 + 8);
 }
+
+/// Each thread caches the bounds of the last bucket it computed; a budget with other bounds used
+/// on the same thread in between (another start and bucket length) does not take them for its own.
+#[test]
+fn budgets_used_in_turn_on_one_thread_keep_their_own_buckets() {
+    let long = budget(0.5, 0, 10 * SECOND); // buckets of 1 s
+    let short = budget(0.5, 0, SECOND); // buckets of 100 ms
+    let ms = Duration::from_millis;
+    long.deposit(long.state.start + ms(500)); // caches long's epoch 0, [0 s, 1 s)
+    short.deposit(short.state.start + ms(500)); // short's epoch 5, not long's 0
+    long.deposit(long.state.start + ms(600));
+    // short's request of epoch 5 is live until epoch 15 (1.5 s), not until 1.0 s.
+    assert_eq!(
+        short.state.metrics(short.state.start + ms(1_200)).requests,
+        1
+    );
+    assert_eq!(
+        short.state.metrics(short.state.start + ms(1_499)).requests,
+        1
+    );
+    assert_eq!(
+        short.state.metrics(short.state.start + ms(1_500)).requests,
+        0
+    );
+    assert_eq!(long.state.metrics(long.state.start + ms(9_999)).requests, 2);
+    assert_eq!(
+        long.state.metrics(long.state.start + ms(10_000)).requests,
+        0
+    );
+}
+
+/// A reading before the cached bucket (a clock read earlier on another thread, or before the
+/// budget's start) is computed, not given the cached epoch.
+#[test]
+fn a_reading_before_the_cached_bucket_is_computed() {
+    let b = budget(0.5, 0, 10 * SECOND);
+    let t0 = b.state.start;
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(2_500)), 2);
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(1_999)), 1);
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(2_000)), 2);
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(3_000)), 3);
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(2_999)), 2);
+    if let Some(before) = t0.checked_sub(Duration::from_secs(5)) {
+        assert_eq!(b.state.epoch_at(before), 0);
+    }
+}

@@ -279,6 +279,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
             }
             BudgetChoice::None => None,
         };
+        let reads_clock = budget.is_some() || self.stop_retrying_after.is_some();
         Ok(Retry {
             shared: Arc::new(Config {
                 max_attempts: self.max_attempts,
@@ -289,6 +290,7 @@ impl<B, P, H> RetryBuilder<B, P, H> {
                 hint: self.hint,
                 budget,
                 listeners: self.listeners.finish(),
+                reads_clock,
             }),
         })
     }

@@ -46,12 +46,9 @@ pin_project! {
     #[project = MachineProj]
     pub(super) struct Machine<M, Fut, D, O> {
         maker: M,
-        attempts: Attempts<D>,
-        // The outcome of the last attempt, kept while waiting: returned if no attempt follows.
-        last: Option<O>,
-        // Boxed, made at the first wait that needs it (then reset): it keeps the future small
-        // for the happy path.
-        sleep: Option<Pin<Box<Sleep>>>,
+        // With the outcome of the last attempt, kept while waiting: returned if no attempt
+        // follows.
+        attempts: Attempts<D, O>,
         #[pin]
         state: State<Fut>,
     }
@@ -67,12 +64,10 @@ pin_project! {
 }
 
 impl<M, Fut, D, O> Machine<M, Fut, D, O> {
-    pub(super) fn new(attempts: Attempts<D>, maker: M, first: Fut) -> Self {
+    pub(super) fn new(attempts: Attempts<D, O>, maker: M, first: Fut) -> Self {
         Self {
             maker,
             attempts,
-            last: None,
-            sleep: None,
             state: State::Attempting { future: first },
         }
     }
@@ -159,11 +154,11 @@ where
     if !this.attempts.commit(cfg, delay, reason, hinted) {
         return Err(outcome);
     }
-    *this.last = Some(outcome);
+    this.attempts.keep_last(outcome);
     if delay.is_zero() {
         this.state.set(State::Readying);
     } else {
-        crate::sleep::arm(this.sleep, after(delay));
+        crate::sleep::arm(this.attempts.timer(), after(delay));
         this.state.set(State::Sleeping);
     }
     Ok(delay)
@@ -182,20 +177,20 @@ where
     M: MakeAttempt<T, E, Future = Fut>,
 {
     if let StateProj::Sleeping = this.state.as_mut().project() {
-        if let Some(sleep) = this.sleep.as_mut() {
-            ready!(sleep.as_mut().poll(cx));
+        if let Some(sleep) = this.attempts.timer_if_made() {
+            ready!(sleep.poll(cx));
         }
         this.state.set(State::Readying);
     }
     match this.maker.poll_ready(cx) {
         Poll::Ready(Ok(())) => {}
         Poll::Ready(Err(error)) => {
-            *this.last = None;
+            this.attempts.take_last();
             return Poll::Ready(Err(Err(error)));
         }
         Poll::Pending => {
             if let Some(stop_at) = this.attempts.stop_at()
-                && let Some(timer) = stop_timer(this.sleep, stop_at)
+                && let Some(timer) = stop_timer(this.attempts.timer(), stop_at)
                 && timer.poll(cx).is_ready()
             {
                 return give_up(this, cfg, GiveUpReason::TimeUp).map(Err);
@@ -210,7 +205,7 @@ where
     let Some(future) = this.maker.make(attempt, this.attempts.may_retry()) else {
         return give_up(this, cfg, GiveUpReason::NoRequest).map(Err);
     };
-    *this.last = None;
+    this.attempts.take_last();
     this.state.set(State::Attempting { future });
     Poll::Ready(Ok(()))
 }
@@ -221,7 +216,7 @@ fn give_up<M, Fut, D, O, B, P, H>(
     cfg: &Config<B, P, H>,
     reason: GiveUpReason,
 ) -> Poll<O> {
-    match this.last.take() {
+    match this.attempts.take_last() {
         Some(outcome) => {
             this.attempts.give_up(cfg, reason);
             Poll::Ready(outcome)
@@ -269,8 +264,9 @@ where
 pin_project! {
     /// A call with retries, returned by [`Retry::run`](super::Retry::run).
     ///
-    /// Holds the attempt in flight inline: no allocation unless a retry waits (then one timer and
-    /// the backoff iterator are allocated, once per call).
+    /// Holds the attempt in flight inline: no allocation unless the call retries (then what a
+    /// retry needs, the backoff iterator and the outcome kept while waiting, is allocated once,
+    /// and a timer once at the first wait).
     /// Dropping it drops the attempt in flight (or the sleep) and makes no further attempt.
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<F, Fut, B, P, H>
@@ -430,7 +426,7 @@ where
 {
     pub(super) fn new(
         cfg: Arc<Config<B, P, H>>,
-        attempts: Attempts<B::Delays>,
+        attempts: Attempts<B::Delays, Result<S::Response, BoxError>>,
         again: Option<Again<S, Req, K>>,
         future: S::Future,
     ) -> Self {

@@ -54,6 +54,9 @@ pub(crate) struct Config<B, P, H> {
     pub(super) hint: H,
     pub(super) budget: Option<RetryBudget>,
     pub(super) listeners: Listeners<Event>,
+    /// Whether a call reads the clock when it starts: a budget or `stop_retrying_after` is set
+    /// (kept apart so that a call tests one flag, not both settings).
+    pub(super) reads_clock: bool,
 }
 
 impl Retry {
@@ -66,6 +69,7 @@ impl Retry {
 impl Default for Retry {
     /// A retry with the defaults of [`RetryBuilder`].
     fn default() -> Self {
+        let budget = RetryBudget::builder().build().ok();
         let shared = Config {
             max_attempts: 3,
             stop_retrying_after: None,
@@ -73,7 +77,8 @@ impl Default for Retry {
             backoff: Backoff::default(),
             predicate: OnError,
             hint: DefaultHint,
-            budget: RetryBudget::builder().build().ok(),
+            reads_clock: budget.is_some(),
+            budget,
             listeners: Listeners::new(&"retry").finish(),
         };
         Self {
@@ -126,6 +131,7 @@ impl<B, P, H> Retry<B, P, H> {
                 hint: f(&s.hint),
                 budget: s.budget.clone(),
                 listeners: s.listeners.clone(),
+                reads_clock: s.reads_clock,
             }),
         }
     }
@@ -164,6 +170,7 @@ impl<B: Clone, P: Clone, H: Clone> Clone for Config<B, P, H> {
             hint: self.hint.clone(),
             budget: self.budget.clone(),
             listeners: self.listeners.clone(),
+            reads_clock: self.reads_clock,
         }
     }
 }

@@ -200,12 +200,14 @@
 //! # Cost
 //!
 //! When the first attempt succeeds, a call allocates nothing (a test proves it): its state is
-//! inline in the future. The backoff iterator (with its random generator) and the timer are made
-//! at the first retry that needs them, boxed so the happy-path future stays small: a call that
-//! retries allocates them once. A call reads the clock once, at the start, only if a time limit or a
-//! budget is set, and the budget's deposit is one atomic add. Through the layer, each call copies
-//! the configuration (no shared reference count, unless a budget or listeners are set) and, when a
-//! retry may follow, clones the inner service and the request.
+//! inline in the future, and dropping it tests one pointer. What only a retry needs (the backoff
+//! iterator with its random generator, the outcome kept while waiting) is made at the first retry,
+//! in one box, and the timer at the first wait, so the happy-path future stays small: a call that
+//! retries allocates each once. A call reads the clock once, at the start, only if a time limit or
+//! a budget is set; the budget's deposit is then one atomic add (the bucket's bounds are cached per
+//! thread, see [`RetryBudget`]). Through the layer, each call's future holds a reference to its
+//! service's configuration (one reference count, not shared with services made by other `layer`
+//! calls) and, when a retry may follow, clones the inner service and the request.
 //! Each retry yields to the scheduler once, so attempts that fail at once with no delay between
 //! them cannot hold the thread.
 //!

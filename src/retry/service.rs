@@ -60,6 +60,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         let cfg = &self.retry.shared;
         let attempts = Attempts::start(cfg);

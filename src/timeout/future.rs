@@ -14,18 +14,30 @@ use tokio::time::{Instant, Sleep};
 pin_project! {
     /// A future bounded by a deadline, returned by [`Timeout::run`](super::Timeout::run).
     ///
-    /// The deadline is fixed when the future is created. The timer is armed only if the inner
-    /// future is still pending at its first poll, so a call that completes at once never touches
-    /// the runtime's timer. Dropping this future drops the inner future and the timer.
+    /// The deadline is fixed when the future is created: the instant of creation plus the
+    /// timeout. The timer is armed only if the inner future is still pending at its first poll,
+    /// so a call that completes at once never touches the runtime's timer (and never adds the
+    /// timeout to the instant: it keeps the start, and the timer's slot holds it until armed).
+    /// Dropping this future drops the inner future and the timer.
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<F> {
         #[pin]
         future: F,
         #[pin]
-        sleep: Option<Sleep>,
-        deadline: Option<Instant>,
+        timer: Timer,
         after: Duration,
         listeners: Listeners<Event>,
+    }
+}
+
+pin_project! {
+    /// The timer's slot: the start of the call until the timer is armed, then the timer.
+    #[project = TimerProj]
+    enum Timer {
+        Unarmed { start: Instant },
+        Armed { #[pin] sleep: Sleep },
+        // The deadline is too far in the future to represent: there is none.
+        Never,
     }
 }
 
@@ -35,8 +47,9 @@ impl<F> Run<F> {
     pub(crate) fn new(future: F, after: Duration, listeners: Listeners<Event>) -> Self {
         Self {
             future,
-            sleep: None,
-            deadline: Instant::now().checked_add(after),
+            timer: Timer::Unarmed {
+                start: Instant::now(),
+            },
             after,
             listeners,
         }
@@ -44,27 +57,24 @@ impl<F> Run<F> {
 
     /// The instant at which this future fails with [`Elapsed`], if it has one.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        match &self.timer {
+            Timer::Unarmed { start } => start.checked_add(self.after),
+            Timer::Armed { sleep } => Some(sleep.deadline()),
+            Timer::Never => None,
+        }
     }
 }
 
 impl<F: Future> Future for Run<F> {
     type Output = Result<F::Output, Elapsed>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Poll::Ready(out) = this.future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        let Some(deadline) = *this.deadline else {
-            return Poll::Pending;
-        };
-        if this.sleep.is_none() {
-            this.sleep.set(Some(tokio::time::sleep_until(deadline)));
-        }
-        if let Some(sleep) = this.sleep.as_pin_mut()
-            && sleep.poll(cx).is_ready()
-        {
+        if poll_timer(this.timer.as_mut(), *this.after, cx).is_ready() {
             let after = *this.after;
             this.listeners.emit(|name| Event::TimedOut {
                 name,
@@ -78,12 +88,29 @@ impl<F: Future> Future for Run<F> {
     }
 }
 
+/// Arms the timer at the first poll that needs it (at the start plus `after`), then polls it.
+#[inline(never)]
+fn poll_timer(mut timer: Pin<&mut Timer>, after: Duration, cx: &mut Context<'_>) -> Poll<()> {
+    if let TimerProj::Unarmed { start } = timer.as_mut().project() {
+        match start.checked_add(after) {
+            Some(deadline) => timer.set(Timer::Armed {
+                sleep: tokio::time::sleep_until(deadline),
+            }),
+            None => timer.set(Timer::Never),
+        }
+    }
+    match timer.project() {
+        TimerProj::Armed { sleep } => sleep.poll(cx),
+        _ => Poll::Pending,
+    }
+}
+
 impl<F> fmt::Debug for Run<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Run")
             .field("future", &std::any::type_name::<F>())
-            .field("deadline", &self.deadline)
-            .field("timer_armed", &self.sleep.is_some())
+            .field("deadline", &self.deadline())
+            .field("timer_armed", &matches!(self.timer, Timer::Armed { .. }))
             .finish()
     }
 }

@@ -87,7 +87,8 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        if std::mem::take(&mut self.ready.expired) {
+        if self.ready.expired {
+            self.ready.expired = false;
             let limit = self.config.backpressure_timeout.unwrap_or_default();
             return ResponseFuture::failed(Elapsed::readiness(
                 limit,

@@ -390,3 +390,20 @@ fn elapsed_display_is_short_and_lower_case() {
     let err = rt.block_on(async { svc.ready().await.unwrap().call(ms(50)).await.unwrap_err() });
     assert_eq!(err.to_string(), "timed out after 5ms");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_is_fixed_when_the_call_is_made_not_when_first_polled() {
+    let timeout = Timeout::new(ms(100));
+    let made = tokio::time::Instant::now();
+    let mut fut = pin!(timeout.run(sleep(ms(150))));
+    assert_eq!(fut.as_ref().get_ref().deadline(), Some(made + ms(100)));
+    // First polled 60 ms later: the timer is armed at the deadline fixed at the call.
+    advance(ms(60)).await;
+    assert!(poll!(fut.as_mut()).is_pending());
+    assert_eq!(fut.as_ref().get_ref().deadline(), Some(made + ms(100)));
+    advance(ms(39)).await;
+    assert!(poll!(fut.as_mut()).is_pending());
+    advance(ms(1)).await;
+    let err = poll!(fut.as_mut());
+    assert!(matches!(err, Poll::Ready(Err(e)) if e.after() == ms(100)));
+}
