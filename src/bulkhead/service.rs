@@ -90,7 +90,7 @@ where
     type Error = crate::BoxError;
     type Future = ResponseFuture<S, Req>;
 
-    #[inline]
+    #[inline(always)]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.backpressure {
             std::task::ready!(self.poll_reserve(cx));
