@@ -49,6 +49,7 @@ fn a_uniform_window_takes_no_position_for_a_like_call() {
         for flags in [SUCCESS, FAIL, SLOW_SUCCESS, SLOW_FAIL] {
             let w = CountWindow::new(4, generation);
             for i in 0..3 {
+                assert!(!w.skips(generation, flags), "not full yet");
                 w.record(generation, flags);
                 // Not full yet: every call takes a position.
                 assert_eq!(Position::of(w.cursor.load(Ordering::Relaxed)).index, i + 1);
@@ -59,6 +60,13 @@ fn a_uniform_window_takes_no_position_for_a_like_call() {
                 cursor & UNIFORM,
                 0,
                 "generation {generation}, flags {flags}"
+            );
+            assert!(w.skips(generation, flags));
+            assert!(!w.skips(generation, flags ^ FAILURE));
+            assert!(!w.skips(generation, flags ^ SLOW));
+            assert!(
+                w.skips(generation + 1, SUCCESS),
+                "another generation records nothing"
             );
             let ring: Vec<u64> = (0..4).map(|i| slot(&w, i)).collect();
             for _ in 0..10 {

@@ -145,6 +145,27 @@ async fn an_open_breaker_is_not_evicted_until_its_open_duration_ends() {
     assert!(keyed.contains("new"));
 }
 
+/// A breaker forced open stays forced open: never evicted, however long it has been idle.
+#[tokio::test(start_paused = true)]
+async fn a_breaker_forced_open_is_never_evicted() {
+    let keyed: Keyed<String, _> = Keyed::builder(breaker(Duration::from_secs(30)))
+        .max_keys(1)
+        .build()
+        .unwrap();
+    succeed(&keyed, "pinned").await.unwrap();
+    keyed.get("pinned").unwrap().force_open();
+    advance(Duration::from_secs(3600)).await;
+    assert!(matches!(
+        succeed(&keyed, "other").await,
+        Err(Error::TooManyKeys(_))
+    ));
+    assert_eq!(keyed.get("pinned").unwrap().state(), State::ForcedOpen);
+    // Once closed by hand, it may go like any other.
+    keyed.get("pinned").unwrap().reset();
+    succeed(&keyed, "other").await.unwrap();
+    assert!(!keyed.contains("pinned"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_evicted_key_that_comes_back_starts_fresh() {
     let keyed: Keyed<String, _> = Keyed::builder(breaker(Duration::from_secs(30)))
