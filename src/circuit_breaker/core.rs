@@ -77,7 +77,7 @@ pub(super) struct Transitions {
 }
 
 pub(super) const fn word(generation: u32, state: State) -> u64 {
-    ((generation as u64) << 8) | state_code(state)
+    ((generation as u64) << 8) + state_code(state)
 }
 
 const fn state_code(state: State) -> u64 {
