@@ -30,3 +30,29 @@ fn a_call_reads_the_clock_at_its_start_only_for_the_slow_call_rule() {
         .start_with(&mut ticket, || panic!("a disabled breaker times nothing"));
     assert_eq!(ticket.start, UNTIMED);
 }
+
+/// A success that finds the window full of successes still ends a run of failures counted in a
+/// row: the interleaving where failures have been counted but not yet written to the window (their
+/// threads are between the two steps) is replayed here by setting the count directly.
+#[test]
+fn a_success_into_a_uniform_window_still_ends_a_run_of_failures() {
+    let b = CircuitBreaker::builder()
+        .count_window(2)
+        .consecutive_failures(3)
+        .build()
+        .unwrap();
+    let core = b.core();
+    for _ in 0..2 {
+        let ticket = core.acquire(true).unwrap();
+        core.record(ticket, crate::classify::Verdict::Success);
+    }
+    let ticket = core.acquire(true).unwrap();
+    let tag = u64::from(ticket.generation) << 32;
+    core.consecutive.store(tag + 2, Ordering::Relaxed);
+    core.record(ticket, crate::classify::Verdict::Success);
+    assert_eq!(
+        core.consecutive.load(Ordering::Relaxed),
+        tag,
+        "the run is over"
+    );
+}
