@@ -13,9 +13,9 @@ impl Core {
     /// Records the outcome of a completed call.
     ///
     /// The steady state of a healthy closed circuit is decided inline: a success, timed by no
-    /// slow-call rule, that would change neither the consecutive-failure count nor the window
-    /// (see [`unchanged_by_success`](Self::unchanged_by_success)) records nothing, whatever the
-    /// state word says, so only its event remains to emit. Everything else is recorded out of line.
+    /// slow-call rule, that would change nothing (see
+    /// [`unchanged_by_success`](Self::unchanged_by_success)) records nothing, whatever the state
+    /// word says, so only its event remains to emit. Everything else is recorded out of line.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Verdict) {
         if outcome == Verdict::Success
@@ -32,17 +32,14 @@ impl Core {
     }
 
     /// Whether recording a success of the closed period `generation` (not slow) would write
-    /// nothing: the consecutive-failure count is off, already zero or of another generation, and
-    /// the window would skip the call ([`Window::skips`](super::window::Window::skips)). Then
+    /// nothing: there is no consecutive-failure count to end (the rule is off; with it on, every
+    /// success goes out of line, where ending a run is decided with the count itself), and the
+    /// window would skip the call ([`Window::skips`](super::window::Window::skips)). Then
     /// [`record_closed`](Self::record_closed) changes nothing and opens nothing, and the state word
     /// need not be read.
     #[inline]
     fn unchanged_by_success(&self, generation: u32) -> bool {
-        let consecutive_unchanged = self.config.consecutive_failures().is_none() || {
-            let current = self.consecutive.load(Ordering::Relaxed);
-            current == u64::from(generation) << 32 || current >> 32 != u64::from(generation)
-        };
-        consecutive_unchanged && self.window.skips(generation, OCCUPIED)
+        self.config.consecutive_failures().is_none() && self.window.skips(generation, OCCUPIED)
     }
 
     #[inline(never)]
@@ -103,9 +100,7 @@ impl Core {
             flags |= SLOW;
         }
         let counts = self.window.record(generation, || self.now(), flags);
-        if !trips || (counts.is_none() && consecutive == 0) {
-            // No rule can have been crossed: the window's totals did not change (or the call was
-            // a success, after which the rules are not checked) and no failure was counted in a row.
+        if !trips {
             return;
         }
         if let Some(reason) = self.trip_reason(counts, consecutive) {
