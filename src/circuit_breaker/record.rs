@@ -39,7 +39,7 @@ impl Core {
     /// need not be read.
     #[inline]
     fn unchanged_by_success(&self, generation: u32) -> bool {
-        self.config.consecutive_failures().is_none() && self.window.skips(generation, OCCUPIED)
+        self.config.consecutive_failures().is_none() && self.window.skips_success(generation)
     }
 
     #[inline(never)]

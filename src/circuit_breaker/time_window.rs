@@ -78,7 +78,8 @@ impl TimeWindow {
                 add(cell, epoch, self.count_bits);
             }
         }
-        (flags & (FAILURE | SLOW) != 0).then(|| self.counts(nanos))
+        // A failure or a slow call: any flag beside OCCUPIED.
+        (flags & !OCCUPIED != 0).then(|| self.counts(nanos))
     }
 
     /// The totals of the window ending at `nanos`.
@@ -125,16 +126,12 @@ fn add(cell: &AtomicU64, epoch: u64, count_bits: u32) {
     let count_mask = (1u64 << count_bits) - 1;
     let mut word = cell.load(Ordering::Relaxed);
     loop {
-        let cell_epoch = word >> count_bits;
-        let next = if cell_epoch == epoch {
-            if word & count_mask == count_mask {
-                return; // saturated
-            }
-            word + 1
-        } else if cell_epoch < epoch {
-            (epoch << count_bits) | 1
-        } else {
-            return; // the cell belongs to a later slice: this call was delayed, drop it
+        let next = match (word >> count_bits).cmp(&epoch) {
+            std::cmp::Ordering::Equal if word & count_mask == count_mask => return, // saturated
+            std::cmp::Ordering::Equal => word + 1,
+            std::cmp::Ordering::Less => (epoch << count_bits) + 1,
+            // The cell belongs to a later slice: this call was delayed, drop it.
+            std::cmp::Ordering::Greater => return,
         };
         match cell.compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => return,

@@ -59,18 +59,19 @@ impl Window {
         match self {
             Window::Count(w) => {
                 w.record(generation, flags);
-                (flags & (FAILURE | SLOW) != 0).then(|| w.counts(generation))
+                // A failure or a slow call: any flag beside OCCUPIED.
+                (flags & !OCCUPIED != 0).then(|| w.counts(generation))
             }
             Window::Time(w) => w.record(nanos(), flags),
         }
     }
 
-    /// Whether recording a call of `generation` with `flags` would write nothing and return no
+    /// Whether recording a success (not slow) of `generation` would write nothing and return no
     /// totals: true only for a count window that skips it (see [`CountWindow::skips`]).
     #[inline]
-    pub(crate) fn skips(&self, generation: u32, flags: u8) -> bool {
+    pub(crate) fn skips_success(&self, generation: u32) -> bool {
         match self {
-            Window::Count(w) => flags & (FAILURE | SLOW) == 0 && w.skips(generation, flags),
+            Window::Count(w) => w.skips(generation, OCCUPIED),
             Window::Time(_) => false,
         }
     }
