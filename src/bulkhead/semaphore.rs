@@ -69,8 +69,6 @@ struct Queue {
     max_concurrent: usize,
     /// Slots to take out of circulation (the limit was lowered below the slots held).
     debt: usize,
-    /// Whether `SLOW` is set in the word: only ever changed under the mutex.
-    slow: bool,
 }
 
 /// What joining the queue came to.
@@ -141,7 +139,6 @@ impl Semaphore {
                 waiters: Waiters::new(),
                 max_concurrent: permits,
                 debt: 0,
-                slow: false,
             }),
             max_concurrent: StdAtomicUsize::new(permits),
             debt: StdAtomicUsize::new(0),
@@ -208,7 +205,7 @@ impl Semaphore {
 
     /// Takes every free slot out of the word, pays the debt, grants slots to the oldest waiters,
     /// puts back what is left and sets the flag to `waiters or debt`. Called with the mutex held;
-    /// stops early (leaving the flag set) when `wakers` is full.
+    /// stops early when `wakers` is full (the flag stays set while waiters are left).
     fn distribute(&self, queue: &mut Queue, wakers: &mut Wakers) {
         // Takes the free slots and sets the flag in one step: a release that lands while this
         // runs sees the flag, so it takes the mutex and distributes its slot next.
@@ -226,14 +223,15 @@ impl Semaphore {
                 wakers.push(waker);
             }
         }
-        let slow = queue.debt > 0 || queue.waiters.any_waiting() || (free > 0 && wakers.is_full());
-        let (add, sub) = ((free << 1) | usize::from(slow), SLOW);
-        if add > sub {
-            self.word.fetch_add(add - sub, Ordering::Release);
-        } else if sub > add {
-            self.word.fetch_sub(sub - add, Ordering::Release);
-        }
-        queue.slow = slow;
+        // A pass stopped early (`wakers` full) with waiters left keeps the flag through them; with
+        // none left, the slots it puts back are free for anyone.
+        let slow = queue.debt > 0 || queue.waiters.any_waiting();
+        // The word holds `SLOW` plus the slots released since the swap: turning that `SLOW` into
+        // `free << 1` and the new flag is one addition of their difference, which may be negative
+        // (the atomic addition wraps, so adding `x - SLOW` modulo 2^64 subtracts when `x` is 0).
+        let settled = (free << 1) + usize::from(slow);
+        self.word
+            .fetch_add(settled.wrapping_sub(SLOW), Ordering::Release);
         self.debt.store(queue.debt, Ordering::Relaxed);
     }
 
@@ -242,7 +240,9 @@ impl Semaphore {
     /// its first [`Self::poll_wait`].
     pub(super) fn join(&self, max_queued: usize, now: impl FnOnce() -> Instant) -> Join {
         let mut queue = self.lock();
-        if !queue.slow && self.try_acquire() {
+        // With the mutex held the word's flag cannot change: a slot is taken here only when nobody
+        // waits and no debt is owed.
+        if self.try_acquire() {
             return Join::Admitted;
         }
         if queue.waiters.len() >= max_queued {
@@ -351,3 +351,7 @@ impl Semaphore {
         self.max_concurrent.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+#[path = "semaphore_tests.rs"]
+mod tests;

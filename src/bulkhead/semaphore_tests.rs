@@ -1,0 +1,210 @@
+//! The semaphore's word after each step, read directly: `free << 1 | SLOW`. A flag left set makes
+//! every later release take the mutex and a flag cleared too early loses a wake-up; neither shows
+//! in what one call observes, so these tests read the word itself.
+
+use super::{Join, ONE, SLOW, Semaphore, Wait};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Wake, Waker};
+use tokio::time::Instant;
+
+/// Counts its wake-ups.
+#[derive(Default)]
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting() -> (Arc<Count>, Waker) {
+    let count = Arc::new(Count::default());
+    (count.clone(), Waker::from(count))
+}
+
+fn word(s: &Semaphore) -> usize {
+    s.word.load(Ordering::SeqCst)
+}
+
+fn queued(s: &Semaphore) -> usize {
+    match s.join(usize::MAX, Instant::now) {
+        Join::Queued { key, .. } => key,
+        other => panic!("expected to queue, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_common_path_moves_only_the_free_count() {
+    let s = Semaphore::new(3);
+    assert_eq!(word(&s), 3 * ONE);
+    assert!(s.try_acquire());
+    assert!(s.try_acquire());
+    assert_eq!(word(&s), ONE);
+    s.release();
+    assert_eq!(word(&s), 2 * ONE);
+    assert_eq!(s.held(), 1);
+}
+
+#[test]
+fn joining_a_semaphore_with_a_free_slot_takes_it_without_reading_the_clock() {
+    let s = Semaphore::new(1);
+    let join = s.join(4, || panic!("the clock is read only to join the queue"));
+    assert_eq!(join, Join::Admitted);
+    assert_eq!(word(&s), 0);
+    assert_eq!(s.queued(), 0);
+}
+
+#[test]
+fn a_waiter_sets_the_flag_and_the_last_grant_clears_it() {
+    let s = Semaphore::new(1);
+    assert!(s.try_acquire());
+    let key = queued(&s);
+    assert_eq!(word(&s), SLOW, "a waiter in line sets the flag");
+    assert!(!s.try_acquire(), "nobody takes a slot past a waiter");
+    let (wakes, waker) = counting();
+    assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
+
+    s.release();
+    assert_eq!(
+        word(&s),
+        0,
+        "the slot went to the waiter and nobody is left: flag clear"
+    );
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert!(matches!(
+        s.poll_wait(key, &waker, false),
+        Wait::Admitted { since: Some(_) }
+    ));
+    assert_eq!(s.queued(), 0);
+    s.release();
+    assert_eq!(word(&s), ONE, "an ordinary release once nobody waits");
+}
+
+#[test]
+fn slots_left_after_the_waiters_are_granted_go_back_to_the_word_with_the_flag_clear() {
+    let s = Semaphore::new(0);
+    let keys: Vec<usize> = (0..3).map(|_| queued(&s)).collect();
+    assert_eq!(word(&s), SLOW);
+    s.set_max_concurrent(5);
+    assert_eq!(word(&s), 2 * ONE, "three granted, two free, nobody waiting");
+    for key in keys {
+        let (_, waker) = counting();
+        assert!(matches!(
+            s.poll_wait(key, &waker, false),
+            Wait::Admitted { .. }
+        ));
+    }
+    assert_eq!(s.held(), 3);
+}
+
+#[test]
+fn a_pass_that_fills_its_wakers_with_slots_left_hands_them_out_in_a_second_pass() {
+    // Eight wakers a pass: nine registered waiters and eleven slots.
+    let s = Semaphore::new(0);
+    let mut waiters = Vec::new();
+    for _ in 0..9 {
+        let key = queued(&s);
+        let (wakes, waker) = counting();
+        assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
+        waiters.push((key, wakes, waker));
+    }
+    s.set_max_concurrent(11);
+    assert_eq!(word(&s), 2 * ONE, "nine granted, two free, flag clear");
+    for (key, wakes, waker) in &waiters {
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            s.poll_wait(*key, waker, false),
+            Wait::Admitted { .. }
+        ));
+    }
+    // Exactly eight waiters and slots to spare: the first pass grants them all and stops full.
+    let s = Semaphore::new(0);
+    let mut waiters = Vec::new();
+    for _ in 0..8 {
+        let key = queued(&s);
+        let (wakes, waker) = counting();
+        assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
+        waiters.push((key, wakes));
+    }
+    s.set_max_concurrent(10);
+    assert_eq!(word(&s), 2 * ONE);
+    assert!(waiters.iter().all(|(_, w)| w.0.load(Ordering::SeqCst) == 1));
+    assert!(s.try_acquire() && s.try_acquire() && !s.try_acquire());
+}
+
+#[test]
+fn a_debt_keeps_the_flag_until_returned_slots_pay_it() {
+    let s = Semaphore::new(3);
+    assert!(s.try_acquire());
+    assert!(s.try_acquire());
+    // Three slots owed: the free one pays one at once, the two held are owed still.
+    s.set_max_concurrent(0);
+    assert_eq!(word(&s), SLOW, "a debt is owed: flag set, nothing free");
+    assert_eq!(s.held(), 2);
+    s.release();
+    assert_eq!(word(&s), SLOW, "one slot still owed");
+    s.release();
+    assert_eq!(
+        word(&s),
+        0,
+        "the release paid the last of the debt, and nothing is freed"
+    );
+    assert_eq!(s.held(), 0);
+    s.set_max_concurrent(2);
+    assert_eq!(word(&s), 2 * ONE);
+}
+
+#[test]
+fn raising_the_limit_pays_the_debt_before_freeing_slots() {
+    let s = Semaphore::new(4);
+    for _ in 0..4 {
+        assert!(s.try_acquire());
+    }
+    s.set_max_concurrent(1); // three owed
+    assert_eq!(word(&s), SLOW);
+    s.set_max_concurrent(3); // two of them forgiven: one owed, nothing free
+    assert_eq!(word(&s), SLOW);
+    s.release(); // pays the last
+    assert_eq!(word(&s), 0);
+    s.release();
+    assert_eq!(word(&s), ONE);
+    s.set_max_concurrent(6); // three more, no debt
+    assert_eq!(word(&s), 4 * ONE);
+    assert_eq!(s.held(), 2);
+}
+
+#[test]
+fn a_granted_waiter_that_meets_a_debt_pays_it_and_waits_again() {
+    let s = Semaphore::new(1);
+    assert!(s.try_acquire());
+    let key = queued(&s);
+    s.release(); // granted, not collected
+    assert_eq!(word(&s), 0);
+    s.set_max_concurrent(0); // the granted slot is now owed
+    assert_eq!(word(&s), SLOW);
+    let (_, waker) = counting();
+    assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
+    assert_eq!(word(&s), SLOW, "back in line: the flag stays");
+    assert_eq!(s.poll_wait(key, &waker, true), Wait::TimedOut);
+    assert_eq!(word(&s), 0, "nobody waits, nothing owed: flag clear");
+    assert_eq!(s.queued(), 0);
+}
+
+#[test]
+fn a_waiter_leaving_hands_its_granted_slot_on_or_back() {
+    let s = Semaphore::new(1);
+    assert!(s.try_acquire());
+    let first = queued(&s);
+    let second = queued(&s);
+    let (wakes, waker) = counting();
+    assert_eq!(s.poll_wait(second, &waker, false), Wait::Pending);
+    s.release(); // to `first`
+    assert_eq!(word(&s), SLOW, "`second` still waits");
+    s.abandon(first); // its slot goes to `second`
+    assert_eq!(word(&s), 0);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    s.abandon(second); // and back to the word
+    assert_eq!(word(&s), ONE);
+    assert_eq!(s.queued(), 0);
+}
