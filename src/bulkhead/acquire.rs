@@ -143,3 +143,31 @@ impl fmt::Debug for Acquire {
         f.debug_struct("Acquire").field("stage", &stage).finish()
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::super::Bulkhead;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    #[test]
+    fn debug_names_the_stage() {
+        let bulkhead = Bulkhead::builder()
+            .max_concurrent(1)
+            .max_queued(1)
+            .build()
+            .unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = pin!(bulkhead.acquire());
+        assert_eq!(format!("{first:?}"), r#"Acquire { stage: "start" }"#);
+        let Poll::Ready(Ok(permit)) = first.as_mut().poll(&mut cx) else {
+            panic!("a free slot admits at once");
+        };
+        assert_eq!(format!("{first:?}"), r#"Acquire { stage: "done" }"#);
+        let mut second = pin!(bulkhead.acquire());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(format!("{second:?}"), r#"Acquire { stage: "waiting" }"#);
+        drop(permit);
+    }
+}

@@ -179,7 +179,7 @@ impl Controller {
         let nanos = Instant::now()
             .saturating_duration_since(self.epoch)
             .as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
+        u64::try_from(nanos).unwrap_or(u64::MAX).saturating_add(1)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -245,3 +245,15 @@ fn the_mean_of_a_round_without_samples_is_zero() {
     assert_eq!(round.mean(), Duration::from_millis(20));
     assert_eq!(round.max_in_flight, 2);
 }
+
+#[test]
+fn debug_shows_the_algorithm_and_the_limit() {
+    let aimd = Aimd::builder().initial_limit(7).build().unwrap();
+    let controller = Controller::new(aimd.into());
+    let debug = format!("{controller:?}");
+    assert!(
+        debug.starts_with("Controller { algorithm: Aimd("),
+        "{debug}"
+    );
+    assert!(debug.ends_with(", limit: 7 }"), "{debug}");
+}
