@@ -208,3 +208,24 @@ fn a_waiter_leaving_hands_its_granted_slot_on_or_back() {
     assert_eq!(word(&s), ONE);
     assert_eq!(s.queued(), 0);
 }
+
+#[test]
+fn taking_and_returning_a_slot_while_nobody_waits_takes_no_lock() {
+    let s = Arc::new(Semaphore::new(1));
+    // The queue's mutex is held here throughout: a call that needed it would block.
+    let queue = s.lock();
+    let (done, finished) = std::sync::mpsc::channel();
+    let other = std::thread::spawn({
+        let s = Arc::clone(&s);
+        move || {
+            assert!(s.try_acquire());
+            s.release();
+            done.send(()).unwrap();
+        }
+    });
+    let result = finished.recv_timeout(std::time::Duration::from_secs(10));
+    drop(queue);
+    other.join().unwrap();
+    assert!(result.is_ok(), "the fast path waited for the queue's mutex");
+    assert_eq!(word(&s), ONE);
+}
