@@ -274,10 +274,10 @@ pub(crate) struct Permit {
 /// In `Permit::started`: a drop reports a completed call.
 const REPORT_ON_DROP: u64 = 1;
 
-/// The clock read of an adaptive permit: `now << 1 | REPORT_ON_DROP`.
+/// The clock read of an adaptive permit: `now << 1` with [`REPORT_ON_DROP`] in the low bit.
 #[inline(never)]
 fn start_clock(controller: &Controller) -> u64 {
-    (controller.now() << 1) | REPORT_ON_DROP
+    (controller.now() << 1) + REPORT_ON_DROP
 }
 
 impl Permit {
@@ -318,5 +318,37 @@ impl Drop for Permit {
             i.in_flight.decrement(1.0);
         }
         self.shared.semaphore.release();
+    }
+}
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::super::{Aimd, Bulkhead};
+    use std::time::Duration;
+
+    /// A permit held by something other than the bulkhead's own future (the pipeline's) reports
+    /// a completed call when dropped, timed from when it was taken.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_permit_reports_the_time_since_it_was_taken() {
+        let limit = Aimd::builder()
+            .initial_limit(10)
+            .backoff(0.5)
+            .latency_threshold(Duration::from_millis(10))
+            .build()
+            .unwrap();
+        let b = Bulkhead::builder().adaptive(limit).build().unwrap();
+        let quick = b.acquire().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(quick);
+        assert_eq!(
+            b.metrics().max_concurrent,
+            10,
+            "at the threshold is not a drop"
+        );
+        let slow = b.acquire().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(11)).await;
+        drop(slow);
+        assert_eq!(b.metrics().max_concurrent, 5, "over it is");
+        assert_eq!(b.metrics().in_flight, 0);
     }
 }

@@ -253,6 +253,15 @@ async fn a_slot_reserved_by_poll_ready_and_never_called_is_not_reported() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     svc.call(()).await.unwrap();
     assert!(changes.all().is_empty());
+    // And a call slower than the threshold is a drop, however long ago its slot was reserved.
+    let mut svc = b.layer().backpressure().layer(service_fn(|()| async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok::<_, BoxError>(())
+    }));
+    svc.ready().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    svc.call(()).await.unwrap();
+    assert_eq!(changes.all(), [(10, 9)]);
 }
 
 #[tokio::test(start_paused = true)]
