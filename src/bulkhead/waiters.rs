@@ -147,9 +147,10 @@ impl Waiters {
     /// Remembers the waker of a waiting node (cloned only if it would not wake the same task).
     pub(super) fn set_waker(&mut self, key: usize, waker: &Waker) {
         if let Some(node) = self.nodes.get_mut(key) {
-            match &node.waker {
-                Some(w) if w.will_wake(waker) => {}
-                _ => node.waker = Some(waker.clone()),
+            match &mut node.waker {
+                // `clone_from` keeps `w` when it would wake the same task.
+                Some(w) => w.clone_from(waker),
+                None => node.waker = Some(waker.clone()),
             }
         }
     }
@@ -176,5 +177,68 @@ impl Waiters {
             self.vacant = NIL;
         }
         turn
+    }
+}
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::{KEEP, Turn, Waiters};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+    use tokio::time::Instant;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_waiter_polled_from_another_task_is_woken_there() {
+        let mut waiters = Waiters::new();
+        let key = waiters.push_back(Instant::now());
+        let (first, second) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        waiters.set_waker(key, &Waker::from(first.clone()));
+        waiters.set_waker(key, &Waker::from(second.clone()));
+        let waker = waiters
+            .grant_first()
+            .expect("one waits")
+            .expect("a waker is set");
+        waker.wake();
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(waiters.turn(key), Turn::Granted);
+    }
+
+    /// Fills the slab with `n` nodes, then empties it; returns how many nodes it keeps.
+    fn kept_after(n: usize) -> usize {
+        let mut waiters = Waiters::new();
+        let keys: Vec<usize> = (0..n).map(|_| waiters.push_back(Instant::now())).collect();
+        for key in keys {
+            waiters.remove(key);
+        }
+        assert!(!waiters.any_waiting());
+        assert_eq!(waiters.len(), 0);
+        waiters.nodes.len()
+    }
+
+    #[test]
+    fn an_emptied_slab_of_more_than_keep_nodes_is_freed() {
+        assert_eq!(kept_after(1), 1);
+        assert_eq!(kept_after(KEEP), KEEP);
+        assert_eq!(kept_after(KEEP + 1), 0);
+        // And one freed starts afresh.
+        let mut waiters = Waiters::new();
+        let keys: Vec<usize> = (0..=KEEP)
+            .map(|_| waiters.push_back(Instant::now()))
+            .collect();
+        keys.into_iter().for_each(|k| {
+            waiters.remove(k);
+        });
+        assert_eq!(waiters.push_back(Instant::now()), 0);
     }
 }
