@@ -257,3 +257,43 @@ fn debug_shows_the_algorithm_and_the_limit() {
     );
     assert!(debug.ends_with(", limit: 7 }"), "{debug}");
 }
+
+/// One round of calls with a mean latency of `rtt_ms` and at most `in_flight` at once.
+fn round_of(rtt_ms: u64, in_flight: usize) -> Round {
+    let mut round = Round::default();
+    round.add(Duration::from_millis(rtt_ms), in_flight);
+    round
+}
+
+#[test]
+fn vegas_moves_only_outside_its_band_of_queued_calls() {
+    // A limit of 100: the band is alpha × 2 ..= beta × 2 calls queued, that is 25 ..= 50, and a
+    // step is 2. With a round's latency of 1 s, a no-load latency of 750, 500 and 250 ms puts
+    // exactly 25, 50 and 75 calls in the dependency's queue (binary fractions: no rounding).
+    let vegas = Vegas::builder()
+        .max_limit(1000)
+        .alpha(12.5)
+        .beta(25.0)
+        .build()
+        .unwrap();
+    let after = |no_load_ms: u64| {
+        vegas.after_round(100, &round_of(1000, 100), Duration::from_millis(no_load_ms))
+    };
+    assert_eq!(after(1000), 102, "nothing queued: grows");
+    assert_eq!(after(800), 102, "20 queued, below the band: grows");
+    assert_eq!(after(750), 100, "25 queued, the band's lower edge: stays");
+    assert_eq!(after(600), 100, "40 queued, inside the band: stays");
+    assert_eq!(after(500), 100, "50 queued, the band's upper edge: stays");
+    assert_eq!(after(250), 98, "75 queued, above the band: shrinks");
+}
+
+#[test]
+fn vegas_leaves_a_limit_less_than_half_used_as_it_is() {
+    let vegas = Vegas::builder().max_limit(1000).build().unwrap();
+    let flat = Duration::from_millis(100);
+    // Nothing queued (the latency is the no-load one): a limit of 10 used by five grows by one...
+    assert_eq!(vegas.after_round(10, &round_of(100, 5), flat), 11);
+    // ...and one used by four, less than half, stays; so does one after a round without samples.
+    assert_eq!(vegas.after_round(10, &round_of(100, 4), flat), 10);
+    assert_eq!(vegas.after_round(10, &Round::default(), flat), 10);
+}
