@@ -255,6 +255,11 @@ fn a_reading_before_the_cached_bucket_is_computed() {
     assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(2_000)), 2);
     assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(3_000)), 3);
     assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(2_999)), 2);
+    // Far before it, in the first bucket: the cached bounds are the bucket's own, not the
+    // window's start.
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(500)), 0);
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(9_000)), 9);
+    assert_eq!(b.state.epoch_at(t0 + Duration::from_millis(500)), 0);
     if let Some(before) = t0.checked_sub(Duration::from_secs(5)) {
         assert_eq!(b.state.epoch_at(before), 0);
     }

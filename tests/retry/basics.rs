@@ -331,3 +331,23 @@ fn a_budget_shows_its_ratio_and_window_and_takes_the_shortest_window() {
         "{debug}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_dropped_while_it_waits_releases_the_outcome_it_kept() {
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(fixed(1000 * MS))
+        .build()
+        .unwrap();
+    let error = Arc::new("refused");
+    let call = retry.run(|_| {
+        let error = Arc::clone(&error);
+        async move { Err::<(), _>(error) }
+    });
+    let mut call = Box::pin(call);
+    // The first attempt fails: its error is kept while the retry sleeps before the second.
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    assert_eq!(Arc::strong_count(&error), 2);
+    drop(call);
+    assert_eq!(Arc::strong_count(&error), 1, "the kept error was leaked");
+}
