@@ -184,3 +184,20 @@ impl<F> fmt::Debug for HintOr<F> {
             .finish()
     }
 }
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::HintOr;
+
+    #[test]
+    fn hint_or_debug_names_the_hint_type() {
+        fn no_hint(_: &Result<(), ()>) -> Option<std::time::Duration> {
+            None
+        }
+        let debug = format!("{:?}", HintOr::new(no_hint));
+        assert!(
+            debug.starts_with("HintOr(\"") && debug.contains("no_hint"),
+            "{debug}"
+        );
+    }
+}
