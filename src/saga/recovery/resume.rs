@@ -50,13 +50,15 @@ pub(crate) fn restore<I>(
         }
         let maybe = record.may_have_taken_effect;
         restored.attempts[i] = record.attempts;
+        // Every kind of progress named (no wildcard): a new one must be given its status here.
         restored.status[i] = match record.action {
             Progress::Completed => Status::Completed,
+            // Whatever the record says, an attempt whose end is not logged may have taken effect.
             Progress::InFlight => Status::FailedMaybe,
             Progress::Retrying if maybe => Status::WaitingMaybe,
             Progress::Retrying => Status::Waiting,
-            _ if maybe => Status::FailedMaybe,
-            _ => Status::Failed,
+            Progress::NotStarted | Progress::Failed if maybe => Status::FailedMaybe,
+            Progress::NotStarted | Progress::Failed => Status::Failed,
         };
         match record.compensation {
             Progress::Completed => restored.status[i] = Status::Undone,
