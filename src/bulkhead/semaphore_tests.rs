@@ -98,17 +98,23 @@ fn slots_left_after_the_waiters_are_granted_go_back_to_the_word_with_the_flag_cl
     assert_eq!(s.held(), 3);
 }
 
+/// `n` waiters in line, each with its waker registered (and counting its wake-ups).
+fn registered(s: &Semaphore, n: usize) -> Vec<(usize, Arc<Count>, Waker)> {
+    (0..n)
+        .map(|_| {
+            let key = queued(s);
+            let (wakes, waker) = counting();
+            assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
+            (key, wakes, waker)
+        })
+        .collect()
+}
+
 #[test]
 fn a_pass_that_fills_its_wakers_with_slots_left_hands_them_out_in_a_second_pass() {
     // Eight wakers a pass: nine registered waiters and eleven slots.
     let s = Semaphore::new(0);
-    let mut waiters = Vec::new();
-    for _ in 0..9 {
-        let key = queued(&s);
-        let (wakes, waker) = counting();
-        assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
-        waiters.push((key, wakes, waker));
-    }
+    let waiters = registered(&s, 9);
     s.set_max_concurrent(11);
     assert_eq!(word(&s), 2 * ONE, "nine granted, two free, flag clear");
     for (key, wakes, waker) in &waiters {
@@ -120,16 +126,14 @@ fn a_pass_that_fills_its_wakers_with_slots_left_hands_them_out_in_a_second_pass(
     }
     // Exactly eight waiters and slots to spare: the first pass grants them all and stops full.
     let s = Semaphore::new(0);
-    let mut waiters = Vec::new();
-    for _ in 0..8 {
-        let key = queued(&s);
-        let (wakes, waker) = counting();
-        assert_eq!(s.poll_wait(key, &waker, false), Wait::Pending);
-        waiters.push((key, wakes));
-    }
+    let waiters = registered(&s, 8);
     s.set_max_concurrent(10);
     assert_eq!(word(&s), 2 * ONE);
-    assert!(waiters.iter().all(|(_, w)| w.0.load(Ordering::SeqCst) == 1));
+    assert!(
+        waiters
+            .iter()
+            .all(|(_, w, _)| w.0.load(Ordering::SeqCst) == 1)
+    );
     assert!(s.try_acquire() && s.try_acquire() && !s.try_acquire());
 }
 

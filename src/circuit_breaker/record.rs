@@ -34,7 +34,8 @@ impl Core {
     /// Whether recording a success of the closed period `generation` (not slow) would write
     /// nothing: there is no consecutive-failure count to end (the rule is off; with it on, every
     /// success goes out of line, where ending a run is decided with the count itself), and the
-    /// window would skip the call ([`Window::skips`](super::window::Window::skips)). Then
+    /// window would skip the call
+    /// ([`Window::skips_success`](super::window::Window::skips_success)). Then
     /// [`record_closed`](Self::record_closed) changes nothing and opens nothing, and the state word
     /// need not be read.
     #[inline]
