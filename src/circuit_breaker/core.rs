@@ -19,19 +19,45 @@ use super::window::{Counts, Window};
 use super::{CircuitOpen, State};
 use crate::backoff::Delays;
 use crate::event::Listeners;
+use std::num::NonZeroU64;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// What an admitted call is allowed to do; moved into the call's guard. Sixteen bytes, so that
-/// the guards and futures carrying it move in few instructions.
+/// What an admitted call is allowed to do; moved into the call's guard.
+///
+/// Two whole words: the generation and the mode share one (`generation (32) | mode code (8)`,
+/// never zero, so `Option<Ticket>` stays two words). A ticket written field by field in narrower
+/// stores and then read back as a word stalls the store-forwarding of the CPU on every call; two
+/// word-sized fields are written and read the same way.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
     /// When the call started, in [`Core::now`]'s nanoseconds, or [`UNTIMED`] when no slow-call
     /// rule asked for the time.
     pub(super) start: u64,
-    pub(super) generation: u32,
-    pub(super) mode: Mode,
+    tag: NonZeroU64,
+}
+
+impl Ticket {
+    #[inline]
+    pub(super) fn new(generation: u32, mode: Mode) -> Self {
+        let raw = (u64::from(generation) << 8) | u64::from(mode.code());
+        Self {
+            start: UNTIMED,
+            tag: NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX),
+        }
+    }
+
+    /// The period the call was admitted in.
+    #[inline]
+    pub(super) fn generation(self) -> u32 {
+        (self.tag.get() >> 8) as u32
+    }
+
+    #[inline]
+    pub(super) fn mode(self) -> Mode {
+        Mode::from_code(self.tag.get() as u8)
+    }
 }
 
 /// A ticket's `start` when the call was not timed (no slow-call rule when it started).
@@ -45,6 +71,27 @@ pub(super) enum Mode {
     Probe,
     /// Disabled: nothing is recorded.
     Pass,
+}
+
+impl Mode {
+    /// The mode's code in a [`Ticket`]: never zero.
+    const fn code(self) -> u8 {
+        match self {
+            Self::Record { trips: true } => 1,
+            Self::Record { trips: false } => 2,
+            Self::Probe => 3,
+            Self::Pass => 4,
+        }
+    }
+
+    const fn from_code(code: u8) -> Self {
+        match code {
+            1 => Self::Record { trips: true },
+            2 => Self::Record { trips: false },
+            3 => Self::Probe,
+            _ => Self::Pass,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -207,11 +254,10 @@ impl Core {
     pub(crate) fn acquire(&self, report: bool) -> Result<Ticket, CircuitOpen> {
         let current = self.state.load(Ordering::Acquire);
         if state_of(current) == State::Closed {
-            return Ok(Ticket {
-                generation: generation_of(current),
-                mode: Mode::Record { trips: true },
-                start: UNTIMED,
-            });
+            return Ok(Ticket::new(
+                generation_of(current),
+                Mode::Record { trips: true },
+            ));
         }
         self.acquire_from(current, report)
     }
@@ -257,11 +303,7 @@ impl Core {
                     }
                 },
             };
-            return Ok(Ticket {
-                generation,
-                mode,
-                start: UNTIMED,
-            });
+            return Ok(Ticket::new(generation, mode));
         }
     }
 
@@ -294,7 +336,7 @@ impl Core {
     /// needs the time). An instant before the breaker was built counts from its building.
     #[inline]
     pub(crate) fn start_with(&self, ticket: &mut Ticket, now: impl FnOnce() -> Instant) {
-        if self.config.slow_call_on() && ticket.mode != Mode::Pass {
+        if self.config.slow_call_on() && ticket.mode() != Mode::Pass {
             ticket.start = self.nanos_at(now());
         }
     }

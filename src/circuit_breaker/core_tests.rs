@@ -24,7 +24,7 @@ fn a_call_reads_the_clock_at_its_start_only_for_the_slow_call_rule() {
 
     timed.disable();
     let mut ticket = timed.core().acquire(true).unwrap();
-    assert_eq!(ticket.mode, Mode::Pass);
+    assert_eq!(ticket.mode(), Mode::Pass);
     timed
         .core()
         .start_with(&mut ticket, || panic!("a disabled breaker times nothing"));
@@ -47,7 +47,7 @@ fn a_success_into_a_uniform_window_still_ends_a_run_of_failures() {
         core.record(ticket, crate::classify::Verdict::Success);
     }
     let ticket = core.acquire(true).unwrap();
-    let tag = u64::from(ticket.generation) << 32;
+    let tag = u64::from(ticket.generation()) << 32;
     core.consecutive.store(tag + 2, Ordering::Relaxed);
     core.record(ticket, crate::classify::Verdict::Success);
     assert_eq!(
@@ -55,4 +55,23 @@ fn a_success_into_a_uniform_window_still_ends_a_run_of_failures() {
         tag,
         "the run is over"
     );
+}
+
+#[test]
+fn a_ticket_keeps_its_generation_and_mode_in_two_words() {
+    let modes = [
+        Mode::Record { trips: true },
+        Mode::Record { trips: false },
+        Mode::Probe,
+        Mode::Pass,
+    ];
+    for generation in [0, 1, 0xff, 0x1_0000, u32::MAX - 1, u32::MAX] {
+        for mode in modes {
+            let ticket = Ticket::new(generation, mode);
+            assert_eq!(ticket.generation(), generation);
+            assert_eq!(ticket.mode(), mode);
+            assert_eq!(ticket.start, UNTIMED);
+        }
+    }
+    assert_eq!(std::mem::size_of::<Option<Ticket>>(), 16);
 }

@@ -20,8 +20,8 @@ impl Core {
     pub(crate) fn record(&self, ticket: Ticket, outcome: Verdict) {
         if outcome == Verdict::Success
             && ticket.start == UNTIMED
-            && matches!(ticket.mode, Mode::Record { .. })
-            && self.unchanged_by_success(ticket.generation)
+            && matches!(ticket.mode(), Mode::Record { .. })
+            && self.unchanged_by_success(ticket.generation())
         {
             if self.listeners.is_active() {
                 self.emit_recorded(outcome, false);
@@ -60,13 +60,13 @@ impl Core {
                 Duration::from_nanos(self.now().saturating_sub(ticket.start)) > limit
             });
         let slow = slow && outcome != Verdict::Ignored;
-        match ticket.mode {
+        match ticket.mode() {
             Mode::Pass => return,
             Mode::Probe => {
                 let counted = (outcome != Verdict::Ignored).then_some((outcome, slow));
-                self.finish_probe(ticket.generation, counted);
+                self.finish_probe(ticket.generation(), counted);
             }
-            Mode::Record { trips } => self.record_closed(ticket.generation, trips, outcome, slow),
+            Mode::Record { trips } => self.record_closed(ticket.generation(), trips, outcome, slow),
         }
         if self.listeners.is_active() {
             self.emit_recorded(outcome, slow);
@@ -75,7 +75,7 @@ impl Core {
 
     /// Gives back the ticket of a call dropped before it completed.
     pub(crate) fn release(&self, ticket: Ticket) {
-        match ticket.mode {
+        match ticket.mode() {
             Mode::Record { .. } if self.config.dropped() == DroppedCall::Failure => {
                 self.record(ticket, Verdict::Failure);
             }
