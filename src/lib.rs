@@ -269,6 +269,8 @@ mod name;
 mod sleep;
 #[cfg(any(feature = "bulkhead", feature = "rate-limit"))]
 mod start;
+#[cfg(any(feature = "bulkhead", feature = "circuit-breaker"))]
+mod stripe;
 
 pub use builder::ServiceBuilderExt;
 pub use config_error::ConfigError;

@@ -22,46 +22,13 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
-/// Aligns its content to its own pair of cache lines, so that writes to one `Padded` never
-/// invalidate the line of another (adjacent-line prefetch makes 128 bytes the safe figure).
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-/// How many stripes a breaker's striped counters have: a power of two, twice the available
-/// parallelism, between 2 and 64.
-#[cfg(not(bulwark_loom))]
-pub(crate) fn stripe_count() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(4, usize::from);
-    (cpus * 2).next_power_of_two().clamp(2, 64)
-}
-
-/// Under loom, two stripes keep the model small (and every thread writes stripe 0).
-#[cfg(bulwark_loom)]
-pub(crate) fn stripe_count() -> usize {
-    2
-}
+pub(crate) use crate::stripe::{Padded, stripe_count};
 
 /// The stripe the current thread writes to, below `stripes` (a power of two).
-///
-/// Threads are numbered in the order they first touch any breaker, so the worker threads of a
-/// runtime land on distinct stripes until there are more threads than stripes.
 #[cfg(not(bulwark_loom))]
 #[inline]
 pub(crate) fn stripe(stripes: usize) -> usize {
-    use std::sync::atomic::AtomicUsize;
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static ORDINAL: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    ORDINAL.with(|n| *n) & (stripes - 1)
+    crate::stripe::ordinal() & (stripes - 1)
 }
 
 /// Under loom every thread shares stripe 0: the case where writers do collide.
