@@ -1,12 +1,11 @@
 //! Admission: the future that takes a slot, waiting in the bounded queue if it must.
 
 use super::semaphore::{Join, Wait};
-use super::state::{Permit, Shared};
+use super::state::{Lane, Permit, Shared};
 use super::{BulkheadFull, Event};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Sleep;
@@ -15,7 +14,8 @@ use tokio::time::Sleep;
 /// queue, at most `max_wait`. Nothing happens until the first poll. Dropping it while it waits
 /// leaves the queue at once (handing on a slot it was granted but had not collected).
 pub(crate) struct Acquire {
-    shared: Arc<Shared>,
+    /// The lane of the thread the call started on.
+    lane: Lane,
     stage: Stage,
 }
 
@@ -32,32 +32,32 @@ enum Stage {
 }
 
 impl Acquire {
-    pub(super) fn new(shared: Arc<Shared>) -> Self {
+    pub(super) fn new(lane: Lane) -> Self {
         Self {
-            shared,
+            lane,
             stage: Stage::Start,
         }
     }
 
     /// Joins the queue, if there is room.
     fn join(&mut self) -> Result<Option<Permit>, BulkheadFull> {
-        match self.shared.join() {
+        match self.lane.join() {
             Join::Admitted => {
-                self.shared.emit_admitted(Duration::ZERO);
-                Ok(Some(self.shared.permit()))
+                self.lane.emit_admitted(Duration::ZERO);
+                Ok(Some(Shared::permit(&self.lane)))
             }
             Join::Full => Err(reject(
-                &self.shared,
-                BulkheadFull::queue_full(self.shared.name()),
+                &self.lane,
+                BulkheadFull::queue_full(self.lane.name()),
             )),
             Join::Queued { key, queued, since } => {
                 let timer = self
-                    .shared
+                    .lane
                     .max_wait()
                     .and_then(|w| since.checked_add(w))
                     .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
                 self.stage = Stage::Waiting { key, timer };
-                self.shared
+                self.lane
                     .listeners
                     .emit(|name| Event::Queued { name, queued });
                 Ok(None)
@@ -72,7 +72,7 @@ impl Future for Acquire {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let Stage::Start = this.stage {
-            if let Some(permit) = this.shared.try_admit() {
+            if let Some(permit) = Shared::try_admit(&this.lane, this.lane.home()) {
                 this.stage = Stage::Done;
                 return Poll::Ready(Ok(permit));
             }
@@ -96,19 +96,16 @@ impl Future for Acquire {
             .as_mut()
             .is_some_and(|t| t.as_mut().poll(cx).is_ready());
         let key = *key;
-        let result = match this.shared.poll_wait(key, cx.waker(), timed_out) {
+        let result = match this.lane.poll_wait(key, cx.waker(), timed_out) {
             Wait::Pending => return Poll::Pending,
             Wait::Admitted { since } => {
-                this.shared
+                this.lane
                     .emit_admitted(since.map_or(Duration::ZERO, |s| s.elapsed()));
-                Ok(this.shared.permit())
+                Ok(Shared::permit(&this.lane))
             }
             Wait::TimedOut => Err(reject(
-                &this.shared,
-                BulkheadFull::timed_out(
-                    this.shared.max_wait().unwrap_or_default(),
-                    this.shared.name(),
-                ),
+                &this.lane,
+                BulkheadFull::timed_out(this.lane.max_wait().unwrap_or_default(), this.lane.name()),
             )),
         };
         this.stage = Stage::Done;
@@ -119,7 +116,7 @@ impl Future for Acquire {
 impl Drop for Acquire {
     fn drop(&mut self) {
         if let Stage::Waiting { key, .. } = self.stage {
-            self.shared.abandon(key);
+            self.lane.abandon(key);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The builder of a [`Bulkhead`].
 
-use super::state::{Shared, check_max_concurrent};
+use super::state::{Lanes, Shared, check_max_concurrent};
 use super::{AdaptiveLimit, Bulkhead, Event};
 use crate::event::Listeners;
 use crate::{ConfigError, Name};
@@ -128,9 +128,10 @@ impl Builder {
             self.max_wait,
             self.listeners.finish(),
             self.adaptive,
+            crate::stripe::stripe_count(),
         );
         Ok(Bulkhead {
-            shared: Arc::new(shared),
+            lanes: Arc::new(Lanes::new(shared)),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The bulkhead handle: the standalone door (`run`) and the source of tower layers.
 
 use super::acquire::Acquire;
-use super::state::Shared;
+use super::state::Lanes;
 use super::{Builder, BulkheadLayer, Metrics, Run};
 use crate::ConfigError;
 use std::fmt;
@@ -34,7 +34,7 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Bulkhead {
-    pub(super) shared: Arc<Shared>,
+    pub(super) lanes: Arc<Lanes>,
 }
 
 impl Bulkhead {
@@ -45,7 +45,7 @@ impl Bulkhead {
 
     /// The bulkhead's [name](Builder::name).
     pub fn name(&self) -> &crate::Name {
-        self.shared.listeners.name()
+        self.lanes.listeners.name()
     }
 
     /// Runs the future `f` returns in a slot of this bulkhead.
@@ -74,7 +74,7 @@ impl Bulkhead {
     #[cfg(feature = "keyed")]
     pub(crate) fn fresh(&self) -> Self {
         Self {
-            shared: Arc::new(self.shared.fresh()),
+            lanes: Arc::new(Lanes::new(self.lanes.fresh())),
         }
     }
 
@@ -97,12 +97,12 @@ impl Bulkhead {
     /// [`ConfigError`] if `n` is 0 or above `usize::MAX >> 3`; the limit is then
     /// left as it was.
     pub fn set_max_concurrent(&self, n: usize) -> Result<(), ConfigError> {
-        self.shared.set_max_concurrent(n)
+        self.lanes.set_max_concurrent(n)
     }
 
     /// Changes how many calls may wait; the calls already waiting keep their place.
     pub fn set_max_queued(&self, n: usize) {
-        self.shared.set_max_queued(n);
+        self.lanes.set_max_queued(n);
     }
 
     /// A snapshot of the bulkhead's counters and limits. Cheap: a few atomic loads.
@@ -110,11 +110,11 @@ impl Bulkhead {
     /// The fields are read one by one while calls come and go, so under load they may not add up
     /// exactly at one instant.
     pub fn metrics(&self) -> Metrics {
-        self.shared.metrics()
+        self.lanes.metrics()
     }
 
     pub(crate) fn acquire(&self) -> Acquire {
-        Acquire::new(Arc::clone(&self.shared))
+        Acquire::new(Arc::clone(self.lanes.home()))
     }
 }
 

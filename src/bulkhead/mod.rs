@@ -207,10 +207,12 @@
 //!
 //! # Cost
 //!
-//! A call that finds a free slot (and nobody waiting) costs one compare-and-swap on the
-//! bulkhead's state word, one reference count, and on release one atomic add: no lock, no heap
-//! allocation, no clock read, so calls on many threads contend only for that word. The queue's
-//! mutex is taken only when every slot is taken or somebody waits. A call that has to wait reads
+//! A call that finds a free slot (and nobody waiting) costs one compare-and-swap, one reference
+//! count, and on release one atomic add: no lock, no heap allocation, no clock read. The free
+//! slots are spread over per-thread stripes (twice as many as CPUs), each with its own reference
+//! count, so calls on different cores write different cache lines; a thread whose stripe is empty
+//! takes a slot from the next stripe that has one. The queue's mutex is taken only when no stripe
+//! has a free slot or somebody waits, and only there is "no slot free" decided exactly. A call that has to wait reads
 //! the clock once and allocates nothing, unless it has a `max_wait`, whose timer is boxed once
 //! for that wait; in the default tower mode the waiting call, with its request and the service
 //! made ready for it, is boxed too, which keeps the response future small for the calls that do

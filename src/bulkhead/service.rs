@@ -62,7 +62,7 @@ impl<S> BulkheadService<S> {
         let waiting = match &mut self.waiting {
             Some(waiting) => waiting,
             None => {
-                if let Some(mut permit) = self.bulkhead.shared.try_admit() {
+                if let Some(mut permit) = self.bulkhead.lanes.try_admit() {
                     // A reservation dropped before its call was never a call: not reported.
                     permit.explicit();
                     self.reserved = Some(Ok(permit));
@@ -114,7 +114,7 @@ where
             // Default mode (or a call without `poll_ready`): take a free slot now, or wait for one
             // inside the response future with the service that was made ready, leaving a fresh
             // clone here.
-            None => match self.bulkhead.shared.try_admit() {
+            None => match self.bulkhead.lanes.try_admit() {
                 Some(permit) => ResponseFuture::running(self.inner.call(request), permit),
                 None => {
                     let clone = self.inner.clone();

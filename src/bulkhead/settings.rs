@@ -120,11 +120,11 @@ impl Bulkhead {
     /// ```
     pub fn reconfigure(&self, settings: &Settings) -> Result<(), ConfigError> {
         settings.validate()?;
-        if !self.shared.is_adaptive() {
-            self.shared.set_max_concurrent(settings.max_concurrent)?;
+        if !self.lanes.is_adaptive() {
+            self.lanes.set_max_concurrent(settings.max_concurrent)?;
         }
-        self.shared.set_max_queued(settings.max_queued);
-        self.shared.set_max_wait(settings.max_wait);
+        self.lanes.set_max_queued(settings.max_queued);
+        self.lanes.set_max_wait(settings.max_wait);
         Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! The shared state of a bulkhead: its semaphore of slots and queue, the limits, the counters.
+//! The shared state of a bulkhead: its semaphore of slots and queue, the limits, the counters, and
+//! the lanes (one handle on it per stripe) through which calls reach it.
 //!
 //! Slots and waiters are the business of the bulkhead's own [`Semaphore`]: a FIFO semaphore whose
 //! common path (a free slot and nobody waiting; a release with nobody waiting) is one atomic
@@ -11,14 +12,55 @@ use super::adaptive::{AdaptiveLimit, Change, Controller};
 use super::semaphore::{Join, MAX_PERMITS, Semaphore, Wait};
 use crate::ConfigError;
 use crate::event::Listeners;
+use crate::stripe::Padded;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::Duration;
 
-/// The state every clone of a bulkhead shares. The semaphore comes first: its word shares a cache
-/// line with the `Arc`'s reference counts, which a call also touches.
-#[repr(C)]
+/// A handle on the shared state, one per stripe: a call's permit or future holds (and counts
+/// itself in) the lane of the thread it started on, so that calls on different cores do not
+/// write one reference count. The inner `Arc` is cloned only when the lanes are made.
+pub(crate) type Lane = Arc<Padded<Arc<Shared>>>;
+
+/// The lanes of one bulkhead, as many as its semaphore has stripes.
+pub(super) struct Lanes {
+    lanes: Box<[Lane]>,
+}
+
+impl Lanes {
+    pub(super) fn new(shared: Shared) -> Self {
+        let shared = Arc::new(shared);
+        Self {
+            lanes: (0..shared.semaphore.stripe_count())
+                .map(|_| Arc::new(Padded(Arc::clone(&shared))))
+                .collect(),
+        }
+    }
+
+    /// The lane of the current thread.
+    #[inline]
+    pub(super) fn home(&self) -> &Lane {
+        &self.lanes[self.semaphore.home() & (self.lanes.len() - 1)]
+    }
+
+    /// [`Shared::try_admit`] on the current thread's lane and stripe.
+    #[inline(always)]
+    pub(super) fn try_admit(&self) -> Option<Permit> {
+        let home = self.semaphore.home();
+        Shared::try_admit(&self.lanes[home & (self.lanes.len() - 1)], home)
+    }
+}
+
+impl std::ops::Deref for Lanes {
+    type Target = Shared;
+    #[inline]
+    fn deref(&self) -> &Shared {
+        &self.lanes[0].0
+    }
+}
+
+/// The state every clone of a bulkhead shares.
 pub(super) struct Shared {
     semaphore: Semaphore,
     /// Nanoseconds; 0 is none (a zero `max_wait` is refused).
@@ -57,6 +99,7 @@ impl Shared {
         max_wait: Option<Duration>,
         listeners: Listeners<Event>,
         adaptive: Option<AdaptiveLimit>,
+        stripes: usize,
     ) -> Self {
         #[cfg(feature = "metrics")]
         if let Some(i) = listeners.instruments() {
@@ -64,7 +107,7 @@ impl Shared {
             i.max_queued.set(max_queued as f64);
         }
         Self {
-            semaphore: Semaphore::new(max_concurrent),
+            semaphore: Semaphore::new(max_concurrent, stripes),
             max_wait: AtomicU64::new(wait_nanos(max_wait)),
             listeners,
             max_queued: AtomicUsize::new(max_queued),
@@ -74,15 +117,21 @@ impl Shared {
         }
     }
 
-    /// The fast path of every door: takes a free slot, if one is free and nobody waits (one
-    /// compare-and-swap), and reports the admission.
+    /// The current thread's stripe of the semaphore (and lane).
+    #[inline]
+    pub(super) fn home(&self) -> usize {
+        self.semaphore.home()
+    }
+
+    /// The fast path of every door: takes a free slot from the stripe `home` (or another), if
+    /// one is free and nobody waits (one compare-and-swap), and reports the admission.
     #[inline(always)]
-    pub(super) fn try_admit(self: &Arc<Self>) -> Option<Permit> {
-        if !self.semaphore.try_acquire() {
+    pub(super) fn try_admit(lane: &Lane, home: usize) -> Option<Permit> {
+        if !lane.semaphore.try_acquire(home) {
             return None;
         }
-        self.emit_admitted(Duration::ZERO);
-        Some(self.permit())
+        lane.emit_admitted(Duration::ZERO);
+        Some(Shared::permit(lane))
     }
 
     /// Joins the queue if there is room (or takes a slot freed in the meantime, if nobody waits).
@@ -118,21 +167,21 @@ impl Shared {
         }
     }
 
-    /// A slot just taken, as a permit.
+    /// A slot just taken, as a permit holding `lane`.
     #[inline(always)]
-    pub(super) fn permit(self: &Arc<Self>) -> Permit {
+    pub(super) fn permit(lane: &Lane) -> Permit {
         #[cfg(feature = "metrics")]
-        if let Some(i) = self.listeners.instruments() {
+        if let Some(i) = lane.listeners.instruments() {
             i.in_flight.increment(1.0);
         }
         // Only the adaptive mode reads the clock per call (out of line, so that the fixed
         // mode's path stays as small as it was).
-        let started = match &self.adaptive {
+        let started = match &lane.adaptive {
             Some(controller) => start_clock(controller),
             None => 0,
         };
         Permit {
-            shared: Arc::clone(self),
+            lane: Arc::clone(lane),
             started,
         }
     }
@@ -191,7 +240,8 @@ impl Shared {
     }
 
     /// A bulkhead with these settings, listeners and (for an adaptive one) algorithm, at its
-    /// initial limit, with nothing in flight (a keyed bulkhead's instance for a new key).
+    /// initial limit, with nothing in flight (a keyed bulkhead's instance for a new key). One
+    /// stripe: a keyed bulkhead may hold many keys, each with little traffic.
     #[cfg(feature = "keyed")]
     pub(super) fn fresh(&self) -> Self {
         let adaptive = self.adaptive.as_ref().map(|c| *c.algorithm());
@@ -205,6 +255,7 @@ impl Shared {
             self.max_wait(),
             self.listeners.clone(),
             adaptive,
+            1,
         )
     }
 
@@ -264,7 +315,7 @@ fn wait_nanos(max_wait: Option<Duration>) -> u64 {
 /// a permit held by anything else (the pipeline) reports a completed call, not failed, when it
 /// is dropped.
 pub(crate) struct Permit {
-    shared: Arc<Shared>,
+    lane: Lane,
     /// 0 when nothing is to be reported (a fixed limit); else when the call took its slot
     /// (nanoseconds since the controller's epoch, plus one) shifted left by one, with
     /// [`REPORT_ON_DROP`] in the low bit.
@@ -292,7 +343,7 @@ impl Permit {
     pub(crate) fn finish(mut self, failed: bool) {
         let started = std::mem::take(&mut self.started);
         if started != 0 {
-            self.shared.complete(started >> 1, failed);
+            self.lane.complete(started >> 1, failed);
         }
     }
 
@@ -300,7 +351,7 @@ impl Permit {
     #[inline]
     pub(super) fn restart(&mut self) {
         if self.started != 0
-            && let Some(controller) = &self.shared.adaptive
+            && let Some(controller) = &self.lane.adaptive
         {
             self.started = start_clock(controller) & (self.started | !REPORT_ON_DROP);
         }
@@ -311,13 +362,15 @@ impl Drop for Permit {
     #[inline(always)]
     fn drop(&mut self) {
         if self.started & REPORT_ON_DROP != 0 {
-            self.shared.complete(self.started >> 1, false);
+            self.lane.complete(self.started >> 1, false);
         }
         #[cfg(feature = "metrics")]
-        if let Some(i) = self.shared.listeners.instruments() {
+        if let Some(i) = self.lane.listeners.instruments() {
             i.in_flight.decrement(1.0);
         }
-        self.shared.semaphore.release();
+        // Returned to the stripe of the thread that ends the call, not of the one that began it.
+        let semaphore = &self.lane.semaphore;
+        semaphore.release(semaphore.home());
     }
 }
 
