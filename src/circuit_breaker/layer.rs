@@ -78,7 +78,12 @@ impl<S, C> Layer<S> for CircuitBreakerLayer<C> {
     type Service = CircuitBreakerService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService::new(inner, self.breaker.clone(), self.backpressure)
+        CircuitBreakerService::new(
+            inner,
+            self.breaker.clone(),
+            self.backpressure,
+            super::sync::stripe_count(),
+        )
     }
 }
 

@@ -156,11 +156,13 @@
 //! A [`CircuitBreaker`] clone is another handle to the same circuit. A [`CircuitBreakerService`]
 //! clone clones the inner service and shares the circuit; the probe slot (or rejection) reserved
 //! by one clone's `poll_ready` belongs to that clone only. Each service made by
-//! [`Layer::layer`](tower::Layer::layer) holds its own reference to the breaker (one small
-//! allocation when the service is made), shared by that service's clones: a clone allocates
-//! nothing, so a retry layer above, which clones the service it wraps for every call, costs no
-//! allocation here. Services made for different connections never write the same reference
-//! count.
+//! [`Layer::layer`](tower::Layer::layer) holds its own references to the breaker, shared by that
+//! service's clones: one per stripe of threads (twice as many stripes as CPUs), each made the
+//! first time a call on a thread of its stripe needs it (one small allocation). A response
+//! future counts itself in its thread's reference only, so the calls of one service on
+//! different cores, and services made for different connections, do not write the same
+//! reference count; a clone allocates nothing, so a retry layer above, which clones the service
+//! it wraps for every call, costs no allocation here.
 //!
 //! # Backpressure
 //!

@@ -7,7 +7,7 @@ use super::{CircuitBreaker, CircuitOpen, State};
 use crate::classify::{Classify, DefaultClassifier};
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use tokio::time::{Instant, Sleep};
 use tower::Service;
@@ -15,13 +15,47 @@ use tower::Service;
 /// A service guarded by a [`CircuitBreaker`]; made by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
 pub struct CircuitBreakerService<S, C = DefaultClassifier> {
     inner: S,
-    /// This service's own reference to the shared breaker, shared by its clones: response futures
-    /// clone this `Arc`, whose count no service made by another `Layer::layer` call touches.
-    local: LocalRef<C>,
+    /// This service's own references to the shared breaker, shared by its clones: a response
+    /// future clones the one of its thread's stripe, whose count no other thread (mostly) and no
+    /// service made by another `Layer::layer` call touches.
+    lanes: Arc<Lanes<C>>,
     backpressure: bool,
     reserved: Option<Reserved<C>>,
     /// The timer of the backpressure mode, allocated the first time it waits.
     sleep: Option<Pin<Box<Sleep>>>,
+}
+
+/// A service's references to its breaker, one per stripe, each made the first time a call on a
+/// thread of that stripe needs it (so a service used on one thread holds one).
+struct Lanes<C> {
+    breaker: CircuitBreaker<C>,
+    lanes: Box<[OnceLock<LocalRef<C>>]>,
+}
+
+impl<C> Lanes<C> {
+    fn new(breaker: CircuitBreaker<C>, lanes: usize) -> Self {
+        Self {
+            breaker,
+            lanes: (0..lanes.max(1).next_power_of_two())
+                .map(|_| OnceLock::new())
+                .collect(),
+        }
+    }
+
+    /// The reference of the current thread's stripe.
+    #[inline]
+    fn home(&self) -> &LocalRef<C> {
+        let lane = &self.lanes[crate::stripe::ordinal() & (self.lanes.len() - 1)];
+        match lane.get() {
+            Some(local) => local,
+            None => self.make(lane),
+        }
+    }
+
+    #[cold]
+    fn make<'a>(&self, lane: &'a OnceLock<LocalRef<C>>) -> &'a LocalRef<C> {
+        lane.get_or_init(|| Arc::new(Padded(self.breaker.clone())))
+    }
 }
 
 /// The decision taken in `poll_ready`, carried to `call`.
@@ -31,10 +65,17 @@ enum Reserved<C> {
 }
 
 impl<S, C> CircuitBreakerService<S, C> {
-    pub(super) fn new(inner: S, breaker: CircuitBreaker<C>, backpressure: bool) -> Self {
+    /// A service over `breaker` whose futures count their references in up to `lanes` lanes
+    /// (rounded up to a power of two).
+    pub(super) fn new(
+        inner: S,
+        breaker: CircuitBreaker<C>,
+        backpressure: bool,
+        lanes: usize,
+    ) -> Self {
         Self {
             inner,
-            local: Arc::new(Padded(breaker)),
+            lanes: Arc::new(Lanes::new(breaker, lanes)),
             backpressure,
             reserved: None,
             sleep: None,
@@ -43,7 +84,7 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     /// The breaker this service shares.
     pub fn breaker(&self) -> &CircuitBreaker<C> {
-        &self.local.0
+        &self.lanes.breaker
     }
 
     /// The inner service.
@@ -92,10 +133,12 @@ where
                 Some(Reserved::Rejected(_)) => return Poll::Ready(Ok(())),
                 None => {}
             }
-            match self.local.0.core().acquire(!self.backpressure) {
+            match self.lanes.breaker.core().acquire(!self.backpressure) {
                 Ok(ticket) => {
-                    self.reserved =
-                        Some(Reserved::Admitted(Guard::new(self.local.clone(), ticket)));
+                    self.reserved = Some(Reserved::Admitted(Guard::new(
+                        self.lanes.home().clone(),
+                        ticket,
+                    )));
                     return self.inner.poll_ready(cx).map_err(Into::into);
                 }
                 Err(open) if self.backpressure && open.state() == State::Open => {
@@ -105,7 +148,7 @@ where
                 }
                 Err(open) => {
                     if self.backpressure {
-                        self.local.0.core().count_rejection(&open);
+                        self.lanes.breaker.core().count_rejection(&open);
                     }
                     self.reserved = Some(Reserved::Rejected(open));
                     return Poll::Ready(Ok(()));
@@ -118,8 +161,8 @@ where
         let reserved = match self.reserved.take() {
             Some(reserved) => reserved,
             // Called without `poll_ready`: decide now rather than panic.
-            None => match self.local.0.core().acquire(true) {
-                Ok(ticket) => Reserved::Admitted(Guard::new(self.local.clone(), ticket)),
+            None => match self.lanes.breaker.core().acquire(true) {
+                Ok(ticket) => Reserved::Admitted(Guard::new(self.lanes.home().clone(), ticket)),
                 Err(open) => Reserved::Rejected(open),
             },
         };
@@ -135,6 +178,12 @@ where
 
 #[cfg(feature = "keyed")]
 impl<C> CircuitBreakerService<(), C> {
+    /// A keyed breaker's door for one key: default mode, one lane (a lane per stripe for each
+    /// of many keys would cost more memory than their calls save).
+    pub(crate) fn door(breaker: CircuitBreaker<C>) -> Self {
+        Self::new((), breaker, false, 1)
+    }
+
     /// Decides a call to `ready` (a service made ready by the caller) as `call` does without
     /// `poll_ready`. A keyed breaker keeps one of these per key, so the calls of every keyed
     /// service share its reference to the breaker and allocate nothing.
@@ -142,9 +191,9 @@ impl<C> CircuitBreakerService<(), C> {
     where
         S: Service<Req>,
     {
-        match self.local.0.core().acquire(true) {
+        match self.lanes.breaker.core().acquire(true) {
             Ok(ticket) => {
-                let mut guard = Guard::new(self.local.clone(), ticket);
+                let mut guard = Guard::new(self.lanes.home().clone(), ticket);
                 guard.begin();
                 ResponseFuture::running(ready.call(req), guard)
             }
@@ -161,7 +210,7 @@ impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            local: Arc::clone(&self.local),
+            lanes: Arc::clone(&self.lanes),
             backpressure: self.backpressure,
             reserved: None,
             sleep: None,
@@ -178,9 +227,51 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
         };
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
-            .field("breaker", &self.local.0)
+            .field("breaker", &self.lanes.breaker)
             .field("backpressure", &self.backpressure)
             .field("reserved", &reserved)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::*;
+
+    fn made(lanes: &Lanes<DefaultClassifier>) -> usize {
+        lanes.lanes.iter().filter(|l| l.get().is_some()).count()
+    }
+
+    /// A lane is made the first time a thread of its stripe needs it, and is that thread's from
+    /// then on; a call counts its reference in its thread's lane only.
+    #[test]
+    fn a_thread_makes_its_lane_once_and_its_calls_count_there() {
+        let breaker = CircuitBreaker::builder().build().unwrap();
+        let lanes = Lanes::new(breaker, 3);
+        assert_eq!(lanes.lanes.len(), 4, "rounded up to a power of two");
+        assert_eq!(made(&lanes), 0, "nothing is made before a call");
+        let mine = Arc::clone(lanes.home());
+        assert!(Arc::ptr_eq(&mine, lanes.home()));
+        assert_eq!(made(&lanes), 1);
+        assert_eq!(Arc::strong_count(&mine), 2, "the lane and this call");
+        drop(mine);
+        let theirs = std::thread::scope(|s| {
+            s.spawn(|| Arc::as_ptr(lanes.home()) as usize)
+                .join()
+                .unwrap()
+        });
+        let ours = Arc::as_ptr(lanes.home()) as usize;
+        let expected = if theirs == ours { 1 } else { 2 };
+        assert_eq!(
+            made(&lanes),
+            expected,
+            "another thread: its own lane, or ours"
+        );
+        assert_eq!(
+            Lanes::new(CircuitBreaker::builder().build().unwrap(), 0)
+                .lanes
+                .len(),
+            1
+        );
     }
 }

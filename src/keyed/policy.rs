@@ -70,7 +70,6 @@ mod breaker {
     use super::*;
     use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerService, ResponseFuture};
     use crate::classify::Classify;
-    use tower::Layer;
 
     impl<C> sealed::Sealed for CircuitBreaker<C> {}
 
@@ -86,7 +85,7 @@ mod breaker {
         }
 
         fn door(&self) -> Self::Door {
-            self.layer().layer(())
+            CircuitBreakerService::door(self.clone())
         }
     }
 
