@@ -56,3 +56,105 @@ pub(crate) fn ordinal() -> usize {
     }
     ORDINAL.with(|n| *n)
 }
+
+/// A reference counted in one stripe of threads: a clone of the shared value, alone on its cache
+/// lines with its count.
+pub(crate) type Lane<T> = std::sync::Arc<Padded<T>>;
+
+/// References to one shared value (itself a handle, such as an `Arc`), one per stripe of
+/// threads, each made the first time a thread of its stripe asks for it: a call that keeps a
+/// reference for its whole length counts itself in its own thread's lane, so calls on different
+/// cores do not write one reference count. A value used on one thread makes one lane.
+pub(crate) struct Lanes<T> {
+    value: T,
+    lanes: Box<[std::sync::OnceLock<Lane<T>>]>,
+}
+
+impl<T: Clone> Lanes<T> {
+    /// Up to `lanes` lanes (rounded up to a power of two) over `value`; none made yet.
+    pub(crate) fn new(value: T, lanes: usize) -> Self {
+        Self {
+            value,
+            lanes: (0..lanes.max(1).next_power_of_two())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        }
+    }
+
+    /// The shared value.
+    #[inline]
+    pub(crate) fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The lane of the current thread's stripe.
+    #[inline]
+    pub(crate) fn home(&self) -> &Lane<T> {
+        let lane = &self.lanes[ordinal() & (self.lanes.len() - 1)];
+        match lane.get() {
+            Some(made) => made,
+            None => self.make(lane),
+        }
+    }
+
+    #[cold]
+    fn make<'a>(&self, lane: &'a std::sync::OnceLock<Lane<T>>) -> &'a Lane<T> {
+        lane.get_or_init(|| std::sync::Arc::new(Padded(self.value.clone())))
+    }
+
+    /// How many lanes there may be, and how many are made.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let made = self.lanes.iter().filter(|l| l.get().is_some()).count();
+        (self.lanes.len(), made)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Lanes<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+#[cfg(all(test, not(bulwark_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A lane is made the first time a thread of its stripe needs it, and is that thread's from
+    /// then on; a call counts its reference in its thread's lane only.
+    #[test]
+    fn a_thread_makes_its_lane_once_and_counts_its_references_there() {
+        let shared = Arc::new(7);
+        let lanes = Lanes::new(Arc::clone(&shared), 3);
+        assert_eq!(
+            lanes.counts(),
+            (4, 0),
+            "rounded up to a power of two, none made"
+        );
+        let mine = Arc::clone(lanes.home());
+        assert!(Arc::ptr_eq(&mine, lanes.home()));
+        assert_eq!(lanes.counts(), (4, 1));
+        assert_eq!(Arc::strong_count(&mine), 2, "the lane and this reference");
+        assert_eq!(
+            Arc::strong_count(&shared),
+            3,
+            "the caller, the lanes' value, one lane"
+        );
+        assert_eq!(*mine.0, 7);
+        drop(mine);
+        let theirs = std::thread::scope(|s| {
+            s.spawn(|| Arc::as_ptr(lanes.home()) as usize)
+                .join()
+                .unwrap()
+        });
+        let ours = Arc::as_ptr(lanes.home()) as usize;
+        let made = if theirs == ours { 1 } else { 2 };
+        assert_eq!(
+            lanes.counts(),
+            (4, made),
+            "another thread: its own lane, or ours"
+        );
+        assert_eq!(Lanes::new((), 0).counts(), (1, 0));
+    }
+}

@@ -4,7 +4,6 @@ use super::builder::{Builder, Config};
 use super::core::{Core, Ticket};
 use super::events::{Event, OpenReason};
 use super::future::Run;
-use super::sync::Padded;
 use super::{CircuitBreakerLayer, Metrics, State};
 use crate::classify::{Classify, DefaultClassifier, Verdict};
 use crate::event::Listeners;
@@ -248,10 +247,11 @@ impl CoreRef for &Core {
     }
 }
 
-/// A tower service's own reference to its breaker, shared by the service's clones. Padded to its
-/// own cache lines, so that the reference counts of services made by different `Layer::layer`
-/// calls (one per connection, say) never share a line with each other or with the breaker's.
-pub(crate) type LocalRef<C> = Arc<Padded<CircuitBreaker<C>>>;
+/// A tower service's own reference to its breaker, one per stripe of threads (see
+/// `crate::stripe::Lanes`), shared by the service's clones. Padded to its own cache lines, so
+/// that the reference counts of different lanes and services never share a line with each other
+/// or with the breaker's.
+pub(crate) type LocalRef<C> = crate::stripe::Lane<CircuitBreaker<C>>;
 
 impl<C> CoreRef for LocalRef<C> {
     fn core_ref(&self) -> &Core {

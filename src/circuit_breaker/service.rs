@@ -2,12 +2,12 @@
 
 use super::future::ResponseFuture;
 use super::handle::{Guard, LocalRef};
-use super::sync::Padded;
 use super::{CircuitBreaker, CircuitOpen, State};
 use crate::classify::{Classify, DefaultClassifier};
+use crate::stripe::Lanes;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::time::{Instant, Sleep};
 use tower::Service;
@@ -18,44 +18,11 @@ pub struct CircuitBreakerService<S, C = DefaultClassifier> {
     /// This service's own references to the shared breaker, shared by its clones: a response
     /// future clones the one of its thread's stripe, whose count no other thread (mostly) and no
     /// service made by another `Layer::layer` call touches.
-    lanes: Arc<Lanes<C>>,
+    lanes: Arc<Lanes<CircuitBreaker<C>>>,
     backpressure: bool,
     reserved: Option<Reserved<C>>,
     /// The timer of the backpressure mode, allocated the first time it waits.
     sleep: Option<Pin<Box<Sleep>>>,
-}
-
-/// A service's references to its breaker, one per stripe, each made the first time a call on a
-/// thread of that stripe needs it (so a service used on one thread holds one).
-struct Lanes<C> {
-    breaker: CircuitBreaker<C>,
-    lanes: Box<[OnceLock<LocalRef<C>>]>,
-}
-
-impl<C> Lanes<C> {
-    fn new(breaker: CircuitBreaker<C>, lanes: usize) -> Self {
-        Self {
-            breaker,
-            lanes: (0..lanes.max(1).next_power_of_two())
-                .map(|_| OnceLock::new())
-                .collect(),
-        }
-    }
-
-    /// The reference of the current thread's stripe.
-    #[inline]
-    fn home(&self) -> &LocalRef<C> {
-        let lane = &self.lanes[crate::stripe::ordinal() & (self.lanes.len() - 1)];
-        match lane.get() {
-            Some(local) => local,
-            None => self.make(lane),
-        }
-    }
-
-    #[cold]
-    fn make<'a>(&self, lane: &'a OnceLock<LocalRef<C>>) -> &'a LocalRef<C> {
-        lane.get_or_init(|| Arc::new(Padded(self.breaker.clone())))
-    }
 }
 
 /// The decision taken in `poll_ready`, carried to `call`.
@@ -84,7 +51,7 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     /// The breaker this service shares.
     pub fn breaker(&self) -> &CircuitBreaker<C> {
-        &self.lanes.breaker
+        self.lanes.value()
     }
 
     /// The inner service.
@@ -133,7 +100,7 @@ where
                 Some(Reserved::Rejected(_)) => return Poll::Ready(Ok(())),
                 None => {}
             }
-            match self.lanes.breaker.core().acquire(!self.backpressure) {
+            match self.lanes.value().core().acquire(!self.backpressure) {
                 Ok(ticket) => {
                     self.reserved = Some(Reserved::Admitted(Guard::new(
                         self.lanes.home().clone(),
@@ -148,7 +115,7 @@ where
                 }
                 Err(open) => {
                     if self.backpressure {
-                        self.lanes.breaker.core().count_rejection(&open);
+                        self.lanes.value().core().count_rejection(&open);
                     }
                     self.reserved = Some(Reserved::Rejected(open));
                     return Poll::Ready(Ok(()));
@@ -161,7 +128,7 @@ where
         let reserved = match self.reserved.take() {
             Some(reserved) => reserved,
             // Called without `poll_ready`: decide now rather than panic.
-            None => match self.lanes.breaker.core().acquire(true) {
+            None => match self.lanes.value().core().acquire(true) {
                 Ok(ticket) => Reserved::Admitted(Guard::new(self.lanes.home().clone(), ticket)),
                 Err(open) => Reserved::Rejected(open),
             },
@@ -191,7 +158,7 @@ impl<C> CircuitBreakerService<(), C> {
     where
         S: Service<Req>,
     {
-        match self.lanes.breaker.core().acquire(true) {
+        match self.lanes.value().core().acquire(true) {
             Ok(ticket) => {
                 let mut guard = Guard::new(self.lanes.home().clone(), ticket);
                 guard.begin();
@@ -227,51 +194,9 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
         };
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
-            .field("breaker", &self.lanes.breaker)
+            .field("breaker", &self.lanes.value())
             .field("backpressure", &self.backpressure)
             .field("reserved", &reserved)
             .finish()
-    }
-}
-
-#[cfg(all(test, not(bulwark_loom)))]
-mod tests {
-    use super::*;
-
-    fn made(lanes: &Lanes<DefaultClassifier>) -> usize {
-        lanes.lanes.iter().filter(|l| l.get().is_some()).count()
-    }
-
-    /// A lane is made the first time a thread of its stripe needs it, and is that thread's from
-    /// then on; a call counts its reference in its thread's lane only.
-    #[test]
-    fn a_thread_makes_its_lane_once_and_its_calls_count_there() {
-        let breaker = CircuitBreaker::builder().build().unwrap();
-        let lanes = Lanes::new(breaker, 3);
-        assert_eq!(lanes.lanes.len(), 4, "rounded up to a power of two");
-        assert_eq!(made(&lanes), 0, "nothing is made before a call");
-        let mine = Arc::clone(lanes.home());
-        assert!(Arc::ptr_eq(&mine, lanes.home()));
-        assert_eq!(made(&lanes), 1);
-        assert_eq!(Arc::strong_count(&mine), 2, "the lane and this call");
-        drop(mine);
-        let theirs = std::thread::scope(|s| {
-            s.spawn(|| Arc::as_ptr(lanes.home()) as usize)
-                .join()
-                .unwrap()
-        });
-        let ours = Arc::as_ptr(lanes.home()) as usize;
-        let expected = if theirs == ours { 1 } else { 2 };
-        assert_eq!(
-            made(&lanes),
-            expected,
-            "another thread: its own lane, or ours"
-        );
-        assert_eq!(
-            Lanes::new(CircuitBreaker::builder().build().unwrap(), 0)
-                .lanes
-                .len(),
-            1
-        );
     }
 }

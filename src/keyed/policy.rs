@@ -343,7 +343,7 @@ mod pipeline {
     use super::*;
     use crate::backoff::MakeDelays;
     use crate::classify::Classify;
-    use crate::pipeline::{Pipeline, PipelineService};
+    use crate::pipeline::{NoFallback, Pipeline, PipelineService, ResponseFuture};
     use crate::retry::{CloneRequest, RetryAfter, ShouldRetry};
 
     impl<C, B, P, H> sealed::Sealed for Pipeline<C, B, P, H> {}
@@ -355,7 +355,7 @@ mod pipeline {
         P: Send + Sync + 'static,
         H: Send + Sync + 'static,
     {
-        type Door = ();
+        type Door = PipelineService<(), C, B, P, H, CloneRequest>;
 
         /// A fresh breaker and bulkhead; the same retry and budget.
         fn fresh(&self) -> Self {
@@ -367,7 +367,11 @@ mod pipeline {
                 && self.bulkhead().is_none_or(Policy::is_evictable)
         }
 
-        fn door(&self) {}
+        /// One lane: a lane per stripe for each of many keys would cost more memory than
+        /// their calls save.
+        fn door(&self) -> Self::Door {
+            PipelineService::new((), self.parts(), CloneRequest, 1)
+        }
     }
 
     impl<C, B, P, H, T, E> RunPolicy<T, E> for Pipeline<C, B, P, H>
@@ -389,16 +393,22 @@ mod pipeline {
 
     impl<C, B, P, H, S, Req> ServicePolicy<S, Req> for Pipeline<C, B, P, H>
     where
-        Self: Policy,
-        S: Service<Req> + Clone,
-        PipelineService<S, C, B, P, H, CloneRequest>:
-            Service<Req, Response = S::Response, Error = BoxError>,
+        C: Clone + Send + Sync + 'static,
+        B: MakeDelays + Send + Sync + 'static,
+        P: Send + Sync + 'static,
+        H: Send + Sync + 'static,
+        S: Service<Req>,
+        S::Error: Into<BoxError>,
+        Req: Clone,
+        C: Classify<S::Response, S::Error>,
+        P: ShouldRetry<S::Response, BoxError>,
+        H: RetryAfter<S::Response, BoxError>,
     {
-        type Future = <PipelineService<S, C, B, P, H, CloneRequest> as Service<Req>>::Future;
+        type Future = ResponseFuture<S, Req, CloneRequest, C, B, P, H, NoFallback>;
 
         #[inline]
-        fn call(&self, _: &Self::Door, ready: S, req: Req) -> Self::Future {
-            PipelineService::new(ready, self.parts(), CloneRequest).call(req)
+        fn call(&self, door: &Self::Door, ready: S, req: Req) -> Self::Future {
+            door.call_for(ready, req)
         }
     }
 }

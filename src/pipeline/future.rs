@@ -9,7 +9,7 @@
 //! (the total deadline, the attempt's end, the retry budget, the slow-call rule).
 
 use super::ApplyFallback;
-use super::handle::Parts;
+use super::handle::{Parts, PartsLane};
 use super::hint::PipelineHint;
 use crate::BoxError;
 use crate::backoff::MakeDelays;
@@ -23,7 +23,6 @@ use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -676,7 +675,9 @@ pin_project! {
         S: Service<Req>,
         B: MakeDelays,
     {
-        parts: Arc<Parts<C, B, P, H, Fb>>,
+        // The service's reference to the parts for the call's thread (one reference count per
+        // call, in that thread's lane).
+        parts: PartsLane<C, B, P, H, Fb>,
         #[pin]
         machine: Machine<Again<S, Req, K>, S::Future, B::Delays, Result<S::Response, BoxError>>,
     }
@@ -688,7 +689,7 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.machine.release(this.parts);
+            this.machine.release(&this.parts.0);
         }
     }
 }
@@ -699,7 +700,7 @@ where
     B: MakeDelays,
 {
     pub(super) fn new(
-        parts: Arc<Parts<C, B, P, H, Fb>>,
+        parts: PartsLane<C, B, P, H, Fb>,
         service: S,
         reissue: K,
         request: Req,
@@ -709,7 +710,7 @@ where
             reissue,
             request: Some(request),
         });
-        machine.start(&parts);
+        machine.start(&parts.0);
         Self { parts, machine }
     }
 }
@@ -730,7 +731,7 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let parts = &**this.parts;
+        let parts = &***this.parts;
         let outcome = std::task::ready!(this.machine.poll(parts, cx));
         Poll::Ready(parts.fallback.apply_fallback(outcome))
     }

@@ -48,6 +48,12 @@ pub struct Pipeline<
     pub(super) parts: Arc<Parts<C, B, P, H, Fb>>,
 }
 
+/// A reference to the parts counted in one stripe of threads (what a response future holds).
+pub(crate) type PartsLane<C, B, P, H, Fb> = crate::stripe::Lane<Arc<Parts<C, B, P, H, Fb>>>;
+
+/// A service's references to the parts, one per stripe of threads.
+pub(crate) type PartsLanes<C, B, P, H, Fb> = crate::stripe::Lanes<Arc<Parts<C, B, P, H, Fb>>>;
+
 /// What a pipeline is made of, shared by its clones, its layers and their services.
 pub(crate) struct Parts<C, B, P, H, Fb> {
     pub(crate) total: Option<Duration>,

@@ -45,7 +45,12 @@ impl<S, C, B, P, H, K: Clone, Fb> Layer<S> for PipelineLayer<C, B, P, H, K, Fb> 
     type Service = PipelineService<S, C, B, P, H, K, Fb>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PipelineService::new(inner, self.parts.clone(), self.reissue.clone())
+        PipelineService::new(
+            inner,
+            self.parts.clone(),
+            self.reissue.clone(),
+            crate::stripe::stripe_count(),
+        )
     }
 }
 

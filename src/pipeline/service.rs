@@ -1,6 +1,6 @@
 //! The tower service of the pipeline.
 
-use super::handle::Parts;
+use super::handle::{Parts, PartsLanes};
 use super::hint::PipelineHint;
 use super::{ApplyFallback, NoFallback, ResponseFuture};
 use crate::BoxError;
@@ -31,15 +31,24 @@ pub struct PipelineService<
     Fb = NoFallback,
 > {
     inner: S,
-    parts: Arc<Parts<C, B, P, H, Fb>>,
+    /// The parts, with a reference per stripe of threads for the response futures (shared by
+    /// this service's clones).
+    lanes: Arc<PartsLanes<C, B, P, H, Fb>>,
     reissue: K,
 }
 
 impl<S, C, B, P, H, K, Fb> PipelineService<S, C, B, P, H, K, Fb> {
-    pub(crate) fn new(inner: S, parts: Arc<Parts<C, B, P, H, Fb>>, reissue: K) -> Self {
+    /// A service over `parts` whose calls count their references in up to `lanes` lanes (one
+    /// per stripe of threads; see `crate::stripe::Lanes`).
+    pub(crate) fn new(
+        inner: S,
+        parts: Arc<Parts<C, B, P, H, Fb>>,
+        reissue: K,
+        lanes: usize,
+    ) -> Self {
         Self {
             inner,
-            parts,
+            lanes: Arc::new(PartsLanes::new(parts, lanes)),
             reissue,
         }
     }
@@ -86,7 +95,30 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         ResponseFuture::new(
-            Arc::clone(&self.parts),
+            Arc::clone(self.lanes.home()),
+            ready,
+            self.reissue.clone(),
+            request,
+        )
+    }
+}
+
+#[cfg(feature = "keyed")]
+impl<C, B, P, H, K: Clone, Fb> PipelineService<(), C, B, P, H, K, Fb> {
+    /// Calls `ready` (a service made ready by the caller) through the parts, as `call` does. A
+    /// keyed pipeline keeps one of these per key (with one lane), so that the calls of every
+    /// keyed service share its reference and allocate nothing.
+    pub(crate) fn call_for<S, Req>(
+        &self,
+        ready: S,
+        request: Req,
+    ) -> ResponseFuture<S, Req, K, C, B, P, H, Fb>
+    where
+        S: Service<Req>,
+        B: MakeDelays,
+    {
+        ResponseFuture::new(
+            Arc::clone(self.lanes.home()),
             ready,
             self.reissue.clone(),
             request,
@@ -96,7 +128,11 @@ where
 
 impl<S: Clone, C, B, P, H, K: Clone, Fb> Clone for PipelineService<S, C, B, P, H, K, Fb> {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.parts.clone(), self.reissue.clone())
+        Self {
+            inner: self.inner.clone(),
+            lanes: Arc::clone(&self.lanes),
+            reissue: self.reissue.clone(),
+        }
     }
 }
 
@@ -106,7 +142,7 @@ impl<S: fmt::Debug, C, B, P, H, K: fmt::Debug, Fb> fmt::Debug
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineService")
             .field("inner", &self.inner)
-            .field("pipeline", &self.parts)
+            .field("pipeline", self.lanes.value())
             .field("reissue", &self.reissue)
             .finish()
     }
