@@ -269,7 +269,7 @@ mod name;
 mod sleep;
 #[cfg(any(feature = "bulkhead", feature = "rate-limit"))]
 mod start;
-#[cfg(any(feature = "bulkhead", feature = "circuit-breaker"))]
+#[cfg(any(feature = "bulkhead", feature = "circuit-breaker", feature = "retry"))]
 mod stripe;
 
 pub use builder::ServiceBuilderExt;

@@ -21,7 +21,7 @@ use std::time::Duration;
 /// A handle on the shared state, one per stripe: a call's permit or future holds (and counts
 /// itself in) the lane of the thread it started on, so that calls on different cores do not
 /// write one reference count. The inner `Arc` is cloned only when the lanes are made.
-pub(crate) type Lane = Arc<Padded<Arc<Shared>>>;
+pub(crate) type Lane = crate::stripe::Lane<Arc<Shared>>;
 
 /// The lanes of one bulkhead, as many as its semaphore has stripes.
 pub(super) struct Lanes {

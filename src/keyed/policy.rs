@@ -285,7 +285,7 @@ mod retry {
         P: Clone + Send + Sync + 'static,
         H: Clone + Send + Sync + 'static,
     {
-        type Door = ();
+        type Door = RetryService<(), B, P, H, CloneRequest>;
 
         /// The same settings and budget (a budget per key would multiply the floor of retries
         /// by the number of keys).
@@ -297,7 +297,11 @@ mod retry {
             true
         }
 
-        fn door(&self) {}
+        /// One lane: a lane per stripe for each of many keys would cost more memory than
+        /// their calls save.
+        fn door(&self) -> Self::Door {
+            RetryService::new((), self.clone(), CloneRequest, 1)
+        }
     }
 
     impl<B, P, H, T, E> RunPolicy<T, E> for Retry<B, P, H>
@@ -327,8 +331,8 @@ mod retry {
         type Future = <RetryService<S, B, P, H, CloneRequest> as Service<Req>>::Future;
 
         #[inline]
-        fn call(&self, _: &Self::Door, ready: S, req: Req) -> Self::Future {
-            RetryService::new(ready, self.clone(), CloneRequest).call(req)
+        fn call(&self, door: &Self::Door, ready: S, req: Req) -> Self::Future {
+            door.call_for(ready, req)
         }
     }
 }

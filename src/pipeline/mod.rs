@@ -213,8 +213,11 @@
 //! total deadline, the attempt's end, the end of the backoff sleep); the clock read once when the
 //! call starts, shared by the total deadline, the first attempt's end, the retry budget and the
 //! slow-call rule (a retry reads it again for its attempt). The standalone [`Run`] borrows the
-//! pipeline; the tower door's future holds one reference count to it. A clone of a
-//! [`Pipeline`] is one reference count. The future is about 300 bytes, of which the timer is a
+//! pipeline; the tower door's future holds one reference count to it, kept in the lane of its
+//! thread: each service made by `Layer::layer` has a reference per stripe of threads (twice as
+//! many stripes as CPUs), made the first time a call on a thread of that stripe needs it, so
+//! calls on different cores do not write one count. A clone of a [`Pipeline`] is one reference
+//! count. The future is about 300 bytes, of which the timer is a
 //! third; a test keeps each response future within a size budget.
 
 mod builder;

@@ -6,11 +6,11 @@ use super::attempts::{Attempt, Attempts, Decision};
 use super::{Config, GiveUpReason, Reissue, Retry, RetryAfter, ShouldRetry};
 use crate::BoxError;
 use crate::backoff::MakeDelays;
+use crate::stripe::Lane;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -408,7 +408,9 @@ pin_project! {
         S: Service<Req>,
         B: MakeDelays,
     {
-        cfg: Arc<Config<B, P, H>>,
+        // The service's reference to the retry for the call's thread (one reference count per
+        // call, in that thread's lane).
+        cfg: Lane<Retry<B, P, H>>,
         #[pin]
         machine: Machine<
             Option<Again<S, Req, K>>,
@@ -425,7 +427,7 @@ where
     B: MakeDelays,
 {
     pub(super) fn new(
-        cfg: Arc<Config<B, P, H>>,
+        cfg: Lane<Retry<B, P, H>>,
         attempts: Attempts<B::Delays, Result<S::Response, BoxError>>,
         again: Option<Again<S, Req, K>>,
         future: S::Future,
@@ -451,7 +453,7 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        this.machine.poll(this.cfg, cx)
+        this.machine.poll(&this.cfg.shared, cx)
     }
 }
 

@@ -101,7 +101,12 @@ impl<S, B: Clone, P: Clone, H: Clone, K: Clone> Layer<S> for RetryLayer<B, P, H,
     type Service = RetryService<S, B, P, H, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RetryService::new(inner, self.retry.local_copy(), self.reissue.clone())
+        RetryService::new(
+            inner,
+            self.retry.local_copy(),
+            self.reissue.clone(),
+            crate::stripe::stripe_count(),
+        )
     }
 }
 

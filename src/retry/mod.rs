@@ -180,7 +180,10 @@
 //! # Clone
 //!
 //! [`Retry`] is an `Arc`: its clones, its layers and every service made from them share one
-//! configuration and one budget. A [`RetryService`] clone clones the inner service. The inner
+//! configuration and one budget. A [`RetryService`] clone clones the inner service and shares
+//! the service's references to its configuration: one per stripe of threads, made the first time
+//! a call on a thread of that stripe needs it, so that the response futures of calls on
+//! different cores do not write one reference count. The inner
 //! service must be `Clone` (as for tower's `Retry`): each call that may retry keeps its own clone
 //! of it, and drives that clone to readiness before each retry.
 //!

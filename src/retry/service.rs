@@ -5,6 +5,7 @@ use super::future::{Again, ResponseFuture};
 use super::{CloneRequest, DefaultHint, OnError, Reissue, Retry, RetryAfter, ShouldRetry};
 use crate::BoxError;
 use crate::backoff::{Backoff, MakeDelays};
+use crate::stripe::Lanes;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,15 +14,19 @@ use tower::Service;
 /// A service that retries failed calls; made by [`RetryLayer`](super::RetryLayer).
 pub struct RetryService<S, B = Backoff, P = OnError, H = DefaultHint, K = CloneRequest> {
     inner: S,
-    retry: Retry<B, P, H>,
+    /// The retry, with a reference to it per stripe of threads for the response futures (shared
+    /// by this service's clones).
+    lanes: Arc<Lanes<Retry<B, P, H>>>,
     reissue: K,
 }
 
 impl<S, B, P, H, K> RetryService<S, B, P, H, K> {
-    pub(crate) fn new(inner: S, retry: Retry<B, P, H>, reissue: K) -> Self {
+    /// A service over `retry` whose calls count their references in up to `lanes` lanes (one
+    /// per stripe of threads; see `crate::stripe::Lanes`).
+    pub(crate) fn new(inner: S, retry: Retry<B, P, H>, reissue: K, lanes: usize) -> Self {
         Self {
             inner,
-            retry,
+            lanes: Arc::new(Lanes::new(retry, lanes)),
             reissue,
         }
     }
@@ -62,8 +67,8 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        let cfg = &self.retry.shared;
-        let attempts = Attempts::start(cfg);
+        let lane = self.lanes.home();
+        let attempts = Attempts::start(&lane.shared);
         // What a retry needs is set aside only if one may follow. The clone of the inner service
         // is not ready: the future drives it to readiness before every retry.
         let again = attempts.may_retry().then(|| Again {
@@ -72,13 +77,44 @@ where
             request: self.reissue.keep(&request),
         });
         let future = self.inner.call(request);
-        ResponseFuture::new(Arc::clone(cfg), attempts, again, future)
+        ResponseFuture::new(Arc::clone(lane), attempts, again, future)
+    }
+}
+
+#[cfg(feature = "keyed")]
+impl<B, P, H, K: Clone> RetryService<(), B, P, H, K> {
+    /// Calls `ready` (a service made ready by the caller) as `call` does. A keyed retry keeps
+    /// one of these per key (with one lane), so that keyed calls share its reference and
+    /// allocate nothing.
+    pub(crate) fn call_for<S, Req>(
+        &self,
+        mut ready: S,
+        request: Req,
+    ) -> ResponseFuture<S, Req, B, P, H, K>
+    where
+        S: Service<Req> + Clone,
+        B: MakeDelays,
+        K: Reissue<Req>,
+    {
+        let lane = self.lanes.home();
+        let attempts = Attempts::start(&lane.shared);
+        let again = attempts.may_retry().then(|| Again {
+            service: ready.clone(),
+            reissue: self.reissue.clone(),
+            request: self.reissue.keep(&request),
+        });
+        let future = ready.call(request);
+        ResponseFuture::new(Arc::clone(lane), attempts, again, future)
     }
 }
 
 impl<S: Clone, B, P, H, K: Clone> Clone for RetryService<S, B, P, H, K> {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.retry.clone(), self.reissue.clone())
+        Self {
+            inner: self.inner.clone(),
+            lanes: Arc::clone(&self.lanes),
+            reissue: self.reissue.clone(),
+        }
     }
 }
 
@@ -86,7 +122,7 @@ impl<S: fmt::Debug, B, P, H, K: fmt::Debug> fmt::Debug for RetryService<S, B, P,
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryService")
             .field("inner", &self.inner)
-            .field("retry", &self.retry)
+            .field("retry", self.lanes.value())
             .field("reissue", &self.reissue)
             .finish()
     }
