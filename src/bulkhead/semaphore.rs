@@ -217,6 +217,12 @@ impl Semaphore {
         crate::stripe::ordinal() & (self.stripes.len() - 1)
     }
 
+    /// The free slots on stripe `i` (for tests).
+    #[cfg(test)]
+    pub(super) fn free_on(&self, i: usize) -> usize {
+        self.word(i).load(Ordering::SeqCst) >> 1
+    }
+
     /// Takes a slot if one is free and nobody waits: one compare-and-swap on the stripe `home`
     /// when it has a free slot, else one on the first other stripe that has one.
     ///

@@ -23,7 +23,8 @@ use std::time::Duration;
 /// write one reference count. The inner `Arc` is cloned only when the lanes are made.
 pub(crate) type Lane = crate::stripe::Lane<Arc<Shared>>;
 
-/// The lanes of one bulkhead, as many as its semaphore has stripes.
+/// The lanes of one bulkhead, as many as its semaphore has stripes (so a stripe's index is a
+/// lane's).
 pub(super) struct Lanes {
     lanes: Box<[Lane]>,
 }
@@ -41,14 +42,14 @@ impl Lanes {
     /// The lane of the current thread.
     #[inline]
     pub(super) fn home(&self) -> &Lane {
-        &self.lanes[self.semaphore.home() & (self.lanes.len() - 1)]
+        &self.lanes[self.semaphore.home()]
     }
 
     /// [`Shared::try_admit`] on the current thread's lane and stripe.
     #[inline(always)]
     pub(super) fn try_admit(&self) -> Option<Permit> {
         let home = self.semaphore.home();
-        Shared::try_admit(&self.lanes[home & (self.lanes.len() - 1)], home)
+        Shared::try_admit(&self.lanes[home], home)
     }
 }
 
@@ -377,7 +378,70 @@ impl Drop for Permit {
 #[cfg(all(test, not(bulwark_loom)))]
 mod tests {
     use super::super::{Aimd, Bulkhead};
+    use super::Shared;
+    use std::sync::Arc;
     use std::time::Duration;
+
+    /// Runs `f(home)` on a new thread of each stripe `home` (of `stripes`) but stripe 0, where
+    /// the slots start: threads are numbered in turn, so a few dozen threads cover them all.
+    fn on_each_stripe_but_zero(stripes: usize, f: impl Fn(usize) + Sync) {
+        let mut left: Vec<usize> = (1..stripes).collect();
+        for _ in 0..256 {
+            if left.is_empty() {
+                return;
+            }
+            let home = std::thread::scope(|s| {
+                s.spawn(|| {
+                    let home = crate::stripe::ordinal() & (stripes - 1);
+                    if left.contains(&home) {
+                        f(home);
+                    }
+                    home
+                })
+                .join()
+                .unwrap()
+            });
+            left.retain(|&h| h != home);
+        }
+        panic!("stripes {left:?} not reached in 256 threads");
+    }
+
+    /// How many references each lane counts (its own, plus one per permit or future in it).
+    fn lane_counts(b: &Bulkhead) -> Vec<usize> {
+        b.lanes.lanes.iter().map(Arc::strong_count).collect()
+    }
+
+    /// A call counts its reference in its own thread's lane, and takes and returns its slot on
+    /// its own thread's stripe (taking from another stripe only when its own has none).
+    #[test]
+    fn a_call_uses_its_threads_lane_and_stripe() {
+        let stripes = crate::stripe::stripe_count();
+        on_each_stripe_but_zero(stripes, |home| {
+            let b = Bulkhead::builder().max_concurrent(2).build().unwrap();
+            assert_eq!(b.lanes.lanes.len(), stripes);
+            assert_eq!(b.lanes.semaphore.stripe_count(), stripes);
+            assert_eq!(b.lanes.semaphore.home(), home);
+            assert_eq!(Shared::home(&b.lanes), home);
+            let mut expected = vec![1; stripes];
+            let first = b.lanes.try_admit().unwrap();
+            expected[home] = 2;
+            assert_eq!(lane_counts(&b), expected, "in this thread's lane");
+            assert_eq!(b.lanes.semaphore.free_on(0), 1, "taken from stripe 0");
+            drop(first);
+            assert_eq!(b.lanes.semaphore.free_on(home), 1, "returned to its own");
+            let acquire = b.acquire();
+            assert_eq!(
+                lane_counts(&b),
+                expected,
+                "the future, in this thread's lane"
+            );
+            let second = futures::executor::block_on(acquire).unwrap();
+            assert_eq!(b.lanes.semaphore.free_on(home), 0, "its own stripe first");
+            assert_eq!(b.lanes.semaphore.free_on(0), 1);
+            drop(second);
+            assert_eq!(b.metrics().in_flight, 0);
+        });
+    }
 
     /// A permit held by something other than the bulkhead's own future (the pipeline's) reports
     /// a completed call when dropped, timed from when it was taken.
