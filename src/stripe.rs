@@ -65,11 +65,13 @@ pub(crate) type Lane<T> = std::sync::Arc<Padded<T>>;
 /// threads, each made the first time a thread of its stripe asks for it: a call that keeps a
 /// reference for its whole length counts itself in its own thread's lane, so calls on different
 /// cores do not write one reference count. A value used on one thread makes one lane.
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 pub(crate) struct Lanes<T> {
     value: T,
     lanes: Box<[std::sync::OnceLock<Lane<T>>]>,
 }
 
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 impl<T: Clone> Lanes<T> {
     /// Up to `lanes` lanes (rounded up to a power of two) over `value`; none made yet.
     pub(crate) fn new(value: T, lanes: usize) -> Self {
@@ -110,13 +112,18 @@ impl<T: Clone> Lanes<T> {
     }
 }
 
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 impl<T: std::fmt::Debug> std::fmt::Debug for Lanes<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.value.fmt(f)
     }
 }
 
-#[cfg(all(test, not(bulwark_loom)))]
+#[cfg(all(
+    test,
+    not(bulwark_loom),
+    any(feature = "circuit-breaker", feature = "retry")
+))]
 mod tests {
     use super::*;
     use std::sync::Arc;
