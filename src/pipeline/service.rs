@@ -94,20 +94,15 @@ where
         // The ready service goes with the call; a clone (not ready) takes its place.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(
-            Arc::clone(self.lanes.home()),
-            ready,
-            self.reissue.clone(),
-            request,
-        )
+        self.call_for(ready, request)
     }
 }
 
-#[cfg(feature = "keyed")]
-impl<C, B, P, H, K: Clone, Fb> PipelineService<(), C, B, P, H, K, Fb> {
-    /// Calls `ready` (a service made ready by the caller) through the parts, as `call` does. A
-    /// keyed pipeline keeps one of these per key (with one lane), so that the calls of every
-    /// keyed service share its reference and allocate nothing.
+impl<T, C, B, P, H, K: Clone, Fb> PipelineService<T, C, B, P, H, K, Fb> {
+    /// Calls `ready` (a service made ready by the caller) through the parts of the current
+    /// thread's lane: what `call` does with the service it holds, and what a keyed pipeline does
+    /// with its one-lane door per key, so that the calls of every keyed service share its
+    /// reference and allocate nothing.
     pub(crate) fn call_for<S, Req>(
         &self,
         ready: S,

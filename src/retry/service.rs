@@ -67,17 +67,7 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        let lane = self.lanes.home();
-        let attempts = Attempts::start(&lane.shared);
-        // What a retry needs is set aside only if one may follow. The clone of the inner service
-        // is not ready: the future drives it to readiness before every retry.
-        let again = attempts.may_retry().then(|| Again {
-            service: self.inner.clone(),
-            reissue: self.reissue.clone(),
-            request: self.reissue.keep(&request),
-        });
-        let future = self.inner.call(request);
-        ResponseFuture::new(Arc::clone(lane), attempts, again, future)
+        respond(&self.lanes, &self.reissue, &mut self.inner, request)
     }
 }
 
@@ -96,16 +86,34 @@ impl<B, P, H, K: Clone> RetryService<(), B, P, H, K> {
         B: MakeDelays,
         K: Reissue<Req>,
     {
-        let lane = self.lanes.home();
-        let attempts = Attempts::start(&lane.shared);
-        let again = attempts.may_retry().then(|| Again {
-            service: ready.clone(),
-            reissue: self.reissue.clone(),
-            request: self.reissue.keep(&request),
-        });
-        let future = ready.call(request);
-        ResponseFuture::new(Arc::clone(lane), attempts, again, future)
+        respond(&self.lanes, &self.reissue, &mut ready, request)
     }
+}
+
+/// Calls `service`, ready, with `request` through the retry of the current thread's lane; what a
+/// retry needs is set aside only if one may follow. The clone of the service kept for it is not
+/// ready: the future drives it to readiness before every retry.
+#[inline]
+fn respond<S, Req, B, P, H, K>(
+    lanes: &Lanes<Retry<B, P, H>>,
+    reissue: &K,
+    service: &mut S,
+    request: Req,
+) -> ResponseFuture<S, Req, B, P, H, K>
+where
+    S: Service<Req> + Clone,
+    B: MakeDelays,
+    K: Reissue<Req> + Clone,
+{
+    let lane = lanes.home();
+    let attempts = Attempts::start(&lane.shared);
+    let again = attempts.may_retry().then(|| Again {
+        service: service.clone(),
+        reissue: reissue.clone(),
+        request: reissue.keep(&request),
+    });
+    let future = service.call(request);
+    ResponseFuture::new(Arc::clone(lane), attempts, again, future)
 }
 
 impl<S: Clone, B, P, H, K: Clone> Clone for RetryService<S, B, P, H, K> {
