@@ -35,12 +35,25 @@ pub(crate) fn stripe_count() -> usize {
 #[cfg(not(bulwark_loom))]
 #[inline]
 pub(crate) fn ordinal() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // A constant initializer and no destructor: reading it is one load, with no lazy
+    // initialization state to check (an unnumbered thread reads `UNSET`).
     thread_local! {
-        static ORDINAL: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        static ORDINAL: std::cell::Cell<usize> = const { std::cell::Cell::new(UNSET) };
     }
-    ORDINAL.with(|n| *n)
+    const UNSET: usize = usize::MAX;
+    #[cold]
+    fn number(cell: &std::cell::Cell<usize>) -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        // Never `UNSET`, even after `usize::MAX` threads.
+        let n = NEXT.fetch_add(1, Ordering::Relaxed) & (UNSET >> 1);
+        cell.set(n);
+        n
+    }
+    ORDINAL.with(|cell| match cell.get() {
+        UNSET => number(cell),
+        n => n,
+    })
 }
 
 /// Under loom, the model's threads are numbered too (afresh in every execution), so that a model

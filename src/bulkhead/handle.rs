@@ -1,7 +1,7 @@
 //! The bulkhead handle: the standalone door (`run`) and the source of tower layers.
 
 use super::acquire::Acquire;
-use super::state::Lanes;
+use super::state::{Lanes, Slot};
 use super::{Builder, BulkheadLayer, Metrics, Run};
 use crate::ConfigError;
 use std::fmt;
@@ -115,6 +115,21 @@ impl Bulkhead {
 
     pub(crate) fn acquire(&self) -> Acquire {
         Acquire::new(Arc::clone(self.lanes.home()))
+    }
+
+    /// A slot at once, if one is free and nobody waits, held without a reference of its own
+    /// by a caller that holds this bulkhead (the pipeline's call); else `None` (then
+    /// [`acquire`](Self::acquire) waits or refuses). Freed only by [`give_back`](Self::give_back).
+    #[inline]
+    pub(crate) fn try_take(&self) -> Option<Slot> {
+        self.lanes.try_take()
+    }
+
+    /// Frees a slot of [`try_take`](Self::try_take), reporting the call to an adaptive limit as
+    /// `failed` or not; `None`: cancelled, not reported.
+    #[inline]
+    pub(crate) fn give_back(&self, slot: Slot, failed: Option<bool>) {
+        self.lanes.give_back(slot, failed);
     }
 }
 

@@ -261,4 +261,4 @@ pub use settings::Settings;
     )),
     allow(unused_imports, reason = "used by the pipeline")
 )]
-pub(crate) use state::Permit;
+pub(crate) use state::{Permit, Slot};

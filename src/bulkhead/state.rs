@@ -171,20 +171,61 @@ impl Shared {
     /// A slot just taken, as a permit holding `lane`.
     #[inline(always)]
     pub(super) fn permit(lane: &Lane) -> Permit {
+        Permit {
+            started: lane.taken().started,
+            lane: Arc::clone(lane),
+        }
+    }
+
+    /// A slot just taken: counted in flight, and its start read for an adaptive limit.
+    #[inline(always)]
+    fn taken(&self) -> Slot {
         #[cfg(feature = "metrics")]
-        if let Some(i) = lane.listeners.instruments() {
+        if let Some(i) = self.listeners.instruments() {
             i.in_flight.increment(1.0);
         }
         // Only the adaptive mode reads the clock per call (out of line, so that the fixed
         // mode's path stays as small as it was).
-        let started = match &lane.adaptive {
+        let started = match &self.adaptive {
             Some(controller) => start_clock(controller),
             None => 0,
         };
-        Permit {
-            lane: Arc::clone(lane),
-            started,
+        Slot { started }
+    }
+
+    /// The fast path for a holder of the bulkhead itself (the pipeline's call): a slot taken
+    /// at once from the current thread's stripe (or another) if one is free and nobody waits,
+    /// with no reference of its own. Given back with [`Shared::give_back`].
+    #[inline(always)]
+    pub(super) fn try_take(&self) -> Option<Slot> {
+        if !self.semaphore.try_acquire(self.semaphore.home()) {
+            return None;
         }
+        self.emit_admitted(Duration::ZERO);
+        Some(self.taken())
+    }
+
+    /// Frees a [`Slot`] on the current thread's stripe, reporting the call to an adaptive limit
+    /// as `failed` or not (`None`: cancelled, not reported), as a [`Permit`]'s drop does.
+    #[inline(always)]
+    pub(super) fn give_back(&self, slot: Slot, failed: Option<bool>) {
+        if let Some(failed) = failed
+            && slot.started != 0
+        {
+            self.complete(slot.started >> 1, failed);
+        }
+        self.freed();
+    }
+
+    /// A slot is no longer held: out of the in-flight gauge, back to the current thread's
+    /// stripe (not the one it was taken from).
+    #[inline(always)]
+    fn freed(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(i) = self.listeners.instruments() {
+            i.in_flight.decrement(1.0);
+        }
+        self.semaphore.release(self.semaphore.home());
     }
 
     /// The bulkhead's name, for a rejection.
@@ -365,14 +406,18 @@ impl Drop for Permit {
         if self.started & REPORT_ON_DROP != 0 {
             self.lane.complete(self.started >> 1, false);
         }
-        #[cfg(feature = "metrics")]
-        if let Some(i) = self.lane.listeners.instruments() {
-            i.in_flight.decrement(1.0);
-        }
-        // Returned to the stripe of the thread that ends the call, not of the one that began it.
-        let semaphore = &self.lane.semaphore;
-        semaphore.release(semaphore.home());
+        self.lane.freed();
     }
+}
+
+/// A slot held by a call that holds the bulkhead itself (the pipeline's): a [`Permit`] without
+/// its reference, so taking and freeing it writes nothing but the semaphore. Not released on
+/// drop: its holder gives it back ([`Bulkhead::give_back`](super::Bulkhead)).
+#[derive(Debug)]
+#[must_use = "a slot is held until given back"]
+pub(crate) struct Slot {
+    /// As [`Permit::started`].
+    started: u64,
 }
 
 #[cfg(all(test, not(bulwark_loom)))]

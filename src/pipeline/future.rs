@@ -13,7 +13,7 @@ use super::handle::{Parts, PartsLane};
 use super::hint::PipelineHint;
 use crate::BoxError;
 use crate::backoff::MakeDelays;
-use crate::bulkhead::{Acquire, BulkheadFull, Permit};
+use crate::bulkhead::{Acquire, BulkheadFull, Permit, Slot};
 use crate::circuit_breaker::{CircuitOpen, Ticket};
 use crate::classify::{Classify, Verdict};
 use crate::retry::{Attempts, Config, Decision, GiveUpReason, Reissue, RetryAfter, ShouldRetry};
@@ -83,17 +83,27 @@ pin_project! {
         // The outcome of the last attempt, kept while waiting: returned if no attempt follows.
         last: Option<O>,
         ticket: Option<Ticket>,
-        permit: Option<Permit>,
-        // When the call started (read once, if anything needs the time).
+        held: Held,
+        // When the call started (read once, if anything needs the time; always, with a total
+        // timeout, whose deadline is this plus the timeout, computed when a bound is needed).
         started: Option<Instant>,
-        // The end of the whole call, and of the attempt in flight.
-        deadline: Option<Instant>,
+        // The end of the attempt in flight.
         attempt_end: Option<Instant>,
         #[pin]
         timer: Option<Sleep>,
         #[pin]
         state: State<Fut>,
     }
+}
+
+/// The bulkhead slot of the attempt in flight.
+enum Held {
+    None,
+    /// Taken at once: freed through the pipeline's bulkhead (the call holds the pipeline's
+    /// parts, so the slot needs no reference of its own).
+    Slot(Slot),
+    /// Granted after a wait in the bulkhead's queue.
+    Permit(Permit),
 }
 
 /// The clock, read at most once.
@@ -133,39 +143,51 @@ fn fired(mut timer: Pin<&mut Option<Sleep>>, at: Instant, cx: &mut Context<'_>) 
     }
 }
 
+/// The end of the whole call, if it has a total timeout (`started` is then always read).
+#[inline]
+fn deadline<C, B, P, H, Fb>(
+    started: &Option<Instant>,
+    parts: &Parts<C, B, P, H, Fb>,
+) -> Option<Instant> {
+    Some(after((*started)?, parts.total?))
+}
+
 impl<M, Fut, D, O> Machine<M, Fut, D, O> {
-    fn new(maker: M) -> Self {
+    /// Starts the call: the clock (if anything needs it; the total deadline counts from
+    /// here), the retry's count. Built in one piece, so that the future is written in place.
+    #[inline]
+    fn start<C, B, P, H, Fb>(maker: M, parts: &Parts<C, B, P, H, Fb>) -> Self
+    where
+        B: MakeDelays<Delays = D>,
+    {
+        let mut started = None;
+        let mut now = Now(&mut started);
+        if parts.total.is_some() {
+            now.get();
+        }
+        let attempts = parts
+            .retry
+            .as_ref()
+            .map(|retry| Attempts::start_with(&retry.shared, || now.get()));
         Self {
             maker,
-            attempts: None,
+            attempts,
             last: None,
             ticket: None,
-            permit: None,
-            started: None,
-            deadline: None,
+            held: Held::None,
+            started,
             attempt_end: None,
             timer: None,
             state: State::Admitting,
         }
     }
 
-    /// Starts the call: the clock (if anything needs it), the total deadline, the retry's count.
-    fn start<C, B, P, H, Fb>(&mut self, parts: &Parts<C, B, P, H, Fb>)
-    where
-        B: MakeDelays<Delays = D>,
-    {
-        let mut now = Now(&mut self.started);
-        if let Some(total) = parts.total {
-            self.deadline = Some(after(now.get(), total));
-        }
-        if let Some(retry) = &parts.retry {
-            self.attempts = Some(Attempts::start_with(&retry.shared, || now.get()));
-        }
-    }
-
-    /// The call was dropped: see [`abandon`].
+    /// The call was dropped: see [`abandon`]. A call that ended holds nothing.
+    #[inline]
     fn release<C, B, P, H, Fb>(self: Pin<&mut Self>, parts: &Parts<C, B, P, H, Fb>) {
-        abandon(&mut self.project(), parts);
+        if !matches!(self.state, State::Done) {
+            abandon(&mut self.project(), parts);
+        }
     }
 
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {
@@ -186,17 +208,35 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
 
 /// Records the attempt's verdict with the breaker and gives the bulkhead slot back, telling an
 /// adaptive limit whether the attempt failed (the breaker's verdict: a failure is a drop).
+#[inline]
 fn finish<C, B, P, H, Fb>(
     parts: &Parts<C, B, P, H, Fb>,
     ticket: &mut Option<Ticket>,
-    permit: &mut Option<Permit>,
+    held: &mut Held,
     verdict: Verdict,
 ) {
     if let (Some(ticket), Some(breaker)) = (ticket.take(), &parts.breaker) {
         breaker.core().record(ticket, verdict);
     }
-    if let Some(permit) = permit.take() {
-        permit.finish(verdict == Verdict::Failure);
+    free(parts, held, Some(verdict == Verdict::Failure));
+}
+
+/// Gives the bulkhead slot back (if one is held), reporting the attempt to an adaptive limit
+/// as `failed` or not; `None`: cancelled, not reported.
+#[inline]
+fn free<C, B, P, H, Fb>(parts: &Parts<C, B, P, H, Fb>, held: &mut Held, failed: Option<bool>) {
+    match std::mem::replace(held, Held::None) {
+        Held::None => {}
+        Held::Slot(slot) => {
+            if let Some(bulkhead) = &parts.bulkhead {
+                bulkhead.give_back(slot, failed);
+            }
+        }
+        Held::Permit(mut permit) => match failed {
+            Some(failed) => permit.finish(failed),
+            // Cancelled: an adaptive limit hears nothing of it, as of a dropped bulkhead call.
+            None => permit.explicit(),
+        },
     }
 }
 
@@ -232,7 +272,7 @@ where
                             None if raw.is_err() => Verdict::Failure,
                             None => Verdict::Success,
                         };
-                        finish(parts, this.ticket, this.permit, verdict);
+                        finish(parts, this.ticket, this.held, verdict);
                         this.state.set(State::Done);
                         raw.map_err(M::wrap)
                     }
@@ -247,7 +287,7 @@ where
                 },
                 StateProj::Queued { acquire } => match acquire.poll(cx) {
                     Poll::Ready(Ok(permit)) => {
-                        *this.permit = Some(permit);
+                        *this.held = Held::Permit(permit);
                         match call(&mut this, parts) {
                             Some(outcome) => outcome,
                             None => continue,
@@ -255,12 +295,12 @@ where
                     }
                     Poll::Ready(Err(full)) => {
                         // The bulkhead turning an attempt away says nothing of the dependency.
-                        finish(parts, this.ticket, this.permit, Verdict::Ignored);
+                        finish(parts, this.ticket, this.held, Verdict::Ignored);
                         this.state.set(State::Done);
                         Err(full.into())
                     }
-                    Poll::Pending => match this.deadline {
-                        Some(at) if fired(this.timer.as_mut(), *at, cx) => {
+                    Poll::Pending => match deadline(this.started, parts) {
+                        Some(at) if fired(this.timer.as_mut(), at, cx) => {
                             return Poll::Ready(total_elapsed(&mut this, parts));
                         }
                         _ => return Poll::Pending,
@@ -268,7 +308,8 @@ where
                 },
                 StateProj::Sleeping { resume } => {
                     let resume = *resume;
-                    let at = earliest(Some(resume), *this.deadline).unwrap_or(resume);
+                    let at =
+                        earliest(Some(resume), deadline(this.started, parts)).unwrap_or(resume);
                     if !fired(this.timer.as_mut(), at, cx) {
                         return Poll::Pending;
                     }
@@ -331,15 +372,18 @@ where
             }
         }
     }
-    match &parts.bulkhead {
-        Some(bulkhead) => {
-            this.state.set(State::Queued {
-                acquire: bulkhead.acquire(),
-            });
-            None
+    if let Some(bulkhead) = &parts.bulkhead {
+        match bulkhead.try_take() {
+            Some(slot) => *this.held = Held::Slot(slot),
+            None => {
+                this.state.set(State::Queued {
+                    acquire: bulkhead.acquire(),
+                });
+                return None;
+            }
         }
-        None => call(this, parts),
     }
+    call(this, parts)
 }
 
 /// Admitted: makes the attempt and fixes its end. `Some(outcome)` if no attempt can be made.
@@ -355,7 +399,7 @@ where
     let may_retry = this.attempts.as_ref().is_some_and(Attempts::may_retry);
     let Some(future) = this.maker.make(may_retry) else {
         // Only the tower door, when it has no request: it gives back the last outcome.
-        finish(parts, this.ticket, this.permit, Verdict::Ignored);
+        finish(parts, this.ticket, this.held, Verdict::Ignored);
         this.state.set(State::Done);
         return this.last.take();
     };
@@ -383,17 +427,18 @@ fn attempt_timed_out<M, Fut, D, T, X, C, B, P, H, Fb>(
 where
     X: From<Elapsed>,
 {
-    let at = earliest(*this.deadline, *this.attempt_end)?;
+    let deadline = deadline(this.started, parts);
+    let at = earliest(deadline, *this.attempt_end)?;
     if !fired(this.timer.as_mut(), at, cx) {
         return None;
     }
-    if Some(at) == *this.deadline && this.attempt_end.is_none_or(|end| at < end) {
+    if Some(at) == deadline && this.attempt_end.is_none_or(|end| at < end) {
         // The total deadline: the attempt is abandoned, the call ends (no retry follows).
         *this.attempts = None;
         return Some(total_elapsed(this, parts));
     }
     // The attempt timeout: a failure.
-    finish(parts, this.ticket, this.permit, Verdict::Failure);
+    finish(parts, this.ticket, this.held, Verdict::Failure);
     this.state.set(State::Done);
     let attempt = parts.attempt.unwrap_or_default();
     Some(Err(parts.timeouts.elapsed(false, attempt).into()))
@@ -408,10 +453,7 @@ fn abandon<M, Fut, D, O, C, B, P, H, Fb>(
     if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
         breaker.core().release(ticket);
     }
-    if let Some(mut permit) = this.permit.take() {
-        // Cancelled: an adaptive limit hears nothing of it, as of a dropped bulkhead call.
-        permit.explicit();
-    }
+    free(parts, this.held, None);
     this.state.set(State::Done);
 }
 
@@ -496,13 +538,14 @@ where
         }
         Poll::Pending => {
             let stop_at = this.attempts.as_ref().and_then(Attempts::stop_at);
-            let Some(at) = earliest(*this.deadline, stop_at) else {
+            let deadline = deadline(this.started, parts);
+            let Some(at) = earliest(deadline, stop_at) else {
                 return Poll::Pending;
             };
             if !fired(this.timer.as_mut(), at, cx) {
                 return Poll::Pending;
             }
-            if Some(at) == *this.deadline {
+            if Some(at) == deadline {
                 return Poll::Ready(Err(total_elapsed(this, parts)));
             }
             return match give_up(this, GiveUpReason::TimeUp) {
@@ -585,10 +628,12 @@ where
     Fut: TryFuture,
     B: MakeDelays,
 {
+    #[inline]
     pub(super) fn new(parts: &'a Parts<C, B, P, H, Fb>, f: F) -> Self {
-        let mut machine = Machine::new(Closure(f));
-        machine.start(parts);
-        Self { parts, machine }
+        Self {
+            machine: Machine::start(Closure(f), parts),
+            parts,
+        }
     }
 }
 
@@ -699,19 +744,22 @@ where
     S: Service<Req>,
     B: MakeDelays,
 {
+    #[inline]
     pub(super) fn new(
         parts: PartsLane<C, B, P, H, Fb>,
         service: S,
         reissue: K,
         request: Req,
     ) -> Self {
-        let mut machine = Machine::new(Again {
+        let again = Again {
             service,
             reissue,
             request: Some(request),
-        });
-        machine.start(&parts.0);
-        Self { parts, machine }
+        };
+        Self {
+            machine: Machine::start(again, &parts.0),
+            parts,
+        }
     }
 }
 

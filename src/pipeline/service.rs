@@ -90,6 +90,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         // The ready service goes with the call; a clone (not ready) takes its place.
         let clone = self.inner.clone();
@@ -103,6 +104,7 @@ impl<T, C, B, P, H, K: Clone, Fb> PipelineService<T, C, B, P, H, K, Fb> {
     /// thread's lane: what `call` does with the service it holds, and what a keyed pipeline does
     /// with its one-lane door per key, so that the calls of every keyed service share its
     /// reference and allocate nothing.
+    #[inline]
     pub(crate) fn call_for<S, Req>(
         &self,
         ready: S,

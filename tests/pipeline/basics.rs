@@ -261,6 +261,73 @@ async fn dropping_the_call_frees_its_bulkhead_slot() {
     );
 }
 
+/// An adaptive bulkhead hears every attempt the pipeline ran through it, as the bulkhead's own
+/// calls would tell it: a failed attempt (the breaker's verdict) lowers the limit, whether it took
+/// a free slot at once or waited in the queue for one; a cancelled attempt tells it nothing.
+#[tokio::test(start_paused = true)]
+async fn an_adaptive_bulkhead_hears_each_attempts_verdict_but_not_a_cancelled_one() {
+    use bulwark::bulkhead::{Aimd, Event};
+    use std::sync::{Arc, Mutex};
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&changes);
+    let limit = Aimd::builder()
+        .initial_limit(8)
+        .min_limit(1)
+        .max_limit(50)
+        .backoff(0.5)
+        .build()
+        .unwrap();
+    let bulkhead = Bulkhead::builder()
+        .adaptive(limit)
+        .max_queued(4)
+        .on_event(move |e| {
+            if let Event::LimitChanged { from, to, .. } = e {
+                log.lock().unwrap().push((*from, *to));
+            }
+        })
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(breaker(100, ms(1000)))
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let changes = move || changes.lock().unwrap().clone();
+    let refused = || async { Err::<(), _>(io::Error::other("refused")) };
+    let hang = || std::future::pending::<Result<(), io::Error>>();
+
+    // Cancelled while it runs: the slot comes back, the limit hears nothing.
+    let mut hung = Box::pin(pipeline.run(hang));
+    assert!((&mut hung).now_or_never().is_none());
+    assert_eq!(bulkhead.metrics().in_flight, 1);
+    drop(hung);
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+    assert_eq!(changes(), []);
+
+    // A failed attempt on a free slot.
+    let out = pipeline.run(refused).await;
+    assert!(matches!(out, Err(Error::Inner(_))));
+    assert_eq!(changes(), [(8, 4)]);
+    assert_eq!(bulkhead.metrics().in_flight, 0);
+
+    // A failed attempt that waited: four hung calls hold every slot, the fifth queues and gets
+    // the slot of the first hung call cancelled (which reports nothing).
+    let mut holders: Vec<_> = (0..4).map(|_| Box::pin(pipeline.run(hang))).collect();
+    for h in &mut holders {
+        assert!(h.now_or_never().is_none());
+    }
+    let mut waiting = Box::pin(pipeline.run(refused));
+    assert!((&mut waiting).now_or_never().is_none());
+    assert_eq!(bulkhead.metrics().queued, 1);
+    drop(holders.remove(0));
+    assert!(matches!(waiting.await, Err(Error::Inner(_))));
+    assert_eq!(changes(), [(8, 4), (4, 2)]);
+    drop(holders);
+    let m = bulkhead.metrics();
+    assert_eq!((m.in_flight, m.queued), (0, 0));
+    assert_eq!(changes(), [(8, 4), (4, 2)]);
+}
+
 #[test]
 fn invalid_settings_are_rejected_naming_the_field() {
     let err = Pipeline::builder()
