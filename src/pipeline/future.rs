@@ -208,7 +208,7 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
 
 /// Records the attempt's verdict with the breaker and gives the bulkhead slot back, telling an
 /// adaptive limit whether the attempt failed (the breaker's verdict: a failure is a drop).
-#[inline]
+#[inline(always)]
 fn finish<C, B, P, H, Fb>(
     parts: &Parts<C, B, P, H, Fb>,
     ticket: &mut Option<Ticket>,
@@ -223,7 +223,7 @@ fn finish<C, B, P, H, Fb>(
 
 /// Gives the bulkhead slot back (if one is held), reporting the attempt to an adaptive limit
 /// as `failed` or not; `None`: cancelled, not reported.
-#[inline]
+#[inline(always)]
 fn free<C, B, P, H, Fb>(parts: &Parts<C, B, P, H, Fb>, held: &mut Held, failed: Option<bool>) {
     match std::mem::replace(held, Held::None) {
         Held::None => {}
@@ -232,11 +232,17 @@ fn free<C, B, P, H, Fb>(parts: &Parts<C, B, P, H, Fb>, held: &mut Held, failed: 
                 bulkhead.give_back(slot, failed);
             }
         }
-        Held::Permit(mut permit) => match failed {
-            Some(failed) => permit.finish(failed),
-            // Cancelled: an adaptive limit hears nothing of it, as of a dropped bulkhead call.
-            None => permit.explicit(),
-        },
+        Held::Permit(permit) => free_permit(permit, failed),
+    }
+}
+
+/// [`free`] of a slot granted after a wait (out of line: the queue is the uncommon path).
+#[inline(never)]
+fn free_permit(mut permit: Permit, failed: Option<bool>) {
+    match failed {
+        Some(failed) => permit.finish(failed),
+        // Cancelled: an adaptive limit hears nothing of it, as of a dropped bulkhead call.
+        None => permit.explicit(),
     }
 }
 
@@ -247,6 +253,10 @@ where
     D: Iterator<Item = Duration>,
     X: From<Elapsed> + From<CircuitOpen> + From<BulkheadFull>,
 {
+    /// Polls the call. The common path is kept apart from the rest and small: a first poll
+    /// that is admitted at once and whose attempt is ready or pending, and a later poll whose
+    /// attempt is ready, with no retry to follow; everything else goes through [`step`].
+    #[inline]
     pub(crate) fn poll<C, B, P, H, Fb, E>(
         self: Pin<&mut Self>,
         parts: &Parts<C, B, P, H, Fb>,
@@ -261,34 +271,108 @@ where
         PipelineHint<H>: RetryAfter<T, X>,
     {
         let mut this = self.project();
-        loop {
-            let outcome = match this.state.as_mut().project() {
+        if let StateProj::Admitting = this.state.as_mut().project()
+            && let Some(outcome) = admit(&mut this, parts)
+        {
+            return step(&mut this, parts, cx, Some(outcome));
+        }
+        let outcome = match this.state.as_mut().project() {
+            StateProj::Attempting { future } => match future.poll(cx) {
+                Poll::Ready(raw) => completed(&mut this, parts, raw),
+                Poll::Pending => match attempt_timed_out(&mut this, parts, cx) {
+                    Some(outcome) => outcome,
+                    None => return Poll::Pending,
+                },
+            },
+            _ => return step(&mut this, parts, cx, None),
+        };
+        match decide(&mut this, parts, outcome) {
+            Err(outcome) => Poll::Ready(outcome),
+            Ok(delay) if wait_for_retry(&mut this, delay, cx) => step(&mut this, parts, cx, None),
+            Ok(_) => Poll::Pending,
+        }
+    }
+}
+
+/// The attempt's raw outcome: recorded with the breaker (its verdict), the bulkhead slot given
+/// back, the attempt over.
+#[inline(always)]
+fn completed<M, Fut, D, T, E, X, C, B, P, H, Fb>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H, Fb>,
+    raw: Result<T, E>,
+) -> Result<T, X>
+where
+    M: MakeAttempt<T, E, X, Future = Fut>,
+    C: Classify<T, E>,
+{
+    // Without a breaker the verdict only tells an adaptive bulkhead limit whether the attempt
+    // failed: an `Err` did.
+    let verdict = match &parts.breaker {
+        Some(b) => b.classifier().classify(&raw),
+        None if raw.is_err() => Verdict::Failure,
+        None => Verdict::Success,
+    };
+    finish(parts, this.ticket, this.held, verdict);
+    this.state.set(State::Done);
+    raw.map_err(M::wrap)
+}
+
+/// A retry was decided, to start after `delay`: the backoff sleep, or with no delay one yield
+/// (so that attempts failing at once with no delay between them cannot hold the task's
+/// thread). `false`: the call returns `Pending` now.
+fn wait_for_retry<M, Fut, D, O>(
+    this: &mut Proj<'_, M, Fut, D, O>,
+    delay: Duration,
+    cx: &mut Context<'_>,
+) -> bool {
+    if delay.is_zero() {
+        this.state.set(State::Readying);
+        cx.waker().wake_by_ref();
+        return false;
+    }
+    let resume = after(Instant::now(), delay);
+    this.state.set(State::Sleeping { resume });
+    true
+}
+
+/// Every state of the call, from its state now or, given `outcome`, from an attempt's outcome.
+#[inline(never)]
+fn step<M, Fut, D, T, E, X, C, B, P, H, Fb>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H, Fb>,
+    cx: &mut Context<'_>,
+    mut outcome: Option<Result<T, X>>,
+) -> Poll<Result<T, X>>
+where
+    M: MakeAttempt<T, E, X, Future = Fut>,
+    Fut: Future<Output = Result<T, E>>,
+    D: Iterator<Item = Duration>,
+    X: From<Elapsed> + From<CircuitOpen> + From<BulkheadFull>,
+    C: Classify<T, E>,
+    B: MakeDelays<Delays = D>,
+    P: ShouldRetry<T, X>,
+    PipelineHint<H>: RetryAfter<T, X>,
+{
+    loop {
+        let outcome = match outcome.take() {
+            Some(outcome) => outcome,
+            None => match this.state.as_mut().project() {
                 StateProj::Attempting { future } => match future.poll(cx) {
-                    Poll::Ready(raw) => {
-                        // Without a breaker the verdict only tells an adaptive bulkhead limit
-                        // whether the attempt failed: an `Err` did.
-                        let verdict = match &parts.breaker {
-                            Some(b) => b.classifier().classify(&raw),
-                            None if raw.is_err() => Verdict::Failure,
-                            None => Verdict::Success,
-                        };
-                        finish(parts, this.ticket, this.held, verdict);
-                        this.state.set(State::Done);
-                        raw.map_err(M::wrap)
-                    }
-                    Poll::Pending => match attempt_timed_out(&mut this, parts, cx) {
+                    Poll::Ready(raw) => completed(this, parts, raw),
+                    Poll::Pending => match attempt_timed_out(this, parts, cx) {
                         Some(outcome) => outcome,
                         None => return Poll::Pending,
                     },
                 },
-                StateProj::Admitting => match admit(&mut this, parts) {
+                StateProj::Admitting => match admit(this, parts) {
                     Some(outcome) => outcome,
                     None => continue,
                 },
                 StateProj::Queued { acquire } => match acquire.poll(cx) {
                     Poll::Ready(Ok(permit)) => {
                         *this.held = Held::Permit(permit);
-                        match call(&mut this, parts) {
+                        match call(this, parts) {
                             Some(outcome) => outcome,
                             None => continue,
                         }
@@ -301,7 +385,7 @@ where
                     }
                     Poll::Pending => match deadline(this.started, parts) {
                         Some(at) if fired(this.timer.as_mut(), at, cx) => {
-                            return Poll::Ready(total_elapsed(&mut this, parts));
+                            return Poll::Ready(total_elapsed(this, parts));
                         }
                         _ => return Poll::Pending,
                     },
@@ -314,40 +398,34 @@ where
                         return Poll::Pending;
                     }
                     if at < resume {
-                        return Poll::Ready(total_elapsed(&mut this, parts));
+                        return Poll::Ready(total_elapsed(this, parts));
                     }
                     this.state.set(State::Readying);
                     continue;
                 }
-                StateProj::Readying => match ready_for_retry(&mut this, parts, cx) {
+                StateProj::Readying => match ready_for_retry(this, parts, cx) {
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(outcome)) => return Poll::Ready(outcome),
                     Poll::Pending => return Poll::Pending,
                 },
                 // Only when polled again after completing.
                 StateProj::Done => return Poll::Pending,
-            };
-            match decide(&mut this, parts, outcome) {
-                Ok(delay) if delay.is_zero() => {
-                    // Yield once, so that attempts failing at once with no delay between them
-                    // cannot hold the task's thread.
-                    this.state.set(State::Readying);
-                    cx.waker().wake_by_ref();
+            },
+        };
+        match decide(this, parts, outcome) {
+            Ok(delay) => {
+                if !wait_for_retry(this, delay, cx) {
                     return Poll::Pending;
                 }
-                Ok(delay) => {
-                    let resume = after(Instant::now(), delay);
-                    this.state.set(State::Sleeping { resume });
-                }
-                Err(outcome) => return Poll::Ready(outcome),
             }
+            Err(outcome) => return Poll::Ready(outcome),
         }
     }
 }
 
 /// Asks the breaker, then the bulkhead, for the next attempt; starts it if both admit it at
 /// once. `Some(outcome)` when the attempt ends before it starts (rejected).
-#[inline]
+#[inline(always)]
 fn admit<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
     parts: &Parts<C, B, P, H, Fb>,
@@ -387,7 +465,7 @@ where
 }
 
 /// Admitted: makes the attempt and fixes its end. `Some(outcome)` if no attempt can be made.
-#[inline]
+#[inline(always)]
 fn call<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
     parts: &Parts<C, B, P, H, Fb>,
@@ -418,7 +496,7 @@ where
 /// The attempt in flight is pending: whether a time bound ended it. `Some(outcome)` when the
 /// attempt timeout did (the attempt is a failure, and may be retried); the total deadline ends
 /// the call (returned through the caller's `Err` path as an outcome with no retry).
-#[inline]
+#[inline(never)]
 fn attempt_timed_out<M, Fut, D, T, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
     parts: &Parts<C, B, P, H, Fb>,
