@@ -102,7 +102,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         match self.reserved.take() {
             Some(Ok(mut permit)) => {

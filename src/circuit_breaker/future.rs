@@ -30,6 +30,7 @@ pin_project! {
 
 impl<F, R: BreakerRef> Call<F, R> {
     /// An admitted call, already begun.
+    #[inline]
     pub(super) fn running(future: F, guard: Guard<R>) -> Self {
         Self {
             kind: Kind::Running { future },
@@ -91,6 +92,7 @@ pin_project! {
 }
 
 impl<'a, F, C> Run<'a, F, C> {
+    #[inline]
     pub(super) fn running(future: F, guard: Guard<&'a CircuitBreaker<C>>) -> Self {
         Self {
             call: Call::running(future, guard),
@@ -153,6 +155,7 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
+    #[inline]
     pub(super) fn running(future: F, guard: Guard<LocalRef<C>>) -> Self {
         Self {
             call: Call::running(future, guard),

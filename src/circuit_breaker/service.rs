@@ -124,6 +124,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let reserved = match self.reserved.take() {
             Some(reserved) => reserved,

@@ -64,6 +64,7 @@ pin_project! {
 }
 
 impl<M, Fut, D, O> Machine<M, Fut, D, O> {
+    #[inline]
     pub(super) fn new(attempts: Attempts<D, O>, maker: M, first: Fut) -> Self {
         Self {
             maker,
@@ -377,6 +378,7 @@ pin_project! {
 }
 
 impl<F> ErrInto<F> {
+    #[inline]
     pub(super) fn new(future: F) -> Self {
         Self { future }
     }
@@ -426,6 +428,7 @@ where
     S: Service<Req>,
     B: MakeDelays,
 {
+    #[inline]
     pub(super) fn new(
         cfg: Lane<Retry<B, P, H>>,
         attempts: Attempts<B::Delays, Result<S::Response, BoxError>>,

@@ -133,6 +133,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn running(run: Run<F>) -> Self {
         Self {
             state: State::Running { run },

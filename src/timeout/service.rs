@@ -86,6 +86,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if self.ready.expired {
             self.ready.expired = false;
@@ -100,8 +101,9 @@ where
             .per_request
             .timeout_for(&req)
             .unwrap_or(self.config.timeout);
-        let future = self.inner.call(req);
-        ResponseFuture::running(Run::new(future, after, self.config.listeners.clone()))
+        let listeners = self.config.listeners.clone();
+        // Built in one expression, so the inner future is written in place, not copied.
+        ResponseFuture::running(Run::new(self.inner.call(req), after, listeners))
     }
 }
 
