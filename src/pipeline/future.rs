@@ -116,6 +116,7 @@ impl Now<'_> {
 }
 
 /// `now + d`, or about thirty years on (as `tokio::time::sleep`) if that cannot be represented.
+#[inline]
 fn after(now: Instant, d: Duration) -> Instant {
     const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
     now.checked_add(d)
@@ -123,6 +124,7 @@ fn after(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+#[inline]
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -131,6 +133,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 /// Polls the timer set to `at` (made on first use, reset after); ready when it fired.
+#[inline]
 fn fired(mut timer: Pin<&mut Option<Sleep>>, at: Instant, cx: &mut Context<'_>) -> bool {
     match timer.as_mut().as_pin_mut() {
         Some(sleep) if sleep.deadline() == at => {}
