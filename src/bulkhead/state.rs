@@ -488,6 +488,67 @@ mod tests {
         });
     }
 
+    /// A slot for a holder of the bulkhead (the pipeline's call) is taken at once only when one
+    /// is free and nobody waits, counts no reference, and given back goes to the oldest waiter.
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_is_taken_only_when_one_is_free_and_nobody_waits() {
+        let b = Bulkhead::builder()
+            .max_concurrent(2)
+            .max_queued(1)
+            .build()
+            .unwrap();
+        let counts = lane_counts(&b);
+        let one = b.try_take().unwrap();
+        assert_eq!(lane_counts(&b), counts, "no reference of its own");
+        assert_eq!(b.metrics().in_flight, 1);
+        let two = b.try_take().unwrap();
+        assert!(b.try_take().is_none(), "none free");
+        assert_eq!(b.metrics().in_flight, 2);
+        let mut waiter = Box::pin(b.acquire());
+        assert!(futures::poll!(&mut waiter).is_pending());
+        assert_eq!(b.metrics().queued, 1);
+        b.give_back(one, Some(false));
+        assert!(
+            b.try_take().is_none(),
+            "the slot given back is the waiter's"
+        );
+        let permit = waiter.await.unwrap();
+        assert_eq!(b.metrics().in_flight, 2);
+        b.give_back(two, None);
+        drop(permit);
+        let m = b.metrics();
+        assert_eq!((m.in_flight, m.queued), (0, 0));
+        let again = b.try_take().expect("free again");
+        b.give_back(again, None);
+        assert_eq!(b.metrics().in_flight, 0);
+    }
+
+    /// A slot given back tells an adaptive limit whether its call failed; a cancelled call
+    /// (`None`) tells it nothing.
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_given_back_reports_its_call_to_an_adaptive_limit() {
+        let limit = Aimd::builder()
+            .initial_limit(10)
+            .backoff(0.5)
+            .build()
+            .unwrap();
+        let b = Bulkhead::builder().adaptive(limit).build().unwrap();
+        let ok = b.try_take().unwrap();
+        b.give_back(ok, Some(false));
+        assert_eq!(b.metrics().max_concurrent, 10, "one success: no round yet");
+        let failed = b.try_take().unwrap();
+        b.give_back(failed, Some(true));
+        assert_eq!(b.metrics().max_concurrent, 5, "a failure backs off");
+        let cancelled = b.try_take().unwrap();
+        b.give_back(cancelled, None);
+        assert_eq!(
+            b.metrics().max_concurrent,
+            5,
+            "a cancelled call is not a failure"
+        );
+        assert_eq!(b.metrics().in_flight, 0);
+    }
+
     /// A permit held by something other than the bulkhead's own future (the pipeline's) reports
     /// a completed call when dropped, timed from when it was taken.
     #[tokio::test(start_paused = true)]
