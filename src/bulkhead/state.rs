@@ -429,23 +429,27 @@ mod tests {
 
     /// Runs `f(home)` on a new thread of each stripe `home` (of `stripes`) but stripe 0, where
     /// the slots start: threads are numbered in turn, so a few dozen threads cover them all.
-    fn on_each_stripe_but_zero(stripes: usize, f: impl Fn(usize) + Sync) {
+    /// Returns how many times `f` ran (once per stripe but 0).
+    fn on_each_stripe_but_zero(stripes: usize, f: impl Fn(usize) + Sync) -> usize {
         let mut left: Vec<usize> = (1..stripes).collect();
+        let mut ran = 0;
         for _ in 0..256 {
             if left.is_empty() {
-                return;
+                return ran;
             }
-            let home = std::thread::scope(|s| {
+            let (home, visited) = std::thread::scope(|s| {
                 s.spawn(|| {
                     let home = crate::stripe::ordinal() & (stripes - 1);
-                    if left.contains(&home) {
+                    let visit = left.contains(&home);
+                    if visit {
                         f(home);
                     }
-                    home
+                    (home, visit)
                 })
                 .join()
                 .unwrap()
             });
+            ran += usize::from(visited);
             left.retain(|&h| h != home);
         }
         panic!("stripes {left:?} not reached in 256 threads");
@@ -461,7 +465,7 @@ mod tests {
     #[test]
     fn a_call_uses_its_threads_lane_and_stripe() {
         let stripes = crate::stripe::stripe_count();
-        on_each_stripe_but_zero(stripes, |home| {
+        let visited = on_each_stripe_but_zero(stripes, |home| {
             let b = Bulkhead::builder().max_concurrent(2).build().unwrap();
             assert_eq!(b.lanes.lanes.len(), stripes);
             assert_eq!(b.lanes.semaphore.stripe_count(), stripes);
@@ -486,6 +490,7 @@ mod tests {
             drop(second);
             assert_eq!(b.metrics().in_flight, 0);
         });
+        assert_eq!(visited, stripes - 1, "every stripe but 0, once");
     }
 
     /// A slot for a holder of the bulkhead (the pipeline's call) is taken at once only when one
