@@ -1,7 +1,9 @@
 //! The bulkhead handle: the standalone door (`run`) and the source of tower layers.
 
 use super::acquire::Acquire;
-use super::state::{Lanes, Slot};
+use super::state::Lanes;
+#[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+use super::state::Slot;
 use super::{Builder, BulkheadLayer, Metrics, Run};
 use crate::ConfigError;
 use std::fmt;
@@ -120,6 +122,7 @@ impl Bulkhead {
     /// A slot at once, if one is free and nobody waits, held without a reference of its own
     /// by a caller that holds this bulkhead (the pipeline's call); else `None` (then
     /// [`acquire`](Self::acquire) waits or refuses). Freed only by [`give_back`](Self::give_back).
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[inline]
     pub(crate) fn try_take(&self) -> Option<Slot> {
         self.lanes.try_take()
@@ -127,6 +130,7 @@ impl Bulkhead {
 
     /// Frees a slot of [`try_take`](Self::try_take), reporting the call to an adaptive limit as
     /// `failed` or not; `None`: cancelled, not reported.
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[inline]
     pub(crate) fn give_back(&self, slot: Slot, failed: Option<bool>) {
         self.lanes.give_back(slot, failed);

@@ -261,4 +261,6 @@ pub use settings::Settings;
     )),
     allow(unused_imports, reason = "used by the pipeline")
 )]
-pub(crate) use state::{Permit, Slot};
+pub(crate) use state::Permit;
+#[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+pub(crate) use state::Slot;

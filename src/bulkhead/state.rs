@@ -196,6 +196,7 @@ impl Shared {
     /// The fast path for a holder of the bulkhead itself (the pipeline's call): a slot taken
     /// at once from the current thread's stripe (or another) if one is free and nobody waits,
     /// with no reference of its own. Given back with [`Shared::give_back`].
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[inline(always)]
     pub(super) fn try_take(&self) -> Option<Slot> {
         if !self.semaphore.try_acquire(self.semaphore.home()) {
@@ -207,6 +208,7 @@ impl Shared {
 
     /// Frees a [`Slot`] on the current thread's stripe, reporting the call to an adaptive limit
     /// as `failed` or not (`None`: cancelled, not reported), as a [`Permit`]'s drop does.
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[inline(always)]
     pub(super) fn give_back(&self, slot: Slot, failed: Option<bool>) {
         if let Some(failed) = failed
@@ -495,6 +497,7 @@ mod tests {
 
     /// A slot for a holder of the bulkhead (the pipeline's call) is taken at once only when one
     /// is free and nobody waits, counts no reference, and given back goes to the oldest waiter.
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[tokio::test(start_paused = true)]
     async fn a_slot_is_taken_only_when_one_is_free_and_nobody_waits() {
         let b = Bulkhead::builder()
@@ -530,6 +533,7 @@ mod tests {
 
     /// A slot given back tells an adaptive limit whether its call failed; a cancelled call
     /// (`None`) tells it nothing.
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[tokio::test(start_paused = true)]
     async fn a_slot_given_back_reports_its_call_to_an_adaptive_limit() {
         let limit = Aimd::builder()
