@@ -211,12 +211,19 @@ impl Shared {
     #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
     #[inline(always)]
     pub(super) fn give_back(&self, slot: Slot, failed: Option<bool>) {
-        if let Some(failed) = failed
-            && slot.started != 0
-        {
-            self.complete(slot.started >> 1, failed);
+        if let Some(failed) = failed {
+            self.report(slot.started, failed);
         }
         self.freed();
+    }
+
+    /// Reports a completed call to an adaptive limit, if it has one: `started` is a permit's or a
+    /// slot's (0 for a fixed limit, which hears nothing).
+    #[inline(always)]
+    fn report(&self, started: u64, failed: bool) {
+        if started != 0 {
+            self.complete(started >> 1, failed);
+        }
     }
 
     /// A slot is no longer held: out of the in-flight gauge, back to the current thread's
@@ -386,9 +393,7 @@ impl Permit {
     #[inline(always)]
     pub(crate) fn finish(mut self, failed: bool) {
         let started = std::mem::take(&mut self.started);
-        if started != 0 {
-            self.lane.complete(started >> 1, failed);
-        }
+        self.lane.report(started, failed);
     }
 
     /// Starts the call's clock again (a slot reserved by `poll_ready` before its call was made).
