@@ -6,7 +6,9 @@
 //! One timer serves every time bound (it is set to the earliest that applies: the total
 //! deadline, the attempt's end, the end of a backoff sleep, the end of the time for retrying),
 //! and the clock is read once when a call starts, shared by everything that needs the time then
-//! (the total deadline, the attempt's end, the retry budget, the slow-call rule).
+//! (the total deadline, the retry budget, the first attempt's slow-call start and end). A retry
+//! reads it once for its own attempt, and an attempt admitted after a wait in the bulkhead's
+//! queue when it is admitted: an attempt's times are its own.
 
 use super::ApplyFallback;
 use super::handle::{Parts, PartsLane};
@@ -375,7 +377,7 @@ where
                 StateProj::Queued { acquire } => match acquire.poll(cx) {
                     Poll::Ready(Ok(permit)) => {
                         *this.held = Held::Permit(permit);
-                        match call(this, parts) {
+                        match call(this, parts, None) {
                             Some(outcome) => outcome,
                             None => continue,
                         }
@@ -428,6 +430,10 @@ where
 
 /// Asks the breaker, then the bulkhead, for the next attempt; starts it if both admit it at
 /// once. `Some(outcome)` when the attempt ends before it starts (rejected).
+///
+/// The attempt's clock is the call's reading for the first attempt (if the call read it) and a
+/// reading of its own for a retry, read at most once and shared by the slow-call rule and, when
+/// admitted at once, the attempt's end.
 #[inline(always)]
 fn admit<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
@@ -438,12 +444,17 @@ where
     Fut: Future<Output = Result<T, E>>,
     X: From<CircuitOpen> + From<BulkheadFull>,
 {
+    let mut clock = match this.attempts.as_ref() {
+        Some(a) if a.current().number() > 1 => None,
+        _ => *this.started,
+    };
     if let Some(breaker) = &parts.breaker {
         match breaker.core().acquire(true) {
             Ok(mut ticket) => {
                 // The slow-call clock includes the bulkhead's queue wait.
-                let mut now = Now(&mut *this.started);
-                breaker.core().start_with(&mut ticket, || now.get());
+                breaker
+                    .core()
+                    .start_with(&mut ticket, || Now(&mut clock).get());
                 *this.ticket = Some(ticket);
             }
             Err(open) => {
@@ -464,14 +475,17 @@ where
             }
         }
     }
-    call(this, parts)
+    call(this, parts, clock)
 }
 
-/// Admitted: makes the attempt and fixes its end. `Some(outcome)` if no attempt can be made.
+/// Admitted: makes the attempt and fixes its end, from `clock` (the attempt's reading when it
+/// was admitted at once; `None`: the clock is read now, as after a wait in the bulkhead's
+/// queue). `Some(outcome)` if no attempt can be made.
 #[inline(always)]
 fn call<M, Fut, D, T, E, X, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
     parts: &Parts<C, B, P, H, Fb>,
+    mut clock: Option<Instant>,
 ) -> Option<Result<T, X>>
 where
     M: MakeAttempt<T, E, X, Future = Fut>,
@@ -484,14 +498,7 @@ where
         this.state.set(State::Done);
         return this.last.take();
     };
-    *this.attempt_end = parts.attempt.map(|d| {
-        // A retry's attempt reads the clock again; the first shares the call's reading.
-        let now = match this.attempts.as_ref() {
-            Some(a) if a.current().number() > 1 => Instant::now(),
-            _ => Now(&mut *this.started).get(),
-        };
-        after(now, d)
-    });
+    *this.attempt_end = parts.attempt.map(|d| after(Now(&mut clock).get(), d));
     this.state.set(State::Attempting { future });
     None
 }

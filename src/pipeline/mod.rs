@@ -71,15 +71,17 @@
 //!    rejected call never takes a slot or waits in the queue. It records each attempt: a timed-out
 //!    attempt is a failure, a call the bulkhead turned away is *ignored* (the bulkhead being full
 //!    says nothing about the dependency), and the call's own result is classified by the
-//!    breaker's classifier. Its slow-call clock includes the bulkhead's queue wait.
+//!    breaker's classifier. Its slow-call clock starts when the breaker admits the attempt (each
+//!    attempt's own: a retry's time does not include the attempts and sleeps before it), so it
+//!    includes the bulkhead's queue wait.
 //! 4. **Bulkhead**: bounds the attempts in flight to the dependency, and the callers queued for
 //!    them. Inside the retry, so a slot is held for one attempt, never across backoff sleeps.
 //!
 //! The closure is called once per attempt, and only after the breaker and the bulkhead have both
 //! admitted that attempt: a call the circuit rejects or the bulkhead turns away never calls it,
 //! and a call waiting in the bulkhead's queue calls it when its slot is taken.
-//! 5. **Attempt timeout**: bounds one attempt, not its wait for a bulkhead slot (`max_wait` bounds
-//!    that). Innermost, so a hung attempt is abandoned, counted as a failure, and retried.
+//! 5. **Attempt timeout**: bounds one attempt, from the moment the bulkhead admits it: not its
+//!    wait for a bulkhead slot (`max_wait` bounds that). Innermost, so a hung attempt is abandoned, counted as a failure, and retried.
 //!
 //! # What changes when the order changes
 //!
@@ -211,8 +213,9 @@
 //! attempt is pending (counting-allocator tests check both doors); one timer, inline, made only
 //! when an attempt is pending or a retry waits, and set to the earliest bound that applies (the
 //! total deadline, the attempt's end, the end of the backoff sleep); the clock read once when the
-//! call starts, shared by the total deadline, the first attempt's end, the retry budget and the
-//! slow-call rule (a retry reads it again for its attempt). The standalone [`Run`] borrows the
+//! call starts, shared by the total deadline, the retry budget, and the first attempt's slow-call
+//! start and end (when the bulkhead admits it at once); a retry reads it once for its attempt,
+//! and an attempt admitted after a wait in the bulkhead's queue reads it when admitted. The standalone [`Run`] borrows the
 //! pipeline; the tower door's future holds one reference count to it, kept in the lane of its
 //! thread: each service made by `Layer::layer` has a reference per stripe of threads (twice as
 //! many stripes as CPUs), made the first time a call on a thread of that stripe needs it, so

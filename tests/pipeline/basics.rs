@@ -446,3 +446,84 @@ async fn advance_by(d: Duration) {
         tokio::task::yield_now().await;
     }
 }
+
+/// Each attempt's slow-call time is its own (from its admission, queue wait included), not the
+/// call's: a quick retry after a long backoff is not slow; with and without a total timeout
+/// (which makes the call read the clock when it starts).
+#[tokio::test(start_paused = true)]
+async fn a_retrys_slow_call_time_counts_from_its_own_start() {
+    for total in [None, Some(ms(10_000))] {
+        let cb = CircuitBreaker::builder()
+            .slow_call_threshold(ms(500), 1.0)
+            .minimum_calls(100)
+            .build()
+            .unwrap();
+        let mut b = Pipeline::builder()
+            .retry(
+                Retry::builder()
+                    .max_attempts(2)
+                    .backoff(no_jitter(ms(800)))
+                    .no_budget()
+                    .build()
+                    .unwrap(),
+            )
+            .circuit_breaker(cb.clone());
+        if let Some(total) = total {
+            b = b.total_timeout(total);
+        }
+        let pipeline = b.build().unwrap();
+        let calls = Cell::new(0);
+        let out = pipeline
+            .run(|| {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    sleep(ms(100)).await;
+                    if n == 1 {
+                        Err(io::Error::other("reset"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await;
+        assert_eq!(out.unwrap(), 2);
+        let m = cb.metrics();
+        assert_eq!((m.calls, m.slow_calls), (2, 0), "total {total:?}: {m:?}");
+    }
+}
+
+/// The attempt timeout bounds the attempt, not its wait for a bulkhead slot: a call that waited
+/// 80 ms in the queue and then ran for 50 ms is within an attempt timeout of 100 ms, whether or
+/// not the call read the clock when it started (a total timeout makes it).
+#[tokio::test(start_paused = true)]
+async fn the_attempt_timeout_starts_when_the_bulkhead_admits_the_attempt() {
+    for total in [None, Some(ms(10_000))] {
+        let mut b = Pipeline::builder()
+            .bulkhead(
+                Bulkhead::builder()
+                    .max_concurrent(1)
+                    .max_queued(1)
+                    .build()
+                    .unwrap(),
+            )
+            .attempt_timeout(ms(100));
+        if let Some(total) = total {
+            b = b.total_timeout(total);
+        }
+        let pipeline = b.build().unwrap();
+        let first = pipeline.run(|| async {
+            sleep(ms(80)).await;
+            Ok::<_, io::Error>("first")
+        });
+        let second = pipeline.run(|| async {
+            sleep(ms(50)).await;
+            Ok::<_, io::Error>("second")
+        });
+        let start = Instant::now();
+        let (a, b) = tokio::join!(first, second);
+        assert_eq!(a.unwrap(), "first", "total {total:?}");
+        assert_eq!(b.unwrap(), "second", "total {total:?}");
+        assert_eq!(start.elapsed(), ms(130));
+    }
+}
