@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 /// Takes a slot: at once if one is free and nobody waits, else after a FIFO wait in the bounded
 /// queue, at most `max_wait`. Nothing happens until the first poll. Dropping it while it waits
@@ -39,9 +39,14 @@ impl Acquire {
         }
     }
 
-    /// Joins the queue, if there is room.
-    fn join(&mut self) -> Result<Option<Permit>, BulkheadFull> {
-        match self.lane.join() {
+    /// Joins the queue, if there is room, the wait counting from `since`; with `own_timer`,
+    /// the `max_wait` timer is made here (else the caller times the wait).
+    fn join(
+        &mut self,
+        since: impl FnOnce() -> Instant,
+        own_timer: bool,
+    ) -> Result<Option<Permit>, BulkheadFull> {
+        match self.lane.join(since) {
             Join::Admitted => {
                 self.lane.emit_admitted(Duration::ZERO);
                 Ok(Some(Shared::permit(&self.lane)))
@@ -51,11 +56,11 @@ impl Acquire {
                 BulkheadFull::queue_full(self.lane.name()),
             )),
             Join::Queued { key, queued, since } => {
-                let timer = self
-                    .lane
-                    .max_wait()
-                    .and_then(|w| since.checked_add(w))
-                    .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
+                let timer = if own_timer {
+                    wait_end(&self.lane, since).map(|end| Box::pin(tokio::time::sleep_until(end)))
+                } else {
+                    None
+                };
                 self.stage = Stage::Waiting { key, timer };
                 self.lane
                     .listeners
@@ -64,6 +69,77 @@ impl Acquire {
             }
         }
     }
+
+    /// A call that found no free slot (the pipeline's, which took none with `try_take`) joins
+    /// the queue now, its wait counting from `since` (the caller's reading of the clock). The
+    /// caller times `max_wait` with its own timer: nothing is allocated.
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+    pub(super) fn queue(lane: Lane, since: Instant) -> Queued {
+        let mut acquire = Self::new(lane);
+        match acquire.join(|| since, false) {
+            Ok(None) => {
+                let until = wait_end(&acquire.lane, since);
+                Queued::Waiting { acquire, until }
+            }
+            Ok(Some(permit)) => Queued::Now(Ok(permit)),
+            Err(full) => Queued::Now(Err(full)),
+        }
+    }
+
+    /// Polls a call waiting in the queue of [`queue`](Self::queue); `wait_over` once its
+    /// caller's timer passed the end of its `max_wait` (a slot granted before still wins).
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+    pub(crate) fn poll_queued(
+        &mut self,
+        cx: &mut Context<'_>,
+        wait_over: bool,
+    ) -> Poll<Result<Permit, BulkheadFull>> {
+        self.poll_waiting(cx, wait_over)
+    }
+
+    /// Polls the wait in the queue; `timed_out`: its `max_wait` is over.
+    fn poll_waiting(
+        &mut self,
+        cx: &mut Context<'_>,
+        timed_out: bool,
+    ) -> Poll<Result<Permit, BulkheadFull>> {
+        let Stage::Waiting { key, .. } = self.stage else {
+            return Poll::Pending;
+        };
+        let result = match self.lane.poll_wait(key, cx.waker(), timed_out) {
+            Wait::Pending => return Poll::Pending,
+            Wait::Admitted { since } => {
+                self.lane
+                    .emit_admitted(since.map_or(Duration::ZERO, |s| s.elapsed()));
+                Ok(Shared::permit(&self.lane))
+            }
+            Wait::TimedOut => Err(reject(
+                &self.lane,
+                BulkheadFull::timed_out(self.lane.max_wait().unwrap_or_default(), self.lane.name()),
+            )),
+        };
+        self.stage = Stage::Done;
+        Poll::Ready(result)
+    }
+}
+
+/// How a call given to the queue by [`Acquire::queue`] goes on.
+#[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+pub(crate) enum Queued {
+    /// Admitted (a slot was freed meanwhile) or turned away (the queue is full), at once.
+    Now(Result<Permit, BulkheadFull>),
+    /// Waiting: polled with [`Acquire::poll_queued`]; `until` is the end of its `max_wait`
+    /// (`None`: no bound), which the caller times.
+    Waiting {
+        acquire: Acquire,
+        until: Option<Instant>,
+    },
+}
+
+/// The end of a wait that started at `since`, if the bulkhead has a `max_wait` (none if it
+/// cannot be represented: the wait is then unbounded).
+fn wait_end(lane: &Lane, since: Instant) -> Option<Instant> {
+    lane.max_wait().and_then(|w| since.checked_add(w))
 }
 
 impl Future for Acquire {
@@ -76,7 +152,7 @@ impl Future for Acquire {
                 this.stage = Stage::Done;
                 return Poll::Ready(Ok(permit));
             }
-            match this.join() {
+            match this.join(Instant::now, true) {
                 Ok(None) => {}
                 Ok(Some(permit)) => {
                     this.stage = Stage::Done;
@@ -88,28 +164,14 @@ impl Future for Acquire {
                 }
             }
         }
-        let Stage::Waiting { key, timer } = &mut this.stage else {
-            return Poll::Pending;
-        };
         // A slot granted before the timer fired wins over the timer.
-        let timed_out = timer
-            .as_mut()
-            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
-        let key = *key;
-        let result = match this.lane.poll_wait(key, cx.waker(), timed_out) {
-            Wait::Pending => return Poll::Pending,
-            Wait::Admitted { since } => {
-                this.lane
-                    .emit_admitted(since.map_or(Duration::ZERO, |s| s.elapsed()));
-                Ok(Shared::permit(&this.lane))
-            }
-            Wait::TimedOut => Err(reject(
-                &this.lane,
-                BulkheadFull::timed_out(this.lane.max_wait().unwrap_or_default(), this.lane.name()),
-            )),
+        let timed_out = match &mut this.stage {
+            Stage::Waiting { timer, .. } => timer
+                .as_mut()
+                .is_some_and(|t| t.as_mut().poll(cx).is_ready()),
+            _ => return Poll::Pending,
         };
-        this.stage = Stage::Done;
-        Poll::Ready(result)
+        this.poll_waiting(cx, timed_out)
     }
 }
 

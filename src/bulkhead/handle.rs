@@ -128,6 +128,14 @@ impl Bulkhead {
         self.lanes.try_take()
     }
 
+    /// Joins the queue now, the wait counting from `since`, for a caller that found no free
+    /// slot with [`try_take`](Self::try_take) and times `max_wait` itself (the pipeline, with
+    /// its one timer).
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+    pub(crate) fn queue(&self, since: tokio::time::Instant) -> super::Queued {
+        Acquire::queue(Arc::clone(self.lanes.home()), since)
+    }
+
     /// Frees a slot of [`try_take`](Self::try_take), reporting the call to an adaptive limit as
     /// `failed` or not; `None`: cancelled, not reported.
     #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]

@@ -243,6 +243,8 @@ mod waiters;
     allow(unused_imports, reason = "used by the pipeline")
 )]
 pub(crate) use acquire::Acquire;
+#[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+pub(crate) use acquire::Queued;
 pub use adaptive::{AdaptiveLimit, Aimd, AimdBuilder, Vegas, VegasBuilder};
 pub use builder::Builder;
 pub use error::{BulkheadFull, FullReason};

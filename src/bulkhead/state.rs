@@ -136,9 +136,10 @@ impl Shared {
     }
 
     /// Joins the queue if there is room (or takes a slot freed in the meantime, if nobody waits).
-    pub(super) fn join(&self) -> Join {
+    /// The wait counts from `since` (read only if the call waits).
+    pub(super) fn join(&self, since: impl FnOnce() -> tokio::time::Instant) -> Join {
         let max_queued = self.max_queued.load(Ordering::Relaxed);
-        let join = self.semaphore.join(max_queued, tokio::time::Instant::now);
+        let join = self.semaphore.join(max_queued, since);
         self.queue_changed();
         join
     }

@@ -15,7 +15,7 @@ use super::handle::{Parts, PartsLane};
 use super::hint::PipelineHint;
 use crate::BoxError;
 use crate::backoff::MakeDelays;
-use crate::bulkhead::{Acquire, BulkheadFull, Permit, Slot};
+use crate::bulkhead::{Acquire, BulkheadFull, Permit, Queued, Slot};
 use crate::circuit_breaker::{CircuitOpen, Ticket};
 use crate::classify::{Classify, Verdict};
 use crate::retry::{Attempts, Config, Decision, GiveUpReason, Reissue, RetryAfter, ShouldRetry};
@@ -63,8 +63,9 @@ pin_project! {
     enum State<Fut> {
         // Asking the breaker and the bulkhead for the next attempt.
         Admitting,
-        // Waiting in the bulkhead's queue.
-        Queued { #[pin] acquire: Acquire },
+        // Waiting in the bulkhead's queue, until the end of its `max_wait` (timed by the
+        // machine's one timer).
+        Waiting { acquire: Acquire, until: Option<Instant> },
         Attempting { #[pin] future: Fut },
         // The backoff sleep before a retry, until `resume`.
         Sleeping { resume: Instant },
@@ -198,7 +199,7 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {
         let state = match &self.state {
             State::Admitting => "admitting",
-            State::Queued { .. } => "queued",
+            State::Waiting { .. } => "queued",
             State::Attempting { .. } => "attempting",
             State::Sleeping { .. } => "sleeping",
             State::Readying => "readying",
@@ -374,27 +375,33 @@ where
                     Some(outcome) => outcome,
                     None => continue,
                 },
-                StateProj::Queued { acquire } => match acquire.poll(cx) {
-                    Poll::Ready(Ok(permit)) => {
-                        *this.held = Held::Permit(permit);
-                        match call(this, parts, None) {
-                            Some(outcome) => outcome,
-                            None => continue,
-                        }
-                    }
-                    Poll::Ready(Err(full)) => {
-                        // The bulkhead turning an attempt away says nothing of the dependency.
-                        finish(parts, this.ticket, this.held, Verdict::Ignored);
-                        this.state.set(State::Done);
-                        Err(full.into())
-                    }
-                    Poll::Pending => match deadline(this.started, parts) {
+                StateProj::Waiting { acquire, until } => {
+                    // One timer for the total deadline and the end of the queue's `max_wait`.
+                    let until = *until;
+                    let deadline = deadline(this.started, parts);
+                    let (total_over, wait_over) = match earliest(deadline, until) {
                         Some(at) if fired(this.timer.as_mut(), at, cx) => {
+                            let total = Some(at) == deadline && until.is_none_or(|u| at < u);
+                            (total, !total)
+                        }
+                        _ => (false, false),
+                    };
+                    // A slot granted before the timer rang still wins.
+                    match acquire.poll_queued(cx, wait_over) {
+                        Poll::Ready(Ok(permit)) => {
+                            *this.held = Held::Permit(permit);
+                            match call(this, parts, None) {
+                                Some(outcome) => outcome,
+                                None => continue,
+                            }
+                        }
+                        Poll::Ready(Err(full)) => turned_away(this, parts, full),
+                        Poll::Pending if total_over => {
                             return Poll::Ready(total_elapsed(this, parts));
                         }
-                        _ => return Poll::Pending,
-                    },
-                },
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
                 StateProj::Sleeping { resume } => {
                     let resume = *resume;
                     let at =
@@ -467,15 +474,32 @@ where
     if let Some(bulkhead) = &parts.bulkhead {
         match bulkhead.try_take() {
             Some(slot) => *this.held = Held::Slot(slot),
-            None => {
-                this.state.set(State::Queued {
-                    acquire: bulkhead.acquire(),
-                });
-                return None;
-            }
+            None => match bulkhead.queue(Now(&mut clock).get()) {
+                Queued::Now(Ok(permit)) => *this.held = Held::Permit(permit),
+                Queued::Now(Err(full)) => return Some(turned_away(this, parts, full)),
+                Queued::Waiting { acquire, until } => {
+                    this.state.set(State::Waiting { acquire, until });
+                    return None;
+                }
+            },
         }
     }
     call(this, parts, clock)
+}
+
+/// The bulkhead turned the attempt away (its queue full, or its `max_wait` over): the breaker
+/// ignores it, as it says nothing of the dependency.
+fn turned_away<M, Fut, D, T, X, C, B, P, H, Fb>(
+    this: &mut Proj<'_, M, Fut, D, Result<T, X>>,
+    parts: &Parts<C, B, P, H, Fb>,
+    full: BulkheadFull,
+) -> Result<T, X>
+where
+    X: From<BulkheadFull>,
+{
+    finish(parts, this.ticket, this.held, Verdict::Ignored);
+    this.state.set(State::Done);
+    Err(full.into())
 }
 
 /// Admitted: makes the attempt and fixes its end, from `clock` (the attempt's reading when it

@@ -210,20 +210,21 @@
 //! # Cost
 //!
 //! A call is one state machine: no allocation on the success path, including a call whose
-//! attempt is pending (counting-allocator tests check both doors); one timer, inline, made only
-//! when an attempt is pending or a retry waits, and set to the earliest bound that applies (the
-//! total deadline, the attempt's end, the end of the backoff sleep); the clock read once when the
-//! call starts, shared by the total deadline, the retry budget, and the first attempt's slow-call
-//! start and end (when the bulkhead admits it at once); a retry reads it once for its attempt,
-//! and an attempt admitted after a wait in the bulkhead's queue reads it when admitted. The standalone [`Run`] borrows the
-//! pipeline; the tower door's future holds one reference count to it, kept in the lane of its
-//! thread: each service made by `Layer::layer` has a reference per stripe of threads (twice as
-//! many stripes as CPUs), made the first time a call on a thread of that stripe needs it, so
-//! calls on different cores do not write one count. A clone of a [`Pipeline`] is one reference
-//! count. A free bulkhead slot is taken with one compare-and-swap and held without a reference
-//! of its own (the call already holds the pipeline); only a call that finds none builds the
-//! bulkhead's queueing future. The future is about 290 bytes, of which the timer is a third; a
-//! test keeps each response future within a size budget.
+//! attempt is pending or waits in the bulkhead's queue (counting-allocator tests check both
+//! doors); one timer, inline, made only when an attempt is pending, a retry waits or the queue
+//! does, and set to the earliest bound that applies (the total deadline, the attempt's end, the
+//! end of the backoff sleep, the end of the queue's `max_wait`); the clock read once when the
+//! call starts, shared by the total deadline, the retry budget, and the first attempt's
+//! slow-call start, entry in the queue (its `max_wait` counts from there) and end (if admitted
+//! at once); a retry reads it once for its attempt, and an attempt admitted after a wait in the
+//! queue reads it when admitted. The standalone [`Run`] borrows the pipeline; the tower door's future holds one
+//! reference count to it, kept in the lane of its thread: each service made by `Layer::layer`
+//! has a reference per stripe of threads (twice as many stripes as CPUs), made the first time a
+//! call on a thread of that stripe needs it, so calls on different cores do not write one count.
+//! A clone of a [`Pipeline`] is one reference count. A free bulkhead slot is taken with one
+//! compare-and-swap and held without a reference of its own (the call already holds the
+//! pipeline); only a call that finds none joins the queue. The future is about 290 bytes, of
+//! which the timer is a third; a test keeps each response future within a size budget.
 
 mod builder;
 mod fallback;

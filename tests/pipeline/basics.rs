@@ -527,3 +527,127 @@ async fn the_attempt_timeout_starts_when_the_bulkhead_admits_the_attempt() {
         assert_eq!(start.elapsed(), ms(130));
     }
 }
+
+/// A future pending until its gate opens, then `Ok(1)`.
+struct Gate<'a>(&'a Cell<bool>);
+
+impl Future for Gate<'_> {
+    type Output = Result<u32, io::Error>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.0.get() {
+            std::task::Poll::Ready(Ok(1))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// A call that waits in the bulkhead's queue, with a `max_wait` and a total timeout, allocates
+/// nothing: the queue's `max_wait` is timed by the call's one timer, not a timer of its own.
+#[test]
+fn a_call_that_waits_in_the_bulkheads_queue_allocates_nothing() {
+    use std::task::{Context, Poll, Waker};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(10))
+        .retry(Retry::builder().max_attempts(3).build().unwrap())
+        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
+        .bulkhead(
+            Bulkhead::builder()
+                .max_concurrent(1)
+                .max_queued(1)
+                .max_wait(Duration::from_secs(1))
+                .build()
+                .unwrap(),
+        )
+        .attempt_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let per_call = support::allocations_per_call(10, 1000, || {
+        let gate = Cell::new(false);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = std::pin::pin!(pipeline.run(|| Gate(&gate)));
+        let mut second = std::pin::pin!(pipeline.run(|| async { Ok::<_, io::Error>(2) }));
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending(), "queued");
+        assert_eq!(pipeline.bulkhead().unwrap().metrics().queued, 1);
+        gate.set(true);
+        assert!(matches!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(1))));
+        assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(2))));
+    });
+    assert_eq!(per_call, 0.0);
+}
+
+/// The queue's `max_wait` and the total timeout are timed by the call's one timer: whichever
+/// ends first ends the wait, at exactly its time, and the call leaves the queue. A wait the
+/// bulkhead ends is ignored by the breaker; a slot freed before either bound admits the call.
+#[tokio::test(start_paused = true)]
+async fn the_queues_max_wait_and_the_total_timeout_share_the_calls_timer() {
+    // (max_wait, total timeout, how long the slot is held)
+    for (max_wait, total, held) in [
+        (ms(30), ms(100), ms(500)),
+        (ms(100), ms(30), ms(500)),
+        (ms(100), ms(200), ms(50)),
+    ] {
+        let cb = CircuitBreaker::builder().build().unwrap();
+        let bulkhead = Bulkhead::builder()
+            .max_concurrent(1)
+            .max_queued(1)
+            .max_wait(max_wait)
+            .build()
+            .unwrap();
+        let holder = Pipeline::builder()
+            .bulkhead(bulkhead.clone())
+            .build()
+            .unwrap();
+        let pipeline = Pipeline::builder()
+            .total_timeout(total)
+            .circuit_breaker(cb.clone())
+            .bulkhead(bulkhead.clone())
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let hold = holder.run(|| async move {
+            sleep(held).await;
+            Ok::<_, io::Error>("held")
+        });
+        let wait = async {
+            let out = pipeline
+                .run(|| async { Ok::<_, io::Error>("waited") })
+                .await;
+            (out, start.elapsed(), bulkhead.metrics().queued)
+        };
+        let (held_out, (out, waited, queued)) = tokio::join!(hold, wait);
+        assert_eq!(held_out.unwrap(), "held");
+        let case = format!("max_wait {max_wait:?}, total {total:?}, held {held:?}");
+        assert_eq!(queued, 0, "{case}: left the queue");
+        if held < max_wait.min(total) {
+            assert_eq!(out.unwrap(), "waited", "{case}");
+            assert_eq!(waited, held, "{case}");
+            assert_eq!(cb.metrics().calls, 1, "{case}");
+        } else if max_wait < total {
+            match out {
+                Err(Error::BulkheadFull(e)) => assert!(e.is_timed_out(), "{case}: {e:?}"),
+                other => panic!("{case}: expected the bulkhead's max_wait, got {other:?}"),
+            }
+            assert_eq!(waited, max_wait, "{case}");
+            assert_eq!(bulkhead.metrics().rejected_timed_out, 1, "{case}");
+            assert_eq!(cb.metrics().calls, 0, "{case}: the breaker ignores it");
+        } else {
+            match out {
+                Err(Error::Timeout(e)) => assert_eq!(e.after(), total, "{case}"),
+                other => panic!("{case}: expected the total timeout, got {other:?}"),
+            }
+            assert_eq!(waited, total, "{case}");
+            assert_eq!(bulkhead.metrics().rejected_timed_out, 0, "{case}");
+        }
+    }
+}
