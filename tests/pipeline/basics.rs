@@ -651,3 +651,162 @@ async fn the_queues_max_wait_and_the_total_timeout_share_the_calls_timer() {
         }
     }
 }
+
+/// Without a breaker, an adaptive bulkhead still hears each attempt's outcome: an `Err` is a
+/// failure (the limit drops), an `Ok` a success (it does not).
+#[tokio::test(start_paused = true)]
+async fn without_a_breaker_an_adaptive_bulkhead_hears_an_err_as_a_failure() {
+    use bulwark::bulkhead::{Aimd, Event};
+    use std::sync::{Arc, Mutex};
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&changes);
+    let limit = Aimd::builder()
+        .initial_limit(8)
+        .min_limit(1)
+        .max_limit(8)
+        .backoff(0.5)
+        .build()
+        .unwrap();
+    let bulkhead = Bulkhead::builder()
+        .adaptive(limit)
+        .on_event(move |e| {
+            if let Event::LimitChanged { from, to, .. } = e {
+                log.lock().unwrap().push((*from, *to));
+            }
+        })
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .bulkhead(bulkhead.clone())
+        .build()
+        .unwrap();
+    let changes = move || changes.lock().unwrap().clone();
+    assert_eq!(
+        pipeline
+            .run(|| async { Ok::<_, io::Error>(1) })
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(changes(), [], "a success at the maximum changes nothing");
+    let out = pipeline
+        .run(|| async { Err::<(), _>(io::Error::other("refused")) })
+        .await;
+    assert!(matches!(out, Err(Error::Inner(_))));
+    assert_eq!(changes(), [(8, 4)], "an Err is a failure");
+}
+
+/// The total timeout and the attempt timeout on one timer: an attempt that hangs is timed out
+/// at its own end and retried (a breaker failure each time), until the total deadline ends the
+/// call in the middle of an attempt, which is then abandoned (not recorded).
+#[tokio::test(start_paused = true)]
+async fn attempt_timeouts_are_retried_until_the_total_deadline_ends_the_call() {
+    let cb = breaker(100, ms(1000));
+    let pipeline = Pipeline::builder()
+        .total_timeout(ms(250))
+        .retry(
+            Retry::builder()
+                .max_attempts(10)
+                .backoff(no_jitter(ms(10)))
+                .no_budget()
+                .build()
+                .unwrap(),
+        )
+        .circuit_breaker(cb.clone())
+        .attempt_timeout(ms(100))
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let start = Instant::now();
+    let out = pipeline
+        .run(|| {
+            calls.set(calls.get() + 1);
+            std::future::pending::<Result<(), io::Error>>()
+        })
+        .await;
+    match out {
+        Err(Error::Timeout(e)) => assert_eq!(e.after(), ms(250)),
+        other => panic!("expected the total timeout, got {other:?}"),
+    }
+    assert_eq!(start.elapsed(), ms(250));
+    // Attempts at 0, 110 and 220 ms: the first two timed out at 100 and 210.
+    assert_eq!(calls.get(), 3);
+    let m = cb.metrics();
+    assert_eq!((m.calls, m.failures), (2, 2), "{m:?}");
+}
+
+/// A total timeout too long for the clock to represent is about thirty years, as
+/// `tokio::time::sleep` makes it: two years on, the call is still waiting.
+#[tokio::test(start_paused = true)]
+async fn a_total_timeout_past_what_the_clock_holds_waits_about_thirty_years() {
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let mut call = Box::pin(pipeline.run(std::future::pending::<Result<(), io::Error>>));
+    assert!((&mut call).now_or_never().is_none());
+    tokio::time::advance(Duration::from_secs(2 * 365 * 86_400)).await;
+    assert!((&mut call).now_or_never().is_none());
+}
+
+/// A call's `Debug` names its state and attempt, through each state it goes.
+#[tokio::test(start_paused = true)]
+async fn a_calls_debug_names_its_state_and_attempt() {
+    let bulkhead = Bulkhead::builder()
+        .max_concurrent(1)
+        .max_queued(1)
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder()
+        .retry(
+            Retry::builder()
+                .max_attempts(2)
+                .backoff(no_jitter(ms(10)))
+                .no_budget()
+                .build()
+                .unwrap(),
+        )
+        .bulkhead(bulkhead)
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let mut first = Box::pin(pipeline.run(|| {
+        calls.set(calls.get() + 1);
+        let n = calls.get();
+        async move {
+            if n == 1 {
+                sleep(ms(5)).await;
+                Err(io::Error::other("reset"))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    assert_eq!(
+        format!("{first:?}"),
+        r#"Run { state: "admitting", attempt: 1 }"#
+    );
+    assert!((&mut first).now_or_never().is_none());
+    assert_eq!(
+        format!("{first:?}"),
+        r#"Run { state: "attempting", attempt: 1 }"#
+    );
+    let mut second = Box::pin(pipeline.run(|| async { Ok::<_, io::Error>(0) }));
+    assert!((&mut second).now_or_never().is_none());
+    assert_eq!(
+        format!("{second:?}"),
+        r#"Run { state: "queued", attempt: 1 }"#
+    );
+    tokio::time::advance(ms(5)).await;
+    assert!((&mut first).now_or_never().is_none());
+    assert_eq!(
+        format!("{first:?}"),
+        r#"Run { state: "sleeping", attempt: 1 }"#
+    );
+    assert_eq!(second.await.unwrap(), 0);
+    assert_eq!(first.await.unwrap(), 2);
+    let no_retry = Pipeline::builder().build().unwrap();
+    let mut done = Box::pin(no_retry.run(|| async { Ok::<_, io::Error>(1) }));
+    assert!(matches!((&mut done).now_or_never(), Some(Ok(1))));
+    assert_eq!(format!("{done:?}"), r#"Run { state: "done" }"#);
+}
