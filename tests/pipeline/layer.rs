@@ -505,3 +505,43 @@ async fn the_total_deadline_counts_from_run_not_from_the_first_poll() {
     assert!(matches!(out, Err(bulwark::Error::Timeout(_))), "{out:?}");
     assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
+
+/// The layer's service is ready when the inner service is: pending while the inner one is, and
+/// its readiness error, boxed, when it fails.
+#[tokio::test]
+async fn the_services_readiness_is_the_inner_services() {
+    let pipeline = Pipeline::builder().retry(retry(2)).build().unwrap();
+    let (mock, mut handle) = tower_test::mock::pair::<u32, u32>();
+    let mut svc = pipeline.layer().layer(mock);
+    let mut cx = Context::from_waker(Waker::noop());
+    handle.allow(0);
+    assert!(
+        svc.poll_ready(&mut cx).is_pending(),
+        "the inner one is not ready"
+    );
+    handle.allow(1);
+    assert!(matches!(svc.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+    // The inner service is called when the call is first polled.
+    let (out, ()) = tokio::join!(svc.call(3), async {
+        let (request, reply) = handle.next_request().await.unwrap();
+        assert_eq!(request, 3);
+        reply.send_response(4);
+    });
+    assert_eq!(out.unwrap(), 4);
+    handle.send_error(std::io::Error::other("overloaded"));
+    let err = svc.ready().await.unwrap_err();
+    assert_eq!(err.to_string(), "overloaded");
+}
+
+#[test]
+fn the_pipelines_debug_names_its_parts() {
+    let pipeline = Pipeline::builder()
+        .name("payments")
+        .total_timeout(ms(250))
+        .build()
+        .unwrap();
+    let debug = format!("{pipeline:?}");
+    assert!(debug.starts_with("Pipeline {"), "{debug}");
+    assert!(debug.contains("payments"), "{debug}");
+    assert!(debug.contains("total_timeout: Some(250ms)"), "{debug}");
+}
