@@ -229,4 +229,85 @@ mod tests {
         assert_eq!(format!("{second:?}"), r#"Acquire { stage: "waiting" }"#);
         drop(permit);
     }
+
+    /// A caller that times `max_wait` itself (the pipeline) joins the queue at once, its wait
+    /// counting from the instant it gives; its wait ends with a slot, or when its caller says
+    /// the wait is over, a slot granted before still winning; a full queue turns it away.
+    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_timed_wait_joins_at_once_and_ends_when_told() {
+        use super::super::{Event, Queued};
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&waits);
+        let bulkhead = Bulkhead::builder()
+            .max_concurrent(1)
+            .max_queued(1)
+            .max_wait(Duration::from_millis(50))
+            .on_event(move |e| {
+                if let Event::Admitted { waited, .. } = e {
+                    log.lock().unwrap().push(*waited);
+                }
+            })
+            .build()
+            .unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let since = tokio::time::Instant::now();
+        // A free slot, nobody waiting: admitted at once.
+        let Queued::Now(Ok(held)) = bulkhead.queue(since) else {
+            panic!("a free slot admits at once");
+        };
+        // Full: it waits, until 50 ms after the instant given (10 ms ago).
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let Queued::Waiting { mut acquire, until } = bulkhead.queue(since) else {
+            panic!("no free slot: it waits");
+        };
+        assert_eq!(until, Some(since + Duration::from_millis(50)));
+        assert_eq!(bulkhead.metrics().queued, 1);
+        assert!(acquire.poll_queued(&mut cx, false).is_pending());
+        // The queue is full: the next is turned away at once.
+        match bulkhead.queue(since) {
+            Queued::Now(Err(full)) => assert!(!full.is_timed_out(), "{full:?}"),
+            _ => panic!("a full queue turns it away"),
+        }
+        // The slot freed: handed to the waiter, which takes it even when told the wait is over.
+        drop(held);
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let Poll::Ready(Ok(second)) = acquire.poll_queued(&mut cx, true) else {
+            panic!("a slot granted before the wait was over wins");
+        };
+        assert_eq!(
+            *waits.lock().unwrap(),
+            [Duration::ZERO, Duration::from_millis(30)],
+            "the wait counts from the instant given"
+        );
+        // Told the wait is over with no slot granted: turned away, out of the queue.
+        let Queued::Waiting { mut acquire, .. } = bulkhead.queue(tokio::time::Instant::now())
+        else {
+            panic!("no free slot: it waits");
+        };
+        assert!(acquire.poll_queued(&mut cx, false).is_pending());
+        match acquire.poll_queued(&mut cx, true) {
+            Poll::Ready(Err(full)) => assert!(full.is_timed_out(), "{full:?}"),
+            _ => panic!("the wait is over"),
+        }
+        let m = bulkhead.metrics();
+        assert_eq!((m.in_flight, m.queued), (1, 0));
+        assert_eq!((m.rejected_queue_full, m.rejected_timed_out), (1, 1));
+        drop(second);
+        // Without a max_wait the wait has no end.
+        let unbounded = Bulkhead::builder()
+            .max_concurrent(1)
+            .max_queued(1)
+            .build()
+            .unwrap();
+        let Queued::Now(Ok(_held)) = unbounded.queue(since) else {
+            panic!("a free slot admits at once");
+        };
+        let Queued::Waiting { until, .. } = unbounded.queue(since) else {
+            panic!("no free slot: it waits");
+        };
+        assert_eq!(until, None);
+    }
 }
