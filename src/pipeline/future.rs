@@ -381,6 +381,7 @@ where
                     let deadline = deadline(this.started, parts);
                     let (total_over, wait_over) = match earliest(deadline, until) {
                         Some(at) if fired(this.timer.as_mut(), at, cx) => {
+                            // A tie goes to the queue's bound, as to the attempt timeout.
                             let total = Some(at) == deadline && until.is_none_or(|u| at < u);
                             (total, !total)
                         }
