@@ -812,3 +812,78 @@ async fn a_calls_debug_names_its_state_and_attempt() {
     assert!(matches!((&mut done).now_or_never(), Some(Ok(1))));
     assert_eq!(format!("{done:?}"), r#"Run { state: "done" }"#);
 }
+
+/// When an attempt's end and the total deadline fall at the same instant, the attempt timeout
+/// wins the tie: the attempt is a failure (recorded by the breaker) and, with no attempt left,
+/// the call ends with the attempt's timeout.
+#[tokio::test(start_paused = true)]
+async fn an_attempt_timeout_wins_a_tie_with_the_total_deadline() {
+    let cb = breaker(100, ms(1000));
+    let pipeline = Pipeline::builder()
+        .total_timeout(ms(210))
+        .retry(
+            Retry::builder()
+                .max_attempts(2)
+                .backoff(no_jitter(ms(10)))
+                .no_budget()
+                .build()
+                .unwrap(),
+        )
+        .circuit_breaker(cb.clone())
+        .attempt_timeout(ms(100))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    // Attempts at 0 and 110 ms; the second's end, 210 ms, is the total deadline.
+    let out = pipeline
+        .run(std::future::pending::<Result<(), io::Error>>)
+        .await;
+    match out {
+        Err(Error::Timeout(e)) => assert_eq!(e.after(), ms(100), "{e:?}"),
+        other => panic!("expected the attempt timeout, got {other:?}"),
+    }
+    assert_eq!(start.elapsed(), ms(210));
+    let m = cb.metrics();
+    assert_eq!((m.calls, m.failures), (2, 2), "{m:?}");
+}
+
+/// A pipeline's open-circuit rejection is seen as one by a retry around the pipeline (through
+/// `bulwark::Error<E>` for any `E`): with `wait_for_open_circuit`, the outer retry waits the
+/// open period out instead of retrying into the open circuit.
+#[tokio::test(start_paused = true)]
+async fn a_retry_around_the_pipeline_sees_its_open_circuit() {
+    // An error type of this test's own, so that no other test has made it known.
+    #[derive(Debug)]
+    struct Refused;
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("refused")
+        }
+    }
+    impl std::error::Error for Refused {}
+    let cb = breaker(1, ms(1000));
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(cb.clone())
+        .build()
+        .unwrap();
+    assert!(
+        pipeline
+            .run(|| async { Err::<(), _>(Refused) })
+            .await
+            .is_err()
+    );
+    assert_eq!(cb.state(), State::Open);
+    let outer = Retry::builder()
+        .max_attempts(3)
+        .backoff(no_jitter(ms(10)))
+        .wait_for_open_circuit(ms(2000))
+        .no_budget()
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let out = outer
+        .run(|_| pipeline.run(|| async { Ok::<_, Refused>(7) }))
+        .await;
+    assert_eq!(out.unwrap(), 7);
+    assert_eq!(start.elapsed(), ms(1000), "the open period waited out");
+}

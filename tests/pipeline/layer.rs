@@ -545,3 +545,164 @@ fn the_pipelines_debug_names_its_parts() {
     assert!(debug.contains("payments"), "{debug}");
     assert!(debug.contains("total_timeout: Some(250ms)"), "{debug}");
 }
+
+/// Before a retry the inner service is driven to readiness again: the retry is sent once it is
+/// ready; while it is not, the call waits, ended by the total deadline (a total timeout, at its
+/// time) or by the retry's time limit (the last outcome, at its time), whichever comes first.
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_for_the_inner_services_readiness_within_the_calls_bounds() {
+    // (total timeout, retry's time limit, when the service is ready again)
+    for (total, limit, ready_at) in [
+        (ms(1000), ms(1000), ms(100)),
+        (ms(50), ms(1000), ms(500)),
+        (ms(1000), ms(30), ms(500)),
+    ] {
+        let case = format!("total {total:?}, limit {limit:?}, ready at {ready_at:?}");
+        let backoff = Backoff::constant(ms(10))
+            .jitter(Jitter::None)
+            .build()
+            .unwrap();
+        let pipeline = Pipeline::builder()
+            .total_timeout(total)
+            .retry(
+                Retry::builder()
+                    .max_attempts(2)
+                    .backoff(backoff)
+                    .stop_retrying_after(limit)
+                    .no_budget()
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let (mock, mut handle) = tower_test::mock::pair::<u32, u32>();
+        let mut svc = pipeline.layer().layer(mock);
+        handle.allow(1);
+        svc.ready().await.unwrap();
+        let start = tokio::time::Instant::now();
+        // Answers the first attempt with an error, makes the service ready again at `ready_at`
+        // and answers a retry, if one comes (a call that gave up sends none).
+        let driver = async {
+            let (_, reply) = handle.next_request().await.unwrap();
+            reply.send_error(std::io::Error::other("reset"));
+            sleep(ready_at).await;
+            handle.allow(1);
+            if let Some((request, reply)) = handle.next_request().await {
+                assert_eq!(request, 5, "{case}: the request again");
+                reply.send_response(50);
+            }
+            std::future::pending::<()>().await;
+        };
+        let call = svc.call(5);
+        let (out, took) = tokio::select! {
+            out = call => (out, start.elapsed()),
+            () = driver => unreachable!(),
+        };
+        if ready_at < total.min(limit) {
+            assert_eq!(out.unwrap(), 50, "{case}");
+            assert_eq!(took, ready_at, "{case}");
+        } else if total < limit {
+            let err = out.unwrap_err();
+            let elapsed = err.downcast_ref::<Elapsed>().expect("a timeout");
+            assert_eq!(elapsed.after(), total, "{case}");
+            assert_eq!(took, total, "{case}");
+        } else {
+            assert_eq!(
+                out.unwrap_err().to_string(),
+                "reset",
+                "{case}: the last outcome"
+            );
+            assert_eq!(took, limit, "{case}");
+        }
+    }
+}
+
+/// With no way to have the request again (nothing kept, nothing recovered from the error), a
+/// failed attempt is not retried: the call returns its outcome at once, and the retry says why.
+#[tokio::test(start_paused = true)]
+async fn without_a_request_to_send_again_a_failure_is_returned_at_once() {
+    use bulwark::retry::{Event, GiveUpReason, Reissue};
+    use std::sync::Mutex;
+    #[derive(Clone)]
+    struct Never;
+    impl<Req> Reissue<Req> for Never {}
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&events);
+    let backoff = Backoff::constant(ms(10))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(backoff)
+        .on_event(move |e| {
+            log.lock().unwrap().push(match e {
+                Event::Retrying { .. } => "retrying".to_owned(),
+                Event::GaveUp {
+                    attempts, reason, ..
+                } => format!("gave up after {attempts}: {reason:?}"),
+                _ => "other".to_owned(),
+            });
+        })
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder().retry(retry).build().unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut svc = pipeline
+        .layer()
+        .reissue(Never)
+        .layer(flaky(1, calls.clone()));
+    let start = tokio::time::Instant::now();
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert_eq!(err.to_string(), "reset");
+    assert_eq!(start.elapsed(), Duration::ZERO, "no backoff slept");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *events.lock().unwrap(),
+        [format!("gave up after 1: {:?}", GiveUpReason::NoRequest)]
+    );
+}
+
+/// The layer's service and its response future name themselves and the call's state.
+#[tokio::test(start_paused = true)]
+async fn the_service_and_its_future_describe_themselves() {
+    let pipeline = Pipeline::builder().retry(retry(2)).build().unwrap();
+    let (mock, _handle) = tower_test::mock::pair::<u32, u32>();
+    let described = pipeline.layer().layer(mock);
+    let debug = format!("{described:?}");
+    assert!(debug.starts_with("PipelineService {"), "{debug}");
+    let mut svc = pipeline.layer().layer(flaky(0, Arc::default()));
+    let mut call = Box::pin(svc.ready().await.unwrap().call(1));
+    assert_eq!(
+        format!("{call:?}"),
+        r#"ResponseFuture { state: "admitting", attempt: 1 }"#
+    );
+    assert_eq!(call.as_mut().await.unwrap(), 10);
+    assert_eq!(
+        format!("{call:?}"),
+        r#"ResponseFuture { state: "done", attempt: 1 }"#
+    );
+}
+
+/// A call's first attempt shares the clock reading the call took when it was made (with a total
+/// timeout, in `call`): its attempt timeout counts from then, as tower's `Timeout` counts from
+/// `call`, even if the future is first polled later.
+#[tokio::test(start_paused = true)]
+async fn the_first_attempts_timeout_counts_from_the_call() {
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(10))
+        .attempt_timeout(ms(150))
+        .build()
+        .unwrap();
+    let mut svc = pipeline.layer().layer(service_fn(|n: u32| async move {
+        sleep(ms(60)).await;
+        Ok::<_, std::io::Error>(n)
+    }));
+    let start = tokio::time::Instant::now();
+    let call = svc.ready().await.unwrap().call(1);
+    tokio::time::advance(ms(100)).await;
+    let err = call.await.unwrap_err();
+    let elapsed = err.downcast_ref::<Elapsed>().expect("the attempt timeout");
+    assert_eq!(elapsed.after(), ms(150));
+    assert_eq!(start.elapsed(), ms(150));
+}
