@@ -59,8 +59,10 @@
 //!
 //! From the outside in:
 //!
-//! 1. **Total timeout**: bounds what the caller waits for, retries and backoff sleeps included.
-//!    Outermost, because it is the caller's budget; it fails with [`Error::Timeout`](crate::Error::Timeout).
+//! 1. **Total timeout**: bounds what the caller waits for, retries and backoff sleeps included,
+//!    counted from the call (`run`, or the service's `call`, as tower's `Timeout` counts; a first
+//!    attempt admitted at once shares that reading). Outermost, because it is the caller's
+//!    budget; it fails with [`Error::Timeout`](crate::Error::Timeout).
 //! 2. **Retry**: tries the attempt again. It sits outside the breaker so that every attempt asks the
 //!    breaker again. An open circuit comes back as [`Error::CircuitOpen`](crate::Error::CircuitOpen):
 //!    by default the retry ends the call with it at once (fail fast); with
@@ -76,12 +78,15 @@
 //!    includes the bulkhead's queue wait.
 //! 4. **Bulkhead**: bounds the attempts in flight to the dependency, and the callers queued for
 //!    them. Inside the retry, so a slot is held for one attempt, never across backoff sleeps.
+//! 5. **Attempt timeout**: bounds one attempt, from the moment the bulkhead admits it: not its
+//!    wait for a bulkhead slot (`max_wait` bounds that). Innermost, so a hung attempt is
+//!    abandoned, counted as a failure, and retried. When it ends at the same instant as the total
+//!    deadline, the attempt timeout wins (a failure, retried if an attempt is left); so does the
+//!    queue's `max_wait`.
 //!
 //! The closure is called once per attempt, and only after the breaker and the bulkhead have both
 //! admitted that attempt: a call the circuit rejects or the bulkhead turns away never calls it,
 //! and a call waiting in the bulkhead's queue calls it when its slot is taken.
-//! 5. **Attempt timeout**: bounds one attempt, from the moment the bulkhead admits it: not its
-//!    wait for a bulkhead slot (`max_wait` bounds that). Innermost, so a hung attempt is abandoned, counted as a failure, and retried.
 //!
 //! # What changes when the order changes
 //!
