@@ -29,6 +29,16 @@ fn no_jitter(d: Duration) -> Backoff {
     Backoff::constant(d).jitter(Jitter::None).build().unwrap()
 }
 
+/// `attempts` attempts, `backoff` apart, with no retry budget.
+fn retries(attempts: u32, backoff: Duration) -> Retry {
+    Retry::builder()
+        .max_attempts(attempts)
+        .backoff(no_jitter(backoff))
+        .no_budget()
+        .build()
+        .unwrap()
+}
+
 fn breaker(consecutive: u32, open: Duration) -> CircuitBreaker {
     CircuitBreaker::builder()
         .consecutive_failures(consecutive)
@@ -346,6 +356,18 @@ fn invalid_settings_are_rejected_naming_the_field() {
     assert!(err.to_string().contains("`total_timeout`"));
 }
 
+/// The four patterns with their defaults around `bulkhead`, a total and an attempt timeout.
+fn all_four(bulkhead: Bulkhead) -> Pipeline {
+    Pipeline::builder()
+        .total_timeout(Duration::from_secs(10))
+        .retry(Retry::builder().max_attempts(3).build().unwrap())
+        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
+        .bulkhead(bulkhead)
+        .attempt_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn no_allocation_per_call_on_the_success_path() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -353,14 +375,7 @@ fn no_allocation_per_call_on_the_success_path() {
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let pipeline = Pipeline::builder()
-        .total_timeout(Duration::from_secs(10))
-        .retry(Retry::builder().max_attempts(3).build().unwrap())
-        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .bulkhead(Bulkhead::builder().max_concurrent(4).build().unwrap())
-        .attempt_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let pipeline = all_four(Bulkhead::builder().max_concurrent(4).build().unwrap());
     let per_call = support::allocations_per_call(10, 1000, || {
         let out = pipeline
             .run(|| async { Ok::<_, io::Error>(7) })
@@ -459,14 +474,7 @@ async fn a_retrys_slow_call_time_counts_from_its_own_start() {
             .build()
             .unwrap();
         let mut b = Pipeline::builder()
-            .retry(
-                Retry::builder()
-                    .max_attempts(2)
-                    .backoff(no_jitter(ms(800)))
-                    .no_budget()
-                    .build()
-                    .unwrap(),
-            )
+            .retry(retries(2, ms(800)))
             .circuit_breaker(cb.clone());
         if let Some(total) = total {
             b = b.total_timeout(total);
@@ -556,21 +564,14 @@ fn a_call_that_waits_in_the_bulkheads_queue_allocates_nothing() {
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let pipeline = Pipeline::builder()
-        .total_timeout(Duration::from_secs(10))
-        .retry(Retry::builder().max_attempts(3).build().unwrap())
-        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .bulkhead(
-            Bulkhead::builder()
-                .max_concurrent(1)
-                .max_queued(1)
-                .max_wait(Duration::from_secs(1))
-                .build()
-                .unwrap(),
-        )
-        .attempt_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let pipeline = all_four(
+        Bulkhead::builder()
+            .max_concurrent(1)
+            .max_queued(1)
+            .max_wait(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    );
     let per_call = support::allocations_per_call(10, 1000, || {
         let gate = Cell::new(false);
         let mut cx = Context::from_waker(Waker::noop());
@@ -698,26 +699,25 @@ async fn without_a_breaker_an_adaptive_bulkhead_hears_an_err_as_a_failure() {
     assert_eq!(changes(), [(8, 4)], "an Err is a failure");
 }
 
+/// A total timeout of `total`, `attempts` attempts 10 ms apart through `cb`, each timed out
+/// after 100 ms.
+fn timed(total: Duration, attempts: u32, cb: &CircuitBreaker) -> Pipeline {
+    Pipeline::builder()
+        .total_timeout(total)
+        .retry(retries(attempts, ms(10)))
+        .circuit_breaker(cb.clone())
+        .attempt_timeout(ms(100))
+        .build()
+        .unwrap()
+}
+
 /// The total timeout and the attempt timeout on one timer: an attempt that hangs is timed out
 /// at its own end and retried (a breaker failure each time), until the total deadline ends the
 /// call in the middle of an attempt, which is then abandoned (not recorded).
 #[tokio::test(start_paused = true)]
 async fn attempt_timeouts_are_retried_until_the_total_deadline_ends_the_call() {
     let cb = breaker(100, ms(1000));
-    let pipeline = Pipeline::builder()
-        .total_timeout(ms(250))
-        .retry(
-            Retry::builder()
-                .max_attempts(10)
-                .backoff(no_jitter(ms(10)))
-                .no_budget()
-                .build()
-                .unwrap(),
-        )
-        .circuit_breaker(cb.clone())
-        .attempt_timeout(ms(100))
-        .build()
-        .unwrap();
+    let pipeline = timed(ms(250), 10, &cb);
     let calls = Cell::new(0);
     let start = Instant::now();
     let out = pipeline
@@ -760,14 +760,7 @@ async fn a_calls_debug_names_its_state_and_attempt() {
         .build()
         .unwrap();
     let pipeline = Pipeline::builder()
-        .retry(
-            Retry::builder()
-                .max_attempts(2)
-                .backoff(no_jitter(ms(10)))
-                .no_budget()
-                .build()
-                .unwrap(),
-        )
+        .retry(retries(2, ms(10)))
         .bulkhead(bulkhead)
         .build()
         .unwrap();
@@ -819,20 +812,7 @@ async fn a_calls_debug_names_its_state_and_attempt() {
 #[tokio::test(start_paused = true)]
 async fn an_attempt_timeout_wins_a_tie_with_the_total_deadline() {
     let cb = breaker(100, ms(1000));
-    let pipeline = Pipeline::builder()
-        .total_timeout(ms(210))
-        .retry(
-            Retry::builder()
-                .max_attempts(2)
-                .backoff(no_jitter(ms(10)))
-                .no_budget()
-                .build()
-                .unwrap(),
-        )
-        .circuit_breaker(cb.clone())
-        .attempt_timeout(ms(100))
-        .build()
-        .unwrap();
+    let pipeline = timed(ms(210), 2, &cb);
     let start = Instant::now();
     // Attempts at 0 and 110 ms; the second's end, 210 ms, is the total deadline.
     let out = pipeline
