@@ -11,8 +11,10 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// Takes a slot: at once if one is free and nobody waits, else after a FIFO wait in the bounded
-/// queue, at most `max_wait`. Nothing happens until the first poll. Dropping it while it waits
-/// leaves the queue at once (handing on a slot it was granted but had not collected).
+/// queue, at most `max_wait`. Nothing happens until the first poll (but one made by
+/// [`queue`](Self::queue) has joined already, and its caller times the `max_wait`). Dropping it
+/// while it waits leaves the queue at once (handing on a slot it was granted but had not
+/// collected).
 pub(crate) struct Acquire {
     /// The lane of the thread the call started on.
     lane: Lane,
