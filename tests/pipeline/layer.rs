@@ -686,23 +686,40 @@ async fn the_service_and_its_future_describe_themselves() {
 
 /// A call's first attempt shares the clock reading the call took when it was made (with a total
 /// timeout, in `call`): its attempt timeout counts from then, as tower's `Timeout` counts from
-/// `call`, even if the future is first polled later.
+/// `call`, even if the future is first polled later. A retry's attempt counts from its own start.
 #[tokio::test(start_paused = true)]
 async fn the_first_attempts_timeout_counts_from_the_call() {
-    let pipeline = Pipeline::builder()
-        .total_timeout(Duration::from_secs(10))
-        .attempt_timeout(ms(150))
-        .build()
-        .unwrap();
-    let mut svc = pipeline.layer().layer(service_fn(|n: u32| async move {
-        sleep(ms(60)).await;
-        Ok::<_, std::io::Error>(n)
-    }));
-    let start = tokio::time::Instant::now();
-    let call = svc.ready().await.unwrap().call(1);
-    tokio::time::advance(ms(100)).await;
-    let err = call.await.unwrap_err();
-    let elapsed = err.downcast_ref::<Elapsed>().expect("the attempt timeout");
-    assert_eq!(elapsed.after(), ms(150));
-    assert_eq!(start.elapsed(), ms(150));
+    for attempts in [1, 2] {
+        let mut b = Pipeline::builder()
+            .total_timeout(Duration::from_secs(10))
+            .attempt_timeout(ms(150));
+        if attempts > 1 {
+            b = b.retry(retry(attempts));
+        }
+        let pipeline = b.build().unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&calls);
+        let mut svc = pipeline.layer().layer(service_fn(move |n: u32| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                sleep(ms(60)).await;
+                Ok::<_, std::io::Error>(n)
+            }
+        }));
+        let start = tokio::time::Instant::now();
+        let call = svc.ready().await.unwrap().call(1);
+        tokio::time::advance(ms(100)).await;
+        let out = call.await;
+        if attempts == 1 {
+            let err = out.unwrap_err();
+            let elapsed = err.downcast_ref::<Elapsed>().expect("the attempt timeout");
+            assert_eq!(elapsed.after(), ms(150));
+            assert_eq!(start.elapsed(), ms(150));
+        } else {
+            // The first attempt timed out at 150 ms; the retry, 10 ms later, took its 60 ms.
+            assert_eq!(out.unwrap(), 1);
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+            assert_eq!(start.elapsed(), ms(220));
+        }
+    }
 }
