@@ -723,3 +723,63 @@ async fn the_first_attempts_timeout_counts_from_the_call() {
         }
     }
 }
+
+/// A future pending until its gate opens, then `Ok(n)`.
+struct Gated(Arc<std::sync::atomic::AtomicBool>, u32);
+
+impl Future for Gated {
+    type Output = Result<u32, std::io::Error>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.0.load(Ordering::SeqCst) {
+            Poll::Ready(Ok(self.1))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Through the layer too, a call that waits in the bulkhead's queue (with a `max_wait` and a
+/// total timeout) allocates nothing.
+#[test]
+fn a_call_queued_in_the_bulkhead_allocates_nothing_through_the_layer() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let pipeline = Pipeline::builder()
+        .total_timeout(Duration::from_secs(10))
+        .retry(Retry::builder().max_attempts(3).build().unwrap())
+        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
+        .bulkhead(
+            Bulkhead::builder()
+                .max_concurrent(1)
+                .max_queued(1)
+                .max_wait(Duration::from_secs(1))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = Arc::clone(&open);
+    let mut svc = pipeline
+        .layer()
+        .layer(service_fn(move |n: u32| Gated(Arc::clone(&gate), n)));
+    let mut cx = Context::from_waker(Waker::noop());
+    let per_call = support::allocations_per_call(10, 1000, || {
+        open.store(false, Ordering::SeqCst);
+        assert!(svc.poll_ready(&mut cx).is_ready());
+        let mut first = pin!(svc.call(1));
+        assert!(svc.poll_ready(&mut cx).is_ready());
+        let mut second = pin!(svc.call(2));
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(pipeline.bulkhead().unwrap().metrics().queued, 1);
+        open.store(true, Ordering::SeqCst);
+        assert!(matches!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(1))));
+        assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(2))));
+    });
+    assert_eq!(per_call, 0.0);
+}
