@@ -88,19 +88,10 @@ impl Acquire {
         }
     }
 
-    /// Polls a call waiting in the queue of [`queue`](Self::queue); `wait_over` once its
-    /// caller's timer passed the end of its `max_wait` (a slot granted before still wins).
-    #[cfg(all(feature = "timeout", feature = "retry", feature = "circuit-breaker"))]
+    /// Polls the wait in the queue; `timed_out` once its `max_wait` is over (by its own timer,
+    /// or, for a call of [`queue`](Self::queue), by its caller's). A slot granted before still
+    /// wins.
     pub(crate) fn poll_queued(
-        &mut self,
-        cx: &mut Context<'_>,
-        wait_over: bool,
-    ) -> Poll<Result<Permit, BulkheadFull>> {
-        self.poll_waiting(cx, wait_over)
-    }
-
-    /// Polls the wait in the queue; `timed_out`: its `max_wait` is over.
-    fn poll_waiting(
         &mut self,
         cx: &mut Context<'_>,
         timed_out: bool,
@@ -173,7 +164,7 @@ impl Future for Acquire {
                 .is_some_and(|t| t.as_mut().poll(cx).is_ready()),
             _ => return Poll::Pending,
         };
-        this.poll_waiting(cx, timed_out)
+        this.poll_queued(cx, timed_out)
     }
 }
 

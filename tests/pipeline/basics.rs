@@ -271,11 +271,9 @@ async fn dropping_the_call_frees_its_bulkhead_slot() {
     );
 }
 
-/// An adaptive bulkhead hears every attempt the pipeline ran through it, as the bulkhead's own
-/// calls would tell it: a failed attempt (the breaker's verdict) lowers the limit, whether it took
-/// a free slot at once or waited in the queue for one; a cancelled attempt tells it nothing.
-#[tokio::test(start_paused = true)]
-async fn an_adaptive_bulkhead_hears_each_attempts_verdict_but_not_a_cancelled_one() {
+/// An adaptive (AIMD) bulkhead from 8 slots, at most `max_limit`, 4 may queue; and what its
+/// limit changes were so far, `(from, to)`.
+fn adaptive_bulkhead(max_limit: usize) -> (Bulkhead, impl Fn() -> Vec<(usize, usize)>) {
     use bulwark::bulkhead::{Aimd, Event};
     use std::sync::{Arc, Mutex};
     let changes = Arc::new(Mutex::new(Vec::new()));
@@ -283,7 +281,7 @@ async fn an_adaptive_bulkhead_hears_each_attempts_verdict_but_not_a_cancelled_on
     let limit = Aimd::builder()
         .initial_limit(8)
         .min_limit(1)
-        .max_limit(50)
+        .max_limit(max_limit)
         .backoff(0.5)
         .build()
         .unwrap();
@@ -297,12 +295,20 @@ async fn an_adaptive_bulkhead_hears_each_attempts_verdict_but_not_a_cancelled_on
         })
         .build()
         .unwrap();
+    (bulkhead, move || changes.lock().unwrap().clone())
+}
+
+/// An adaptive bulkhead hears every attempt the pipeline ran through it, as the bulkhead's own
+/// calls would tell it: a failed attempt (the breaker's verdict) lowers the limit, whether it took
+/// a free slot at once or waited in the queue for one; a cancelled attempt tells it nothing.
+#[tokio::test(start_paused = true)]
+async fn an_adaptive_bulkhead_hears_each_attempts_verdict_but_not_a_cancelled_one() {
+    let (bulkhead, changes) = adaptive_bulkhead(50);
     let pipeline = Pipeline::builder()
         .circuit_breaker(breaker(100, ms(1000)))
         .bulkhead(bulkhead.clone())
         .build()
         .unwrap();
-    let changes = move || changes.lock().unwrap().clone();
     let refused = || async { Err::<(), _>(io::Error::other("refused")) };
     let hang = || std::future::pending::<Result<(), io::Error>>();
 
@@ -659,31 +665,11 @@ async fn the_queues_max_wait_and_the_total_timeout_share_the_calls_timer() {
 /// failure (the limit drops), an `Ok` a success (it does not).
 #[tokio::test(start_paused = true)]
 async fn without_a_breaker_an_adaptive_bulkhead_hears_an_err_as_a_failure() {
-    use bulwark::bulkhead::{Aimd, Event};
-    use std::sync::{Arc, Mutex};
-    let changes = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&changes);
-    let limit = Aimd::builder()
-        .initial_limit(8)
-        .min_limit(1)
-        .max_limit(8)
-        .backoff(0.5)
-        .build()
-        .unwrap();
-    let bulkhead = Bulkhead::builder()
-        .adaptive(limit)
-        .on_event(move |e| {
-            if let Event::LimitChanged { from, to, .. } = e {
-                log.lock().unwrap().push((*from, *to));
-            }
-        })
-        .build()
-        .unwrap();
+    let (bulkhead, changes) = adaptive_bulkhead(8);
     let pipeline = Pipeline::builder()
         .bulkhead(bulkhead.clone())
         .build()
         .unwrap();
-    let changes = move || changes.lock().unwrap().clone();
     assert_eq!(
         pipeline
             .run(|| async { Ok::<_, io::Error>(1) })

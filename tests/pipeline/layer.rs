@@ -281,11 +281,16 @@ fn drive<F: Future>(future: F) -> F::Output {
 }
 
 fn full_pipeline() -> Pipeline {
+    full_pipeline_with(Bulkhead::builder().max_concurrent(4).build().unwrap())
+}
+
+/// The four patterns with their defaults around `bulkhead`, a total and an attempt timeout.
+fn full_pipeline_with(bulkhead: Bulkhead) -> Pipeline {
     Pipeline::builder()
         .total_timeout(Duration::from_secs(10))
         .retry(Retry::builder().max_attempts(3).build().unwrap())
         .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .bulkhead(Bulkhead::builder().max_concurrent(4).build().unwrap())
+        .bulkhead(bulkhead)
         .attempt_timeout(Duration::from_secs(2))
         .build()
         .unwrap()
@@ -739,8 +744,8 @@ impl Future for Gated {
     }
 }
 
-/// Through the layer too, a call that waits in the bulkhead's queue (with a `max_wait` and a
-/// total timeout) allocates nothing.
+/// Through the layer too, a call that waits in the bulkhead's queue (with a `max_wait`, a total
+/// and an attempt timeout) allocates nothing.
 #[test]
 fn a_call_queued_in_the_bulkhead_allocates_nothing_through_the_layer() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -748,20 +753,14 @@ fn a_call_queued_in_the_bulkhead_allocates_nothing_through_the_layer() {
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let pipeline = Pipeline::builder()
-        .total_timeout(Duration::from_secs(10))
-        .retry(Retry::builder().max_attempts(3).build().unwrap())
-        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .bulkhead(
-            Bulkhead::builder()
-                .max_concurrent(1)
-                .max_queued(1)
-                .max_wait(Duration::from_secs(1))
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
+    let pipeline = full_pipeline_with(
+        Bulkhead::builder()
+            .max_concurrent(1)
+            .max_queued(1)
+            .max_wait(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    );
     let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let gate = Arc::clone(&open);
     let mut svc = pipeline
