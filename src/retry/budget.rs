@@ -100,20 +100,6 @@ impl Bucket {
     }
 }
 
-/// This thread's stripe: threads take stripes in turn as they first deposit.
-fn stripe() -> usize {
-    use std::sync::atomic::AtomicUsize;
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    STRIPE.with(|s| {
-        let mut i = s.get();
-        if i == usize::MAX {
-            i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-            s.set(i);
-        }
-        i
-    })
-}
-
 /// The bounds of one bucket of one budget, as instants: every `now` with `from <= now < until`
 /// is in bucket epoch `epoch`. A pure function of the budget's start and bucket length, so a
 /// thread may keep the last one it computed and skip the division (and the subtraction of
@@ -128,7 +114,6 @@ struct Bounds {
 }
 
 std::thread_local! {
-    static STRIPE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
     static BOUNDS: std::cell::Cell<Option<Bounds>> = const { std::cell::Cell::new(None) };
 }
 
@@ -267,7 +252,8 @@ impl State {
 
     fn deposit(&self, now: Instant) {
         let epoch = self.advance(now);
-        self.bucket(epoch).requests[stripe()]
+        // This thread's stripe (`STRIPES` is a power of two).
+        self.bucket(epoch).requests[crate::stripe::ordinal() & (STRIPES - 1)]
             .0
             .fetch_add(1, Ordering::AcqRel);
     }
