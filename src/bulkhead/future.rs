@@ -17,7 +17,8 @@ pin_project! {
     ///
     /// At its first poll it takes a slot (or joins the queue, or is turned away); once admitted it
     /// calls the closure and polls its future, and releases the slot as soon as that future
-    /// completes. Dropping it at any point leaves the queue or frees the slot.
+    /// completes (once it is dropped). Dropping it at any point leaves the queue or frees the
+    /// slot (the call's future dropped first).
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<F, Fut> {
         #[pin]
@@ -100,11 +101,13 @@ impl<F, Fut> Run<F, Fut> {
                 StateProj::Running { future, permit } => {
                     let out = std::task::ready!(future.poll(cx));
                     // Frees the slot now, not when this future is dropped (reporting the
-                    // outcome to an adaptive limit: an error is a drop).
-                    if let Some(permit) = permit.take() {
+                    // outcome to an adaptive limit: an error is a drop), and after the call's
+                    // own future is gone, as when the call is dropped while it runs.
+                    let permit = permit.take();
+                    state.set(State::Done);
+                    if let Some(permit) = permit {
                         permit.finish(out.is_err());
                     }
-                    state.set(State::Done);
                     return Poll::Ready(Ok(out));
                 }
                 StateProj::Failed { error } => {

@@ -99,7 +99,10 @@
 //! Dropping a call while it waits (the [`Run`] future, the response future, or a service in the
 //! middle of a `poll_ready` wait) takes it out of the queue at once; dropping a running call frees
 //! its slot, and a slot reserved by `poll_ready` is freed when the service is dropped. A slot is
-//! released as soon as the call's future completes, not when the future is later dropped.
+//! released as soon as the call's future completes, not when the future is later dropped. Either
+//! way the call's own future (the closure's, or the inner service's response future) is dropped
+//! before its slot is freed, so a future that holds a connection or a request until it is dropped
+//! never overlaps the call the freed slot admits next.
 //!
 //! # Changing the limits
 //!

@@ -319,8 +319,9 @@ where
         None if raw.is_err() => Verdict::Failure,
         None => Verdict::Success,
     };
-    finish(parts, this.ticket, this.held, verdict);
+    // The attempt's future goes before its slot and ticket (see `abandon`).
     this.state.set(State::Done);
+    finish(parts, this.ticket, this.held, verdict);
     raw.map_err(M::wrap)
 }
 
@@ -550,24 +551,27 @@ where
         *this.attempts = None;
         return Some(total_elapsed(this, parts));
     }
-    // The attempt timeout: a failure.
-    finish(parts, this.ticket, this.held, Verdict::Failure);
+    // The attempt timeout: a failure (the attempt dropped first, as in `abandon`).
     this.state.set(State::Done);
+    finish(parts, this.ticket, this.held, Verdict::Failure);
     let attempt = parts.attempt.unwrap_or_default();
     Some(Err(parts.timeouts.elapsed(false, attempt).into()))
 }
 
-/// The attempt in flight (or its admission) is abandoned: the breaker's ticket goes back
-/// unrecorded (as a dropped call), the bulkhead's slot is returned, and the attempt is dropped.
+/// The attempt in flight (or its admission) is abandoned: the attempt is dropped, then the
+/// breaker's ticket goes back unrecorded (as a dropped call) and the bulkhead's slot is
+/// returned. In that order, as after every attempt: a future that holds a connection or a
+/// request until it is dropped is gone before the slot admits the next attempt, and a
+/// half-open probe counts until then.
 fn abandon<M, Fut, D, O, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, O>,
     parts: &Parts<C, B, P, H, Fb>,
 ) {
+    this.state.set(State::Done);
     if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
         breaker.core().release(ticket);
     }
     free(parts, this.held, None);
-    this.state.set(State::Done);
 }
 
 /// The total deadline passed (during an attempt, in the queue, in a backoff sleep, or waiting

@@ -145,7 +145,11 @@
 //! # Cancellation
 //!
 //! Dropping the future of [`Pipeline::run`] drops the attempt in flight: its bulkhead slot is
-//! returned, a half-open probe slot is released, and no timer is left behind.
+//! returned, a half-open probe slot is released, and no timer is left behind. After every
+//! attempt (completed, timed out, or abandoned with its call) the attempt's future is dropped
+//! first, then its breaker ticket and its bulkhead slot are given back: a future that holds a
+//! connection or a request until it is dropped never overlaps the attempt the freed slot admits
+//! next, and a half-open probe counts until its future is gone.
 //!
 //! # As a tower layer
 //!

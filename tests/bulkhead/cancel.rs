@@ -307,3 +307,63 @@ async fn raising_max_concurrent_wakes_every_waiter_it_admits() {
     holder.await.unwrap().unwrap();
     assert_eq!(b.metrics().in_flight, 0);
 }
+
+/// A call's future that, when dropped, records the bulkhead's slots in use at that moment.
+struct Records {
+    ready: bool,
+    bulkhead: Bulkhead,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl std::future::Future for Records {
+    type Output = Result<u32, std::io::Error>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.ready {
+            std::task::Poll::Ready(Ok(1))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(self.bulkhead.metrics().in_flight);
+    }
+}
+
+/// A call's future is dropped before its slot is freed, when it completes and when the call is
+/// dropped: a future that holds a connection until it is dropped never overlaps the call the
+/// freed slot admits next. Both doors.
+#[tokio::test]
+async fn a_calls_future_is_gone_before_its_slot_is_freed() {
+    use futures::FutureExt;
+    use tower::{Service, ServiceExt};
+    let b = bulkhead(1, 1);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let records = |ready| Records {
+        ready,
+        bulkhead: b.clone(),
+        seen: seen.clone(),
+    };
+    assert_eq!(b.run(|| records(true)).await.unwrap(), 1);
+    let mut hung = Box::pin(b.run(|| records(false)));
+    assert!((&mut hung).now_or_never().is_none());
+    drop(hung);
+    assert_eq!(*seen.lock().unwrap(), [1, 1]);
+
+    let inner = tower::service_fn(|ready: bool| records(ready));
+    let mut svc = tower::Layer::layer(&b.layer(), inner);
+    assert_eq!(svc.ready().await.unwrap().call(true).await.unwrap(), 1);
+    let mut hung = Box::pin(svc.ready().await.unwrap().call(false));
+    assert!((&mut hung).now_or_never().is_none());
+    drop(hung);
+    assert_eq!(*seen.lock().unwrap(), [1, 1, 1, 1]);
+    assert_eq!(b.metrics().in_flight, 0);
+}

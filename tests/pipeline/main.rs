@@ -7,6 +7,7 @@
 ))]
 
 mod basics;
+mod drop_order;
 #[cfg(feature = "fallback")]
 mod fallback;
 #[cfg(feature = "http")]
