@@ -15,3 +15,4 @@ mod http;
 mod layer;
 #[path = "../common/mod.rs"]
 mod support;
+mod threads;
