@@ -11,3 +11,4 @@ mod limits;
 mod reissue;
 #[path = "../common/mod.rs"]
 mod support;
+mod threads;
