@@ -367,3 +367,40 @@ async fn a_calls_future_is_gone_before_its_slot_is_freed() {
     assert_eq!(*seen.lock().unwrap(), [1, 1, 1, 1]);
     assert_eq!(b.metrics().in_flight, 0);
 }
+
+/// A call whose closure, future, inner service or response future panics: the panic reaches the
+/// caller and the slot is back, for the next call. Both doors.
+#[tokio::test]
+async fn a_panicking_call_frees_its_slot() {
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+    use tower::{Service, ServiceExt};
+    async fn panicking() -> Result<u32, std::io::Error> {
+        panic!("the call's future panicked")
+    }
+    let b = bulkhead(1, 1);
+    for in_future in [false, true] {
+        let call = async {
+            b.run(|| {
+                assert!(in_future, "the closure panicked");
+                panicking()
+            })
+            .await
+        };
+        assert!(AssertUnwindSafe(call).catch_unwind().await.is_err());
+        assert_eq!(b.metrics().in_flight, 0);
+        assert!(b.run(|| async { Ok::<_, ()>(1) }).await.is_ok());
+
+        let inner = tower::service_fn(move |()| {
+            assert!(in_future, "the inner service's call panicked");
+            panicking()
+        });
+        let mut svc = tower::Layer::layer(&b.layer(), inner);
+        let call = async { svc.ready().await?.call(()).await };
+        let out: Result<Result<u32, tower::BoxError>, _> =
+            AssertUnwindSafe(call).catch_unwind().await;
+        assert!(out.is_err(), "the panic reaches the caller");
+        assert_eq!(b.metrics().in_flight, 0);
+        assert!(b.run(|| async { Ok::<_, ()>(1) }).await.is_ok());
+    }
+}

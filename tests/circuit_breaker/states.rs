@@ -507,3 +507,57 @@ async fn max_wait_in_half_open_is_applied_when_the_state_is_read_without_traffic
     let open = rejected(succeed(&b).await);
     assert_eq!(open.retry_after(), secs(7));
 }
+
+/// A future that panics when polled.
+async fn panicking() -> Result<(), io::Error> {
+    panic!("the probe's future panicked")
+}
+
+/// A half-open probe whose closure or future panics: the panic reaches the caller, and the probe
+/// is as if dropped, its slot free for the next probe (the circuit is not left half-open waiting
+/// for a probe that never ends). Both doors.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_probe_frees_its_slot() {
+    use std::panic::AssertUnwindSafe;
+    use tower::{Layer, Service, ServiceExt};
+    let b = breaker(
+        CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .open_duration(secs(10))
+            .permitted_calls_in_half_open(1),
+    );
+    let half_open = || async {
+        let _ = fail(&b).await;
+        assert_eq!(b.state(), State::Open);
+        advance(secs(10)).await;
+    };
+    for in_future in [false, true] {
+        half_open().await;
+        // The closure runs in `run` itself: the whole call goes inside `catch_unwind`.
+        let call = async {
+            b.run(|| {
+                assert!(in_future, "the closure panicked");
+                panicking()
+            })
+            .await
+        };
+        assert!(AssertUnwindSafe(call).catch_unwind().await.is_err());
+        assert_eq!(b.metrics().probes_in_flight, 0);
+        assert!(succeed(&b).await.is_ok());
+        assert_eq!(b.state(), State::Closed);
+
+        half_open().await;
+        let inner = tower::service_fn(move |()| {
+            assert!(in_future, "the inner service's call panicked");
+            panicking()
+        });
+        let mut svc = b.layer().layer(inner);
+        let call = async { svc.ready().await?.call(()).await };
+        let out: Result<Result<(), tower::BoxError>, _> =
+            AssertUnwindSafe(call).catch_unwind().await;
+        assert!(out.is_err(), "the panic reaches the caller");
+        assert_eq!(b.metrics().probes_in_flight, 0);
+        assert!(succeed(&b).await.is_ok());
+        assert_eq!(b.state(), State::Closed);
+    }
+}

@@ -13,6 +13,7 @@ mod fallback;
 #[cfg(feature = "http")]
 mod http;
 mod layer;
+mod panics;
 #[path = "../common/mod.rs"]
 mod support;
 mod threads;
