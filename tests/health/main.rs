@@ -7,4 +7,5 @@ mod grpc;
 mod http;
 mod on_demand;
 mod ready_made;
+mod threads;
 mod vocabulary;
