@@ -2,7 +2,7 @@
 //! every call is counted once, and the retries the budget allows never exceed its share, however
 //! the threads' withdrawals interleave.
 
-use bulwark::backoff::{Backoff, Jitter};
+use crate::common::fixed;
 use bulwark::retry::{Event, GiveUpReason, Retry, RetryBudget};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,12 +24,7 @@ fn a_budget_shared_by_threads_counts_every_call_and_allows_at_most_its_share() {
     let (on_retry, on_refusal) = (retried.clone(), refused.clone());
     let retry = Retry::builder()
         .max_attempts(3)
-        .backoff(
-            Backoff::constant(Duration::ZERO)
-                .jitter(Jitter::None)
-                .build()
-                .unwrap(),
-        )
+        .backoff(fixed(Duration::ZERO))
         .budget(budget.clone())
         .on_event(move |e| match e {
             Event::Retrying { .. } => {
@@ -90,12 +85,7 @@ fn a_budget_shared_by_threads_counts_every_call_and_allows_at_most_its_share() {
     let before = m.retries;
     let one_thread = Retry::builder()
         .max_attempts(u32::MAX)
-        .backoff(
-            Backoff::constant(Duration::ZERO)
-                .jitter(Jitter::None)
-                .build()
-                .unwrap(),
-        )
+        .backoff(fixed(Duration::ZERO))
         .budget(budget.clone())
         .build()
         .unwrap();
