@@ -1,5 +1,5 @@
 //! One pipeline shared by tasks on a multi-thread runtime, and by bare threads with a runtime
-//! each, through both doors: attempts that succeed, fail, or stay pending a few polls, calls
+//! each, through both doors (and the same patterns as four separate layers): attempts that succeed, fail, or stay pending a few polls, calls
 //! dropped at random polls. The bulkhead's limit holds for the attempts' futures alive at any
 //! moment; when every call has ended, every attempt's future is gone, every slot is back, and the
 //! breaker's window and the retry budget hold exactly what the calls did.
@@ -10,6 +10,7 @@ use bulwark::bulkhead::Bulkhead;
 use bulwark::circuit_breaker::{CircuitBreaker, State};
 use bulwark::pipeline::Pipeline;
 use bulwark::retry::{Event, Retry, RetryBudget};
+use bulwark::timeout::TimeoutLayer;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::future::Future;
@@ -100,6 +101,7 @@ async fn within<F: Future>(polls: Option<u32>, future: F) -> Option<F::Output> {
 /// The pipeline under test, and what its retry reported.
 struct Setup {
     pipeline: Pipeline,
+    retry: Retry,
     breaker: CircuitBreaker,
     bulkhead: Bulkhead,
     budget: RetryBudget,
@@ -147,7 +149,7 @@ fn setup() -> Arc<Setup> {
     // Time bounds that never end a call here, so that their one timer is armed and dropped.
     let pipeline = Pipeline::builder()
         .total_timeout(Duration::from_secs(600))
-        .retry(retry)
+        .retry(retry.clone())
         .circuit_breaker(breaker.clone())
         .bulkhead(bulkhead.clone())
         .attempt_timeout(Duration::from_secs(300))
@@ -155,6 +157,7 @@ fn setup() -> Arc<Setup> {
         .unwrap();
     Arc::new(Setup {
         pipeline,
+        retry,
         breaker,
         bulkhead,
         budget,
@@ -215,10 +218,28 @@ impl Service<u64> for Inner {
     }
 }
 
-/// `CALLS` calls through the tower door, each on a service of its own layered from `s`.
-async fn serve_calls(s: Arc<Setup>, seed: u64) {
+/// `CALLS` calls through the tower door: the fused layer, or the four separate layers stacked
+/// (`separate`) from the same patterns.
+async fn serve_calls(s: Arc<Setup>, seed: u64, separate: bool) {
+    let inner = Inner(s.counts.clone());
+    if separate {
+        let stack = tower::ServiceBuilder::new()
+            .layer(TimeoutLayer::new(Duration::from_secs(600)))
+            .layer(s.retry.layer())
+            .layer(s.breaker.layer())
+            .layer(s.bulkhead.layer())
+            .service(inner);
+        serve(&s, stack, seed).await;
+    } else {
+        serve(&s, s.pipeline.layer().layer(inner), seed).await;
+    }
+}
+
+async fn serve<S>(s: &Setup, mut svc: S, seed: u64)
+where
+    S: Service<u64, Response = u64, Error = tower::BoxError>,
+{
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut svc = s.pipeline.layer().layer(Inner(s.counts.clone()));
     for i in 0..CALLS {
         let polls = give_up(&mut rng);
         s.calls.fetch_add(1, Ordering::SeqCst);
@@ -292,7 +313,7 @@ fn tasks_through_the_layer_share_one_pipeline_exactly() {
     let s = setup();
     multi_thread().block_on(async {
         let tasks: Vec<_> = (0..TASKS)
-            .map(|seed| tokio::spawn(serve_calls(s.clone(), seed)))
+            .map(|seed| tokio::spawn(serve_calls(s.clone(), seed, false)))
             .collect();
         for task in tasks {
             task.await.unwrap();
@@ -301,13 +322,28 @@ fn tasks_through_the_layer_share_one_pipeline_exactly() {
     check(&s);
 }
 
-/// Bare threads, a current-thread runtime each, both doors at once: every thread has its own
+#[test]
+fn tasks_through_the_four_separate_layers_share_them_exactly() {
+    let s = setup();
+    multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|seed| tokio::spawn(serve_calls(s.clone(), seed, true)))
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    check(&s);
+}
+
+/// Bare threads, a current-thread runtime each, every door at once: every thread has its own
 /// stripe of the bulkhead, the budget and the service's lanes.
 #[test]
 fn bare_threads_share_one_pipeline_exactly() {
     let s = setup();
+    // Half as many threads, three doors each: the breaker's window (32,767) holds every attempt.
     std::thread::scope(|scope| {
-        for seed in 0..TASKS {
+        for seed in 0..TASKS / 2 {
             let s = s.clone();
             scope.spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -317,7 +353,8 @@ fn bare_threads_share_one_pipeline_exactly() {
                 rt.block_on(async {
                     tokio::join!(
                         run_calls(s.clone(), seed),
-                        serve_calls(s.clone(), seed + TASKS),
+                        serve_calls(s.clone(), seed + TASKS, false),
+                        serve_calls(s.clone(), seed + 2 * TASKS, true),
                     )
                 });
             });
