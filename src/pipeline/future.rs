@@ -212,19 +212,50 @@ impl<M, Fut, D, O> Machine<M, Fut, D, O> {
     }
 }
 
-/// Records the attempt's verdict with the breaker and gives the bulkhead slot back, telling an
-/// adaptive limit whether the attempt failed (the breaker's verdict: a failure is a drop).
+/// Ends the attempt: drops its future (or its place in the bulkhead's queue), then gives back
+/// what it held: its breaker ticket, recorded with `verdict` (`None`: abandoned, released
+/// unrecorded, as a dropped call), and its bulkhead slot, telling an adaptive limit whether the
+/// attempt failed (the breaker's verdict: a failure is a drop; nothing when abandoned).
+///
+/// In that order after every attempt (completed, timed out, turned away or abandoned with its
+/// call): a future that holds a connection or a request until it is dropped is gone before the
+/// slot admits the next attempt, and a half-open probe counts until then. What it held goes back
+/// even if dropping the future panics.
 #[inline(always)]
-fn finish<C, B, P, H, Fb>(
+fn end_attempt<M, Fut, D, O, C, B, P, H, Fb>(
+    this: &mut Proj<'_, M, Fut, D, O>,
     parts: &Parts<C, B, P, H, Fb>,
-    ticket: &mut Option<Ticket>,
-    held: &mut Held,
-    verdict: Verdict,
+    verdict: Option<Verdict>,
 ) {
-    if let (Some(ticket), Some(breaker)) = (ticket.take(), &parts.breaker) {
-        breaker.core().record(ticket, verdict);
+    let _held = GiveBack {
+        parts,
+        ticket: this.ticket,
+        held: this.held,
+        verdict,
+    };
+    this.state.set(State::Done);
+}
+
+/// What an attempt held, given back when this is dropped: see [`end_attempt`].
+struct GiveBack<'a, C, B, P, H, Fb> {
+    parts: &'a Parts<C, B, P, H, Fb>,
+    ticket: &'a mut Option<Ticket>,
+    held: &'a mut Held,
+    verdict: Option<Verdict>,
+}
+
+impl<C, B, P, H, Fb> Drop for GiveBack<'_, C, B, P, H, Fb> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let (Some(ticket), Some(breaker)) = (self.ticket.take(), &self.parts.breaker) {
+            match self.verdict {
+                Some(verdict) => breaker.core().record(ticket, verdict),
+                None => breaker.core().release(ticket),
+            }
+        }
+        let failed = self.verdict.map(|v| v == Verdict::Failure);
+        free(self.parts, self.held, failed);
     }
-    free(parts, held, Some(verdict == Verdict::Failure));
 }
 
 /// Gives the bulkhead slot back (if one is held), reporting the attempt to an adaptive limit
@@ -319,9 +350,7 @@ where
         None if raw.is_err() => Verdict::Failure,
         None => Verdict::Success,
     };
-    // The attempt's future goes before its slot and ticket (see `abandon`).
-    this.state.set(State::Done);
-    finish(parts, this.ticket, this.held, verdict);
+    end_attempt(this, parts, Some(verdict));
     raw.map_err(M::wrap)
 }
 
@@ -499,8 +528,7 @@ fn turned_away<M, Fut, D, T, X, C, B, P, H, Fb>(
 where
     X: From<BulkheadFull>,
 {
-    finish(parts, this.ticket, this.held, Verdict::Ignored);
-    this.state.set(State::Done);
+    end_attempt(this, parts, Some(Verdict::Ignored));
     Err(full.into())
 }
 
@@ -520,8 +548,7 @@ where
     let may_retry = this.attempts.as_ref().is_some_and(Attempts::may_retry);
     let Some(future) = this.maker.make(may_retry) else {
         // Only the tower door, when it has no request: it gives back the last outcome.
-        finish(parts, this.ticket, this.held, Verdict::Ignored);
-        this.state.set(State::Done);
+        end_attempt(this, parts, Some(Verdict::Ignored));
         return this.last.take();
     };
     *this.attempt_end = parts.attempt.map(|d| after(Now(&mut clock).get(), d));
@@ -551,27 +578,18 @@ where
         *this.attempts = None;
         return Some(total_elapsed(this, parts));
     }
-    // The attempt timeout: a failure (the attempt dropped first, as in `abandon`).
-    this.state.set(State::Done);
-    finish(parts, this.ticket, this.held, Verdict::Failure);
+    // The attempt timeout: a failure.
+    end_attempt(this, parts, Some(Verdict::Failure));
     let attempt = parts.attempt.unwrap_or_default();
     Some(Err(parts.timeouts.elapsed(false, attempt).into()))
 }
 
-/// The attempt in flight (or its admission) is abandoned: the attempt is dropped, then the
-/// breaker's ticket goes back unrecorded (as a dropped call) and the bulkhead's slot is
-/// returned. In that order, as after every attempt: a future that holds a connection or a
-/// request until it is dropped is gone before the slot admits the next attempt, and a
-/// half-open probe counts until then.
+/// The attempt in flight (or its admission) is abandoned: see [`end_attempt`].
 fn abandon<M, Fut, D, O, C, B, P, H, Fb>(
     this: &mut Proj<'_, M, Fut, D, O>,
     parts: &Parts<C, B, P, H, Fb>,
 ) {
-    this.state.set(State::Done);
-    if let (Some(ticket), Some(breaker)) = (this.ticket.take(), &parts.breaker) {
-        breaker.core().release(ticket);
-    }
-    free(parts, this.held, None);
+    end_attempt(this, parts, None);
 }
 
 /// The total deadline passed (during an attempt, in the queue, in a backoff sleep, or waiting

@@ -70,10 +70,14 @@ impl Future for Panics {
     }
 }
 
-/// Nothing is held, and the probe that comes next closes the circuit.
+/// Nothing is held, and the probe that comes next closes the circuit (after the open duration,
+/// if the panicking probe was recorded as a failure: a timed-out one).
 async fn recovered(pipeline: &Pipeline, breaker: &CircuitBreaker, bulkhead: &Bulkhead) {
     assert_eq!(bulkhead.metrics().in_flight, 0);
     assert_eq!(breaker.metrics().probes_in_flight, 0);
+    if breaker.state() == State::Open {
+        tokio::time::sleep(OPEN).await;
+    }
     let ok = pipeline.run(|| async { Ok::<_, io::Error>(1) }).await;
     assert_eq!(ok.unwrap(), 1);
     assert_eq!(breaker.state(), State::Closed);
@@ -125,4 +129,47 @@ async fn a_panicking_inner_service_leaves_nothing_held() {
         assert!(out.is_err(), "the panic reaches the caller");
         recovered(&pipeline, &breaker, &bulkhead).await;
     }
+}
+
+/// An attempt ready with `Ok(1)` at once, or pending for ever, whose drop panics.
+struct PanicsOnDrop {
+    ready: bool,
+}
+
+impl Future for PanicsOnDrop {
+    type Output = Result<u32, io::Error>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.ready {
+            Poll::Ready(Ok(1))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("the attempt's drop panicked");
+    }
+}
+
+/// The attempt's future is dropped before its slot and ticket go back; a drop that panics still
+/// gives them back (the panic reaches the caller): when the attempt completed, timed out, or was
+/// abandoned with its call.
+#[tokio::test(start_paused = true)]
+async fn an_attempt_whose_drop_panics_still_gives_its_slot_and_probe_back() {
+    let (pipeline, breaker, bulkhead) = setup();
+    // Completed, then timed out (the attempt timeout of one second).
+    for ready in [true, false] {
+        half_open(&pipeline, &breaker).await;
+        let call = pipeline.run(|| PanicsOnDrop { ready });
+        assert!(AssertUnwindSafe(call).catch_unwind().await.is_err());
+        recovered(&pipeline, &breaker, &bulkhead).await;
+    }
+    // Abandoned: the call is dropped while its attempt is pending.
+    half_open(&pipeline, &breaker).await;
+    let mut call = Box::pin(pipeline.run(|| PanicsOnDrop { ready: false }));
+    assert!((&mut call).now_or_never().is_none());
+    assert!(std::panic::catch_unwind(AssertUnwindSafe(|| drop(call))).is_err());
+    recovered(&pipeline, &breaker, &bulkhead).await;
 }
