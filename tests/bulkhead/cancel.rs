@@ -404,3 +404,39 @@ async fn a_panicking_call_frees_its_slot() {
         assert!(b.run(|| async { Ok::<_, ()>(1) }).await.is_ok());
     }
 }
+
+/// A call's future whose drop panics: the slot is freed all the same, after it completed and
+/// when the call is dropped while it runs.
+#[tokio::test]
+async fn a_call_whose_drop_panics_still_frees_its_slot() {
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+    struct PanicsOnDrop(bool);
+    impl std::future::Future for PanicsOnDrop {
+        type Output = Result<u32, ()>;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Self::Output> {
+            if self.0 {
+                std::task::Poll::Ready(Ok(1))
+            } else {
+                std::task::Poll::Pending
+            }
+        }
+    }
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("the call's drop panicked");
+        }
+    }
+    let b = bulkhead(1, 1);
+    let call = b.run(|| PanicsOnDrop(true));
+    assert!(AssertUnwindSafe(call).catch_unwind().await.is_err());
+    assert_eq!(b.metrics().in_flight, 0);
+    let mut running = Box::pin(b.run(|| PanicsOnDrop(false)));
+    assert!((&mut running).now_or_never().is_none());
+    assert!(std::panic::catch_unwind(AssertUnwindSafe(|| drop(running))).is_err());
+    assert_eq!(b.metrics().in_flight, 0);
+    assert!(b.run(|| async { Ok::<_, ()>(1) }).await.is_ok());
+}
