@@ -102,7 +102,8 @@
 //! released as soon as the call's future completes, not when the future is later dropped. Either
 //! way the call's own future (the closure's, or the inner service's response future) is dropped
 //! before its slot is freed, so a future that holds a connection or a request until it is dropped
-//! never overlaps the call the freed slot admits next.
+//! never overlaps the call the freed slot admits next. A call whose closure, future or drop panics
+//! frees its slot all the same; the panic reaches the caller.
 //!
 //! # Changing the limits
 //!

@@ -149,7 +149,9 @@
 //! attempt (completed, timed out, or abandoned with its call) the attempt's future is dropped
 //! first, then its breaker ticket and its bulkhead slot are given back: a future that holds a
 //! connection or a request until it is dropped never overlaps the attempt the freed slot admits
-//! next, and a half-open probe counts until its future is gone.
+//! next, and a half-open probe counts until its future is gone. A closure, an attempt or a drop
+//! that panics is no different: the panic reaches the caller, and the slot and the ticket go
+//! back all the same (a half-open circuit is never left waiting for a probe that panicked).
 //!
 //! # As a tower layer
 //!
