@@ -27,7 +27,7 @@ pub(super) fn bucket(micros: u64) -> usize {
     }
     let exp = 63 - micros.leading_zeros(); // >= SUB_BITS
     let sub = (micros >> (exp - SUB_BITS)) & (SUB - 1);
-    let index = (u64::from(exp - SUB_BITS + 1) << SUB_BITS) | sub;
+    let index = (u64::from(exp - SUB_BITS + 1) << SUB_BITS) + sub;
     (index as usize).min(BUCKETS - 1)
 }
 
@@ -205,6 +205,39 @@ mod tests {
         assert_eq!(counts, 40_000);
         // Latencies 1..=100 µs, evenly: the median is 50 µs (its bucket is 48..=51).
         assert_eq!(h.windows[0].percentile(0.5, 1), Some(51));
+    }
+
+    #[test]
+    fn threads_that_see_a_window_end_at_once_rotate_it_once() {
+        let window = Duration::from_millis(1);
+        let h = Histogram::new(window, 0.5, 1);
+        let latency = Duration::from_micros(100);
+        h.record(h.start, latency);
+        let arrived = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            // The rotation lock is held (as by a thread rotating) while eight threads reach the
+            // next window: each sees the old one, and waits for the lock.
+            let rotating = h.rotate.lock().unwrap();
+            for _ in 0..8 {
+                s.spawn(|| {
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    h.record(h.start + window, latency);
+                });
+            }
+            while arrived.load(Ordering::SeqCst) < 8 {
+                std::thread::yield_now();
+            }
+            drop(rotating);
+        });
+        // The first to take the lock rotated; the others found it rotated and only recorded.
+        let counts: u64 = h.windows[1]
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(counts, 8);
+        let delay = Duration::from_micros(upper(bucket(100)));
+        assert_eq!(h.current(), Some(delay));
     }
 
     proptest::proptest! {

@@ -5,7 +5,6 @@ use super::histogram::Histogram;
 use super::{Event, Metrics};
 use crate::event::Listeners;
 use crate::retry::RetryBudget;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -124,15 +123,5 @@ impl Shared {
             },
             max_hedged_attempts: self.max_attempts - 1,
         }
-    }
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("metrics", &self.metrics())
-            .field("budget", &self.budget)
-            .field("listeners", &self.listeners)
-            .finish()
     }
 }

@@ -286,11 +286,3 @@ impl Drop for Reservation {
         }
     }
 }
-
-impl std::fmt::Debug for Reservation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation")
-            .field("waited", &self.waited)
-            .finish()
-    }
-}

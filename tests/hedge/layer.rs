@@ -230,3 +230,25 @@ async fn an_open_circuit_turns_a_hedge_away_and_the_first_attempt_still_answers(
     );
     assert_eq!(h.metrics().hedges, 1);
 }
+
+/// The `Debug` output of a response future names its state and counts the attempts sent.
+#[tokio::test(start_paused = true)]
+async fn the_debug_output_of_a_response_future_names_its_state() {
+    let h = Hedge::builder().delay(ms(20)).no_budget().build().unwrap();
+    let mut svc = h.layer().layer(replicas(&[5]));
+    let mut call = Box::pin(svc.ready().await.unwrap().call("k".to_owned()));
+    assert_eq!(
+        format!("{call:?}"),
+        r#"ResponseFuture { state: "not started", sent: 0 }"#
+    );
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    assert_eq!(
+        format!("{call:?}"),
+        r#"ResponseFuture { state: "running", sent: 1 }"#
+    );
+    call.as_mut().await.unwrap();
+    assert_eq!(
+        format!("{call:?}"),
+        r#"ResponseFuture { state: "done", sent: 1 }"#
+    );
+}

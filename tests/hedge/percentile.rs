@@ -108,3 +108,41 @@ async fn the_delay_moves_when_the_latencies_move() {
     call(&h, ms(1)).await;
     assert_eq!(h.metrics().delay, None);
 }
+
+/// Each window starts empty: the latencies of the window before the last count for nothing.
+#[tokio::test(start_paused = true)]
+async fn each_window_starts_empty() {
+    let window = Duration::from_secs(5);
+    let h = p90(window, 5);
+    // Three windows of calls: 100 ms, then 40 ms, then 10 ms each.
+    for latency in [ms(100), ms(40), ms(10)] {
+        for _ in 0..20 {
+            call(&h, latency).await;
+        }
+        advance(window).await;
+    }
+    call(&h, ms(1)).await; // rotates the window
+    // The last full window held only 10 ms calls (the 100 ms ones were two windows back, in the
+    // same one of the two counters).
+    let delay = h.metrics().delay.expect("a delay");
+    assert!(delay >= ms(10) && delay <= ms(10) * 9 / 8, "{delay:?}");
+}
+
+/// A quiet window forgets the delay, however many windows came before it.
+#[tokio::test(start_paused = true)]
+async fn a_quiet_window_forgets_the_delay_however_many_windows_came_before() {
+    let window = Duration::from_secs(5);
+    let h = p90(window, 5);
+    for _ in 0..6 {
+        for _ in 0..5 {
+            call(&h, ms(20)).await;
+        }
+        advance(window).await;
+    }
+    call(&h, ms(1)).await;
+    assert!(h.metrics().delay.is_some());
+    // The window after that one passes with nothing recorded.
+    advance(window * 2).await;
+    call(&h, ms(1)).await;
+    assert_eq!(h.metrics().delay, None);
+}

@@ -97,7 +97,8 @@ async fn hedges_are_spaced_by_the_delay_and_never_exceed_the_cap() {
         advance(ms(1)).await;
     }
     assert_eq!(seen, [(0, 1), (50, 2), (100, 3), (150, 4)]);
-    assert_eq!(h.metrics().hedges, 3);
+    let m = h.metrics();
+    assert_eq!((m.hedges, m.max_hedged_attempts), (3, 3));
     call.abort();
 }
 
@@ -258,4 +259,59 @@ async fn a_refused_hedge_ends_the_hedging_of_that_call() {
     assert_eq!(made.load(Ordering::SeqCst), 2);
     let m = h.metrics();
     assert_eq!((m.hedges, m.budget_exhausted), (1, 1));
+}
+
+/// The losers are dropped when the call answers, not later when its future is dropped.
+#[tokio::test(start_paused = true)]
+async fn the_losers_are_dropped_as_the_call_answers_not_with_its_future() {
+    let h = hedge(ms(10), 2);
+    let (made, drops) = (AtomicUsize::new(0), Arc::new(AtomicUsize::new(0)));
+    let mut call = Box::pin(h.run(|| {
+        let i = made.fetch_add(1, Ordering::SeqCst);
+        // The first attempt never answers; the hedge does 5 ms after it is sent.
+        let after = (i > 0).then_some(ms(5));
+        Attempt::new(after, Ok::<_, io::Error>(i as u32), &drops)
+    }));
+    assert_eq!(call.as_mut().await.unwrap(), 1);
+    assert_eq!(made.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        2,
+        "the first attempt is dropped"
+    );
+    drop(call);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+/// The `Debug` output of a call names its state and counts the attempts sent and the hedges in
+/// flight.
+#[tokio::test(start_paused = true)]
+async fn the_debug_output_of_a_call_names_its_state_and_counts_its_attempts() {
+    let h = hedge(ms(10), 1);
+    let mut call = Box::pin(h.run(|| async {
+        tokio::time::sleep(ms(20)).await;
+        Ok::<_, ()>(())
+    }));
+    let debug = format!("{call:?}");
+    assert!(debug.starts_with("Run { make: \""), "{debug}");
+    let tail = |call: &dyn std::fmt::Debug| {
+        let debug = format!("{call:?}");
+        debug[debug.rfind("state: ").expect("a state")..].to_owned()
+    };
+    assert_eq!(
+        tail(&call),
+        r#"state: "not started", sent: 0, in_flight_hedges: 0 }"#
+    );
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    advance(ms(10)).await;
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    assert_eq!(
+        tail(&call),
+        r#"state: "running", sent: 2, in_flight_hedges: 1 }"#
+    );
+    call.as_mut().await.unwrap();
+    assert_eq!(
+        tail(&call),
+        r#"state: "done", sent: 2, in_flight_hedges: 0 }"#
+    );
 }

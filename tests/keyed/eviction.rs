@@ -279,3 +279,74 @@ async fn a_tower_call_in_flight_holds_its_key() {
     advance(Duration::from_millis(1)).await;
     assert!(keyed.get("b").is_ok());
 }
+
+/// A keyed pipeline's instance goes only when both its breaker and its bulkhead may: not while
+/// the breaker is open, nor while a call is in its bulkhead.
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_is_evicted_only_when_its_breaker_and_its_bulkhead_may_be() {
+    use bulwark::bulkhead::Bulkhead;
+    use bulwark::pipeline::Pipeline;
+    let keyed: Keyed<String, _> = Keyed::builder(
+        Pipeline::builder()
+            .circuit_breaker(breaker(Duration::from_secs(30)))
+            .bulkhead(Bulkhead::builder().max_concurrent(1).build().unwrap())
+            .build()
+            .unwrap(),
+    )
+    .max_keys(1)
+    .build()
+    .unwrap();
+    for _ in 0..2 {
+        let down = || async { Err::<(), _>(std::io::Error::other("down")) };
+        let _ = keyed.run("a", down).await;
+    }
+    advance(Duration::from_millis(5)).await;
+    // The breaker is open (its bulkhead is idle): "a" stays.
+    assert!(keyed.get("b").is_err());
+    advance(Duration::from_secs(30)).await;
+    let b = keyed.get("b").unwrap();
+    assert!(!keyed.contains("a"));
+    // A call in "b"'s bulkhead (its breaker closed): "b" stays.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut rx = Some(rx);
+    let call = b.run(move || {
+        let rx = rx.take().expect("called once");
+        async move { rx.await.map_err(|_| std::io::Error::other("gone")) }
+    });
+    tokio::pin!(call);
+    assert!(futures::poll!(&mut call).is_pending());
+    advance(Duration::from_millis(5)).await;
+    assert!(keyed.get("c").is_err());
+    tx.send(()).unwrap();
+    call.await.unwrap();
+    keyed.get("c").unwrap();
+    assert!(!keyed.contains("b"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_keeps_nothing_per_key_and_may_always_be_evicted() {
+    use bulwark::retry::Retry;
+    let keyed: Keyed<String, _> = Keyed::builder(Retry::builder().max_attempts(3).build().unwrap())
+        .max_keys(1)
+        .build()
+        .unwrap();
+    let flaky = |key: &'static str| {
+        let mut tries = 0;
+        keyed.run(key, move || {
+            tries += 1;
+            let n = tries;
+            async move {
+                if n < 2 {
+                    Err(std::io::Error::other("flaky"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+    };
+    assert_eq!(flaky("a").await.unwrap(), 2);
+    advance(Duration::from_millis(5)).await;
+    assert_eq!(flaky("b").await.unwrap(), 2);
+    assert!(!keyed.contains("a"));
+    assert_eq!(keyed.metrics().evicted_capacity, 1);
+}

@@ -41,6 +41,21 @@ async fn events_carry_the_name_the_key_and_the_reason() {
     ));
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_debug_output_names_the_policy_its_template_and_its_metrics() {
+    let keyed: Keyed<String, _> = Keyed::builder(breaker(Duration::from_secs(30)))
+        .name("per-host")
+        .max_keys(2)
+        .build()
+        .unwrap();
+    succeed(&keyed, "a").await.unwrap();
+    let debug = format!("{keyed:?}");
+    assert!(debug.starts_with("Keyed {"), "{debug}");
+    assert!(debug.contains("per-host"), "{debug}");
+    assert!(debug.contains("template: CircuitBreaker"), "{debug}");
+    assert!(debug.contains("keys: 1, max_keys: 2"), "{debug}");
+}
+
 #[cfg(feature = "metrics")]
 #[test]
 fn every_eviction_and_refusal_is_counted_and_the_keys_are_a_gauge() {
@@ -100,11 +115,16 @@ fn every_eviction_and_refusal_is_counted_and_the_keys_are_a_gauge() {
             .copied()
             .unwrap_or_else(|| panic!("{k}: {found:#?}"))
     };
-    assert_eq!(
-        get("bulwark.keyed.evictions name=hosts,reason=capacity"),
-        1.0
-    );
-    assert_eq!(get("bulwark.keyed.evictions name=hosts,reason=idle"), 2.0);
+    // The `reason` label is the reason's `as_str`.
+    let evictions = |reason: Eviction| {
+        get(&format!(
+            "bulwark.keyed.evictions name=hosts,reason={}",
+            reason.as_str()
+        ))
+    };
+    assert_eq!(Eviction::Capacity.as_str(), "capacity");
+    assert_eq!(evictions(Eviction::Capacity), 1.0);
+    assert_eq!(evictions(Eviction::Idle), 2.0);
     assert_eq!(get("bulwark.keyed.refusals name=hosts"), 1.0);
     assert_eq!(get("bulwark.keyed.keys name=hosts"), 2.0);
 }

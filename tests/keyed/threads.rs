@@ -1,5 +1,5 @@
 //! The bound on real threads: eight threads inserting distinct keys never make the map hold
-//! more than `max_keys`.
+//! more than `max_keys`; a held key is found without the shard's write lock.
 
 use bulwark::keyed::Keyed;
 use bulwark::timeout::Timeout;
@@ -15,7 +15,8 @@ fn held(keyed: &Keyed<String, Timeout>) -> usize {
 
 #[test]
 fn eight_threads_inserting_distinct_keys_never_exceed_max_keys() {
-    for max_keys in [1, 7, 100, 1_000] {
+    // (max_keys, shards): a shard holds at least 64 keys.
+    for (max_keys, shards) in [(1, 1), (7, 1), (100, 1), (1_000, 8)] {
         let keyed: Keyed<String, _> = Keyed::builder(Timeout::new(Duration::from_secs(1)))
             .max_keys(max_keys)
             .build()
@@ -41,6 +42,7 @@ fn eight_threads_inserting_distinct_keys_never_exceed_max_keys() {
             }
         });
         let m = keyed.metrics();
+        assert_eq!(m.shards, shards);
         assert_eq!(held(&keyed), m.keys);
         assert!(m.keys <= max_keys);
         assert!(most.load(Ordering::Relaxed) <= max_keys);
@@ -80,4 +82,33 @@ fn threads_sharing_keys_get_one_instance_per_key() {
     });
     assert_eq!(admitted.load(Ordering::Relaxed), 500);
     assert_eq!(keyed.metrics().created, 500);
+}
+
+#[test]
+fn a_held_key_is_found_while_another_thread_reads_its_shard() {
+    let keyed: Keyed<String, _> = Keyed::builder(Timeout::new(Duration::from_secs(1)))
+        .max_keys(10)
+        .build()
+        .unwrap();
+    keyed.get("a").unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let mut other = None;
+    let mut result = None;
+    // `for_each` holds the one shard's read lock while it runs: a lookup that took the write
+    // lock would wait for it.
+    keyed.for_each(|_, _| {
+        let keyed = keyed.clone();
+        let done = done.clone();
+        other = Some(std::thread::spawn(move || {
+            keyed.get("a").unwrap();
+            done.send(()).unwrap();
+        }));
+        result = Some(finished.recv_timeout(Duration::from_secs(10)));
+    });
+    other.unwrap().join().unwrap();
+    assert!(
+        result.unwrap().is_ok(),
+        "the lookup of a held key waited for the shard's readers"
+    );
+    assert_eq!(keyed.metrics().created, 1);
 }

@@ -131,3 +131,30 @@ async fn composes_under_tower_buffer_and_concurrency_limit() {
     assert!(tokio::time::Instant::now() - start >= Duration::from_millis(900));
     assert_eq!(l.metrics().waited, 9);
 }
+
+/// The `Debug` output of a response future names its state: running, waiting for its turn, or
+/// failed (turned away, not yet polled).
+#[tokio::test(start_paused = true)]
+async fn the_debug_output_of_a_response_future_names_its_state() {
+    let l = RateLimiter::builder()
+        .rate(1, SEC)
+        .max_wait(SEC)
+        .build()
+        .unwrap();
+    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(l.layer());
+    handle.allow(3);
+    let mut futures = Vec::new();
+    for n in 0..3 {
+        assert!(svc.poll_ready().is_ready());
+        futures.push(svc.call(n));
+    }
+    let debug: Vec<String> = futures.iter().map(|f| format!("{f:?}")).collect();
+    assert_eq!(
+        debug,
+        [
+            r#"ResponseFuture { state: "running" }"#,
+            r#"ResponseFuture { state: "waiting" }"#,
+            r#"ResponseFuture { state: "failed" }"#,
+        ]
+    );
+}

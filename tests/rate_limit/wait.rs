@@ -123,3 +123,29 @@ async fn a_waiter_dropped_after_its_turn_came_but_before_it_ran_gives_back_only_
     assert!(l.try_acquire().is_ok());
     assert!(l.try_acquire().is_err());
 }
+
+/// The `Debug` output of a call names its state: deciding (before its first poll), running,
+/// waiting for its turn, done.
+#[tokio::test(start_paused = true)]
+async fn the_debug_output_of_a_call_names_its_state() {
+    fn state(debug: String) -> String {
+        let (_, state) = debug.split_once("state: ").expect("a state field");
+        state.trim_end_matches(" }").to_owned()
+    }
+    let l = waiting(1, SEC, SEC);
+    let mut first = Box::pin(l.run(|| async {
+        tokio::time::sleep(SEC / 2).await;
+        Ok::<_, ()>(1)
+    }));
+    let debug = format!("{first:?}");
+    assert!(debug.starts_with("Run { call: \""), "{debug}");
+    assert_eq!(state(debug), "\"deciding\"");
+    assert!((&mut first).now_or_never().is_none());
+    assert_eq!(state(format!("{first:?}")), "\"running\"");
+    let mut second = Box::pin(l.run(|| async { Ok::<_, ()>(2) }));
+    assert!((&mut second).now_or_never().is_none());
+    assert_eq!(state(format!("{second:?}")), "\"waiting\"");
+    assert_eq!(first.as_mut().await.unwrap(), 1);
+    assert_eq!(state(format!("{first:?}")), "\"done\"");
+    assert_eq!(second.await.unwrap(), 2);
+}

@@ -157,3 +157,18 @@ async fn the_key_expires_once_its_limit_is_full_again() {
     }
     panic!("the key did not expire");
 }
+
+/// A limiter in Redis cannot be keyed: every key's instance would share its one Redis key. The
+/// keyed policy's `build()` says so (no server needed: the store connects lazily).
+#[cfg(feature = "keyed")]
+#[tokio::test]
+async fn a_limiter_in_redis_cannot_be_keyed() {
+    use bulwark::keyed::Keyed;
+    let store = RedisStore::builder(url()).build().expect("store");
+    let limiter = RateLimiter::builder().redis(store).build().unwrap();
+    let Err(e) = Keyed::<String, _>::builder(limiter).build() else {
+        panic!("a limiter in Redis was keyed");
+    };
+    assert_eq!(e.field(), "template");
+    assert!(e.reason().contains("cannot be keyed"), "{e}");
+}
