@@ -8,7 +8,7 @@ use bulwark::config::Policies;
 use bulwark::retry::RetryBudget;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::advance;
 
@@ -240,10 +240,11 @@ async fn reconfiguring_while_threads_call_loses_no_call_and_no_state() {
         .build()
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(AtomicU32::new(0));
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let b = b.clone();
-            let stop = Arc::clone(&stop);
+            let (stop, made) = (Arc::clone(&stop), Arc::clone(&made));
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .build()
@@ -253,13 +254,18 @@ async fn reconfiguring_while_threads_call_loses_no_call_and_no_state() {
                     rt.block_on(b.run(|| async { Ok::<_, io::Error>(()) }))
                         .unwrap();
                     calls += 1;
+                    made.fetch_add(1, Ordering::Relaxed);
                 }
                 calls
             })
         })
         .collect();
     let mut s = b.settings();
-    for i in 0..200u32 {
+    // At least 200 changes, and on until the threads have made 1,000 calls among them (on a loaded
+    // machine they may not have started before 200 changes are over).
+    let mut i = 0u32;
+    while i < 200 || (made.load(Ordering::Relaxed) < 1_000 && i < 10_000_000) {
+        i += 1;
         s.failure_rate_threshold = Some(0.1 + f64::from(i % 9) / 10.0);
         s.minimum_calls = 1 + i % 20;
         s.permitted_calls_in_half_open = 1 + i % 5;
