@@ -31,16 +31,14 @@ impl Seen {
     }
 }
 
-/// An attempt: ready with `Ok(1)` if `ready`, else pending for ever; when dropped, it records
-/// what the bulkhead and the breaker hold at that moment.
-struct Attempt {
-    ready: bool,
-    bulkhead: Bulkhead,
-    breaker: CircuitBreaker,
-    seen: Seen,
+/// An attempt: ready with `Ok(1)` if `ready`, else pending for ever; `on_drop` runs when it is
+/// dropped.
+pub(super) struct OnDrop<F: FnMut()> {
+    pub(super) ready: bool,
+    pub(super) on_drop: F,
 }
 
-impl Future for Attempt {
+impl<F: FnMut()> Future for OnDrop<F> {
     type Output = Result<u32, io::Error>;
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
         if self.ready {
@@ -51,13 +49,14 @@ impl Future for Attempt {
     }
 }
 
-impl Drop for Attempt {
+impl<F: FnMut()> Drop for OnDrop<F> {
     fn drop(&mut self) {
-        let in_flight = self.bulkhead.metrics().in_flight;
-        let probes = self.breaker.metrics().probes_in_flight;
-        self.seen.0.lock().unwrap().push((in_flight, probes));
+        (self.on_drop)();
     }
 }
+
+/// An attempt that records, when dropped, what the bulkhead and the breaker hold then.
+type Attempt = OnDrop<Box<dyn FnMut() + Send>>;
 
 struct Setup {
     bulkhead: Bulkhead,
@@ -80,11 +79,19 @@ impl Setup {
     }
 
     fn attempt(&self, ready: bool) -> Attempt {
-        Attempt {
+        let (bulkhead, breaker, seen) = (
+            self.bulkhead.clone(),
+            self.breaker.clone(),
+            self.seen.clone(),
+        );
+        let on_drop = move || {
+            let in_flight = bulkhead.metrics().in_flight;
+            let probes = breaker.metrics().probes_in_flight;
+            seen.0.lock().unwrap().push((in_flight, probes));
+        };
+        OnDrop {
             ready,
-            bulkhead: self.bulkhead.clone(),
-            breaker: self.breaker.clone(),
-            seen: self.seen.clone(),
+            on_drop: Box::new(on_drop),
         }
     }
 

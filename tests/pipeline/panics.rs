@@ -3,6 +3,7 @@
 //! (the circuit is not left waiting for a probe that never ends), and the next call goes through.
 //! Both doors.
 
+use super::drop_order::OnDrop;
 use bulwark::bulkhead::Bulkhead;
 use bulwark::circuit_breaker::{CircuitBreaker, State};
 use bulwark::pipeline::Pipeline;
@@ -132,24 +133,10 @@ async fn a_panicking_inner_service_leaves_nothing_held() {
 }
 
 /// An attempt ready with `Ok(1)` at once, or pending for ever, whose drop panics.
-struct PanicsOnDrop {
-    ready: bool,
-}
-
-impl Future for PanicsOnDrop {
-    type Output = Result<u32, io::Error>;
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.ready {
-            Poll::Ready(Ok(1))
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-impl Drop for PanicsOnDrop {
-    fn drop(&mut self) {
-        panic!("the attempt's drop panicked");
+fn panics_on_drop(ready: bool) -> OnDrop<impl FnMut()> {
+    OnDrop {
+        ready,
+        on_drop: || panic!("the attempt's drop panicked"),
     }
 }
 
@@ -162,13 +149,13 @@ async fn an_attempt_whose_drop_panics_still_gives_its_slot_and_probe_back() {
     // Completed, then timed out (the attempt timeout of one second).
     for ready in [true, false] {
         half_open(&pipeline, &breaker).await;
-        let call = pipeline.run(|| PanicsOnDrop { ready });
+        let call = pipeline.run(|| panics_on_drop(ready));
         assert!(AssertUnwindSafe(call).catch_unwind().await.is_err());
         recovered(&pipeline, &breaker, &bulkhead).await;
     }
     // Abandoned: the call is dropped while its attempt is pending.
     half_open(&pipeline, &breaker).await;
-    let mut call = Box::pin(pipeline.run(|| PanicsOnDrop { ready: false }));
+    let mut call = Box::pin(pipeline.run(|| panics_on_drop(false)));
     assert!((&mut call).now_or_never().is_none());
     assert!(std::panic::catch_unwind(AssertUnwindSafe(|| drop(call))).is_err());
     recovered(&pipeline, &breaker, &bulkhead).await;

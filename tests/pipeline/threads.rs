@@ -286,54 +286,39 @@ fn check(s: &Setup) {
     assert!(made > TASKS * CALLS / 2 && failed > 0 && budget.retries > 0);
 }
 
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// `TASKS` tasks on a runtime of four workers, the calls of task `seed` made by `calls`; then
+/// the counts are checked.
+fn on_four_workers<F: Future<Output = ()> + Send + 'static>(calls: impl Fn(Arc<Setup>, u64) -> F) {
+    let s = setup();
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_time()
         .build()
-        .unwrap()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|seed| tokio::spawn(calls(s.clone(), seed)))
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    check(&s);
 }
 
 #[test]
 fn tasks_on_a_multi_thread_runtime_share_one_pipeline_exactly() {
-    let s = setup();
-    multi_thread().block_on(async {
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|seed| tokio::spawn(run_calls(s.clone(), seed)))
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-    });
-    check(&s);
+    on_four_workers(run_calls);
 }
 
 #[test]
 fn tasks_through_the_layer_share_one_pipeline_exactly() {
-    let s = setup();
-    multi_thread().block_on(async {
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|seed| tokio::spawn(serve_calls(s.clone(), seed, false)))
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-    });
-    check(&s);
+    on_four_workers(|s, seed| serve_calls(s, seed, false));
 }
 
 #[test]
 fn tasks_through_the_four_separate_layers_share_them_exactly() {
-    let s = setup();
-    multi_thread().block_on(async {
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|seed| tokio::spawn(serve_calls(s.clone(), seed, true)))
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-    });
-    check(&s);
+    on_four_workers(|s, seed| serve_calls(s, seed, true));
 }
 
 /// Bare threads, a current-thread runtime each, every door at once: every thread has its own
