@@ -363,7 +363,7 @@ fn invalid_settings_are_rejected_naming_the_field() {
 }
 
 /// The four patterns with their defaults around `bulkhead`, a total and an attempt timeout.
-fn all_four(bulkhead: Bulkhead) -> Pipeline {
+pub(super) fn all_four(bulkhead: Bulkhead) -> Pipeline {
     Pipeline::builder()
         .total_timeout(Duration::from_secs(10))
         .retry(Retry::builder().max_attempts(3).build().unwrap())

@@ -1,6 +1,7 @@
 //! The pipeline as one tower layer (`pipeline.layer()`): the same state machine as `run`, its
 //! errors boxed, its parts shared with the handle.
 
+use super::basics::all_four;
 use crate::support;
 
 use bulwark::BoxError;
@@ -281,19 +282,7 @@ fn drive<F: Future>(future: F) -> F::Output {
 }
 
 fn full_pipeline() -> Pipeline {
-    full_pipeline_with(Bulkhead::builder().max_concurrent(4).build().unwrap())
-}
-
-/// The four patterns with their defaults around `bulkhead`, a total and an attempt timeout.
-fn full_pipeline_with(bulkhead: Bulkhead) -> Pipeline {
-    Pipeline::builder()
-        .total_timeout(Duration::from_secs(10))
-        .retry(Retry::builder().max_attempts(3).build().unwrap())
-        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .bulkhead(bulkhead)
-        .attempt_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap()
+    all_four(Bulkhead::builder().max_concurrent(4).build().unwrap())
 }
 
 #[test]
@@ -753,7 +742,7 @@ fn a_call_queued_in_the_bulkhead_allocates_nothing_through_the_layer() {
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let pipeline = full_pipeline_with(
+    let pipeline = all_four(
         Bulkhead::builder()
             .max_concurrent(1)
             .max_queued(1)
