@@ -97,7 +97,7 @@ pub(crate) fn bulwark_default() -> Retry {
     Retry::default()
 }
 
-fn bulwark_no_budget() -> Retry {
+pub(crate) fn bulwark_no_budget() -> Retry {
     Retry::builder().no_budget().build().expect("valid retry")
 }
 

@@ -4,7 +4,8 @@
 //! is the cost a call pays for being protected by all four. "stack/standalone" runs bulwark's
 //! `Pipeline` (total timeout + retry + breaker + bulkhead, no tower) around a closure, beside the
 //! bare closure; no peer offers the four around a closure. "bulwark-fused" is that pipeline as one
-//! tower layer (`pipeline.layer()`).
+//! tower layer (`pipeline.layer()`); "bulwark-fused-no-budget" the same without the retry budget
+//! (bulwark's default has one, tower's stack has none: the like-for-like row).
 
 use crate::support::{
     Echo, Failed, PendingOnce, TASKS, WORKERS, contended_row, current_thread, multi_thread,
@@ -51,6 +52,7 @@ where
 /// timeout + retry + breaker + bulkhead, in the pipeline's order).
 fn bulwark_fused<S>(
     inner: S,
+    pipeline: &Pipeline,
 ) -> impl Service<u64, Error: std::fmt::Debug, Future: Send> + Clone + Send + 'static
 where
     S: Service<u64, Response = u64, Error = std::convert::Infallible>
@@ -60,15 +62,17 @@ where
         + 'static,
     S::Future: Send + Sync,
 {
-    ServiceBuilder::new()
-        .layer(pipeline().layer())
-        .service(inner)
+    ServiceBuilder::new().layer(pipeline.layer()).service(inner)
 }
 
 fn pipeline() -> Pipeline {
+    pipeline_with(crate::retry::bulwark_default())
+}
+
+fn pipeline_with(retry: bulwark::retry::Retry) -> Pipeline {
     Pipeline::builder()
         .total_timeout(TIMEOUT)
-        .retry(crate::retry::bulwark_default())
+        .retry(retry)
         .circuit_breaker(CircuitBreaker::builder().build().expect("breaker"))
         .bulkhead(
             Bulkhead::builder()
@@ -130,6 +134,7 @@ where
 }
 
 pub(crate) fn bench(c: &mut Criterion) {
+    let no_budget = pipeline_with(crate::retry::bulwark_no_budget());
     let rt = current_thread();
     let group = "stack/single";
     let mut g = c.benchmark_group(group);
@@ -143,7 +148,20 @@ pub(crate) fn bench(c: &mut Criterion) {
         tower_resilience(Echo),
     );
     single_row(&mut g, group, &rt, "bulwark", bulwark(Echo));
-    single_row(&mut g, group, &rt, "bulwark-fused", bulwark_fused(Echo));
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark-fused",
+        bulwark_fused(Echo, &pipeline()),
+    );
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark-fused-no-budget",
+        bulwark_fused(Echo, &no_budget),
+    );
     g.finish();
 
     let group = "stack/pending-once";
@@ -163,7 +181,14 @@ pub(crate) fn bench(c: &mut Criterion) {
         group,
         &rt,
         "bulwark-fused",
-        bulwark_fused(PendingOnce),
+        bulwark_fused(PendingOnce, &pipeline()),
+    );
+    single_row(
+        &mut g,
+        group,
+        &rt,
+        "bulwark-fused-no-budget",
+        bulwark_fused(PendingOnce, &no_budget),
     );
     g.finish();
 
@@ -172,9 +197,9 @@ pub(crate) fn bench(c: &mut Criterion) {
     single_fn_row(&mut g, group, &rt, "baseline", |i| {
         ready(Ok::<u64, Failed>(i))
     });
-    let pipeline = &pipeline();
+    let standalone = &pipeline();
     single_fn_row(&mut g, group, &rt, "bulwark-pipeline", |i| {
-        pipeline.run(move || ready(Ok::<u64, Failed>(i)))
+        standalone.run(move || ready(Ok::<u64, Failed>(i)))
     });
     g.finish();
 
@@ -191,7 +216,13 @@ pub(crate) fn bench(c: &mut Criterion) {
             tower_resilience(Echo),
         );
         contended_row(&mut g, &rt, tasks, "bulwark", bulwark(Echo));
-        contended_row(&mut g, &rt, tasks, "bulwark-fused", bulwark_fused(Echo));
+        contended_row(
+            &mut g,
+            &rt,
+            tasks,
+            "bulwark-fused",
+            bulwark_fused(Echo, &pipeline()),
+        );
         g.finish();
     }
 }
