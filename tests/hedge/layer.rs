@@ -181,6 +181,7 @@ async fn a_hedge_waits_for_its_clone_to_be_ready_before_calling_it() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+#[cfg(feature = "bulkhead")]
 #[tokio::test(start_paused = true)]
 async fn a_dropped_loser_gives_its_bulkhead_slot_back() {
     use bulwark::ServiceBuilderExt;
@@ -202,6 +203,7 @@ async fn a_dropped_loser_gives_its_bulkhead_slot_back() {
     );
 }
 
+#[cfg(feature = "circuit-breaker")]
 #[tokio::test(start_paused = true)]
 async fn an_open_circuit_turns_a_hedge_away_and_the_first_attempt_still_answers() {
     use bulwark::ServiceBuilderExt;

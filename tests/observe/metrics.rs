@@ -1,7 +1,6 @@
 //! With the `metrics` feature every pattern records through the `metrics` facade: the names and
 //! labels of the table in the crate docs, each series labelled with the instance's name. Each
 //! test installs `metrics-util`'s debugging recorder for its own thread only.
-#![cfg(feature = "metrics")]
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use std::collections::BTreeMap;
@@ -90,6 +89,7 @@ fn recorded<F: Future<Output = ()>>(scenario: impl FnOnce() -> F) -> Recorded {
     recorded
 }
 
+#[cfg(any(feature = "timeout", feature = "bulkhead", feature = "health"))]
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
