@@ -89,13 +89,12 @@ impl Shared {
         self.redis.as_ref()
     }
 
-    #[cfg(feature = "redis")]
+    /// Whether the limit's state is the local cell (not in Redis).
     fn is_local(&self) -> bool {
-        self.redis.is_none()
-    }
-
-    #[cfg(not(feature = "redis"))]
-    fn is_local(&self) -> bool {
+        #[cfg(feature = "redis")]
+        if self.redis.is_some() {
+            return false;
+        }
         true
     }
 
