@@ -89,13 +89,12 @@ impl Shared {
         self.redis.as_ref()
     }
 
-    #[cfg(feature = "redis")]
+    /// Whether the limit's state is the local cell (not in Redis).
     fn is_local(&self) -> bool {
-        self.redis.is_none()
-    }
-
-    #[cfg(not(feature = "redis"))]
-    fn is_local(&self) -> bool {
+        #[cfg(feature = "redis")]
+        if self.redis.is_some() {
+            return false;
+        }
         true
     }
 
@@ -154,11 +153,21 @@ impl Shared {
 
     /// A call whose turn is `wait` from now; `tat` is what the local cell holds after its
     /// reservation (none for a turn reserved in Redis, which is not given back).
+    ///
+    /// A turn no timer can wait for, past the last instant `Instant` holds (only a clock
+    /// advanced to the far end of its range, as a paused one can be, has such turns within
+    /// `max_wait`), is turned away with its wait as `retry_after`, and given back as a
+    /// cancelled call's is.
     pub(super) fn scheduled(self: &Arc<Self>, wait: Duration, tat: Option<u64>) -> Admission {
-        let now = Instant::now();
-        let at = now
+        let at = Instant::now()
             .checked_add(wait)
-            .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+            .filter(|at| at.checked_add(TIMER_ROUNDING).is_some());
+        let Some(at) = at else {
+            if let Some(tat) = tat {
+                self.gcra.cancel(&self.cell, tat);
+            }
+            return Admission::Rejected(self.rejected(wait));
+        };
         Admission::At {
             at,
             reservation: Reservation {
@@ -248,6 +257,10 @@ impl Shared {
         }
     }
 }
+
+/// What tokio's timer adds to a deadline to round it up to a whole millisecond: a deadline
+/// closer than this to the last instant would overflow there.
+const TIMER_ROUNDING: Duration = Duration::from_millis(1);
 
 /// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years).
 pub(super) fn nanos(d: Duration) -> u64 {

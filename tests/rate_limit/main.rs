@@ -1,9 +1,11 @@
 //! The rate limiter: decisions on the paused clock, the window bound as a property, real
-//! threads, waiting and cancellation, the tower contract, allocations.
+//! threads, waiting and cancellation, turns past the end of the clock, the tower contract,
+//! allocations.
 #![cfg(feature = "rate-limit")]
 
 mod alloc;
 mod basics;
+mod clock_end;
 mod layer;
 #[path = "../common/mod.rs"]
 mod support;

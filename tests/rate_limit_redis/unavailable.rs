@@ -263,3 +263,85 @@ async fn the_shared_limit_is_used_again_once_redis_is_back() {
         other => panic!("expected the limit, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn local_lets_a_call_wait_for_its_turn_within_max_wait() {
+    // The local share decides with the limiter's `max_wait`: one call a minute, and a second
+    // that may wait two minutes waits for its turn (dropped, it is cancelled).
+    let store = RedisStore::builder(closed_port())
+        .timeout(Duration::from_millis(200))
+        .on_unavailable(OnUnavailable::Local { replicas: 1 })
+        .build()
+        .expect("store");
+    let l = RateLimiter::builder()
+        .rate(1, Duration::from_secs(60))
+        .max_wait(Duration::from_secs(120))
+        .redis(store)
+        .build()
+        .unwrap();
+    call(&l).await.expect("the burst of 1");
+    let mut second = Box::pin(l.run(|| async { Ok::<_, ()>(()) }));
+    // Poll until Redis has been found away and the local share has decided (bounded: 5 s).
+    for _ in 0..500 {
+        if let std::task::Poll::Ready(out) = futures::poll!(second.as_mut()) {
+            panic!("the second call did not wait for its turn: {out:?}");
+        }
+        if !format!("{second:?}").contains("\"asking\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(format!("{second:?}").contains("\"waiting\""), "{second:?}");
+    let m = l.metrics();
+    assert_eq!((m.admitted, m.rejected, m.unavailable), (1, 0, 2));
+    drop(second);
+    assert_eq!(l.metrics().cancelled, 1);
+}
+
+#[tokio::test]
+async fn try_acquire_on_a_limiter_in_redis_is_turned_away_as_unavailable() {
+    // No decision without a round trip: whatever the limit, and with no server asked.
+    let store = RedisStore::builder(closed_port()).build().expect("store");
+    let l = RateLimiter::builder()
+        .rate(1_000, Duration::from_secs(1))
+        .burst(100)
+        .redis(store)
+        .build()
+        .unwrap();
+    let limited = l.try_acquire().unwrap_err();
+    assert!(limited.is_unavailable());
+    let m = l.metrics();
+    assert_eq!((m.admitted, m.rejected, m.unavailable), (0, 1, 0));
+}
+
+#[tokio::test]
+async fn a_stores_key_is_its_prefix_then_its_name() {
+    let store = RedisStore::builder("redis://127.0.0.1:6379")
+        .build()
+        .expect("store");
+    assert_eq!(store.key(), "bulwark:rate_limit:default");
+    let store = RedisStore::builder("redis://127.0.0.1:6379")
+        .key_prefix("orders:rate:")
+        .name("checkout")
+        .timeout(Duration::from_millis(20))
+        .on_unavailable(OnUnavailable::Local { replicas: 3 })
+        .build()
+        .expect("store");
+    assert_eq!(store.key(), "orders:rate:checkout");
+    assert_eq!(
+        format!("{store:?}"),
+        "RedisStore { key: \"orders:rate:checkout\", timeout: 20ms, \
+         on_unavailable: Local { replicas: 3 } }"
+    );
+}
+
+#[test]
+fn each_policy_has_the_name_its_tracing_field_shows() {
+    let names = [
+        OnUnavailable::FailClosed,
+        OnUnavailable::FailOpen,
+        OnUnavailable::Local { replicas: 2 },
+    ]
+    .map(|p| p.as_str());
+    assert_eq!(names, ["fail_closed", "fail_open", "local"]);
+}
