@@ -37,6 +37,22 @@ fn set(variants: &[&str]) -> BTreeSet<String> {
     variants.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// A health report over `check` alone: the check's `name` detail and its message.
+#[cfg(all(
+    feature = "health",
+    any(feature = "circuit-breaker", feature = "bulkhead")
+))]
+async fn reported(check: bulwark::health::Check) -> (Option<String>, Option<String>) {
+    let health = bulwark::health::HealthAggregator::builder()
+        .check(check)
+        .build()
+        .unwrap();
+    let report = health.report().await;
+    let check = &report.checks()[0];
+    let name = check.details().get("name").map(ToString::to_string);
+    (name, check.message().map(str::to_owned))
+}
+
 #[cfg(any(feature = "timeout", feature = "bulkhead", feature = "saga"))]
 fn ms(n: u64) -> std::time::Duration {
     std::time::Duration::from_millis(n)
@@ -138,22 +154,11 @@ async fn circuit_breaker_events_and_rejections_carry_the_name() {
     // The ready-made health check names the breaker in its details and message.
     #[cfg(feature = "health")]
     {
-        use bulwark::health::{Check, CircuitBreakerCheck, HealthAggregator};
-        let health = HealthAggregator::builder()
-            .check(Check::new("payments", CircuitBreakerCheck::new(breaker)))
-            .build()
-            .unwrap();
-        let report = health.report().await;
-        let check = &report.checks()[0];
-        assert_eq!(
-            check
-                .details()
-                .get("name")
-                .map(ToString::to_string)
-                .as_deref(),
-            Some("payments")
-        );
-        assert_eq!(check.message(), Some("circuit \"payments\" open"));
+        use bulwark::health::{Check, CircuitBreakerCheck};
+        let (name, message) =
+            reported(Check::new("payments", CircuitBreakerCheck::new(breaker))).await;
+        assert_eq!(name.as_deref(), Some("payments"));
+        assert_eq!(message.as_deref(), Some("circuit \"payments\" open"));
     }
 }
 
@@ -198,21 +203,9 @@ async fn bulkhead_events_and_rejections_carry_the_name() {
     // The ready-made health check names the bulkhead in its details.
     #[cfg(feature = "health")]
     {
-        use bulwark::health::{BulkheadCheck, Check, HealthAggregator};
-        let health = HealthAggregator::builder()
-            .check(Check::new("slots", BulkheadCheck::new(bulkhead.clone())))
-            .build()
-            .unwrap();
-        let report = health.report().await;
-        let check = &report.checks()[0];
-        assert_eq!(
-            check
-                .details()
-                .get("name")
-                .map(ToString::to_string)
-                .as_deref(),
-            Some("payments")
-        );
+        use bulwark::health::{BulkheadCheck, Check};
+        let (name, _) = reported(Check::new("slots", BulkheadCheck::new(bulkhead.clone()))).await;
+        assert_eq!(name.as_deref(), Some("payments"));
     }
     let _ = release.send(());
     holder.await.unwrap().unwrap();
