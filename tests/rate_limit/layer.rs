@@ -10,6 +10,15 @@ use tower_test::mock;
 
 const SEC: Duration = Duration::from_secs(1);
 
+/// One call a second, and a call may wait up to a second for its turn.
+fn waiting_limiter() -> RateLimiter {
+    RateLimiter::builder()
+        .rate(1, SEC)
+        .max_wait(SEC)
+        .build()
+        .unwrap()
+}
+
 fn as_limited(err: BoxError) -> RateLimited {
     *err.downcast_ref::<RateLimited>()
         .unwrap_or_else(|| panic!("expected RateLimited, got {err}"))
@@ -61,11 +70,7 @@ async fn a_call_over_the_limit_fails_in_its_future_without_reaching_the_inner_se
 
 #[tokio::test(start_paused = true)]
 async fn a_waiting_call_calls_the_service_made_ready_for_it_when_its_turn_comes() {
-    let l = RateLimiter::builder()
-        .rate(1, SEC)
-        .max_wait(SEC)
-        .build()
-        .unwrap();
+    let l = waiting_limiter();
     let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(l.layer());
     assert!(svc.poll_ready().is_ready());
     let first = svc.call(1);
@@ -136,11 +141,7 @@ async fn composes_under_tower_buffer_and_concurrency_limit() {
 /// failed (turned away, not yet polled).
 #[tokio::test(start_paused = true)]
 async fn the_debug_output_of_a_response_future_names_its_state() {
-    let l = RateLimiter::builder()
-        .rate(1, SEC)
-        .max_wait(SEC)
-        .build()
-        .unwrap();
+    let l = waiting_limiter();
     let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(l.layer());
     handle.allow(3);
     let mut futures = Vec::new();
